@@ -1,0 +1,41 @@
+# SIM Desk. Every target makes its own .venv, so a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: install demo run test test-slow lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Create a demo vault in the user data folder (if there is none) and open it.
+demo: $(STAMP)
+	$(BIN)/sim-desk demo --open
+
+run: demo
+
+## Lint, then every test except the long reliability runs.
+test: $(STAMP)
+	$(BIN)/ruff check sim_desk tests
+	$(BIN)/ruff format --check sim_desk tests
+	$(BIN)/mypy
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow" --cov=sim_desk.records --cov-report=term:skip-covered
+
+test-slow: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix sim_desk tests
+	$(BIN)/ruff format sim_desk tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The domain and the encrypted store. Knows nothing of Qt or PDF."""

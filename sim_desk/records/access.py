@@ -1,0 +1,322 @@
+"""Creating a vault and getting in: unlock with a passphrase or the recovery key.
+
+A failed unlock cannot be written into the vault (the keys are exactly what is missing), and the
+vault's files must not change on a wrong passphrase. So a failed attempt is noted in the app's
+state folder and moved into the audit log by the next successful unlock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import or_, select
+
+from sim_desk.records import audit
+from sim_desk.records.appdirs import AppDirs
+from sim_desk.records.audit import Action
+from sim_desk.records.codes import Role
+from sim_desk.records.errors import AuthenticationFailed, ValidationError, VaultDamaged
+from sim_desk.records.fileio import fsync_directory
+from sim_desk.records.model import Pair, User, VaultMeta
+from sim_desk.records.store import make_engine, migrate
+from sim_desk.records.unlocked import Actor, UnlockedVault, system_clock
+from sim_desk.records.vault import (
+    KdfParams,
+    SlotFile,
+    VaultKeys,
+    VaultPaths,
+    check_new_passphrase,
+    check_username,
+    make_slot,
+    new_key,
+    new_recovery_key,
+    read_slot_file,
+    refuse_existing,
+    unlock_recovery,
+    unlock_user,
+    write_slot_file,
+)
+
+
+@dataclass(frozen=True)
+class NewVault:
+    paths: VaultPaths
+    vault_id: uuid.UUID
+    recovery_key: str  # show once, print on the recovery sheet, never store
+
+
+def create_vault(
+    paths: VaultPaths,
+    *,
+    team_name: str,
+    username: str,
+    display_name: str,
+    passphrase: str,
+    clinical_lead: bool = False,
+    kdf: KdfParams | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> NewVault:
+    """Creates a new vault whose first user is a team lead, plus a recovery-key slot.
+
+    The database is built under a temporary name and moved into place last, so an interrupted
+    creation never leaves something that looks like a vault but cannot be unlocked.
+    """
+    refuse_existing(paths)
+    username = check_username(username)
+    check_new_passphrase(passphrase)
+    if not team_name.strip():
+        raise ValidationError("Team name: enter the name of the team this vault is for.", "team")
+    if not display_name.strip():
+        raise ValidationError("Your name: enter the name colleagues know you by.", "display_name")
+
+    folder = paths.database.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    vault_id, user_id = uuid.uuid4(), uuid.uuid4()
+    record_key, clinical_key = new_key(), new_key()
+    recovery_key = new_recovery_key()
+    now = clock().astimezone(UTC)
+
+    partial = paths.database.with_name(paths.database.name + ".partial")
+    for leftover in (partial, partial.with_name(partial.name + "-wal")):
+        leftover.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    engine = make_engine(partial, record_key, create=True)
+    try:
+        migrate(engine)
+        with engine.execution_options(write=True).begin() as conn:
+            from sqlalchemy.orm import Session
+
+            with Session(bind=conn) as session:
+                session.add(
+                    VaultMeta(vault_id=vault_id, team_name=team_name.strip(), created_by=user_id)
+                )
+                session.add(
+                    User(
+                        id=user_id,
+                        username=username,
+                        display_name=display_name.strip(),
+                        role=Role.TEAM_LEAD.value,
+                        clinical_access=clinical_lead,
+                        created_by=user_id,
+                    )
+                )
+                session.flush()
+                audit.append(
+                    session,
+                    at=now,
+                    user_id=user_id,
+                    action=Action.VAULT_CREATED,
+                    entity_type="vault",
+                    entity_id=vault_id,
+                )
+                event = audit.append(
+                    session,
+                    at=now,
+                    user_id=user_id,
+                    action=Action.USER_ADDED,
+                    entity_type="user",
+                    entity_id=user_id,
+                    detail={"role": Role.TEAM_LEAD.value, "clinical": clinical_lead},
+                )
+                head = audit.AuditHead(event.seq, event.hash)
+                session.commit()
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+
+    slots = SlotFile(vault_id=str(vault_id))
+    slots.slots.append(
+        make_slot(
+            str(vault_id),
+            passphrase,
+            kind="user",
+            record_key=record_key,
+            clinical_key=clinical_key if clinical_lead else None,
+            user_id=user_id,
+            username=username,
+            role=Role.TEAM_LEAD,
+            params=kdf,
+        )
+    )
+    slots.slots.append(
+        make_slot(
+            str(vault_id),
+            recovery_key,
+            kind="recovery",
+            record_key=record_key,
+            clinical_key=clinical_key,
+            params=kdf,
+        )
+    )
+    write_slot_file(paths, slots)
+    audit.write_head(paths, head)
+    for suffix in ("-wal", "-shm"):
+        partial.with_name(partial.name + suffix).unlink(missing_ok=True)
+    os.replace(partial, paths.database)
+    fsync_directory(folder)
+    return NewVault(paths, vault_id, recovery_key)
+
+
+# -- failed unlocks ------------------------------------------------------------------------
+
+
+def _failed_unlock_log(dirs: AppDirs, vault_id: str) -> Path:
+    return dirs.state / f"failed-unlocks-{vault_id}.jsonl"
+
+
+def _note_failed_unlock(dirs: AppDirs, paths: VaultPaths, username: str, when: datetime) -> None:
+    """Notes a failed attempt outside the vault. Never the typed text: it may be a passphrase."""
+    try:
+        slots = read_slot_file(paths)
+    except Exception:
+        return
+    slot = slots.user_slot(username)
+    line = json.dumps({"at": when.isoformat(), "user_id": slot.user_id if slot else None})
+    dirs.ensure(dirs.state)
+    log = _failed_unlock_log(dirs, slots.vault_id)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def _take_failed_unlocks(dirs: AppDirs, vault_id: uuid.UUID) -> list[dict[str, str | None]]:
+    log = _failed_unlock_log(dirs, str(vault_id))
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
+# -- unlock ---------------------------------------------------------------------------------
+
+
+def unlock(
+    paths: VaultPaths,
+    username: str,
+    passphrase: str,
+    *,
+    dirs: AppDirs | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> UnlockedVault:
+    """Unlocks the vault as a user. A wrong passphrase raises AuthenticationFailed, writes nothing
+    to the vault's files, and is noted for the audit log."""
+    dirs = dirs or AppDirs.default()
+    try:
+        keys = unlock_user(paths, username, passphrase)
+    except AuthenticationFailed:
+        _note_failed_unlock(dirs, paths, username, clock().astimezone(UTC))
+        raise
+    return _open(paths, keys, dirs=dirs, clock=clock, action=Action.UNLOCK)
+
+
+def unlock_with_recovery_key(
+    paths: VaultPaths,
+    recovery_key: str,
+    *,
+    dirs: AppDirs | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> UnlockedVault:
+    """Unlocks with the printed recovery key, acting as a clinical team lead (to reset access)."""
+    dirs = dirs or AppDirs.default()
+    try:
+        keys = unlock_recovery(paths, recovery_key)
+    except AuthenticationFailed:
+        _note_failed_unlock(dirs, paths, "", clock().astimezone(UTC))
+        raise
+    return _open(paths, keys, dirs=dirs, clock=clock, action=Action.RECOVERY_UNLOCK)
+
+
+def _open(
+    paths: VaultPaths,
+    keys: VaultKeys,
+    *,
+    dirs: AppDirs,
+    clock: Callable[[], datetime],
+    action: str,
+) -> UnlockedVault:
+    engine = make_engine(paths.database, keys.record_key)
+    try:
+        try:
+            migrate(engine)
+        except AuthenticationFailed:
+            raise VaultDamaged(
+                "The key slots opened, but the database does not match them: it is damaged or"
+                " belongs to another vault. Restore the vault from a backup."
+            ) from None
+        reader = engine.connect()
+        try:
+            from sqlalchemy.orm import Session
+
+            with Session(bind=reader) as session:
+                meta = session.execute(select(VaultMeta)).scalar_one_or_none()
+                if meta is None or meta.vault_id != keys.vault_id:
+                    raise VaultDamaged(
+                        "The key-slot file belongs to another vault than this database. Put the"
+                        " two files of the same vault side by side, or restore from a backup."
+                    )
+                actor = _actor(session, keys)
+        finally:
+            reader.close()
+    except BaseException:
+        engine.dispose()
+        raise
+    vault = UnlockedVault(paths, keys, engine, actor, clock=clock)
+    pending = _take_failed_unlocks(dirs, keys.vault_id)
+    with vault.write() as session:
+        for entry in pending:
+            at = datetime.fromisoformat(str(entry["at"]))
+            user = uuid.UUID(str(entry["user_id"])) if entry.get("user_id") else None
+            audit.append(
+                session,
+                at=at,
+                user_id=user,
+                action=Action.UNLOCK_FAILED,
+                entity_type="vault",
+                entity_id=keys.vault_id,
+                detail={"known_user": user is not None},
+            )
+            session.info["audited"] = True
+        vault.audit(session, action, "vault", keys.vault_id)
+    if pending:
+        _failed_unlock_log(dirs, str(keys.vault_id)).unlink(missing_ok=True)
+    return vault
+
+
+def _actor(session, keys: VaultKeys) -> Actor:  # type: ignore[no-untyped-def]
+    if keys.user_id is None:
+        return Actor(None, "recovery", "Recovery key", Role.TEAM_LEAD, True)
+    user = session.get(User, keys.user_id)
+    if user is None or not user.active:
+        raise AuthenticationFailed(
+            "This user has been removed from the vault. Ask your team lead if that is a mistake."
+        )
+    pair_ids = frozenset(
+        session.execute(
+            select(Pair.id).where(
+                Pair.active, or_(Pair.officer_id == user.id, Pair.clinician_id == user.id)
+            )
+        ).scalars()
+    )
+    return Actor(
+        user.id,
+        user.username,
+        user.display_name,
+        Role(user.role),
+        keys.clinical_key is not None,
+        pair_ids,
+    )

@@ -1,0 +1,146 @@
+"""SQLCipher engine and session factory: key first, safe pragmas, migrations on open.
+
+The engine is built with a ``creator`` that opens the file with ``sqlcipher3`` and sets the raw
+256-bit record key before anything else touches the file. We never use the
+``sqlite+pysqlcipher://`` URL form, which would paste a passphrase into SQL text. Connections are
+not pooled (``NullPool``), so disposing the engine on lock leaves no connection holding the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from sim_desk.records.errors import AuthenticationFailed, VaultDamaged, VaultNotFound
+
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Applied to every connection, in this order, after the key.
+PRAGMAS = (
+    "PRAGMA cipher_memory_security = OFF",  # see note in _connect
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA secure_delete = ON",
+    "PRAGMA busy_timeout = 10000",
+)
+
+
+def _raw_key_pragma(record_key: bytes) -> str:
+    """The PRAGMA that hands SQLCipher a raw key. Hex-checked so nothing else can reach the SQL."""
+    if len(record_key) != 32:
+        raise ValueError("the record key must be 32 bytes")
+    hex_key = record_key.hex()
+    if not _HEX_KEY.fullmatch(hex_key):  # cannot fail for bytes.hex(); kept as a guard on edits
+        raise ValueError("record key is not hex")
+    return f"PRAGMA key = \"x'{hex_key}'\""
+
+
+def connect_raw(database: Path, record_key: bytes, *, create: bool = False) -> Any:
+    """Opens a DB-API connection to the vault database with the record key set and checked.
+
+    Raises:
+        VaultNotFound: the file is missing and ``create`` is false.
+        AuthenticationFailed: the key does not open this file (wrong key, or not our file).
+    """
+    if not create and not database.is_file():
+        raise VaultNotFound(
+            f"There is no vault database at {database}. Check the path, or restore from a backup."
+        )
+    # isolation_level=None: we issue BEGIN ourselves (see _begin) so that write transactions
+    # take the write lock up front and the audit chain can never fork between two writers.
+    conn = sqlcipher3.connect(str(database), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(_raw_key_pragma(record_key))
+        # The first real read is what proves the key: SQLCipher decrypts page 1 here.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError as exc:
+        conn.close()
+        raise AuthenticationFailed(
+            "The vault database could not be opened with this key. If the passphrase was right,"
+            " the database file may be damaged or belong to another vault: restore from a backup."
+        ) from exc
+    # cipher_memory_security=ON wipes every freed buffer and costs 3-5x on reads; the keys are
+    # dropped when the vault locks and the process memory is the user's own, so we keep it off.
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+def make_engine(database: Path, record_key: bytes, *, create: bool = False) -> Engine:
+    """An engine whose every connection is keyed. Keeps a private copy of the key."""
+    key = bytes(record_key)
+
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: connect_raw(database, key, create=create),
+        module=sqlcipher3,
+        poolclass=NullPool,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    """A (reader, writer) pair of session factories over one engine."""
+    reader = sessionmaker(engine, expire_on_commit=False)
+    writer = sessionmaker(engine.execution_options(write=True), expire_on_commit=False)
+    return reader, writer
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def schema_head() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def migrate(engine: Engine) -> None:
+    """Brings the schema up to the newest migration. A no-op (one query) when already there."""
+    config = _alembic_config()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return
+    known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        raise VaultDamaged(
+            "This vault was written by a newer version of SIM Desk. Install the newer version to"
+            " open it; nothing has been changed."
+        )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def raw_connection(database: Path, record_key: bytes) -> Iterator[Any]:
+    """A bare keyed DB-API connection, for integrity checks and maintenance."""
+    conn = connect_raw(database, record_key)
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,215 @@
+"""An unlocked vault: the unit of work every use case runs in.
+
+One object carries what a use case needs: who is signed in (the actor), the engine, the keys, the
+clock. The GUI, the command line and the tests all get one from :mod:`sim_desk.records.access` and
+pass it to the same use-case functions.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from sim_desk.records import audit
+from sim_desk.records.codes import Role
+from sim_desk.records.errors import PermissionDenied, SimDeskError, VaultDamaged
+from sim_desk.records.store import session_factories
+from sim_desk.records.vault import VaultKeys, VaultPaths
+
+#: Dates people see and "today" are UK dates; storage is UTC.
+LOCAL_ZONE = ZoneInfo("Europe/London")
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is signed in. ``user_id`` is None when the recovery key was used."""
+
+    user_id: uuid.UUID | None
+    username: str
+    display_name: str
+    role: Role
+    clinical: bool
+    pair_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+
+    @property
+    def is_recovery(self) -> bool:
+        return self.user_id is None
+
+
+class VaultLocked(SimDeskError):
+    """The vault was locked (idle timeout or on demand); unlock it again to go on."""
+
+
+class UnlockedVault:
+    """An open vault for one signed-in user. Call :meth:`lock` to close it and drop the keys."""
+
+    def __init__(
+        self,
+        paths: VaultPaths,
+        keys: VaultKeys,
+        engine: Engine,
+        actor: Actor,
+        *,
+        clock: Callable[[], datetime] = system_clock,
+    ) -> None:
+        self.paths = paths
+        self.vault_id = keys.vault_id
+        self.actor = actor
+        self.clock = clock
+        self._engine: Engine | None = engine
+        self._record_key = bytearray(keys.record_key)
+        self._clinical_key = bytearray(keys.clinical_key) if keys.clinical_key else None
+        self._reader, self._writer = session_factories(engine)
+
+    # -- time -------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock().astimezone(UTC)
+
+    def today(self) -> date:
+        return self.clock().astimezone(LOCAL_ZONE).date()
+
+    # -- sessions ---------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise VaultLocked("The vault is locked. Unlock it to go on.")
+        return self._engine
+
+    @property
+    def record_key(self) -> bytes:
+        """For maintenance only (backup, integrity checks): use cases never need it."""
+        if self._engine is None:
+            raise VaultLocked("The vault is locked. Unlock it to go on.")
+        return bytes(self._record_key)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (deferred transaction; readers never block the writer in WAL)."""
+        self.engine  # noqa: B018 - raises VaultLocked when locked
+        with self._reader() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write session: BEGIN IMMEDIATE, commit on success, roll back on any error.
+
+        Audit entries appended inside it commit with the change they describe, or not at all.
+        After the commit, the head copy beside the database is brought up to date.
+        """
+        self.engine  # noqa: B018
+        with self._writer() as session:
+            try:
+                yield session
+                session.flush()
+                head = audit.current_head(session) if session.info.get("audited") else None
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        if head is not None:
+            audit.write_head(self.paths, head)
+
+    def audit(
+        self,
+        session: Session,
+        action: str,
+        entity_type: str | None = None,
+        entity_id: uuid.UUID | None = None,
+        **detail: Any,
+    ) -> None:
+        """Appends an audit entry in this session's transaction."""
+        audit.append(
+            session,
+            at=self.now(),
+            user_id=self.actor.user_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            detail={**detail, "recovery": True} if self.actor.is_recovery else detail,
+        )
+        session.info["audited"] = True
+
+    # -- roles ------------------------------------------------------------------------------
+    def require_role(self, *roles: Role, doing: str) -> None:
+        if self.actor.role not in roles:
+            allowed = " or ".join(r.label.lower() for r in roles)
+            raise PermissionDenied(
+                f"Only a {allowed} can {doing}. You are signed in as {self.actor.role.label.lower()}."
+            )
+
+    @property
+    def has_clinical_key(self) -> bool:
+        return self._clinical_key is not None
+
+    # -- clinical notes ---------------------------------------------------------------------
+    def _clinical_aead(self, doing: str) -> AESGCM:
+        if self._clinical_key is None:
+            raise PermissionDenied(
+                f"Only clinicians and clinical leads can {doing}: clinician-only notes are"
+                " encrypted with a key your sign-in does not hold."
+            )
+        return AESGCM(bytes(self._clinical_key))
+
+    def encrypt_clinical(self, text: str, bound_to: uuid.UUID) -> bytes:
+        """Encrypts clinician-only text, bound to the record it belongs to (no swapping)."""
+        nonce = secrets.token_bytes(12)
+        return nonce + self._clinical_aead("write clinician-only notes").encrypt(
+            nonce, text.encode("utf-8"), b"sim-desk-clinical|" + bound_to.bytes
+        )
+
+    def decrypt_clinical(self, blob: bytes, bound_to: uuid.UUID) -> str:
+        aead = self._clinical_aead("read clinician-only notes")
+        try:
+            return aead.decrypt(
+                blob[:12], blob[12:], b"sim-desk-clinical|" + bound_to.bytes
+            ).decode("utf-8")
+        except InvalidTag:
+            raise VaultDamaged(
+                "A clinician-only note cannot be decrypted: it was damaged or moved between"
+                " records. Restore from a backup, or ask your team lead to run 'sim-desk verify'."
+            ) from None
+
+    # -- locking ----------------------------------------------------------------------------
+    @property
+    def is_locked(self) -> bool:
+        return self._engine is None
+
+    def lock(self) -> None:
+        """Audits the lock, closes every connection and drops the keys. Safe to call twice."""
+        if self._engine is None:
+            return
+        try:
+            with self.write() as session:
+                self.audit(session, audit.Action.LOCK)
+        finally:
+            self._engine.dispose()
+            self._engine = None
+            # Best effort: Python may hold copies, but we drop every reference we own.
+            for key in (self._record_key, self._clinical_key):
+                if key is not None:
+                    key[:] = bytes(len(key))
+            self._clinical_key = None
+
+    def __enter__(self) -> UnlockedVault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock()

@@ -1,0 +1,1 @@
+"""PySide6 desktop client. Calls the records layer's use cases only."""
