@@ -1,0 +1,329 @@
+"""Use cases for mentoring contacts: log, amend (keeping revisions), list, read clinical notes.
+
+The clinician-only note is encrypted with the clinical key (AES-256-GCM) before it reaches the
+database, bound to the contact's id. An officer's sign-in does not hold that key, so reading the
+note is impossible for them, not merely hidden.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sim_desk.records.audit import Action
+from sim_desk.records.codes import Attendance, ConsultationMechanism, Role, StaffPresent
+from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
+from sim_desk.records.model import Contact, ContactRevision, PlannedVisit, User
+from sim_desk.records.people import CASEWORKERS, load_person
+from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.validation import (
+    MAX_NOTE_CHARS,
+    check_moment_not_future,
+    check_order,
+    clean_text,
+)
+
+#: The fields a revision keeps (besides the encrypted clinical note).
+REVISED_FIELDS = (
+    "started_at",
+    "duration_minutes",
+    "mechanism",
+    "attendance",
+    "staff_present",
+    "place",
+    "shared_note",
+)
+
+
+@dataclass
+class ContactDetails:
+    started_at: datetime
+    duration_minutes: int = 60
+    mechanism: str = ConsultationMechanism.FACE_TO_FACE.value
+    attendance: str = Attendance.ATTENDED.value
+    staff_present: str = StaffPresent.BOTH.value
+    place: str | None = None
+    shared_note: str | None = None
+    clinical_note: str | None = None
+    planned_visit_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: uuid.UUID
+    person_id: uuid.UUID
+    started_at: datetime
+    duration_minutes: int
+    mechanism: ConsultationMechanism
+    attendance: Attendance
+    staff_present: StaffPresent
+    place: str | None
+    shared_note: str | None
+    has_clinical_note: bool
+    planned_visit_id: uuid.UUID | None
+    revision: int
+    logged_by: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    revision: int
+    saved_at: datetime
+    saved_by: str
+    fields: dict[str, object]
+    had_clinical_note: bool
+    reason: str | None
+
+
+def _clean(vault: UnlockedVault, details: ContactDetails) -> dict[str, object]:
+    started = details.started_at
+    if not isinstance(started, datetime) or started.tzinfo is None:
+        raise ValidationError("Start time: enter a date and time.", "started_at")
+    check_moment_not_future(started, now=vault.now(), field="started_at", label="Start time")
+    if isinstance(details.duration_minutes, bool) or not isinstance(details.duration_minutes, int):
+        raise ValidationError("Duration: enter whole minutes.", "duration_minutes")
+    if not 1 <= details.duration_minutes <= 24 * 60:
+        raise ValidationError(
+            "Duration: enter between 1 minute and 24 hours (1440 minutes).", "duration_minutes"
+        )
+    return {
+        "started_at": started,
+        "duration_minutes": details.duration_minutes,
+        "mechanism": ConsultationMechanism.parse(details.mechanism, field="mechanism").value,
+        "attendance": Attendance.parse(details.attendance, field="attendance").value,
+        "staff_present": StaffPresent.parse(details.staff_present, field="staff_present").value,
+        "place": clean_text(details.place, field="place", label="Place", max_chars=200),
+        "shared_note": clean_text(
+            details.shared_note,
+            field="shared_note",
+            label="Shared note",
+            max_chars=MAX_NOTE_CHARS,
+            multiline=True,
+        ),
+    }
+
+
+def _clinical_text(vault: UnlockedVault, details: ContactDetails) -> str | None:
+    text = clean_text(
+        details.clinical_note,
+        field="clinical_note",
+        label="Clinician-only note",
+        max_chars=MAX_NOTE_CHARS,
+        multiline=True,
+    )
+    if text is not None and not vault.has_clinical_key:
+        raise PermissionDenied(
+            "Only clinicians and clinical leads can write a clinician-only note. Put what the"
+            " whole pair may read in the shared note."
+        )
+    return text
+
+
+def _link_planned_visit(
+    session: Session, person_id: uuid.UUID, planned_visit_id: uuid.UUID | None
+) -> PlannedVisit | None:
+    if planned_visit_id is None:
+        return None
+    visit = session.get(PlannedVisit, planned_visit_id)
+    if visit is None or visit.person_id != person_id:
+        raise ValidationError(
+            "Planned visit: it belongs to another person or no longer exists.", "planned_visit_id"
+        )
+    return visit
+
+
+def log_contact(vault: UnlockedVault, person_id: uuid.UUID, details: ContactDetails) -> uuid.UUID:
+    """Logs a contact, committed durably. Linking a planned visit marks that visit done."""
+    vault.require_role(*CASEWORKERS, doing="log contacts")
+    values = _clean(vault, details)
+    clinical = _clinical_text(vault, details)
+    with vault.write() as session:
+        person = load_person(vault, session, person_id)
+        check_order(
+            person.referred_on,
+            values["started_at"].date(),  # type: ignore[union-attr]
+            field="started_at",
+            message="Start time: it is before this person was referred; check the date.",
+        )
+        contact = Contact(
+            id=uuid.uuid4(), person_id=person.id, created_by=vault.actor.user_id, **values
+        )
+        if clinical is not None:
+            contact.clinical_note = vault.encrypt_clinical(clinical, contact.id)
+        visit = _link_planned_visit(session, person.id, details.planned_visit_id)
+        session.add(contact)
+        session.flush()
+        if visit is not None:
+            contact.planned_visit_id = visit.id
+            visit.status = "done"
+        vault.audit(
+            session,
+            Action.CREATE,
+            "contact",
+            contact.id,
+            person=person.id,
+            clinical_note=clinical is not None,
+        )
+        return contact.id
+
+
+def amend_contact(
+    vault: UnlockedVault,
+    contact_id: uuid.UUID,
+    details: ContactDetails,
+    *,
+    reason: str | None = None,
+) -> int:
+    """Saves a correction. The earlier version is kept as a revision; returns the new revision.
+
+    ``details.clinical_note`` of None leaves the clinical note as it was (officers amend contacts
+    too, and must not be able to wipe a note they cannot read); an empty string clears it.
+    """
+    vault.require_role(*CASEWORKERS, doing="amend contacts")
+    values = _clean(vault, details)
+    clear_clinical = details.clinical_note is not None and not details.clinical_note.strip()
+    clinical = None if clear_clinical else _clinical_text(vault, details)
+    if clear_clinical and not vault.has_clinical_key:
+        raise PermissionDenied(
+            "Only clinicians and clinical leads can change a clinician-only note."
+        )
+    why = clean_text(
+        reason, field="reason", label="Reason for the change", max_chars=2_000, multiline=True
+    )
+    with vault.write() as session:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("That contact was not found.")
+        load_person(vault, session, contact.person_id)
+        session.add(
+            ContactRevision(
+                contact_id=contact.id,
+                revision=contact.revision,
+                fields={
+                    name: (value.isoformat() if isinstance(value, datetime) else value)
+                    for name in REVISED_FIELDS
+                    for value in [getattr(contact, name)]
+                },
+                clinical_note=contact.clinical_note,
+                reason=why,
+                created_by=vault.actor.user_id,
+            )
+        )
+        changed = [name for name, value in values.items() if getattr(contact, name) != value]
+        for name in changed:
+            setattr(contact, name, values[name])
+        if clinical is not None:
+            contact.clinical_note = vault.encrypt_clinical(clinical, contact.id)
+            changed.append("clinical_note")
+        elif clear_clinical and contact.clinical_note is not None:
+            contact.clinical_note = None
+            changed.append("clinical_note")
+        contact.revision += 1
+        vault.audit(
+            session, Action.UPDATE, "contact", contact.id, fields=changed, revision=contact.revision
+        )
+        return contact.revision
+
+
+def _view(contact: Contact) -> ContactView:
+    return ContactView(
+        id=contact.id,
+        person_id=contact.person_id,
+        started_at=contact.started_at,
+        duration_minutes=contact.duration_minutes,
+        mechanism=ConsultationMechanism(contact.mechanism),
+        attendance=Attendance(contact.attendance),
+        staff_present=StaffPresent(contact.staff_present),
+        place=contact.place,
+        shared_note=contact.shared_note,
+        has_clinical_note=contact.clinical_note is not None,
+        planned_visit_id=contact.planned_visit_id,
+        revision=contact.revision,
+        logged_by=contact.created_by,
+    )
+
+
+def list_contacts(
+    vault: UnlockedVault, person_id: uuid.UUID, *, limit: int | None = None
+) -> list[ContactView]:
+    """A person's contacts, newest first."""
+    with vault.read() as session:
+        load_person(vault, session, person_id)
+        query = (
+            select(Contact)
+            .where(Contact.person_id == person_id)
+            .order_by(Contact.started_at.desc())
+            .limit(limit)
+        )
+        return [_view(c) for c in session.execute(query).scalars()]
+
+
+def read_clinical_note(vault: UnlockedVault, contact_id: uuid.UUID) -> str | None:
+    """Decrypts a contact's clinician-only note. Officers get PermissionDenied: they lack the key."""
+    if not vault.has_clinical_key:
+        who = "officers" if vault.actor.role == Role.OFFICER else "this sign-in"
+        raise PermissionDenied(
+            f"Clinician-only notes are encrypted with the clinical key, which {who} do not hold."
+            " The clinician in the pair can read it."
+        )
+    with vault.write() as session:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("That contact was not found.")
+        load_person(vault, session, contact.person_id)
+        if contact.clinical_note is None:
+            return None
+        vault.audit(session, Action.VIEW, "clinical_note", contact.id)
+        return vault.decrypt_clinical(contact.clinical_note, contact.id)
+
+
+def contact_history(vault: UnlockedVault, contact_id: uuid.UUID) -> list[RevisionView]:
+    """Earlier versions of a contact, oldest first (clinical text itself is not included)."""
+    with vault.read() as session:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("That contact was not found.")
+        load_person(vault, session, contact.person_id)
+        revisions = session.execute(
+            select(ContactRevision, User.display_name)
+            .outerjoin(User, User.id == ContactRevision.created_by)
+            .where(ContactRevision.contact_id == contact_id)
+            .order_by(ContactRevision.revision)
+        ).all()
+        return [
+            RevisionView(
+                r.revision,
+                r.created_at,
+                name or "recovery key",
+                dict(r.fields),
+                r.clinical_note is not None,
+                r.reason,
+            )
+            for r, name in revisions
+        ]
+
+
+def read_revision_clinical_note(
+    vault: UnlockedVault, contact_id: uuid.UUID, revision: int
+) -> str | None:
+    """The clinician-only note as it was in an earlier revision (clinical key holders only)."""
+    if not vault.has_clinical_key:
+        raise PermissionDenied("Only clinicians and clinical leads can read clinician-only notes.")
+    with vault.write() as session:
+        row = session.execute(
+            select(ContactRevision).where(
+                ContactRevision.contact_id == contact_id, ContactRevision.revision == revision
+            )
+        ).scalar_one_or_none()
+        contact = session.get(Contact, contact_id)
+        if row is None or contact is None:
+            raise NotFound("That revision was not found.")
+        load_person(vault, session, contact.person_id)
+        if row.clinical_note is None:
+            return None
+        vault.audit(session, Action.VIEW, "clinical_note", contact_id, revision=revision)
+        return vault.decrypt_clinical(row.clinical_note, contact_id)
