@@ -327,3 +327,24 @@ def read_revision_clinical_note(
             return None
         vault.audit(session, Action.VIEW, "clinical_note", contact_id, revision=revision)
         return vault.decrypt_clinical(row.clinical_note, contact_id)
+
+
+def contact_details(vault: UnlockedVault, contact_id: uuid.UUID) -> ContactDetails:
+    """The contact as form values, for an amendment form. The clinical note is left as None
+    (unchanged) so that opening a form never decrypts a note nobody asked to read."""
+    with vault.read() as session:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("That contact was not found.")
+        load_person(vault, session, contact.person_id)
+        return ContactDetails(
+            started_at=contact.started_at,
+            duration_minutes=contact.duration_minutes,
+            mechanism=contact.mechanism,
+            attendance=contact.attendance,
+            staff_present=contact.staff_present,
+            place=contact.place,
+            shared_note=contact.shared_note,
+            clinical_note=None,
+            planned_visit_id=contact.planned_visit_id,
+        )

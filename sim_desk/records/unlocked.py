@@ -8,6 +8,7 @@ pass it to the same use-case functions.
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,6 +76,7 @@ class UnlockedVault:
         self._record_key = bytearray(keys.record_key)
         self._clinical_key = bytearray(keys.clinical_key) if keys.clinical_key else None
         self._reader, self._writer = session_factories(engine)
+        self._local = threading.local()
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -112,9 +114,15 @@ class UnlockedVault:
         """A write session: BEGIN IMMEDIATE, commit on success, roll back on any error.
 
         Audit entries appended inside it commit with the change they describe, or not at all.
-        After the commit, the head copy beside the database is brought up to date.
+        After the commit, the head copy beside the database is brought up to date. Inside
+        :meth:`batch`, the batch's session is reused and nothing commits until the batch ends.
         """
-        self.engine  # noqa: B018
+        self.engine  # noqa: B018 - raises VaultLocked when locked
+        shared = getattr(self._local, "batch", None)
+        if shared is not None:
+            with shared.begin_nested():  # a savepoint: one failed use case undoes only itself
+                yield shared
+            return
         with self._writer() as session:
             try:
                 yield session
@@ -126,6 +134,21 @@ class UnlockedVault:
                 raise
         if head is not None:
             audit.write_head(self.paths, head)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Runs many use cases as one transaction: all of them commit, or none do.
+
+        Used by imports (all-or-nothing) and by bulk builders (one fsync, not thousands).
+        """
+        if getattr(self._local, "batch", None) is not None:
+            raise RuntimeError("batches do not nest")
+        with self.write() as session:
+            self._local.batch = session
+            try:
+                yield
+            finally:
+                self._local.batch = None
 
     def audit(
         self,

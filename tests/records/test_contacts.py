@@ -68,3 +68,16 @@ def test_contact_in_the_future_is_refused(officer, person_id):
         )
     assert error.value.field == "started_at"
     assert contacts.list_contacts(officer, person_id) == []
+
+
+def test_batch_is_all_or_nothing(officer, person_id):
+    with pytest.raises(ValidationError), officer.batch():
+        contacts.log_contact(officer, person_id, ContactDetails(started_at=SEEN_AT))
+        contacts.log_contact(
+            officer, person_id, ContactDetails(started_at=SEEN_AT, duration_minutes=0)
+        )
+    assert contacts.list_contacts(officer, person_id) == []
+    with officer.batch():
+        for _ in range(3):
+            contacts.log_contact(officer, person_id, ContactDetails(started_at=SEEN_AT))
+    assert len(contacts.list_contacts(officer, person_id)) == 3

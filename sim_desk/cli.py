@@ -1,0 +1,353 @@
+"""`sim-desk`: the GUI by default, headless sub-commands for everything else.
+
+Every sub-command calls the same records-layer use cases the GUI calls. A passphrase comes from a
+prompt without echo, ``--passphrase-file`` or the ``SIM_DESK_PASSPHRASE`` environment variable:
+never from an argument, where it would sit in shell history and the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sim_desk import __version__
+from sim_desk.records.appdirs import AppDirs
+from sim_desk.records.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    SimDeskError,
+    ValidationError,
+    VaultDamaged,
+    VaultExists,
+    VaultNotFound,
+)
+from sim_desk.records.vault import VaultPaths
+
+# Exit codes a script can rely on.
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_DATA = 4
+EXIT_VAULT = 5
+EXIT_PERMISSION = 6
+
+PASSPHRASE_ENV = "SIM_DESK_PASSPHRASE"
+
+
+class UsageError(SimDeskError):
+    """The command was given in a way it cannot run."""
+
+
+def exit_code_for(error: SimDeskError) -> int:
+    if isinstance(error, AuthenticationFailed):
+        return EXIT_AUTH
+    if isinstance(error, PermissionDenied):
+        return EXIT_PERMISSION
+    if isinstance(error, VaultDamaged | VaultNotFound | VaultExists):
+        return EXIT_VAULT
+    if isinstance(error, ValidationError | NotFound):
+        return EXIT_DATA
+    if isinstance(error, UsageError):
+        return EXIT_USAGE
+    return EXIT_DATA
+
+
+# -- passphrases ---------------------------------------------------------------------------
+
+
+def read_secret(
+    file: str | None, *, prompt: str, env: str | None = PASSPHRASE_ENV, confirm: bool = False
+) -> str:
+    """A passphrase from a file, the environment, or a no-echo prompt (in that order)."""
+    if file:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"Cannot read the passphrase file {file}: {exc.strerror}.") from None
+        return text[:-1] if text.endswith("\n") else text
+    if env and os.environ.get(env):
+        return os.environ[env]
+    if not sys.stdin or not sys.stdin.isatty():
+        raise UsageError(
+            "No passphrase given. Use --passphrase-file FILE or set SIM_DESK_PASSPHRASE, or run"
+            " the command in a terminal to be asked."
+        )
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Type it again: ") != first:
+        raise UsageError("The two passphrases differ. Nothing was changed; try again.")
+    return first
+
+
+def vault_paths(args: argparse.Namespace) -> VaultPaths:
+    return (
+        VaultPaths.at(args.vault) if args.vault else VaultPaths.at(AppDirs.default().default_vault)
+    )
+
+
+def open_vault(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from sim_desk.records import access
+
+    paths = vault_paths(args)
+    if not args.user:
+        raise UsageError("Say who you are with --user NAME.")
+    secret = read_secret(args.passphrase_file, prompt=f"Passphrase for {args.user}: ")
+    return access.unlock(paths, args.user, secret)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from sim_desk.records import access
+
+    paths = vault_paths(args)
+    access_check = paths.exists()
+    if access_check:
+        raise VaultExists(f"A vault already exists at {paths.database}; choose another --vault.")
+    secret = read_secret(
+        args.passphrase_file, prompt=f"New passphrase for {args.user}: ", confirm=True
+    )
+    new = access.create_vault(
+        paths,
+        team_name=args.team,
+        username=args.user,
+        display_name=args.name or args.user,
+        passphrase=secret,
+        clinical_lead=args.clinical_lead,
+    )
+    print(f"Created vault {paths.database}")
+    print(f"First user: {args.user} (team lead{', clinical lead' if args.clinical_lead else ''})")
+    print()
+    print("RECOVERY KEY (shown once; print it or write it down and keep it locked away):")
+    print(f"    {new.recovery_key}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sim_desk import demo
+
+    paths = VaultPaths.at(args.vault) if args.vault else VaultPaths.at(AppDirs.default().demo_vault)
+    if paths.exists():
+        print(f"Demo vault already at {paths.database} (delete its files to make a new one).")
+    else:
+        made = demo.build_demo_vault(paths, people=args.people, seed=args.seed)
+        print(f"Demo vault created at {paths.database} with {made.people} people.")
+    demo.print_logins(paths)
+    if args.open:
+        return open_app(paths)
+    return EXIT_OK
+
+
+def open_app(paths: VaultPaths | None) -> int:
+    """Opens the GUI, or (until the GUI exists) prints what the vault holds."""
+    try:
+        from sim_desk.ui.app import run  # type: ignore[import-not-found]
+    except ImportError:
+        print("The desktop window is not built yet; here is what the vault holds.")
+        if paths is not None:
+            from sim_desk import demo
+
+            demo.print_summary(paths)
+        return EXIT_OK
+    return int(run(paths))
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from sim_desk.records import users
+
+    with open_vault(args) as vault:
+        if args.users_command == "list":
+            for user in users.list_users(vault, include_removed=args.all):
+                flags = " (clinical key)" if user.clinical_access else ""
+                gone = "" if user.active else " [removed]"
+                print(f"{user.username:16} {user.role.label}{flags}{gone}  {user.display_name}")
+        elif args.users_command == "add":
+            secret = read_secret(
+                args.new_passphrase_file,
+                env=None,
+                confirm=True,
+                prompt=f"New passphrase for {args.username}: ",
+            )
+            users.add_user(
+                vault,
+                username=args.username,
+                display_name=args.name or args.username,
+                role=args.role,
+                passphrase=secret,
+                clinical_lead=args.clinical_lead,
+            )
+            print(f"Added {args.username}.")
+        elif args.users_command == "remove":
+            match = [u for u in users.list_users(vault) if u.username == args.username.casefold()]
+            if not match:
+                raise NotFound(f"No active user called {args.username}.")
+            users.remove_user(vault, match[0].id)
+            print(
+                f"Removed {args.username}. Rotate the keys (sim-desk rekey) to lock out any copy"
+                " of the vault they may hold."
+            )
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sim_desk.exchange import csv_import
+
+    if args.template:
+        print(csv_import.template(args.kind))
+        return EXIT_OK
+    if not args.file:
+        raise UsageError("Name the CSV file to import, or use --template to see the columns.")
+    with open_vault(args) as vault:
+        run = csv_import.import_people if args.kind == "people" else csv_import.import_incidents
+        report = run(vault, Path(args.file), dry_run=args.dry_run)
+    for line, message in report.errors:
+        print(f"line {line}: {message}", file=sys.stderr)
+    if not report.ok:
+        print(
+            f"Nothing imported: {len(report.errors)} row(s) need fixing (listed above).",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
+    verb = "Would add" if args.dry_run else "Added"
+    print(
+        f"{verb} {report.added} of {report.rows} row(s); {report.duplicates} duplicate(s) skipped."
+    )
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sim_desk.records.verify import verify_vault
+
+    with open_vault(args) as vault:
+        report = verify_vault(vault)
+    for line in report.lines():
+        print(line)
+    if report.ok:
+        return EXIT_OK
+    print("The vault is damaged or was tampered with. Restore it from a backup.", file=sys.stderr)
+    return EXIT_VAULT
+
+
+def cmd_self_test(args: argparse.Namespace) -> int:
+    from sim_desk.self_test import run_self_test
+
+    return EXIT_OK if run_self_test(print) else EXIT_UNEXPECTED
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from sim_desk import demo
+
+    demo.print_summary(vault_paths(args), user=args.user, passphrase_file=args.passphrase_file)
+    return EXIT_OK
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def _auth(parser: argparse.ArgumentParser, *, user_required: bool = True) -> None:
+    parser.add_argument(
+        "--vault", help="vault file (default: the team vault in the user data folder)"
+    )
+    parser.add_argument("--user", required=user_required, help="your user name")
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help="read the passphrase from FILE (or set SIM_DESK_PASSPHRASE)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sim-desk",
+        description="SIM Desk: encrypted case management for Serenity Integrated Mentoring teams."
+        " With no command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"SIM Desk {__version__}")
+    parser.add_argument("--vault", help="vault to open in the desktop app")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a new vault and its first user (a team lead)")
+    _auth(p)
+    p.add_argument("--team", required=True, help="team name, shown on reports")
+    p.add_argument("--name", help="your name as colleagues know it")
+    p.add_argument(
+        "--clinical-lead",
+        action="store_true",
+        help="the first user is a clinical lead and may read clinician-only notes",
+    )
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("demo", help="create a vault of realistic synthetic people")
+    p.add_argument("--vault", help="where (default: demo.simvault in the user data folder)")
+    p.add_argument("--people", type=int, default=40)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--open", action="store_true", help="open it in the app afterwards")
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("users", help="list, add or remove users (team leads)")
+    users_sub = p.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    q = users_sub.add_parser("list", help="list users")
+    _auth(q)
+    q.add_argument("--all", action="store_true", help="include removed users")
+    q = users_sub.add_parser("add", help="add a user")
+    _auth(q)
+    q.add_argument("username")
+    q.add_argument(
+        "--role", required=True, choices=["officer", "clinician", "team_lead", "analyst"]
+    )
+    q.add_argument("--name", help="display name")
+    q.add_argument("--clinical-lead", action="store_true", help="team lead with clinical access")
+    q.add_argument(
+        "--new-passphrase-file",
+        metavar="FILE",
+        help="read the new user's first passphrase from FILE",
+    )
+    q = users_sub.add_parser("remove", help="remove a user (then rotate keys)")
+    _auth(q)
+    q.add_argument("username")
+    for q in users_sub.choices.values():
+        q.set_defaults(run=cmd_users)
+
+    p = sub.add_parser("import", help="import people or incidents from CSV (all or nothing)")
+    p.add_argument("kind", choices=["people", "incidents"])
+    p.add_argument("file", nargs="?")
+    _auth(p, user_required=False)
+    p.add_argument("--template", action="store_true", help="print the CSV header and exit")
+    p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("verify", help="check the database, encryption and audit chain")
+    _auth(p)
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("summary", help="print what a vault holds (counts, no names)")
+    _auth(p)
+    p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("self-test", help="exercise every layer on a temporary vault")
+    p.set_defaults(run=cmd_self_test)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return open_app(VaultPaths.at(args.vault) if args.vault else None)
+    if args.command == "import" and not args.template and not args.user:
+        parser.error("import needs --user NAME")
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except SimDeskError as error:
+        print(f"sim-desk: {error}", file=sys.stderr)
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        print("sim-desk: stopped; nothing half-written was kept.", file=sys.stderr)
+        return EXIT_UNEXPECTED
