@@ -262,15 +262,23 @@ def _auth(parser: argparse.ArgumentParser, *, user_required: bool = True) -> Non
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options: ``--passphrase x`` must fail, not become ``--passphrase-file x``."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sim-desk",
         description="SIM Desk: encrypted case management for Serenity Integrated Mentoring teams."
         " With no command, opens the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"SIM Desk {__version__}")
     parser.add_argument("--vault", help="vault to open in the desktop app")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("init", help="create a new vault and its first user (a team lead)")
     _auth(p)
@@ -291,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("users", help="list, add or remove users (team leads)")
-    users_sub = p.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    users_sub = p.add_subparsers(
+        dest="users_command", required=True, metavar="ACTION", parser_class=_Parser
+    )
     q = users_sub.add_parser("list", help="list users")
     _auth(q)
     q.add_argument("--all", action="store_true", help="include removed users")

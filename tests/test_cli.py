@@ -1,0 +1,183 @@
+"""The command line as a script or a person uses it: real processes, real vaults."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim_desk import cli
+from sim_desk.records.vault import VaultPaths
+
+CANARY_GIVEN = "Canaryzofia"
+CANARY_NHS = "9434765919"
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "sim_desk", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cli_vault(tmp_path: Path) -> tuple[VaultPaths, Path]:
+    secret = tmp_path / "lead.pass"
+    secret.write_text("lead passphrase for cli\n")
+    paths = VaultPaths.at(tmp_path / "vault" / "team.simvault")
+    result = run(
+        "init",
+        "--vault",
+        str(paths.database),
+        "--user",
+        "lead",
+        "--team",
+        "North",
+        "--passphrase-file",
+        str(secret),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "RECOVERY KEY" in result.stdout
+    return paths, secret
+
+
+def hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_wrong_passphrase_exits_with_auth_code_one_line_and_no_change(cli_vault, tmp_path):
+    paths, _ = cli_vault
+    before = hashes(paths.database.parent)
+    result = run(
+        "verify",
+        "--vault",
+        str(paths.database),
+        "--user",
+        "lead",
+        env={"SIM_DESK_PASSPHRASE": "wrong wrong wrong"},
+    )
+    assert result.returncode == cli.EXIT_AUTH
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "wrong wrong wrong" not in result.stderr + result.stdout
+    assert hashes(paths.database.parent) == before
+
+
+def test_passphrase_is_never_an_argument():
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["verify", "--user", "lead", "--passphrase", "x"])
+
+
+def test_verify_on_a_new_vault_is_clean(cli_vault):
+    paths, secret = cli_vault
+    result = run(
+        "verify", "--vault", str(paths.database), "--user", "lead", "--passphrase-file", str(secret)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "audit log: ok" in result.stdout
+
+
+def test_missing_vault_exits_with_vault_code(tmp_path):
+    result = run(
+        "verify",
+        "--vault",
+        str(tmp_path / "none.simvault"),
+        "--user",
+        "lead",
+        env={"SIM_DESK_PASSPHRASE": "whatever it is"},
+    )
+    assert result.returncode == cli.EXIT_VAULT
+    assert not (tmp_path / "none.simvault").exists()  # no empty vault silently created
+
+
+def test_import_people_canary_leaves_no_plaintext(cli_vault, tmp_path):
+    paths, secret = cli_vault
+    csv_file = tmp_path / "people.csv"
+    header = run("import", "people", "--template").stdout.strip()
+    columns = header.split(",")
+    row = {c: "" for c in columns}
+    row.update(
+        given_name=CANARY_GIVEN,
+        family_name="Wójcik",
+        nhs_number=CANARY_NHS,
+        referred_on="2025-03-01",
+    )
+    csv_file.write_text(header + "\n" + ",".join(row[c] for c in columns) + "\n", encoding="utf-8")
+    tmp_dir = tmp_path / "tmp"
+    tmp_dir.mkdir()
+    result = run(
+        "import",
+        "people",
+        str(csv_file),
+        "--vault",
+        str(paths.database),
+        "--user",
+        "lead",
+        "--passphrase-file",
+        str(secret),
+        env={"TMPDIR": str(tmp_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    csv_file.unlink()  # the user's own file is theirs; everything SIM Desk wrote is checked
+    written = list(paths.database.parent.iterdir()) + list(tmp_dir.rglob("*"))
+    assert written
+    for path in written:
+        if path.is_file():
+            data = path.read_bytes()
+            assert CANARY_GIVEN.encode() not in data, path
+            assert CANARY_NHS.encode() not in data, path
+            assert CANARY_GIVEN.encode("utf-16-le") not in data, path
+
+
+def test_import_with_one_bad_row_imports_nothing_and_names_the_row(cli_vault, tmp_path):
+    paths, secret = cli_vault
+    header = run("import", "people", "--template").stdout.strip()
+    columns = header.split(",")
+
+    def line(**values: str) -> str:
+        return ",".join(values.get(c, "") for c in columns)
+
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "\n".join(
+            [
+                header,
+                line(given_name="Ana", referred_on="2025-03-01"),
+                line(given_name="Bo", referred_on="2025-03-01", nhs_number="9434765918"),
+                line(given_name="Cy", referred_on="2025-03-01"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    result = run(
+        "import",
+        "people",
+        str(csv_file),
+        "--vault",
+        str(paths.database),
+        "--user",
+        "lead",
+        "--passphrase-file",
+        str(secret),
+    )
+    assert result.returncode == cli.EXIT_DATA
+    assert "line 3" in result.stderr and "NHS number" in result.stderr
+    summary = run(
+        "summary",
+        "--vault",
+        str(paths.database),
+        "--user",
+        "lead",
+        "--passphrase-file",
+        str(secret),
+    )
+    assert "People: 0" in summary.stdout, summary.stdout + summary.stderr
