@@ -644,3 +644,11 @@ def assign_pair(vault: UnlockedVault, person_id: uuid.UUID, pair_id: uuid.UUID) 
         if person.pair_id != pair.id:
             person.pair_id = pair.id
             vault.audit(session, Action.UPDATE, "person", person.id, pair=pair.id)
+
+
+def validate_person_details(details: PersonDetails, today: date) -> dict[str, Any]:
+    """Validates details as :func:`create_person` does, without writing; returns column values.
+
+    For importers, which check every row before anything is written.
+    """
+    return _clean_details(details, today)

@@ -9,8 +9,13 @@ from sim_desk.records.people import PersonDetails
 
 
 def details(**overrides):
-    base = dict(given_name="Zofia", family_name="Wójcik", nhs_number="943 476 5919",
-                date_of_birth=date(1990, 5, 17), referred_on=date(2026, 1, 10))
+    base = dict(
+        given_name="Zofia",
+        family_name="Wójcik",
+        nhs_number="943 476 5919",
+        date_of_birth=date(1990, 5, 17),
+        referred_on=date(2026, 1, 10),
+    )
     base.update(overrides)
     return PersonDetails(**base)
 
@@ -47,4 +52,7 @@ def test_enrolment_sets_outcome_start(officer):
     people.change_status(officer, person_id, PersonStatus.ACTIVE, on=date(2026, 2, 1))
     record = people.view_person(officer, person_id)
     assert record.enrolled_on == date(2026, 2, 1)
-    assert [h.to_status for h in record.status_history] == [PersonStatus.REFERRED, PersonStatus.ACTIVE]
+    assert [h.to_status for h in record.status_history] == [
+        PersonStatus.REFERRED,
+        PersonStatus.ACTIVE,
+    ]

@@ -1,0 +1,604 @@
+"""Headless CSV import of people and incidents: all or nothing.
+
+Every row is read and checked first, with the same validation the forms use; a file with any bad
+row writes nothing and the report lists each bad row by its line in the file (the header is line
+1) and what to fix. A good file is written in one transaction with one audit entry. Incidents
+already in the vault (same person, type and minute) are skipped as duplicates, so importing the
+same file twice adds nothing the second time.
+
+Messages name the line and the column at fault and never repeat the rest of a row, because they
+are shown in terminals and may be pasted into e-mails. No Qt here: the GUI and ``sim-desk
+import`` call the same functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sim_desk.records import incidents, people
+from sim_desk.records.audit import Action
+from sim_desk.records.codes import IncidentType, PersonStatus
+from sim_desk.records.errors import ValidationError
+from sim_desk.records.incidents import IncidentDetails
+from sim_desk.records.model import Incident, Person, PersonStatusChange
+from sim_desk.records.people import CASEWORKERS, PersonDetails
+from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.validation import clean_text, normalise_nhs_number
+
+#: Columns of a people file, in template order. Dates are dd/mm/yyyy or yyyy-mm-dd; codes or
+#: labels are accepted for ethnic_category and gender; interpreter_needed is yes/no.
+PEOPLE_COLUMNS: tuple[str, ...] = (
+    "given_name",
+    "family_name",
+    "preferred_name",
+    "pronouns",
+    "date_of_birth",
+    "nhs_number",
+    "police_reference",
+    "ethnic_category",
+    "gender",
+    "first_language",
+    "interpreter_needed",
+    "borough",
+    "gp_practice",
+    "referred_on",
+    "referral_source",
+)
+PEOPLE_REQUIRED: tuple[str, ...] = ("given_name", "family_name", "referred_on")
+
+#: Columns of an incidents file. The person is matched by nhs_number or police_reference (at
+#: least one of the two columns); occurred_at is UK local time, ISO 8601 or dd/mm/yyyy HH:MM.
+INCIDENT_COLUMNS: tuple[str, ...] = (
+    "nhs_number",
+    "police_reference",
+    "occurred_at",
+    "incident_type",
+    "source",
+    "custody",
+    "ended_on",
+    "legal_action",
+    "source_reference",
+)
+INCIDENT_REQUIRED: tuple[str, ...] = ("occurred_at", "incident_type", "source")
+INCIDENT_PERSON_KEYS: tuple[str, ...] = ("nhs_number", "police_reference")
+
+KINDS: dict[str, tuple[str, ...]] = {"people": PEOPLE_COLUMNS, "incidents": INCIDENT_COLUMNS}
+MAX_FILE_BYTES = 50 * 1024 * 1024
+_YES = frozenset({"yes", "y", "true", "1"})
+_NO = frozenset({"no", "n", "false", "0", ""})
+_ISO_WITH_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_UK_DATE_TIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+_IN_CHUNKS = 500  # ids per IN (...) list, well under SQLite's limit on bound parameters
+_UNIQUE_PERSON_COLUMNS = (("nhs_number", "NHS number"), ("police_reference", "Police reference"))
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did (or, in a dry run, would do).
+
+    Attributes:
+        kind: "people" or "incidents".
+        rows: data rows read (blank lines are not rows).
+        added: rows written, or that a dry run would write; 0 whenever there are errors.
+        duplicates: incident rows skipped because the vault or an earlier line already has them.
+        errors: (line in the file, what to fix) for every bad row; the header is line 1.
+        dry_run: True when nothing was meant to be written.
+        duplicate_lines: the lines skipped as duplicates.
+    """
+
+    kind: str
+    rows: int
+    added: int
+    duplicates: int
+    errors: tuple[tuple[int, str], ...]
+    dry_run: bool
+    duplicate_lines: tuple[int, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def template(kind: str) -> str:
+    """The header line of an import file of this kind (no line ending)."""
+    return ",".join(_columns(kind))
+
+
+def _columns(kind: str) -> tuple[str, ...]:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValidationError(
+            f"Import: '{kind}' is not something SIM Desk imports. Choose people or incidents.",
+            "kind",
+        ) from None
+
+
+# -- reading the file -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    cells: dict[str, str]
+    values_beyond_header: int = 0
+
+
+def _decode(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValidationError(
+                f"File: it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB. Split it into"
+                " smaller files and import them one by one.",
+                "file",
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationError(
+            "File: it was not found. Check the folder and name.", "file"
+        ) from None
+    except IsADirectoryError:
+        raise ValidationError("File: that is a folder; choose a CSV file.", "file") from None
+    except PermissionError:
+        raise ValidationError(
+            "File: SIM Desk is not allowed to read it. Check the file's permissions.", "file"
+        ) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValidationError(
+            "File: it is saved as UTF-16 ('Unicode text'). Save it from your spreadsheet as"
+            " 'CSV UTF-8 (comma delimited)' and import that.",
+            "file",
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValidationError(
+            f"File: line {line} is not UTF-8 text, so names could be garbled. Save the file from"
+            " your spreadsheet as 'CSV UTF-8 (comma delimited)' and import that.",
+            "file",
+        ) from None
+
+
+def _read_rows(path: Path, kind: str) -> list[_Row]:
+    """The data rows, keyed by column; file-level problems raise ValidationError."""
+    columns = _columns(kind)
+    text = _decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise ValidationError(
+                f"File: it is empty. The first line must be the header: {template(kind)}", "file"
+            )
+        names = [cell.strip().lower() for cell in header]
+        while not names[-1]:  # spreadsheets often save empty columns after the last one
+            names.pop()
+        _check_header(names, kind, columns)
+        rows: list[_Row] = []
+        last_line = reader.line_num
+        for cells in reader:
+            line = last_line + 1  # where this row starts; a quoted cell may span lines
+            last_line = reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            beyond = sum(1 for cell in cells[len(names) :] if cell.strip())
+            rows.append(_Row(line, dict(zip(names, cells, strict=False)), beyond))
+    except csv.Error:
+        raise ValidationError(
+            f"File: line {reader.line_num} cannot be read as CSV (a stray quote or a null"
+            " character). Fix that line and import again.",
+            "file",
+        ) from None
+    return rows
+
+
+def _check_header(names: list[str], kind: str, columns: tuple[str, ...]) -> None:
+    required = PEOPLE_REQUIRED if kind == "people" else INCIDENT_REQUIRED
+    if len(names) == 1 and ";" in names[0]:
+        raise ValidationError(
+            "File: the columns are separated by semicolons. Save it as comma-separated CSV.",
+            "file",
+        )
+    repeated = sorted({n for n in names if names.count(n) > 1 and n})
+    if repeated:
+        raise ValidationError(
+            f"File: the column {', '.join(repeated)} appears twice in the header; keep one.",
+            "file",
+        )
+    unknown = [n for n in names if n not in columns]
+    if unknown:
+        shown = ", ".join(f"'{n}'" if n else "(blank)" for n in unknown)
+        raise ValidationError(
+            f"File: the column {shown} is not one SIM Desk imports, so its data would be lost."
+            f" Rename or remove it. The columns are: {', '.join(columns)}.",
+            "file",
+        )
+    missing = [c for c in required if c not in names]
+    if kind == "incidents" and not any(k in names for k in INCIDENT_PERSON_KEYS):
+        missing.append(" or ".join(INCIDENT_PERSON_KEYS))
+    if missing:
+        raise ValidationError(
+            f"File: the required column {', '.join(missing)} is missing from the header. The"
+            f" header line is: {template(kind)}",
+            missing[0],
+        )
+
+
+def _too_many_cells(row: _Row) -> None:
+    if row.values_beyond_header:
+        raise ValidationError(
+            "This line has more values than the header has columns. A comma inside a value"
+            " needs the whole value in double quotes.",
+            "file",
+        )
+
+
+# -- cell values ----------------------------------------------------------------------------
+
+
+def _cell(row: _Row, column: str) -> str:
+    return row.cells.get(column, "").strip()
+
+
+def _date(row: _Row, column: str) -> date | None:
+    text = _cell(row, column)
+    if not text:
+        return None
+    for parse in (date.fromisoformat, lambda t: datetime.strptime(t, "%d/%m/%Y").date()):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    raise ValidationError(
+        f"{column}: not a date. Write it as dd/mm/yyyy (for example 05/03/2025) or yyyy-mm-dd.",
+        column,
+    )
+
+
+def _flag(row: _Row, column: str) -> bool:
+    text = _cell(row, column).lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValidationError(f"{column}: write yes or no (or leave it blank for no).", column)
+
+
+def _moment(row: _Row, column: str) -> datetime:
+    """A UK local date and time (or ISO 8601 with an offset) as an aware UTC datetime."""
+    text = _cell(row, column)
+    if not text:
+        raise ValidationError(f"{column}: enter the date and time.", column)
+    naive: datetime | None = None
+    if _ISO_WITH_TIME.match(text):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+        naive = parsed
+    else:
+        for form in _UK_DATE_TIME_FORMATS:
+            try:
+                naive = datetime.strptime(text, form)
+                break
+            except ValueError:
+                continue
+    if naive is None:
+        raise ValidationError(
+            f"{column}: not a date and time. Write it as dd/mm/yyyy HH:MM (for example"
+            " 05/03/2025 14:30) or yyyy-mm-ddTHH:MM, in UK time.",
+            column,
+        )
+    # An hour is skipped when the clocks go forward; when they go back, the first 01:xx is taken.
+    aware = naive.replace(tzinfo=LOCAL_ZONE)
+    if aware.astimezone(UTC).astimezone(LOCAL_ZONE).replace(tzinfo=None) != naive:
+        raise ValidationError(
+            f"{column}: that time did not exist in the UK (the clocks went forward an hour);"
+            " check the time.",
+            column,
+        )
+    return aware.astimezone(UTC)
+
+
+# -- shared plumbing ------------------------------------------------------------------------
+
+
+@contextmanager
+def _session(vault: UnlockedVault, dry_run: bool) -> Iterator[Session]:
+    """A dry run reads; a real import checks and writes in one write transaction."""
+    if dry_run:
+        with vault.read() as session:
+            yield session
+    else:
+        with vault.write() as session:
+            yield session
+
+
+# -- people ---------------------------------------------------------------------------------
+
+
+def _person_details(row: _Row) -> PersonDetails:
+    def text(column: str) -> str | None:
+        return row.cells.get(column) or None
+
+    return PersonDetails(
+        given_name=row.cells.get("given_name", ""),
+        family_name=row.cells.get("family_name", ""),
+        preferred_name=text("preferred_name"),
+        pronouns=text("pronouns"),
+        date_of_birth=_date(row, "date_of_birth"),
+        nhs_number=text("nhs_number"),
+        police_reference=text("police_reference"),
+        ethnic_category=_cell(row, "ethnic_category") or "99",
+        gender=_cell(row, "gender") or "X",
+        first_language=text("first_language"),
+        interpreter_needed=_flag(row, "interpreter_needed"),
+        borough=text("borough"),
+        gp_practice=text("gp_practice"),
+        referred_on=_date(row, "referred_on"),
+        referral_source=text("referral_source"),
+    )
+
+
+def import_people(
+    vault: UnlockedVault,
+    path: str | os.PathLike[str],
+    *,
+    dry_run: bool = False,
+    pair_id: uuid.UUID | None = None,
+) -> ImportReport:
+    """Imports referred people from a CSV file, all or nothing.
+
+    Officers and clinicians import into their own pair's caseload; a team lead may name a pair
+    (``pair_id``) or leave the people unassigned. A person whose NHS number or police reference
+    is already in the vault, or on an earlier line, is a bad row: search for them instead.
+
+    Raises:
+        PermissionDenied: the user's role cannot add people.
+        ValidationError: the file as a whole cannot be read (encoding, header), or the pair
+            cannot be chosen.
+    """
+    vault.require_role(*CASEWORKERS, doing="import people")
+    rows = _read_rows(Path(path), "people")
+    today = vault.today()
+    errors: list[tuple[int, str]] = []
+    checked: list[tuple[_Row, dict[str, Any]]] = []
+    first_line: dict[tuple[str, str], int] = {}
+    for row in rows:
+        try:
+            _too_many_cells(row)
+            values = people.validate_person_details(_person_details(row), today)
+            for column, label in _UNIQUE_PERSON_COLUMNS:
+                if values[column] is None:
+                    continue
+                earlier = first_line.setdefault((column, values[column]), row.line)
+                if earlier != row.line:
+                    raise ValidationError(
+                        f"{label}: line {earlier} has the same {label}; list each person once.",
+                        column,
+                    )
+            checked.append((row, values))
+        except ValidationError as error:
+            errors.append((row.line, str(error)))
+    with _session(vault, dry_run) as session:
+        chosen_pair = people._choose_pair(vault, session, pair_id)
+        for row, values in checked:
+            try:
+                people._check_unique(session, values)
+            except ValidationError as error:
+                errors.append((row.line, str(error)))
+        if errors:
+            return ImportReport("people", len(rows), 0, 0, tuple(sorted(errors)), dry_run)
+        if not dry_run:
+            for _, values in checked:
+                _add_person(vault, session, values, chosen_pair)
+            vault.audit(
+                session,
+                Action.IMPORT,
+                "person",
+                None,
+                kind="people",
+                rows=len(rows),
+                added=len(checked),
+                duplicates=0,
+            )
+    return ImportReport("people", len(rows), len(checked), 0, (), dry_run)
+
+
+def _add_person(
+    vault: UnlockedVault, session: Session, values: dict[str, Any], pair_id: uuid.UUID | None
+) -> None:
+    # Mirrors people.create_person, inside the import's single transaction.
+    person = Person(
+        **values,
+        status=PersonStatus.REFERRED.value,
+        pair_id=pair_id,
+        created_by=vault.actor.user_id,
+    )
+    session.add(person)
+    session.flush()
+    session.add(
+        PersonStatusChange(
+            person_id=person.id,
+            from_status=None,
+            to_status=PersonStatus.REFERRED.value,
+            changed_on=values["referred_on"],
+            created_by=vault.actor.user_id,
+        )
+    )
+
+
+# -- incidents ------------------------------------------------------------------------------
+
+
+def _incident_details(row: _Row) -> IncidentDetails:
+    return IncidentDetails(
+        occurred_at=_moment(row, "occurred_at"),
+        incident_type=_cell(row, "incident_type"),
+        source=_cell(row, "source"),
+        custody=_flag(row, "custody"),
+        ended_on=_date(row, "ended_on"),
+        legal_action=_cell(row, "legal_action") or None,
+        source_reference=row.cells.get("source_reference") or None,
+    )
+
+
+class _Caseload:
+    """The people this user may see, looked up by NHS number and police reference."""
+
+    def __init__(self, vault: UnlockedVault, session: Session) -> None:
+        visible = session.execute(
+            select(Person).where(people.visible_people_filter(vault))
+        ).scalars()
+        self.by_nhs: dict[str, Person] = {}
+        self.by_reference: dict[str, Person] = {}
+        for person in visible:
+            if person.nhs_number:
+                self.by_nhs[person.nhs_number] = person
+            if person.police_reference:
+                self.by_reference[person.police_reference] = person
+
+    def match(self, row: _Row) -> Person:
+        nhs = normalise_nhs_number(_cell(row, "nhs_number"))
+        reference = clean_text(
+            row.cells.get("police_reference"),
+            field="police_reference",
+            label="Police reference",
+            max_chars=50,
+        )
+        if nhs is None and reference is None:
+            raise ValidationError(
+                "nhs_number, police_reference: give at least one, so the incident can be matched"
+                " to a person.",
+                "nhs_number",
+            )
+        by_nhs = self.by_nhs.get(nhs) if nhs else None
+        by_reference = self.by_reference.get(reference) if reference else None
+        if by_nhs is not None and by_reference is not None and by_nhs is not by_reference:
+            raise ValidationError(
+                "nhs_number, police_reference: they belong to two different people; check both.",
+                "nhs_number",
+            )
+        person = by_nhs or by_reference
+        if person is None:
+            which = "NHS number" if nhs else "police reference"
+            raise ValidationError(
+                f"{'nhs_number' if nhs else 'police_reference'}: no one on your caseload has this"
+                f" {which}. Add the person first, or check the {which}.",
+                "nhs_number" if nhs else "police_reference",
+            )
+        if nhs and person.nhs_number not in (None, nhs):
+            raise ValidationError(
+                "nhs_number: the police reference belongs to someone with another NHS number;"
+                " check both.",
+                "nhs_number",
+            )
+        if reference and person.police_reference not in (None, reference):
+            raise ValidationError(
+                "police_reference: the NHS number belongs to someone with another police"
+                " reference; check both.",
+                "police_reference",
+            )
+        return person
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def _existing_keys(
+    session: Session, person_ids: set[uuid.UUID]
+) -> set[tuple[uuid.UUID, str, datetime]]:
+    keys: set[tuple[uuid.UUID, str, datetime]] = set()
+    ids = sorted(person_ids)
+    for start in range(0, len(ids), _IN_CHUNKS):
+        rows = session.execute(
+            select(Incident.person_id, Incident.incident_type, Incident.occurred_at).where(
+                Incident.person_id.in_(ids[start : start + _IN_CHUNKS])
+            )
+        ).all()
+        keys.update((p, t, _minute(o)) for p, t, o in rows)
+    return keys
+
+
+def import_incidents(
+    vault: UnlockedVault, path: str | os.PathLike[str], *, dry_run: bool = False
+) -> ImportReport:
+    """Imports incidents from a CSV file, all or nothing.
+
+    Each row is matched to a person on this user's caseload by NHS number or police reference.
+    A row whose person, type and time (to the minute) are already in the vault, or on an earlier
+    line, is skipped and counted as a duplicate. A Section 136 row gets an episode holding the
+    detention time, with its other details left unknown.
+
+    Raises:
+        PermissionDenied: the user's role cannot record incidents.
+        ValidationError: the file as a whole cannot be read (encoding, header).
+    """
+    vault.require_role(*CASEWORKERS, doing="import incidents")
+    rows = _read_rows(Path(path), "incidents")
+    errors: list[tuple[int, str]] = []
+    with _session(vault, dry_run) as session:
+        caseload = _Caseload(vault, session)
+        checked: list[tuple[_Row, Person, IncidentDetails]] = []
+        for row in rows:
+            try:
+                _too_many_cells(row)
+                person = caseload.match(row)
+                details = _incident_details(row)
+                incidents.validate_incident(vault, person, details)
+                checked.append((row, person, details))
+            except ValidationError as error:
+                errors.append((row.line, str(error)))
+        if errors:
+            return ImportReport("incidents", len(rows), 0, 0, tuple(errors), dry_run)
+        known = _existing_keys(session, {person.id for _, person, _ in checked})
+        to_add: list[tuple[Person, IncidentDetails]] = []
+        duplicate_lines: list[int] = []
+        for row, person, details in checked:
+            kind = IncidentType.parse(str(details.incident_type), field="incident_type").value
+            key = (person.id, kind, _minute(details.occurred_at))
+            if key in known:
+                duplicate_lines.append(row.line)
+                continue
+            known.add(key)
+            to_add.append((person, details))
+        if not dry_run:
+            for person, details in to_add:
+                incidents._add_incident(vault, session, person, details)
+            vault.audit(
+                session,
+                Action.IMPORT,
+                "incident",
+                None,
+                kind="incidents",
+                rows=len(rows),
+                added=len(to_add),
+                duplicates=len(duplicate_lines),
+            )
+    return ImportReport(
+        "incidents",
+        len(rows),
+        len(to_add),
+        len(duplicate_lines),
+        (),
+        dry_run,
+        tuple(duplicate_lines),
+    )
