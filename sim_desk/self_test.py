@@ -20,8 +20,8 @@ def run_self_test(say: Callable[[str], object]) -> bool:
     from sim_desk.records.appdirs import AppDirs
     from sim_desk.records.codes import PersonStatus, Role
     from sim_desk.records.errors import PermissionDenied
-    from sim_desk.records.verify import verify_vault
     from sim_desk.records.vault import VaultPaths
+    from sim_desk.records.verify import verify_vault
 
     say(f"SIM Desk {__version__} self-test")
     checks: list[tuple[str, bool]] = []

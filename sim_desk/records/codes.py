@@ -256,7 +256,7 @@ class ExitReason(CodeList):
     }
 )
 class IncidentType(CodeList):
-    """Crisis events (demand) and harms, which sit beside demand so reports never show demand alone."""
+    """Crisis events (demand) and harms: reports never show demand without harms beside it."""
 
     S136 = "s136"
     S135 = "s135"

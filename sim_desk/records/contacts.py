@@ -145,7 +145,7 @@ def log_contact(vault: UnlockedVault, person_id: uuid.UUID, details: ContactDeta
         person = load_person(vault, session, person_id)
         check_order(
             person.referred_on,
-            values["started_at"].date(),  # type: ignore[union-attr]
+            values["started_at"].date(),  # type: ignore[attr-defined]
             field="started_at",
             message="Start time: it is before this person was referred; check the date.",
         )
@@ -263,7 +263,7 @@ def list_contacts(
 
 
 def read_clinical_note(vault: UnlockedVault, contact_id: uuid.UUID) -> str | None:
-    """Decrypts a contact's clinician-only note. Officers get PermissionDenied: they lack the key."""
+    """Decrypts a contact's clinician-only note. Officers get PermissionDenied: no key."""
     if not vault.has_clinical_key:
         who = "officers" if vault.actor.role == Role.OFFICER else "this sign-in"
         raise PermissionDenied(

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sim_desk.records import outcomes
 from sim_desk.records.audit import Action
 from sim_desk.records.codes import (
     Conveyance,
@@ -576,6 +577,18 @@ def incident_detail(vault: UnlockedVault, incident_id: uuid.UUID) -> IncidentDet
         )
 
 
+def stay_for(
+    incident_type: str, occurred_on: date, custody: bool, ended_on: date | None
+) -> outcomes.Stay | None:
+    """Time not at risk: a hospital admission until discharge (open while none is recorded), or
+    custody until release (a same-day release costs no night)."""
+    if incident_type == IncidentType.MH_ADMISSION.value:
+        return outcomes.Stay(occurred_on, ended_on)
+    if custody:
+        return outcomes.Stay(occurred_on, ended_on or occurred_on)
+    return None
+
+
 def stays_for(session: Session, person_id: uuid.UUID) -> list[tuple[date, date | None]]:
     """Hospital admissions and custody, as (first day, day out or None), oldest first.
 
@@ -594,11 +607,9 @@ def stays_for(session: Session, person_id: uuid.UUID) -> list[tuple[date, date |
     ).all()
     stays: list[tuple[date, date | None]] = []
     for occurred, kind, ended in rows:
-        start = local_date(occurred)
-        if kind == IncidentType.MH_ADMISSION.value:
-            stays.append((start, ended))
-        else:
-            stays.append((start, ended or start))
+        stay = stay_for(kind, local_date(occurred), True, ended)
+        if stay is not None:
+            stays.append((stay.start, stay.end))
     return stays
 
 

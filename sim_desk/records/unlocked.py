@@ -175,7 +175,8 @@ class UnlockedVault:
         if self.actor.role not in roles:
             allowed = " or ".join(r.label.lower() for r in roles)
             raise PermissionDenied(
-                f"Only a {allowed} can {doing}. You are signed in as {self.actor.role.label.lower()}."
+                f"Only a {allowed} can {doing}. You are signed in as"
+                f" {self.actor.role.label.lower()}."
             )
 
     @property

@@ -72,7 +72,7 @@ def _wrap_for(
                 "Only a clinical lead (or the recovery key) can give someone clinical access:"
                 " the clinical key must be wrapped into their key slot."
             )
-        clinical_key = bytes(vault._clinical_key or b"")  # noqa: SLF001 - the vault's own key
+        clinical_key = bytes(vault._clinical_key or b"")
     return make_slot(
         slot_file_vault_id,
         passphrase,

@@ -94,7 +94,8 @@ def clean_text(
             )
     if len(text) > max_chars:
         raise ValidationError(
-            f"{label}: {len(text):,} characters is more than the {max_chars:,} allowed; shorten it.",
+            f"{label}: {len(text):,} characters is more than the {max_chars:,} allowed;"
+            " shorten it.",
             field,
         )
     return text

@@ -130,7 +130,7 @@ class SlotFile:
 
 @dataclass(frozen=True)
 class VaultKeys:
-    """What a slot yields. ``clinical_key`` is None for officers, non-clinical leads and analysts."""
+    """What a slot yields. ``clinical_key`` is None unless the slot's user has clinical access."""
 
     vault_id: uuid.UUID
     user_id: uuid.UUID | None  # None for the recovery key

@@ -30,9 +30,8 @@ def test_officer_adds_person_to_own_pair(team, officer):
 
 def test_officer_of_other_pair_cannot_open_person(team, officer):
     person_id = people.create_person(officer, details())
-    with team.unlock("officer2") as other:
-        with pytest.raises(PermissionDenied):
-            people.view_person(other, person_id)
+    with team.unlock("officer2") as other, pytest.raises(PermissionDenied):
+        people.view_person(other, person_id)
 
 
 def test_analyst_cannot_open_person_record(team, officer):
