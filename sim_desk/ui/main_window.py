@@ -1,0 +1,281 @@
+"""The main window: navigation, pages, quick actions, and hiding everything on lock.
+
+Pages are built after unlock and destroyed on lock, so no widget keeps personal data while the
+app is locked. Where the user was (page, person, tab) is remembered and restored after unlock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim_desk.records.codes import Role
+from sim_desk.ui.session import UiSession
+
+#: Page key, label, roles that see it.
+PAGES: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
+    ("today", "Today", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)),
+    ("caseload", "Caseload", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)),
+    ("reports", "Reports", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD, Role.ANALYST)),
+    ("export", "Export", (Role.TEAM_LEAD, Role.ANALYST)),
+    ("team", "Team", (Role.TEAM_LEAD,)),
+    ("settings", "Settings", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD, Role.ANALYST)),
+)
+
+
+@dataclass
+class Place:
+    """Where the user was, to return there after unlocking."""
+
+    page: str = "today"
+    person_id: uuid.UUID | None = None
+    person_tab: int = 0
+
+
+def build_page(key: str, session: UiSession) -> QWidget:
+    # Imported here so a page's import cost is paid when it is first built, not at start-up.
+    if key == "today":
+        from sim_desk.ui.today import TodayPage
+
+        return TodayPage(session)
+    if key == "caseload":
+        from sim_desk.ui.caseload import CaseloadPage
+
+        return CaseloadPage(session)
+    if key == "reports":
+        from sim_desk.ui.reports_page import ReportsPage
+
+        return ReportsPage(session)
+    if key == "export":
+        from sim_desk.ui.export_page import ExportPage
+
+        return ExportPage(session)
+    if key == "team":
+        from sim_desk.ui.team import TeamPage
+
+        return TeamPage(session)
+    from sim_desk.ui.settings_page import SettingsPage
+
+    return SettingsPage(session)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: UiSession) -> None:
+        super().__init__()
+        self.session = session
+        self.place = Place()
+        self.pages: dict[str, QWidget] = {}
+        self.workspace: QWidget | None = None
+        self.quitting = False
+        # No personal data in the title: it shows in task bars, screen shares and crash dialogs.
+        self.setWindowTitle("SIM Desk")
+        self.setObjectName("mainWindow")
+        self.resize(1200, 780)
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setAccessibleName("Sections")
+        self.nav.setFixedWidth(180)
+        self.nav.currentItemChanged.connect(self._nav_changed)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("content")
+
+        body = QWidget()
+        row = QHBoxLayout(body)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(body)
+
+        self.locked_notice = QWidget()
+        notice = QVBoxLayout(self.locked_notice)
+        label = QLabel("SIM Desk is locked.")
+        label.setObjectName("dialogTitle")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        notice.addWidget(label)
+        self.stack.addWidget(self.locked_notice)
+
+        self._build_actions()
+        self.user_label = QLabel()
+        self.user_label.setAccessibleName("Signed in as")
+        self.statusBar().addPermanentWidget(self.user_label)
+
+        session.unlocked.connect(self._on_unlocked)
+        session.locked.connect(self._on_locked)
+        session.open_person.connect(self.open_person)
+
+    # -- actions --------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        bar = QToolBar("Quick actions")
+        bar.setObjectName("quickActions")
+        bar.setMovable(False)
+        bar.setAccessibleName("Quick actions")
+        self.addToolBar(bar)
+
+        def action(text: str, shortcut: str, slot, tip: str) -> QAction:  # type: ignore[no-untyped-def]
+            act = QAction(text, self)
+            act.setShortcut(QKeySequence(shortcut))
+            act.setToolTip(
+                f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+            )
+            act.triggered.connect(slot)
+            bar.addAction(act)
+            return act
+
+        self.find_action = action("Find person", "Ctrl+F", self.find_person, "Search the caseload")
+        self.add_person_action = action("Add person", "Ctrl+N", self.add_person, "Add a referral")
+        bar.addSeparator()
+        self.log_contact_action = action(
+            "Log contact",
+            "Ctrl+Shift+C",
+            lambda: self._in_workspace("log_contact"),
+            "Log a contact with the person open",
+        )
+        self.plan_visit_action = action(
+            "Plan visit",
+            "Ctrl+Shift+V",
+            lambda: self._in_workspace("plan_visit"),
+            "Plan visits for the person open",
+        )
+        self.incident_action = action(
+            "Record incident",
+            "Ctrl+Shift+I",
+            lambda: self._in_workspace("record_incident"),
+            "Record an incident for the person open",
+        )
+        bar.addSeparator()
+        self.lock_action = action("Lock", "Ctrl+L", self.session.lock, "Lock SIM Desk now")
+        self._person_actions = (
+            self.log_contact_action,
+            self.plan_visit_action,
+            self.incident_action,
+        )
+        for act in self._person_actions:
+            act.setEnabled(False)
+
+    def _in_workspace(self, method: str) -> None:
+        if self.workspace is not None and self.stack.currentWidget() is self.workspace:
+            getattr(self.workspace, method)()
+
+    def find_person(self) -> None:
+        if "caseload" in self.pages:
+            self.show_page("caseload")
+            focus = getattr(self.pages["caseload"], "focus_search", None)
+            if focus:
+                focus()
+
+    def add_person(self) -> None:
+        if "caseload" in self.pages:
+            self.show_page("caseload")
+            add = getattr(self.pages["caseload"], "add_person", None)
+            if add:
+                add()
+
+    # -- pages ----------------------------------------------------------------------------
+    def _on_unlocked(self) -> None:
+        actor = self.session.vault.actor
+        self.user_label.setText(f"{actor.display_name} · {actor.role.label}")
+        self.nav.blockSignals(True)
+        self.nav.clear()
+        for key, label, roles in PAGES:
+            if actor.role in roles:
+                item = QListWidgetItem(label)
+                item.setData(Qt.ItemDataRole.UserRole, key)
+                self.nav.addItem(item)
+        self.nav.blockSignals(False)
+        caseworker = actor.role in (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)
+        self.find_action.setEnabled(caseworker)
+        self.add_person_action.setEnabled(caseworker)
+        self.lock_action.setEnabled(True)
+        place = self.place
+        allowed = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
+        self.show_page(place.page if place.page in allowed else allowed[0])
+        if place.person_id is not None and caseworker:
+            self.open_person(place.person_id, tab=place.person_tab)
+
+    def _on_locked(self) -> None:
+        self.place = Place(
+            page=self._current_page_key(),
+            person_id=getattr(self.workspace, "person_id", None)
+            if self.workspace is not None and self.stack.currentWidget() is self.workspace
+            else None,
+            person_tab=getattr(self.workspace, "current_tab", lambda: 0)()
+            if self.workspace is not None
+            else 0,
+        )
+        self.stack.setCurrentWidget(self.locked_notice)
+        for widget in [*self.pages.values(), self.workspace]:
+            if widget is not None:
+                self.stack.removeWidget(widget)
+                widget.deleteLater()
+        self.pages.clear()
+        self.workspace = None
+        self.nav.clear()
+        self.user_label.clear()
+        for act in (*self._person_actions, self.find_action, self.add_person_action):
+            act.setEnabled(False)
+
+    def _current_page_key(self) -> str:
+        item = self.nav.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else "today"
+
+    def _nav_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
+        if current is not None:
+            self.show_page(current.data(Qt.ItemDataRole.UserRole))
+
+    def show_page(self, key: str) -> None:
+        if not self.session.is_unlocked:
+            return
+        if key not in self.pages:
+            page = build_page(key, self.session)
+            self.pages[key] = page
+            self.stack.addWidget(page)
+        page = self.pages[key]
+        refresh = getattr(page, "refresh", None)
+        if refresh is not None:
+            refresh()
+        self.stack.setCurrentWidget(page)
+        for i in range(self.nav.count()):
+            if self.nav.item(i).data(Qt.ItemDataRole.UserRole) == key:
+                self.nav.blockSignals(True)
+                self.nav.setCurrentRow(i)
+                self.nav.blockSignals(False)
+        for act in self._person_actions:
+            act.setEnabled(False)
+
+    def open_person(self, person_id: uuid.UUID, tab: int = 0) -> None:
+        from sim_desk.ui.person.workspace import PersonWorkspace
+
+        if self.workspace is not None:
+            self.stack.removeWidget(self.workspace)
+            self.workspace.deleteLater()
+        self.workspace = PersonWorkspace(self.session, person_id)
+        self.workspace.closed.connect(self._close_person)  # type: ignore[attr-defined]
+        self.stack.addWidget(self.workspace)
+        self.stack.setCurrentWidget(self.workspace)
+        self.workspace.set_tab(tab)  # type: ignore[attr-defined]
+        for act in self._person_actions:
+            act.setEnabled(self.workspace.can_edit)  # type: ignore[attr-defined]
+
+    def _close_person(self) -> None:
+        self.show_page(self._current_page_key())
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.quitting = True
+        self.session.lock()
+        super().closeEvent(event)

@@ -1,0 +1,129 @@
+"""The GUI's hold on an unlocked vault: unlock, lock (on demand and after idle time), signals.
+
+Widgets never keep an ``UnlockedVault`` of their own: they ask the session for it each time, so
+that once the session locks, nothing can reach the data.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from sim_desk.records import access
+from sim_desk.records.appdirs import AppDirs
+from sim_desk.records.unlocked import UnlockedVault, VaultLocked, system_clock
+from sim_desk.records.vault import VaultPaths
+from sim_desk.settings import Settings
+
+#: Input events that count as someone using the app.
+_ACTIVITY = {
+    QEvent.Type.KeyPress,
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseMove,
+    QEvent.Type.Wheel,
+    QEvent.Type.TouchBegin,
+}
+
+
+class UiSession(QObject):
+    """One vault, one signed-in user at a time."""
+
+    unlocked = Signal()
+    locked = Signal()
+    #: Something changed in the vault (an entity kind such as "person", "contact"): views refresh.
+    changed = Signal(str)
+    #: Ask the main window to open a person's workspace.
+    open_person = Signal(uuid.UUID)
+
+    def __init__(
+        self,
+        paths: VaultPaths,
+        *,
+        dirs: AppDirs,
+        settings: Settings,
+        clock: Callable[[], datetime] = system_clock,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.dirs = dirs
+        self.settings = settings
+        self.clock = clock
+        # Wall-clock seconds (time.time), not monotonic: a laptop that slept past the idle
+        # time must be locked when it wakes, and the monotonic clock stops during sleep.
+        self._wall = wall_clock
+        self._vault: UnlockedVault | None = None
+        self._last_activity = self._wall()
+        self._idle_timer = QTimer(self)
+        self._idle_timer.setInterval(5_000)
+        self._idle_timer.timeout.connect(self.check_idle)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def vault(self) -> UnlockedVault:
+        if self._vault is None or self._vault.is_locked:
+            raise VaultLocked("The vault is locked. Unlock it to go on.")
+        return self._vault
+
+    @property
+    def is_unlocked(self) -> bool:
+        return self._vault is not None and not self._vault.is_locked
+
+    def usernames(self) -> list[str]:
+        from sim_desk.records.vault import read_slot_file
+
+        return read_slot_file(self.paths).usernames
+
+    # -- unlock / lock --------------------------------------------------------------------
+    def unlock(self, username: str, passphrase: str) -> None:
+        """Raises AuthenticationFailed and friends; on success emits ``unlocked``."""
+        self._vault = access.unlock(
+            self.paths, username, passphrase, dirs=self.dirs, clock=self.clock
+        )
+        self._after_unlock(username)
+
+    def unlock_with_recovery_key(self, recovery_key: str) -> None:
+        self._vault = access.unlock_with_recovery_key(
+            self.paths, recovery_key, dirs=self.dirs, clock=self.clock
+        )
+        self._after_unlock(None)
+
+    def _after_unlock(self, username: str | None) -> None:
+        self._last_activity = self._wall()
+        self._idle_timer.start()
+        if username and self.settings.remember_user:
+            self.settings.last_user = username
+        if self.settings.remember_vault:
+            self.settings.last_vault = str(self.paths.database)
+        self.settings.save(self.dirs)
+        self.unlocked.emit()
+
+    def lock(self) -> None:
+        """Closes the engine and drops the keys, then tells every window to hide its data."""
+        self._idle_timer.stop()
+        if self._vault is not None:
+            vault, self._vault = self._vault, None
+            vault.lock()
+            self.locked.emit()
+
+    # -- idle -----------------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _ACTIVITY:
+            self._last_activity = self._wall()
+        return False
+
+    def check_idle(self) -> None:
+        idle = self._wall() - self._last_activity
+        if self.is_unlocked and idle >= self.settings.auto_lock_minutes * 60:
+            self.lock()
+
+    def note_activity(self) -> None:
+        self._last_activity = self._wall()

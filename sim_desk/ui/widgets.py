@@ -1,0 +1,138 @@
+"""Small shared pieces for pages and forms: UK dates, field errors, headings, empty states.
+
+Dates are shown the UK way (dd/mm/yyyy, 24-hour clock, Europe/London), whatever the laptop's
+locale, because colleagues read each other's records and reports.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from PySide6.QtCore import QDate, QDateTime, QTime, QTimeZone
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QDateTimeEdit,
+    QFormLayout,
+    QLabel,
+    QWidget,
+)
+
+from sim_desk.records.unlocked import LOCAL_ZONE
+
+UK_DATE = "dd/MM/yyyy"
+UK_DATETIME = "dd/MM/yyyy HH:mm"
+_LONDON = QTimeZone(b"Europe/London")
+
+
+def format_date(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_ZONE).strftime("%d/%m/%Y %H:%M")
+
+
+def to_qdate(value: date) -> QDate:
+    return QDate(value.year, value.month, value.day)
+
+
+def from_qdate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+def to_qdatetime(value: datetime) -> QDateTime:
+    local = value.astimezone(LOCAL_ZONE)
+    return QDateTime(
+        QDate(local.year, local.month, local.day), QTime(local.hour, local.minute), _LONDON
+    )
+
+
+def from_qdatetime(value: QDateTime) -> datetime:
+    """The edit's UK wall-clock time as an aware UTC datetime."""
+    d, t = value.date(), value.time()
+    local = datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=LOCAL_ZONE)
+    return local.astimezone(UTC)
+
+
+def date_edit(value: date | None, *, accessible_name: str) -> QDateEdit:
+    edit = QDateEdit()
+    edit.setDisplayFormat(UK_DATE)
+    edit.setCalendarPopup(True)
+    edit.setAccessibleName(accessible_name)
+    if value is not None:
+        edit.setDate(to_qdate(value))
+    return edit
+
+
+def datetime_edit(value: datetime, *, accessible_name: str) -> QDateTimeEdit:
+    edit = QDateTimeEdit()
+    edit.setDisplayFormat(UK_DATETIME)
+    edit.setCalendarPopup(True)
+    edit.setTimeZone(_LONDON)
+    edit.setAccessibleName(accessible_name)
+    edit.setDateTime(to_qdatetime(value))
+    return edit
+
+
+def heading(text: str, *, level: int = 1) -> QLabel:
+    """A page (level 1) or section (level 2) heading, scaled from the system font size."""
+    label = QLabel(text)
+    label.setObjectName("pageTitle" if level == 1 else "sectionTitle")
+    label.setAccessibleName(text)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * (1.6 if level == 1 else 1.2))
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def hint(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    return label
+
+
+class FieldErrors:
+    """Shows a validation message under the field it names, and marks the field invalid.
+
+    Forms keep one of these; ``show(field, message)`` for a ValidationError's ``field``,
+    ``clear()`` before each check. What the user typed is never touched.
+    """
+
+    def __init__(self, form: QFormLayout, fields: dict[str, QWidget]) -> None:
+        self.fields = fields
+        self.labels: dict[str, QLabel] = {}
+        for name, widget in fields.items():
+            label = QLabel()
+            label.setObjectName("errorText")
+            label.setWordWrap(True)
+            label.setAccessibleName(f"{widget.accessibleName()} problem")
+            label.hide()
+            row, _role = form.getWidgetPosition(widget)
+            if row >= 0:
+                form.insertRow(row + 1, "", label)
+            self.labels[name] = label
+
+    def clear(self) -> None:
+        for name, label in self.labels.items():
+            label.hide()
+            self._mark(self.fields[name], False)
+
+    def show(self, field: str | None, message: str) -> bool:
+        """Shows the message by its field; returns False when no field of this form matches."""
+        if field is None or field not in self.labels:
+            return False
+        self.labels[field].setText(message)
+        self.labels[field].show()
+        self._mark(self.fields[field], True)
+        self.fields[field].setFocus()
+        return True
+
+    @staticmethod
+    def _mark(widget: QWidget, invalid: bool) -> None:
+        widget.setProperty("invalid", invalid)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
