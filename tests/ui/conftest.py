@@ -1,0 +1,54 @@
+"""Fixtures for driving the real widgets offscreen on a real encrypted vault."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from sim_desk.settings import Settings  # noqa: E402
+from sim_desk.ui.app import make_application  # noqa: E402
+from sim_desk.ui.session import UiSession  # noqa: E402
+from tests.conftest import PASSPHRASES, Team  # noqa: E402
+
+
+@pytest.fixture
+def qapp_args():
+    return ["sim-desk-tests"]
+
+
+@pytest.fixture(autouse=True)
+def _styled_app(qapp):
+    """The real style sheet, so tests see what users see."""
+    make_application()
+    yield
+
+
+def make_session(team: Team, username: str | None = None) -> UiSession:
+    session = UiSession(team.paths, dirs=team.dirs, settings=Settings(), clock=team.clock)
+    if username:
+        session.unlock(username, PASSPHRASES[username])
+    return session
+
+
+@pytest.fixture
+def lead_session(team):
+    session = make_session(team, "lead")
+    yield session
+    session.lock()
+
+
+@pytest.fixture
+def officer_session(team):
+    session = make_session(team, "officer")
+    yield session
+    session.lock()
+
+
+@pytest.fixture
+def clinician_session(team):
+    session = make_session(team, "clinician")
+    yield session
+    session.lock()
