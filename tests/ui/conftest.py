@@ -8,10 +8,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from sim_desk.settings import Settings  # noqa: E402
-from sim_desk.ui.app import make_application  # noqa: E402
-from sim_desk.ui.session import UiSession  # noqa: E402
-from tests.conftest import PASSPHRASES, Team  # noqa: E402
+from sim_desk.settings import Settings
+from sim_desk.ui.app import make_application
+from sim_desk.ui.session import UiSession
+from tests.conftest import PASSPHRASES, Team
 
 
 @pytest.fixture
