@@ -1,0 +1,1 @@
+"""PDF documents (reportlab). Reads records; never imports Qt."""
