@@ -133,6 +133,12 @@ def _link_planned_visit(
         raise ValidationError(
             "Planned visit: it belongs to another person or no longer exists.", "planned_visit_id"
         )
+    if visit.status != "planned":
+        raise ValidationError(
+            f"Planned visit: it is already {visit.status}, so this contact cannot complete it."
+            " Log the contact without linking it, or link a visit that is still planned.",
+            "planned_visit_id",
+        )
     return visit
 
 

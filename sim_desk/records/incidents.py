@@ -45,7 +45,7 @@ from sim_desk.records.model import (
     User,
 )
 from sim_desk.records.people import CASEWORKERS, load_person
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.unlocked import UnlockedVault, local_date
 from sim_desk.records.validation import (
     check_count,
     check_moment_not_future,
@@ -60,11 +60,6 @@ MAX_EXTENSION_HOURS = 12
 MAX_PLACES_OF_SAFETY = 10
 #: Since the Policing and Crime Act 2017, a police station is never a place of safety for a child.
 ADULT_AGE = 18
-
-
-def local_date(moment: datetime) -> date:
-    """The UK calendar date of a stored (UTC) moment."""
-    return moment.astimezone(LOCAL_ZONE).date()
 
 
 def age_on(date_of_birth: date, day: date) -> int:

@@ -10,7 +10,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,14 +29,10 @@ from sim_desk.records.errors import ValidationError
 from sim_desk.records.incidents import stay_for
 from sim_desk.records.model import BaselineCount, Contact, Incident, Person, PlannedVisit
 from sim_desk.records.people import load_person
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.unlocked import UnlockedVault, local_date
 
 ALL_TYPES: tuple[str, ...] = tuple(t.value for t in (*DEMAND_TYPES, *HARM_TYPES))
 _SEEN = frozenset(a.value for a in Attendance if a.seen)
-
-
-def local_day(moment: datetime) -> date:
-    return moment.astimezone(LOCAL_ZONE).date()
 
 
 @dataclass(frozen=True)
@@ -131,7 +127,7 @@ def _facts(
                 Incident.ended_on,
             ).where(Incident.person_id.in_(chunk))
         ):
-            day = local_day(at)
+            day = local_date(at)
             events[pid].append(outcomes.Event(day, kind))
             stay = stay_for(kind, day, custody, ended)
             if stay is not None:
@@ -163,7 +159,9 @@ def _facts(
             )
         ):
             visits[pid].append(
-                outcomes.PlannedVisitFact(local_day(due), status, local_day(done) if done else None)
+                outcomes.PlannedVisitFact(
+                    local_date(due), status, local_date(done) if done else None
+                )
             )
     return events, baselines, stays, contacts, visits
 

@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
-from scipy import stats
-
 ALLOWED_MONTHS: tuple[int, ...] = (6, 12, 24)
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
@@ -389,6 +387,8 @@ def rate_ratio_exact(
     alpha = 1.0 - confidence
     time_ratio = before_person_years / after_person_years
     # Clopper–Pearson bounds written as beta quantiles; at a = 0 or a = n they are 0 and 1.
+    from scipy import stats  # imported on first use: it costs about a second at start-up
+
     p_lower = 0.0 if a == 0 else float(stats.beta.ppf(alpha / 2, a, b + 1))
     p_upper = 1.0 if b == 0 else float(stats.beta.ppf(1 - alpha / 2, a + 1, b))
     ratio = math.inf if b == 0 else (a / after_person_years) / (b / before_person_years)
@@ -466,6 +466,8 @@ def wilcoxon_paired(before: Sequence[float], after: Sequence[float]) -> Wilcoxon
     Raises:
         ValueError: If the sequences differ in length or hold a value that is not finite.
     """
+    from scipy import stats  # imported on first use: it costs about a second at start-up
+
     if len(before) != len(after):
         raise ValueError("before and after must hold one rate per person each")
     if not all(math.isfinite(x) for x in (*before, *after)):

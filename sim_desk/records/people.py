@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -25,12 +25,22 @@ from sim_desk.records.codes import (
     GenderIdentity,
     LawfulBasis,
     PersonStatus,
+    PlannedVisitStatus,
     Role,
     SharingScope,
 )
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
-from sim_desk.records.model import Consent, KeyContact, Pair, Person, PersonStatusChange, User
-from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.model import (
+    Consent,
+    KeyContact,
+    Pair,
+    Person,
+    PersonStatusChange,
+    PlannedVisit,
+    User,
+    VisitPlan,
+)
+from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
 from sim_desk.records.validation import (
     check_date_of_birth,
     check_not_future,
@@ -440,6 +450,7 @@ def change_status(
             )
             person.closed_on = on
             person.exit_reason = exit_code.value
+            _cancel_visits_after(session, person.id, on, vault.actor.user_id)
         elif target == PersonStatus.ACTIVE and person.enrolled_on is None:
             check_order(
                 person.referred_on,
@@ -472,6 +483,26 @@ def change_status(
             )
         )
         vault.audit(session, Action.UPDATE, "person", person.id, status=target.value)
+
+
+def _cancel_visits_after(
+    session: Session, person_id: uuid.UUID, closed_on: date, by: uuid.UUID | None
+) -> None:
+    """A closed record keeps no live plans: visits still planned after closure are cancelled."""
+    after = datetime.combine(closed_on + timedelta(days=1), time(0), LOCAL_ZONE)
+    for visit in session.execute(
+        select(PlannedVisit).where(
+            PlannedVisit.person_id == person_id,
+            PlannedVisit.status == PlannedVisitStatus.PLANNED.value,
+            PlannedVisit.due_at >= after,
+        )
+    ).scalars():
+        visit.status = PlannedVisitStatus.CANCELLED.value
+        visit.status_reason = "Record closed"
+    for plan in session.execute(
+        select(VisitPlan).where(VisitPlan.person_id == person_id, VisitPlan.active)
+    ).scalars():
+        plan.active = False
 
 
 # -- consent --------------------------------------------------------------------------------

@@ -32,6 +32,11 @@ from sim_desk.records.vault import VaultKeys, VaultPaths
 LOCAL_ZONE = ZoneInfo("Europe/London")
 
 
+def local_date(moment: datetime) -> date:
+    """The UK calendar date of a stored (UTC) moment."""
+    return moment.astimezone(LOCAL_ZONE).date()
+
+
 def system_clock() -> datetime:
     return datetime.now(UTC)
 

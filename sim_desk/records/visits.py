@@ -36,7 +36,7 @@ from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import NotFound, ValidationError
 from sim_desk.records.model import Contact, Person, PlannedVisit, VisitPlan
 from sim_desk.records.people import CASEWORKERS, load_person
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault, local_date
 from sim_desk.records.validation import clean_text
 
 #: A recurring plan may run for at most this many visits, or this many years from its first visit.
@@ -64,11 +64,6 @@ class DueState(StrEnum):
 
 
 # -- time helpers ---------------------------------------------------------------------------
-
-
-def local_date(moment: datetime) -> date:
-    """The UK calendar date of a stored (UTC) moment."""
-    return moment.astimezone(LOCAL_ZONE).date()
 
 
 def start_of_local_day(day: date) -> datetime:

@@ -81,3 +81,19 @@ def test_batch_is_all_or_nothing(officer, person_id):
         for _ in range(3):
             contacts.log_contact(officer, person_id, ContactDetails(started_at=SEEN_AT))
     assert len(contacts.list_contacts(officer, person_id)) == 3
+
+
+def test_a_contact_cannot_complete_a_visit_that_is_not_planned(officer, person_id):
+    from sim_desk.records import visits
+
+    plan = visits.plan_visits(
+        officer, person_id, visits.PlanDetails(frequency="once", first_visit_at=SEEN_AT)
+    )
+    [visit] = visits.list_planned_visits(officer, person_id)
+    visits.mark_visit(officer, visit.id, "cancelled", reason="ill")
+    with pytest.raises(ValidationError) as error:
+        contacts.log_contact(
+            officer, person_id, ContactDetails(started_at=SEEN_AT, planned_visit_id=visit.id)
+        )
+    assert "already cancelled" in str(error.value)
+    assert plan

@@ -323,3 +323,28 @@ def test_analyst_cannot_plan_visits(team, person_id):
 def test_team_lead_can_plan_for_any_pair(lead, person_id):
     plan(lead, person_id, "weekly", at(2026, 11, 9), end_on=date(2026, 11, 9) + timedelta(weeks=1))
     assert len(visits.list_planned_visits(lead, person_id)) == 2
+
+
+def test_closing_a_record_cancels_the_visits_still_planned_after_it(officer):
+    from sim_desk.records import people, visits
+    from sim_desk.records.codes import ExitReason, PersonStatus
+    from sim_desk.records.people import PersonDetails
+
+    person_id = people.create_person(
+        officer, PersonDetails(given_name="Rhys", referred_on=date(2026, 1, 5))
+    )
+    people.change_status(officer, person_id, PersonStatus.ACTIVE, on=date(2026, 2, 1))
+    visits.plan_visits(
+        officer,
+        person_id,
+        visits.PlanDetails(
+            frequency="weekly", first_visit_at=datetime(2026, 10, 20, 10, tzinfo=UTC), occurrences=6
+        ),
+    )
+    people.change_status(
+        officer, person_id, PersonStatus.CLOSED, on=date(2026, 11, 1), exit_reason=ExitReason.MOVED
+    )
+    statuses = {v.due_on: v.status.value for v in visits.list_planned_visits(officer, person_id)}
+    assert statuses[date(2026, 10, 27)] == "planned"  # before closure: left as it was
+    assert statuses[date(2026, 11, 3)] == "cancelled"
+    assert all(p.active is False for p in visits.list_plans(officer, person_id))
