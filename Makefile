@@ -4,9 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-export QT_QPA_PLATFORM ?= offscreen
-
-.PHONY: install demo run test test-slow lint clean
+.PHONY: install demo run test test-slow lint screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +30,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m slow
+
+## Render each main screen of the demo vault offscreen to docs/screenshots/.
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m sim_desk.ui.screenshots docs/screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix sim_desk tests

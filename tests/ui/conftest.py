@@ -14,7 +14,7 @@ from sim_desk.ui.session import UiSession
 from tests.conftest import PASSPHRASES, Team
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def qapp_args():
     return ["sim-desk-tests"]
 
@@ -52,3 +52,20 @@ def clinician_session(team):
     session = make_session(team, "clinician")
     yield session
     session.lock()
+
+
+def type_into(widget, text: str) -> None:
+    """Types text as key presses, in any script.
+
+    QTest.keyClicks (and so qtbot.keyClicks) aborts the process on characters outside ASCII,
+    so each character is sent as a key event carrying its text, as an input method would.
+    """
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QApplication
+
+    widget.setFocus()
+    for char in text:
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            event = QKeyEvent(kind, Qt.Key.Key_unknown, Qt.KeyboardModifier.NoModifier, char)
+            QApplication.sendEvent(widget, event)

@@ -1,0 +1,329 @@
+"""First run: create a vault (team, first user as team lead, passphrase, recovery key and sheet),
+or open the demo vault, or open an existing vault file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from sim_desk.records import access
+from sim_desk.records.appdirs import AppDirs
+from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.records.vault import MIN_PASSPHRASE_LENGTH, VaultPaths
+from sim_desk.ui.messages import show_error
+from sim_desk.ui.widgets import hint
+
+
+class FirstRunWizard(QWizard):
+    """``chosen`` holds the vault to open once the wizard is accepted."""
+
+    START, TEAM, PASSPHRASE, RECOVERY = range(4)
+
+    def __init__(
+        self, dirs: AppDirs, *, suggested: VaultPaths | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.dirs = dirs
+        self.chosen: VaultPaths | None = None
+        self.created = None
+        self.setWindowTitle("Welcome to SIM Desk")
+        self.setAccessibleName("Welcome to SIM Desk")
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self.setMinimumSize(640, 480)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage)
+        self.start = StartPage(self)
+        self.team = TeamPage(self, suggested or VaultPaths.at(dirs.default_vault))
+        self.passphrase = PassphrasePage(self)
+        self.recovery = RecoveryPage(self)
+        self.setPage(self.START, self.start)
+        self.setPage(self.TEAM, self.team)
+        self.setPage(self.PASSPHRASE, self.passphrase)
+        self.setPage(self.RECOVERY, self.recovery)
+
+    def open_demo(self) -> bool:
+        """Chooses the demo vault, building it first if there is none (about half a minute)."""
+        paths = VaultPaths.at(self.dirs.demo_vault)
+        if not paths.exists():
+            from PySide6.QtGui import QGuiApplication
+
+            from sim_desk import demo
+
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                demo.build_demo_vault(paths)
+            except SimDeskError as error:
+                show_error(self, error)
+                return False
+            finally:
+                QGuiApplication.restoreOverrideCursor()
+        self.chosen = paths
+        return True
+
+
+class StartPage(QWizardPage):
+    def __init__(self, wizard: FirstRunWizard) -> None:
+        super().__init__()
+        self.setTitle("Welcome to SIM Desk")
+        self.setSubTitle("Records are kept encrypted on this laptop. What would you like to do?")
+        self.create = QRadioButton("&Create a new vault for my team")
+        self.demo = QRadioButton("Open the &demo vault (synthetic people, for learning)")
+        self.existing = QRadioButton("Open an &existing vault file…")
+        group = QButtonGroup(self)
+        layout = QVBoxLayout(self)
+        for button, name in (
+            (self.create, "Create a new vault"),
+            (self.demo, "Open demo vault"),
+            (self.existing, "Open an existing vault"),
+        ):
+            button.setAccessibleName(name)
+            group.addButton(button)
+            layout.addWidget(button)
+        self.create.setChecked(True)
+        layout.addWidget(
+            hint(
+                "You will be the first user and the team lead. You can add your"
+                " colleagues afterwards, each with their own passphrase."
+            )
+        )
+        layout.addStretch(1)
+
+    def nextId(self) -> int:
+        return FirstRunWizard.TEAM if self.create.isChecked() else -1
+
+    def validatePage(self) -> bool:
+        wizard = self.wizard()
+        assert isinstance(wizard, FirstRunWizard)
+        if self.demo.isChecked():
+            return wizard.open_demo()
+        if self.existing.isChecked():
+            name, _ = QFileDialog.getOpenFileName(
+                self, "Open a SIM Desk vault", str(wizard.dirs.data), "Vaults (*.simvault)"
+            )
+            if not name:
+                return False
+            wizard.chosen = VaultPaths.at(name)
+            return True
+        return True
+
+
+class TeamPage(QWizardPage):
+    def __init__(self, wizard: FirstRunWizard, suggested: VaultPaths) -> None:
+        super().__init__()
+        self.setTitle("Your team and you")
+        self.setSubTitle("Shown on reports and to colleagues. Names may be in any script.")
+        self.team_name = QLineEdit()
+        self.team_name.setAccessibleName("Team name")
+        self.display_name = QLineEdit()
+        self.display_name.setAccessibleName("Your name")
+        self.username = QLineEdit()
+        self.username.setAccessibleName("User name")
+        self.username.setPlaceholderText("e.g. lee.okafor")
+        self.clinical = QCheckBox("I am a clinical lead and may read clinician-only notes")
+        self.clinical.setAccessibleName("Clinical lead")
+        self.location = QLineEdit(str(suggested.database))
+        self.location.setAccessibleName("Vault file")
+        browse = QPushButton("Browse…")
+        browse.setAccessibleName("Choose where to keep the vault")
+        browse.clicked.connect(self._browse)
+        place = QHBoxLayout()
+        place.addWidget(self.location, 1)
+        place.addWidget(browse)
+        self.error = QLabel()
+        self.error.setObjectName("errorText")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        form = QFormLayout(self)
+        form.addRow("&Team name", self.team_name)
+        form.addRow("Your &name", self.display_name)
+        form.addRow("&User name", self.username)
+        form.addRow("", self.clinical)
+        form.addRow("&Vault file", place)
+        form.addRow("", self.error)
+        for field in (self.team_name, self.display_name, self.username):
+            field.textChanged.connect(self.completeChanged)
+
+    def _browse(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Keep the vault in", self.location.text(), "Vaults (*.simvault)"
+        )
+        if name:
+            self.location.setText(name if name.endswith(".simvault") else name + ".simvault")
+
+    def isComplete(self) -> bool:
+        return all(f.text().strip() for f in (self.team_name, self.display_name, self.username))
+
+    def validatePage(self) -> bool:
+        paths = VaultPaths.at(self.location.text().strip())
+        if paths.exists():
+            self.error.setText(
+                "A vault already exists there. Choose another file name, or go"
+                " back and open the existing vault."
+            )
+            self.error.show()
+            return False
+        self.error.hide()
+        return True
+
+
+class PassphrasePage(QWizardPage):
+    def __init__(self, wizard: FirstRunWizard) -> None:
+        super().__init__()
+        from sim_desk.ui.passphrase import PassphraseStrength
+
+        self.setTitle("Your passphrase")
+        self.setSubTitle(
+            f"At least {MIN_PASSPHRASE_LENGTH} characters. A few unrelated words are"
+            " long and easy to remember. It cannot be recovered if forgotten; the"
+            " recovery key is the way back."
+        )
+        self.first = QLineEdit()
+        self.first.setEchoMode(QLineEdit.EchoMode.Password)
+        self.first.setAccessibleName("Passphrase")
+        self.second = QLineEdit()
+        self.second.setEchoMode(QLineEdit.EchoMode.Password)
+        self.second.setAccessibleName("Passphrase again")
+        self.meter = PassphraseStrength(self.first)
+        self.match = QLabel()
+        self.match.setObjectName("errorText")
+        self.match.setAccessibleName("Passphrase problem")
+        form = QFormLayout(self)
+        form.addRow("&Passphrase", self.first)
+        form.addRow("", self.meter)
+        form.addRow("&Again", self.second)
+        form.addRow("", self.match)
+        for field in (self.first, self.second):
+            field.textChanged.connect(self._check)
+
+    def _check(self) -> None:
+        a, b = self.first.text(), self.second.text()
+        if a and len(a) < MIN_PASSPHRASE_LENGTH:
+            self.match.setText(f"Use at least {MIN_PASSPHRASE_LENGTH} characters.")
+        elif b and a != b:
+            self.match.setText("The two passphrases differ.")
+        else:
+            self.match.setText("")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        a = self.first.text()
+        return len(a) >= MIN_PASSPHRASE_LENGTH and a == self.second.text()
+
+    def validatePage(self) -> bool:
+        wizard = self.wizard()
+        assert isinstance(wizard, FirstRunWizard)
+        if wizard.created is not None:  # came back after creating: never make a second vault
+            return True
+        team = wizard.team
+        paths = VaultPaths.at(team.location.text().strip())
+        try:
+            wizard.created = access.create_vault(
+                paths,
+                team_name=team.team_name.text(),
+                username=team.username.text(),
+                display_name=team.display_name.text(),
+                passphrase=self.first.text(),
+                clinical_lead=team.clinical.isChecked(),
+            )
+        except ValidationError as error:
+            self.match.setText(str(error))
+            return False
+        except SimDeskError as error:
+            show_error(self, error)
+            return False
+        wizard.chosen = paths
+        self.first.clear()
+        self.second.clear()
+        return True
+
+
+class RecoveryPage(QWizardPage):
+    def __init__(self, wizard: FirstRunWizard) -> None:
+        super().__init__()
+        self.setTitle("Your recovery key")
+        self.setSubTitle(
+            "Shown once. Save it as a recovery sheet and print it, or write it"
+            " down. Keep it locked away from the laptop."
+        )
+        self.key = QLabel()
+        self.key.setObjectName("recoveryKey")
+        self.key.setAccessibleName("Recovery key")
+        self.key.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.key.font()
+        font.setFamily("monospace")
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        self.key.setFont(font)
+        self.save = QPushButton("Save recovery sheet as PDF…")
+        self.save.setAccessibleName("Save recovery sheet as PDF")
+        self.save.clicked.connect(self._ask_and_save)
+        self.saved = QLabel()
+        self.saved.setObjectName("hint")
+        self.confirm = QCheckBox("I have printed or written down the recovery key")
+        self.confirm.setAccessibleName("Recovery key kept safe")
+        self.confirm.toggled.connect(self.completeChanged)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.key)
+        layout.addWidget(self.save)
+        layout.addWidget(self.saved)
+        layout.addStretch(1)
+        layout.addWidget(self.confirm)
+
+    def initializePage(self) -> None:
+        wizard = self.wizard()
+        assert isinstance(wizard, FirstRunWizard) and wizard.created is not None
+        self.key.setText(wizard.created.recovery_key)
+
+    def isComplete(self) -> bool:
+        return self.confirm.isChecked()
+
+    def _ask_and_save(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save recovery sheet",
+            str(Path.home() / "SIM Desk recovery sheet.pdf"),
+            "PDF (*.pdf)",
+        )
+        if name:
+            self.save_sheet_to(Path(name))
+
+    def save_sheet_to(self, path: Path) -> None:
+        from sim_desk.reports.recovery_sheet import save_recovery_sheet
+
+        wizard = self.wizard()
+        assert isinstance(wizard, FirstRunWizard) and wizard.created is not None
+        team = wizard.team
+        try:
+            save_recovery_sheet(
+                path,
+                team_name=team.team_name.text().strip(),
+                vault_file=wizard.created.paths.database.name,
+                vault_id=str(wizard.created.vault_id),
+                recovery_key=wizard.created.recovery_key,
+                created_by=team.display_name.text().strip(),
+                created_at=datetime.now(UTC),
+            )
+        except OSError as error:
+            QMessageBox.warning(
+                self,
+                "Recovery sheet",
+                f"The sheet could not be saved there ({error.strerror}). Choose another folder.",
+            )
+            return
+        self.saved.setText(f"Saved to {path}. Print it, then delete the file.")
