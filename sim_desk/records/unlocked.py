@@ -188,6 +188,20 @@ class UnlockedVault:
     def has_clinical_key(self) -> bool:
         return self._clinical_key is not None
 
+    def keys_to_wrap(self, *, clinical: bool) -> tuple[bytes, bytes | None]:
+        """The keys a new or renewed key slot should hold (user management only).
+
+        Raises:
+            PermissionDenied: clinical access is asked for but this sign-in lacks the key.
+        """
+        if clinical and self._clinical_key is None:
+            raise PermissionDenied(
+                "Only a clinical lead (or the recovery key) can give someone clinical access:"
+                " the clinical key must be wrapped into their key slot."
+            )
+        clinical_key = bytes(self._clinical_key) if clinical and self._clinical_key else None
+        return self.record_key, clinical_key
+
     # -- clinical notes ---------------------------------------------------------------------
     def _clinical_aead(self, doing: str) -> AESGCM:
         if self._clinical_key is None:

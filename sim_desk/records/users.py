@@ -15,12 +15,13 @@ from sqlalchemy import select
 
 from sim_desk.records.audit import Action
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
+from sim_desk.records.errors import NotFound, ValidationError
 from sim_desk.records.model import User
 from sim_desk.records.unlocked import UnlockedVault
 from sim_desk.records.validation import clean_text
 from sim_desk.records.vault import (
     KdfParams,
+    Slot,
     check_new_passphrase,
     check_username,
     make_slot,
@@ -64,20 +65,13 @@ def _wrap_for(
     user: User,
     passphrase: str,
     kdf: KdfParams | None,
-):  # type: ignore[no-untyped-def]
-    clinical_key = None
-    if user.clinical_access:
-        if not vault.has_clinical_key:
-            raise PermissionDenied(
-                "Only a clinical lead (or the recovery key) can give someone clinical access:"
-                " the clinical key must be wrapped into their key slot."
-            )
-        clinical_key = bytes(vault._clinical_key or b"")
+) -> Slot:
+    record_key, clinical_key = vault.keys_to_wrap(clinical=user.clinical_access)
     return make_slot(
         slot_file_vault_id,
         passphrase,
         kind="user",
-        record_key=vault.record_key,
+        record_key=record_key,
         clinical_key=clinical_key,
         user_id=user.id,
         username=user.username,
