@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
@@ -85,7 +86,8 @@ def run_in_background(
         job.signals.progressed.connect(show_progress)
 
     def finish() -> None:
-        if dialog is not None:
+        # The dialog's parent page may have been destroyed meanwhile (the vault locked).
+        if dialog is not None and shiboken6.isValid(dialog):
             dialog.close()
             dialog.deleteLater()
 

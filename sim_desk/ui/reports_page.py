@@ -1,0 +1,303 @@
+"""The Reports page: cohort outcomes on screen, worked out off the GUI thread.
+
+Figures only, never names: analysts use this page. Everyone referred is counted (intention to
+treat), harms are shown beside demand, and the limits of a before/after design are stated with
+the numbers, as DESIGN.md section 5 asks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim_desk.records import outcome_data, outcomes
+from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, IncidentType
+from sim_desk.records.outcome_data import CohortReport, Flow
+from sim_desk.ui.session import UiSession
+from sim_desk.ui.widgets import format_date, heading, hint
+from sim_desk.ui.worker import run_in_background
+
+COLUMNS = (
+    "Incident type",
+    "Before",
+    "After",
+    "Rate before",
+    "Rate after",
+    "Rate ratio (95% CI)",
+    "Down / level / up",
+    "Wilcoxon p",
+)
+CAVEAT = (
+    "Read these figures with care. There is no control group, and people are referred at a peak"
+    " of crisis, so part of any fall after enrolment is regression to the mean: in a randomised"
+    " trial of a similar programme, hospital admissions fell by the same amount with and without"
+    " it. Numbers are small, the data come from different sources (police, NHS, the person),"
+    " and the confidence intervals are descriptive because the same people are measured twice."
+    " Harms are counted alongside demand."
+)
+
+
+def flow_text(flow: Flow) -> str:
+    """The intention-to-treat flow in one line."""
+    closed = ", ".join(
+        f"{ExitReason(code).label.lower()} {n}" for code, n in sorted(flow.closed.items())
+    )
+    parts = [
+        f"Referred {flow.referred}",
+        f"enrolled {flow.enrolled}",
+        f"not enrolled {flow.not_enrolled}",
+        f"active {flow.active}",
+        f"stepping down {flow.stepping_down}",
+        f"closed {sum(flow.closed.values())}" + (f" ({closed})" if closed else ""),
+    ]
+    return " → ".join(parts[:2]) + " · " + " · ".join(parts[2:])
+
+
+def _count(total: outcomes.WindowCount) -> str:
+    return f"{total.count} (estimated)" if total.estimated else str(total.count)
+
+
+def _number(value: float) -> str:
+    """Two decimals, or two significant figures for small values (0.0035, not 0.00)."""
+    if math.isinf(value):
+        return "∞"
+    if value == 0:
+        return "0"
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else _number(value)
+
+
+def _bound(value: float | None) -> str:
+    return "—" if value is None else _number(value)
+
+
+def _ratio(rr: outcomes.RateRatio) -> str:
+    if rr.ratio is None:
+        return "—"
+    return f"{_bound(rr.ratio)} ({_bound(rr.lower)}–{_bound(rr.upper)})"
+
+
+def _wilcoxon(w: outcomes.WilcoxonResult) -> str:
+    if w.p_value is None:
+        return "Not tested"
+    p = "p < 0.001" if w.p_value < 0.001 else f"p = {w.p_value:.3f}"
+    return f"{p} ({w.method})"
+
+
+def _item(text: str, tip: str | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if tip:
+        item.setToolTip(tip)
+    return item
+
+
+def outcome_table(accessible_name: str) -> QTableWidget:
+    table = QTableWidget(0, len(COLUMNS))
+    table.setAccessibleName(accessible_name)
+    table.setHorizontalHeaderLabels(list(COLUMNS))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setTabKeyNavigation(False)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return table
+
+
+def fill_table(table: QTableWidget, report: CohortReport, types: Sequence[IncidentType]) -> None:
+    table.setRowCount(len(types))
+    for row, kind in enumerate(types):
+        t = report.outcome.type_outcome(kind.value)
+        d = t.directions
+        items = (
+            _item(kind.label),
+            _item(_count(t.before_total), "Incidents in the before windows, all people"),
+            _item(_count(t.after_total), "Incidents in the after windows, all people"),
+            _item(_rate(t.before_rate), "Pooled rate per person-year at risk"),
+            _item(_rate(t.after_rate), "Pooled rate per person-year at risk"),
+            _item(_ratio(t.rate_ratio), t.rate_ratio.note or "Exact conditional binomial CI"),
+            _item(
+                f"{d.down} / {d.level} / {d.up}",
+                f"{t.n_paired} people with time at risk in both windows"
+                + (f"; {t.n_without_time_at_risk} without" if t.n_without_time_at_risk else ""),
+            ),
+            _item(_wilcoxon(t.wilcoxon), t.wilcoxon.reason or t.wilcoxon.method_detail),
+        )
+        for column, item in enumerate(items):
+            table.setItem(row, column, item)
+    table.resizeColumnsToContents()
+    table.resizeRowsToContents()
+    height = table.horizontalHeader().height() + 2 * table.frameWidth()
+    height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(height)
+
+
+class ReportsPage(QWidget):
+    """Cohort outcomes for everyone in scope; the work runs in the background."""
+
+    def __init__(self, session: UiSession) -> None:
+        super().__init__()
+        self.session = session
+        self.setObjectName("reportsPage")
+        self.setAccessibleName("Reports")
+        self.job: object | None = None
+        self.report: CohortReport | None = None
+
+        self.window_label = QLabel()
+        self.window_label.setObjectName("hint")
+        self.window_label.setAccessibleName("Outcome window")
+        self.recalculate = QPushButton("Work out again")
+        self.recalculate.setAccessibleName("Work out the figures again")
+        self.recalculate.clicked.connect(self.calculate)
+        self.status = QLabel("Working out the figures…")
+        self.status.setObjectName("hint")
+        self.status.setAccessibleName("Report status")
+        self.status.setWordWrap(True)
+        self.flow = QLabel()
+        self.flow.setAccessibleName("Flow of people")
+        self.flow.setWordWrap(True)
+        self.time_at_risk = QLabel()
+        self.time_at_risk.setObjectName("hint")
+        self.time_at_risk.setAccessibleName("Time at risk")
+        self.time_at_risk.setWordWrap(True)
+        self.demand_table = outcome_table("Crisis demand outcomes")
+        self.harm_table = outcome_table("Harm outcomes")
+        caveat = hint(f"{CAVEAT} Wilcoxon zero differences: {outcomes.ZERO_HANDLING}")
+        caveat.setAccessibleName("How to read these figures")
+
+        controls = QHBoxLayout()
+        controls.addWidget(heading("Reports"))
+        controls.addStretch(1)
+        controls.addWidget(self.window_label)
+        controls.addWidget(self.recalculate)
+
+        self.figures = QFrame()
+        self.figures.setObjectName("card")
+        card = QVBoxLayout(self.figures)
+        card.setContentsMargins(14, 10, 14, 14)
+        card.addWidget(heading("Cohort outcomes", level=2))
+        card.addWidget(self.flow)
+        card.addWidget(self.time_at_risk)
+        self.tables = QWidget()
+        tables = QVBoxLayout(self.tables)
+        tables.setContentsMargins(0, 8, 0, 0)
+        tables.setSpacing(8)
+        tables.addWidget(heading("Crisis demand", level=2))
+        tables.addWidget(self.demand_table)
+        tables.addWidget(heading("Harms", level=2))
+        tables.addWidget(self.harm_table)
+        card.addWidget(self.tables)
+        tables.addWidget(
+            hint(
+                "Rates are per person-year at risk (days in hospital or custody are not at"
+                " risk). Rate ratio = after rate ÷ before rate; below 1 means fewer incidents"
+                " after enrolment."
+            )
+        )
+        self.figures.hide()
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(12)
+        layout.addLayout(controls)
+        layout.addWidget(
+            hint(
+                "Everyone referred is counted (intention to treat). No names are shown here."
+                " PDF cohort and person reports arrive with the reports feature."
+            )
+        )
+        layout.addWidget(self.status)
+        layout.addWidget(self.figures)
+        layout.addWidget(caveat)
+        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+    def refresh(self) -> None:
+        self.calculate()
+
+    def calculate(self) -> None:
+        if self.job is not None or not self.session.is_unlocked:
+            return
+        months = self.session.settings.outcome_months
+        vault = self.session.vault
+        self.window_label.setText(f"{months}-month windows (change in Settings)")
+        self.status.setText("Working out the figures…")
+        self.recalculate.setEnabled(False)
+        self.job = run_in_background(
+            self,
+            lambda progress: outcome_data.cohort_outcomes(vault, months=months),
+            on_done=self._show,
+            on_failed=self._failed,
+            title="Working out cohort outcomes",
+        )
+
+    def _gone(self) -> bool:
+        """Whether the app locked while the work ran: the page is going, nothing to show."""
+        return not shiboken6.isValid(self) or not self.session.is_unlocked
+
+    def _failed(self, error: BaseException) -> None:
+        if self._gone():
+            return
+        from sim_desk.ui.messages import show_error
+
+        self.job = None
+        self.recalculate.setEnabled(True)
+        self.status.setText("The figures could not be worked out.")
+        show_error(self, error)
+
+    def _show(self, report: CohortReport) -> None:
+        if self._gone():
+            return
+        self.job = None
+        self.report = report
+        self.recalculate.setEnabled(True)
+        n = report.flow.enrolled
+        self.status.setText(
+            f"Figures for {format_date(report.today)}: before and after windows of"
+            f" {report.months} months around each person's enrolment."
+        )
+        self.flow.setText(flow_text(report.flow))
+        if n == 0:
+            self.time_at_risk.setText(
+                "No one has been enrolled yet, so there are no before and after figures."
+            )
+        else:
+            people = report.people
+            before = sum(p.outcome.before_person_years for p in people)
+            after = sum(p.outcome.after_person_years for p in people)
+            self.time_at_risk.setText(
+                f"{n} {'person' if n == 1 else 'people'} enrolled. Time at risk:"
+                f" {before:.1f} person-years before enrolment, {after:.1f} after."
+            )
+        fill_table(self.demand_table, report, DEMAND_TYPES)
+        fill_table(self.harm_table, report, HARM_TYPES)
+        self.tables.setVisible(n > 0)
+        self.figures.show()

@@ -1,0 +1,266 @@
+"""The Team page (team leads): users and their key slots, and the pairs that hold caseloads."""
+
+from __future__ import annotations
+
+import uuid
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim_desk.records import people, users
+from sim_desk.records.errors import SimDeskError
+from sim_desk.records.users import UserView
+from sim_desk.ui.messages import show_error
+from sim_desk.ui.passphrase import SetPassphraseDialog
+from sim_desk.ui.session import UiSession
+from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
+from sim_desk.ui.widgets import heading, hint
+
+
+def _table(accessible_name: str, columns: tuple[str, ...]) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setAccessibleName(accessible_name)
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    table.setTabKeyNavigation(False)
+    table.verticalHeader().hide()
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+    return table
+
+
+def _cell(text: str, data: object = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if data is not None:
+        item.setData(Qt.ItemDataRole.UserRole, data)
+    return item
+
+
+def _button(text: str, accessible_name: str, primary: bool = False) -> QPushButton:
+    button = QPushButton(text)
+    button.setAccessibleName(accessible_name)
+    if primary:
+        button.setObjectName("primary")
+    return button
+
+
+def _card(title: str, *widgets: QWidget | QHBoxLayout) -> QFrame:
+    card = QFrame()
+    card.setObjectName("card")
+    layout = QVBoxLayout(card)
+    layout.setContentsMargins(14, 10, 14, 14)
+    layout.addWidget(heading(title, level=2))
+    for widget in widgets:
+        if isinstance(widget, QHBoxLayout):
+            layout.addLayout(widget)
+        else:
+            layout.addWidget(widget)
+    return card
+
+
+class TeamPage(QWidget):
+    """Add, remove and reset users; create pairs. The records layer checks the role."""
+
+    def __init__(self, session: UiSession) -> None:
+        super().__init__()
+        self.session = session
+        self.setObjectName("teamPage")
+        self.setAccessibleName("Team")
+        self.users: list[UserView] = []
+
+        self.users_table = _table(
+            "Users", ("Name", "User name", "Role", "Clinical notes", "Status")
+        )
+        self.show_removed = QCheckBox("Show removed users")
+        self.show_removed.setAccessibleName("Show removed users")
+        self.add_user_button = _button("Add user…", "Add user", primary=True)
+        self.reset_button = _button("Reset passphrase…", "Reset passphrase")
+        self.remove_button = _button("Remove user…", "Remove user")
+        user_buttons = QHBoxLayout()
+        for widget in (self.add_user_button, self.reset_button, self.remove_button):
+            user_buttons.addWidget(widget)
+        user_buttons.addStretch(1)
+        user_buttons.addWidget(self.show_removed)
+
+        self.pairs_table = _table("Pairs", ("Pair", "Officer", "Clinician"))
+        self.create_pair_button = _button("Create pair…", "Create pair", primary=True)
+        pair_buttons = QHBoxLayout()
+        pair_buttons.addWidget(self.create_pair_button)
+        pair_buttons.addStretch(1)
+
+        self.problem = QLabel()
+        self.problem.setObjectName("errorText")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(14)
+        layout.addWidget(heading("Team"))
+        layout.addWidget(self.problem)
+        layout.addWidget(
+            _card(
+                "Users",
+                hint(
+                    "Each user has their own key slot. Clinicians and clinical leads can read"
+                    " clinician-only notes; officers and analysts cannot."
+                ),
+                user_buttons,
+                self.users_table,
+            ),
+            1,
+        )
+        layout.addWidget(
+            _card(
+                "Pairs",
+                hint("An officer and a clinician share a caseload."),
+                pair_buttons,
+                self.pairs_table,
+            ),
+            0,
+        )
+        self.setTabOrder(self.add_user_button, self.reset_button)
+        self.setTabOrder(self.reset_button, self.remove_button)
+        self.setTabOrder(self.remove_button, self.show_removed)
+        self.setTabOrder(self.show_removed, self.users_table)
+        self.setTabOrder(self.users_table, self.create_pair_button)
+        self.setTabOrder(self.create_pair_button, self.pairs_table)
+
+        self.add_user_button.clicked.connect(self.add_user)
+        self.reset_button.clicked.connect(self.reset_passphrase)
+        self.remove_button.clicked.connect(self.remove_user)
+        self.create_pair_button.clicked.connect(self.create_pair)
+        self.show_removed.toggled.connect(lambda _on: self.refresh())
+        self.users_table.itemSelectionChanged.connect(self._update_buttons)
+        session.changed.connect(self._on_changed)
+        self._update_buttons()
+
+    # -- showing --------------------------------------------------------------------------
+    def _on_changed(self, kind: str) -> None:
+        if kind in ("user", "pair") and self.session.is_unlocked:
+            self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            vault = self.session.vault
+            self.users = users.list_users(vault, include_removed=self.show_removed.isChecked())
+            pairs = people.list_pairs(vault)
+        except SimDeskError as error:
+            self.problem.setText(str(error))
+            self.problem.show()
+            return
+        self.problem.hide()
+        self.users_table.setRowCount(len(self.users))
+        for row, user in enumerate(self.users):
+            cells = (
+                _cell(user.display_name, user.id),
+                _cell(user.username),
+                _cell(user.role.label),
+                _cell("Can read" if user.clinical_access else "No access"),
+                _cell("Active" if user.active else "Removed"),
+            )
+            for column, item in enumerate(cells):
+                if not user.active:
+                    item.setForeground(Qt.GlobalColor.darkGray)
+                self.users_table.setItem(row, column, item)
+        self.pairs_table.setRowCount(len(pairs))
+        for row, pair in enumerate(pairs):
+            for column, item in enumerate(
+                (_cell(pair.name, pair.id), _cell(pair.officer), _cell(pair.clinician))
+            ):
+                self.pairs_table.setItem(row, column, item)
+        # Pairs are few: their table is as tall as its rows, and users get the rest.
+        table = self.pairs_table
+        rows = sum(table.rowHeight(r) for r in range(min(table.rowCount(), 8)))
+        table.setFixedHeight(
+            table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + 2
+        )
+        self._update_buttons()
+
+    def selected_user(self) -> UserView | None:
+        rows = self.users_table.selectionModel().selectedRows()
+        return self.users[rows[0].row()] if rows else None
+
+    def _update_buttons(self) -> None:
+        user = self.selected_user()
+        me = self.session.vault.actor.user_id if self.session.is_unlocked else None
+        usable = user is not None and user.active
+        self.reset_button.setEnabled(usable)
+        self.remove_button.setEnabled(usable and user is not None and user.id != me)
+
+    # -- actions --------------------------------------------------------------------------
+    def add_user(self) -> None:
+        dialog = AddUserDialog(self.session, parent=self)
+        if dialog.exec() and dialog.user_id is not None:
+            self._select(dialog.user_id)
+
+    def reset_passphrase(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            return
+        SetPassphraseDialog(
+            self.session,
+            user.id,
+            title=f"Reset passphrase for {user.display_name}",
+            intro=(
+                f"Set a new passphrase for {user.display_name}. Their old passphrase stops"
+                " working at once. Tell them the new one in person, not by email or message,"
+                " and ask them to change it in Settings."
+            ),
+            parent=self,
+        ).exec()
+
+    def remove_user(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Remove user",
+            f"Remove {user.display_name} ({user.username})?\n\n"
+            "Their key slot is deleted, so they can no longer unlock this vault, and their"
+            " name stays on the records they wrote.\n\n"
+            "A leaver who copied the vault files earlier can still open that copy with their"
+            " old passphrase until the vault's keys are rotated. Rotate the keys after removing"
+            " someone who is leaving.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            users.remove_user(self.session.vault, user.id)
+        except SimDeskError as error:
+            show_error(self, error)
+            return
+        self.session.changed.emit("user")
+
+    def create_pair(self) -> None:
+        try:
+            dialog = CreatePairDialog(self.session, parent=self)
+        except SimDeskError as error:
+            show_error(self, error)
+            return
+        dialog.exec()
+
+    def _select(self, user_id: uuid.UUID) -> None:
+        for row, user in enumerate(self.users):
+            if user.id == user_id:
+                self.users_table.selectRow(row)

@@ -1,0 +1,271 @@
+"""The Today page: what needs attention now, each row one click (or Enter) from the person.
+
+Three cards from :func:`sim_desk.records.caseload.today_view`: visits due today and overdue,
+people not seen for 28 days, and incidents of the last seven days. Nothing is worked out here:
+"due", "overdue" and "not seen" come from the records layer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim_desk.records import caseload
+from sim_desk.records.errors import SimDeskError
+from sim_desk.ui.session import UiSession
+from sim_desk.ui.widgets import format_date, format_datetime, heading, hint
+
+#: A card shows this many rows before its list scrolls.
+MAX_ROWS = 10
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def long_date(day: date) -> str:
+    """ "Monday 2 November 2026", in English whatever the laptop's locale."""
+    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+class PersonList(QListWidget):
+    """Rows that each open a person: one click, or Enter on the current row."""
+
+    chosen = Signal(uuid.UUID)
+
+    def __init__(self, accessible_name: str) -> None:
+        super().__init__()
+        self.setObjectName("todayList")
+        self.setAccessibleName(accessible_name)
+        self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # clicked, not activated: a double click must not open the person twice.
+        self.clicked.connect(lambda index: self._choose(self.itemFromIndex(index)))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentItem():
+            self._choose(self.currentItem())
+            return
+        super().keyPressEvent(event)
+
+    def _choose(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def add_row(self, person_id: uuid.UUID, name: str, detail: str, badge: str, kind: str) -> None:
+        """A row: name, a line of detail, and a badge styled as ``kind`` (an object name)."""
+        row = QWidget()
+        row.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(10, 6, 10, 6)
+        text = QVBoxLayout()
+        text.setSpacing(0)
+        who = QLabel(name)
+        font = who.font()
+        font.setBold(True)
+        who.setFont(font)
+        what = QLabel(detail)
+        what.setObjectName("hint")
+        for label in (who, what):
+            # Long text is cut at the card's edge rather than pushing the badge out of sight.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            text.addWidget(label)
+        layout.addLayout(text, 1)
+        tag = QLabel(badge)
+        tag.setObjectName(kind)
+        layout.addWidget(tag, 0, Qt.AlignmentFlag.AlignVCenter)
+        item = QListWidgetItem()
+        item.setData(Qt.ItemDataRole.UserRole, person_id)
+        # What a screen reader says for the row (the row's labels are not focusable).
+        item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{name}. {detail}. {badge}")
+        item.setToolTip(f"Open {name}")
+        item.setSizeHint(QSize(1, row.sizeHint().height()))
+        self.addItem(item)
+        self.setItemWidget(item, row)
+
+
+class TodayCard(QFrame):
+    """A titled card holding a person list, or a useful sentence when the list is empty."""
+
+    def __init__(self, title: str, empty_text: str) -> None:
+        super().__init__()
+        self.setObjectName("card")
+        self.title = title
+        self.empty_text = empty_text
+        self.heading = heading(title, level=2)
+        self.list = PersonList(title)
+        self.empty = hint(empty_text)
+        self.empty.setAccessibleName(f"{title}: none")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 12)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.list)
+        layout.addWidget(self.empty)
+
+    def finish(self) -> None:
+        """Sizes the card to its rows (scrolling past ``MAX_ROWS``) or shows the empty text."""
+        count = self.list.count()
+        self.heading.setText(f"{self.title} ({count})" if count else self.title)
+        self.list.setVisible(count > 0)
+        self.empty.setVisible(count == 0)
+        if count:
+            rows = sum(self.list.sizeHintForRow(i) for i in range(min(count, MAX_ROWS)))
+            self.list.setFixedHeight(rows + 2 * self.list.frameWidth() + 2)
+
+
+class TodayPage(QWidget):
+    """Visits due and overdue, people not seen for 28 days, incidents of the last 7 days."""
+
+    def __init__(self, session: UiSession) -> None:
+        super().__init__()
+        self.session = session
+        self.setObjectName("todayPage")
+        self.setAccessibleName("Today")
+
+        self.title = heading("Today")
+        self.date_label = QLabel()
+        self.date_label.setObjectName("hint")
+        self.date_label.setAccessibleName("Today's date")
+        self.problem = QLabel()
+        self.problem.setObjectName("errorText")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+
+        self.visits = TodayCard(
+            "Visits due", "No visits due today, and none overdue. Plan visits from a person's page."
+        )
+        self.not_seen = TodayCard(
+            f"Not seen for {caseload.NOT_SEEN_DAYS} days",
+            f"Everyone active has been seen in the last {caseload.NOT_SEEN_DAYS} days.",
+        )
+        self.incidents = TodayCard(
+            f"Incidents in the last {caseload.RECENT_INCIDENT_DAYS} days",
+            f"No incidents recorded in the last {caseload.RECENT_INCIDENT_DAYS} days.",
+        )
+        for card in (self.visits, self.not_seen, self.incidents):
+            card.list.chosen.connect(self.session.open_person.emit)
+
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addSpacing(12)
+        header.addWidget(self.date_label, 0, Qt.AlignmentFlag.AlignBottom)
+        header.addStretch(1)
+
+        # Visits on the left, the two watch lists on the right; cards as tall as their rows.
+        left, right = QVBoxLayout(), QVBoxLayout()
+        left.addWidget(self.visits)
+        left.addStretch(1)
+        right.setSpacing(16)
+        right.addWidget(self.not_seen)
+        right.addWidget(self.incidents)
+        right.addStretch(1)
+        columns = QHBoxLayout()
+        columns.setSpacing(16)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+
+        content = QWidget()
+        body = QVBoxLayout(content)
+        body.setContentsMargins(24, 20, 24, 24)
+        body.setSpacing(12)
+        body.addLayout(header)
+        body.addWidget(self.problem)
+        body.addLayout(columns, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        session.changed.connect(self._on_changed)
+
+    def _on_changed(self, _kind: str) -> None:
+        if self.session.is_unlocked:
+            self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            view = caseload.today_view(self.session.vault)
+        except SimDeskError as error:
+            self.problem.setText(str(error))
+            self.problem.show()
+            return
+        self.problem.hide()
+        self.date_label.setText(long_date(view.today))
+        self.visits.list.clear()
+        for visit in view.overdue:
+            where = f" · {visit.place}" if visit.place else ""
+            self.visits.list.add_row(
+                visit.person_id,
+                visit.display_name,
+                f"Due {format_datetime(visit.due_at)} · {visit.what}{where}",
+                f"Overdue {plural(visit.days_overdue, 'day')}",
+                "badgeDanger",
+            )
+        for visit in view.due_today:
+            where = f" · {visit.place}" if visit.place else ""
+            self.visits.list.add_row(
+                visit.person_id,
+                visit.display_name,
+                f"{visit.what}{where}",
+                f"Today {format_datetime(visit.due_at)[-5:]}",
+                "badge",
+            )
+        self.not_seen.list.clear()
+        for person in view.not_seen:
+            last = (
+                f"last seen {format_date(person.last_seen_on)}"
+                if person.last_seen_on
+                else f"never seen; enrolled {format_date(person.counted_from)}"
+            )
+            self.not_seen.list.add_row(
+                person.person_id,
+                person.display_name,
+                f"{person.status.label} · {last}",
+                f"{plural(person.days_not_seen, 'day')} not seen",
+                "badgeWarning",
+            )
+        self.incidents.list.clear()
+        for incident in view.recent_incidents:
+            self.incidents.list.add_row(
+                incident.person_id,
+                incident.display_name,
+                f"{incident.what} · {format_datetime(incident.occurred_at)}",
+                "Harm" if incident.is_harm else "Crisis",
+                "badgeDanger" if incident.is_harm else "badgeWarning",
+            )
+        for card in (self.visits, self.not_seen, self.incidents):
+            card.finish()
