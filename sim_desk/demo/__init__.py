@@ -51,15 +51,21 @@ BEFORE_RATES = {
     IncidentType.SELF_HARM: 2.0,
 }
 
-SHARED_NOTES = (
-    "Met for a walk in the park; talked about the week ahead and what helps on bad days.",
-    "Coffee at the library café. Went through the crisis plan together and updated two numbers.",
-    "Phoned to check in after the weekend; sleeping better, looking forward to the allotment.",
-    "Visited at home with the support worker; agreed to try the peer group on Thursday.",
-    "Went to the job centre appointment together; talked through what to say beforehand.",
-    "Short catch-up by phone. Said the new routine is working; next visit as planned.",
-    "Discussed what happened last month and what the pair could do differently next time.",
-)
+SHARED_NOTES = {
+    "01": (
+        "Met for a walk in the park; talked about the week ahead and what helps on bad days.",
+        "Coffee at the library café. Went through the crisis plan together and updated two"
+        " numbers.",
+        "Visited at home with the support worker; agreed to try the peer group on Thursday.",
+        "Went to the job centre appointment together; talked through what to say beforehand.",
+        "Discussed what happened last month and what the pair could do differently next time.",
+    ),
+    "02": (
+        "Phoned to check in after the weekend; sleeping better, looking forward to the allotment.",
+        "Short catch-up by phone. Said the new routine is working; next visit as planned.",
+    ),
+    "09": ("Texted to confirm Thursday's visit; replied with a thumbs up.",),
+}
 CLINICAL_NOTES = (
     "Mood lower this week; reviewed medication adherence, no change needed. Safety plan intact.",
     "Reports intrusive thoughts less frequent. Continue grounding techniques; liaise with GP.",
@@ -381,7 +387,7 @@ def _contacts(
                     )
                 ),
                 place="Home" if mechanism == ConsultationMechanism.FACE_TO_FACE else None,
-                shared_note=rng.choice(SHARED_NOTES) if attended else None,
+                shared_note=rng.choice(SHARED_NOTES[mechanism.value]) if attended else None,
             ),
         )
         day += timedelta(days=rng.randint(5, 11))

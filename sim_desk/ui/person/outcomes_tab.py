@@ -1,0 +1,258 @@
+"""Outcomes: before and after enrolment, per incident type, with the design's limits stated.
+
+Figures come from ``outcome_data.person_outcomes``, worked out off the GUI thread (the first
+time in a session it also loads the statistics library, about two seconds); this tab only lays
+them out. Counts that rest
+on a baseline total spread over a window are marked "≈"; a rate ratio that cannot be worked out
+shows "—" with the reason in its tool tip.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import shiboken6
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim_desk.records import outcome_data, outcomes
+from sim_desk.records.codes import IncidentType
+from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.ui import widgets
+from sim_desk.ui.messages import show_error
+from sim_desk.ui.person.context import PersonContext
+from sim_desk.ui.person.table import Column, RowsModel, fit_rows, table_view
+from sim_desk.ui.worker import run_in_background
+
+CAVEAT = (
+    "Descriptive: no control group; people are enrolled at a peak of crisis, so part of any fall"
+    " is regression to the mean."
+)
+DASH = "—"
+
+
+def count_text(count: outcomes.WindowCount) -> str:
+    return f"≈{count.count}" if count.estimated else str(count.count)
+
+
+def rate_text(rate: float | None) -> str:
+    return DASH if rate is None else f"{rate:.2f}"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return "∞" if math.isinf(value) else f"{value:.2f}"
+
+
+def ratio_text(ratio: outcomes.RateRatio) -> str:
+    """'0.45 (0.21–0.93)', or '—' when the ratio is undefined."""
+    if ratio.ratio is None:
+        return DASH
+    return f"{_number(ratio.ratio)} ({_number(ratio.lower)}–{_number(ratio.upper)})"
+
+
+def share_text(part: int, whole: int) -> str:
+    return f"{part} of {whole} ({round(100 * part / whole)}%)" if whole else "none due yet"
+
+
+def window_rows(report: outcome_data.PersonOutcomeReport) -> list[tuple[str, outcomes.Window, int]]:
+    o = report.outcome
+    return [
+        ("Prior", o.windows.prior, o.prior_days_at_risk),
+        ("Before", o.windows.before, o.before_days_at_risk),
+        ("After", o.windows.after, o.after_days_at_risk),
+    ]
+
+
+class OutcomesTab(QWidget):
+    #: The figures are on show (they are worked out in the background).
+    ready = Signal()
+
+    def __init__(self, context: PersonContext) -> None:
+        super().__init__()
+        self.context = context
+        self._asked = 0
+        self.setAccessibleName("Outcomes")
+        self.stack = QStackedWidget()
+        self.explain = QLabel()
+        self.explain.setWordWrap(True)
+        self.explain.setObjectName("card")
+        self.explain.setAccessibleName("Why there are no outcome figures")
+        self.explain.setMargin(16)
+        waiting = QWidget()
+        column = QVBoxLayout(waiting)
+        column.addWidget(self.explain)
+        column.addStretch(1)
+
+        figures = QScrollArea()
+        figures.setWidgetResizable(True)
+        figures.setFrameShape(QFrame.Shape.NoFrame)
+        figures.setAccessibleName("Outcome figures")
+        page = QWidget()
+        self.months = QComboBox()
+        self.months.setAccessibleName("Window length")
+        for months in outcomes.ALLOWED_MONTHS:
+            self.months.addItem(f"{months} months", months)
+        index = self.months.findData(context.session.settings.outcome_months)
+        self.months.setCurrentIndex(max(0, index))
+        self.months.currentIndexChanged.connect(lambda _i: self.refresh())
+        months_label = QLabel("&Window")
+        months_label.setBuddy(self.months)
+
+        self.windows_model: RowsModel[tuple[str, outcomes.Window, int]] = RowsModel(
+            [
+                Column("Window", lambda w: w[0]),
+                Column("From", lambda w: widgets.format_date(w[1].start)),
+                Column(
+                    "To",
+                    lambda w: (
+                        widgets.format_date(w[1].end - timedelta(days=1)) if w[1].days else DASH
+                    ),
+                ),
+                Column("Days", lambda w: str(w[1].days), align_right=True),
+                Column("Days at risk", lambda w: str(w[2]), align_right=True),
+                Column(
+                    "Person-years at risk",
+                    lambda w: f"{outcomes.person_years(w[2]):.2f}",
+                    align_right=True,
+                ),
+            ]
+        )
+        self.windows = table_view(self.windows_model, "Outcome windows")
+        self.model: RowsModel[outcomes.TypeOutcome] = RowsModel(
+            [
+                Column("Incident type", lambda t: IncidentType(t.incident_type).label),
+                Column(
+                    "Kind",
+                    lambda t: "Harm" if IncidentType(t.incident_type).is_harm else "Crisis event",
+                ),
+                Column("Prior", lambda t: count_text(t.prior), align_right=True),
+                Column("Before", lambda t: count_text(t.before), align_right=True),
+                Column("After", lambda t: count_text(t.after), align_right=True),
+                Column("Rate before", lambda t: rate_text(t.before_rate), align_right=True),
+                Column("Rate after", lambda t: rate_text(t.after_rate), align_right=True),
+                Column(
+                    "Rate ratio (95% CI)",
+                    lambda t: ratio_text(t.rate_ratio),
+                    tooltip=lambda t: t.rate_ratio.note,
+                ),
+            ]
+        )
+        self.table = table_view(self.model, "Outcomes by incident type")
+
+        engagement = QFrame()
+        engagement.setObjectName("card")
+        engagement.setAccessibleName("Engagement")
+        form = QFormLayout(engagement)
+        form.addRow(widgets.heading("Engagement since enrolment", level=2))
+        self.contacts_per_month = QLabel()
+        self.attended = QLabel()
+        self.on_time = QLabel()
+        self.since_last = QLabel()
+        for label, widget in (
+            ("Contacts per month", self.contacts_per_month),
+            ("Attended", self.attended),
+            ("Planned visits done on time", self.on_time),
+            ("Days since last attended contact", self.since_last),
+        ):
+            widget.setAccessibleName(label)
+            form.addRow(label, widget)
+        self.caveat = widgets.hint(CAVEAT)
+        self.caveat.setAccessibleName("Caveat")
+        notes = widgets.hint(
+            "Rates are per person-year at risk (days in hospital or custody are not at risk)."
+            " ≈ marks a count estimated from a baseline total. The rate ratio is after ÷ before"
+            " with an exact 95% interval; — means it cannot be worked out."
+        )
+
+        column = QVBoxLayout(page)
+        column.setContentsMargins(16, 12, 16, 12)
+        top = QHBoxLayout()
+        top.addWidget(widgets.heading("Before and after enrolment", level=2))
+        top.addStretch(1)
+        top.addWidget(months_label)
+        top.addWidget(self.months)
+        column.addLayout(top)
+        column.addWidget(self.windows)
+        column.addWidget(self.table)
+        column.addWidget(notes)
+        column.addWidget(engagement)
+        column.addWidget(self.caveat)
+        column.addStretch(1)
+        figures.setWidget(page)
+        self.stack.addWidget(waiting)
+        self.stack.addWidget(figures)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+    def refresh(self) -> None:
+        record = self.context.record
+        if record is not None and record.enrolled_on is None:
+            self._explain(
+                "Outcomes start at enrolment, and this person has not been enrolled yet. When"
+                " their status becomes active, the enrolment date is set, and the figures for the"
+                " months before and after it appear here."
+            )
+            return
+        vault = self.context.session.vault
+        person_id, months = self.context.person_id, self.months.currentData()
+        self._asked += 1
+        asked = self._asked
+        if self.stack.currentIndex() == 0:
+            self._explain("Working out the figures…")
+        run_in_background(
+            self,
+            lambda _progress: outcome_data.person_outcomes(vault, person_id, months=months),
+            on_done=lambda report: self._show(asked, report),
+            on_failed=lambda error: self._failed(asked, error),
+        )
+
+    def _current(self, asked: int) -> bool:
+        """Whether this answer is still wanted: the tab is alive (the app may have locked) and
+        no newer question was asked since (the window length changed)."""
+        return shiboken6.isValid(self) and asked == self._asked
+
+    def _failed(self, asked: int, error: BaseException) -> None:
+        if not self._current(asked):
+            return
+        if isinstance(error, ValidationError):
+            self._explain(str(error))
+        elif isinstance(error, SimDeskError) and not self.context.session.is_unlocked:
+            return  # locked while working: the workspace is going away
+        else:
+            show_error(self, error)
+
+    def _show(self, asked: int, report: outcome_data.PersonOutcomeReport) -> None:
+        if not self._current(asked):
+            return
+        self.windows_model.set_rows(window_rows(report))
+        self.model.set_rows(report.outcome.types)
+        fit_rows(self.windows)
+        fit_rows(self.table)
+        e = report.engagement
+        self.contacts_per_month.setText(
+            DASH if e.contacts_per_month is None else f"{e.contacts_per_month:.1f}"
+        )
+        self.attended.setText(share_text(e.attended, e.contacts))
+        self.on_time.setText(share_text(e.planned_done_on_time, e.planned_due))
+        days = e.days_since_last_contact
+        self.since_last.setText("No attended contact yet" if days is None else str(days))
+        self.stack.setCurrentIndex(1)
+        self.ready.emit()
+
+    def _explain(self, text: str) -> None:
+        self.explain.setText(text)
+        self.stack.setCurrentIndex(0)

@@ -1,0 +1,210 @@
+"""The person workspace: a header, then tabs for overview, contacts, visit plan, incidents,
+outcomes and the record.
+
+Opening it views the person's record once (an audited view). Later changes refresh the tabs; a
+change to the person's own details reads the record again only when the workspace is on screen,
+so nothing is viewed that nobody looks at.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from sim_desk.records import people
+from sim_desk.records.codes import Role
+from sim_desk.records.errors import SimDeskError
+from sim_desk.records.people import PersonRecord
+from sim_desk.ui import widgets
+from sim_desk.ui.forms.contact_form import ContactFormDialog
+from sim_desk.ui.forms.incident_form import IncidentFormDialog
+from sim_desk.ui.forms.person_form import PersonFormDialog
+from sim_desk.ui.forms.plan_form import PlanFormDialog
+from sim_desk.ui.messages import show_error
+from sim_desk.ui.person.contacts_tab import ContactsTab
+from sim_desk.ui.person.header import PersonHeader
+from sim_desk.ui.person.incidents_tab import IncidentsTab
+from sim_desk.ui.person.outcomes_tab import OutcomesTab
+from sim_desk.ui.person.overview import OverviewTab
+from sim_desk.ui.person.record_tab import RecordTab
+from sim_desk.ui.person.visits_tab import VisitsTab
+from sim_desk.ui.session import UiSession
+
+OVERVIEW, CONTACTS, VISITS, INCIDENTS, OUTCOMES, RECORD = range(6)
+TAB_TITLES = ("Overview", "Contacts", "Visit plan", "Incidents", "Outcomes", "Record")
+CASEWORKERS = (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)
+
+
+class PersonWorkspace(QWidget):
+    """One person's workspace. ``closed`` asks the main window to go back to the list."""
+
+    closed = Signal()
+
+    def __init__(self, session: UiSession, person_id: uuid.UUID) -> None:
+        super().__init__()
+        self.session = session
+        self.person_id = person_id
+        self.setObjectName("personWorkspace")
+        self.setAccessibleName("Person workspace")
+        self.can_edit: bool = session.vault.actor.role in CASEWORKERS
+        self.dialog: QDialog | None = None
+        self._record: PersonRecord | None = None
+        self._record_stale = False
+        self._stale: set[int] = set()
+        self.pages: list[QWidget] = []
+
+        self.header = PersonHeader(session.settings.clipboard_clear_seconds)
+        self.header.back_requested.connect(self.closed)
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Person sections")
+        self.tabs.setDocumentMode(True)
+        self.tabs.tabBar().setAccessibleName("Person sections tabs")
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.header)
+        column.addWidget(self.tabs, 1)
+
+        try:
+            self._record = people.view_person(session.vault, person_id)
+        except SimDeskError as error:
+            self._unavailable(str(error))
+            return
+        self.header.show_record(self._record, session.vault.today())
+        for make in (OverviewTab, ContactsTab, VisitsTab, IncidentsTab, OutcomesTab, RecordTab):
+            self.pages.append(make(self))
+        for number, (page, title) in enumerate(zip(self.pages, TAB_TITLES, strict=True)):
+            self.tabs.addTab(page, title)
+            self.tabs.setTabToolTip(number, f"{title} (Ctrl+{number + 1})")
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda n=number: self.set_tab(n))
+        self.tabs.currentChanged.connect(self._tab_shown)
+        self._stale = set(range(len(self.pages)))
+        self._tab_shown(0)
+        session.changed.connect(self._on_changed)
+
+    # -- the contract with the main window -------------------------------------------------
+    @property
+    def record(self) -> PersonRecord | None:
+        return self._record
+
+    def current_tab(self) -> int:
+        return self.tabs.currentIndex() if self.pages else 0
+
+    def set_tab(self, index: int) -> None:
+        if self.pages and 0 <= index < len(self.pages):
+            self.tabs.setCurrentIndex(index)
+
+    def log_contact(self) -> None:
+        if self.can_edit and self.pages:
+            self.open_dialog(
+                ContactFormDialog(self.session, self.person_id, parent=self),
+                lambda _d: self.set_tab(CONTACTS),
+            )
+
+    def plan_visit(self) -> None:
+        if self.can_edit and self.pages:
+            self.open_dialog(
+                PlanFormDialog(self.session, self.person_id, parent=self),
+                lambda _d: self.set_tab(VISITS),
+            )
+
+    def record_incident(self) -> None:
+        if self.can_edit and self.pages:
+            self.open_dialog(
+                IncidentFormDialog(self.session, self.person_id, parent=self),
+                lambda _d: self.set_tab(INCIDENTS),
+            )
+
+    def edit_details(self) -> None:
+        if self.can_edit and self._record is not None:
+            self.open_dialog(
+                PersonFormDialog(self.session, self.person_id, parent=self, record=self._record)
+            )
+
+    def open_dialog(
+        self, dialog: QDialog, on_accepted: Callable[[QDialog], None] | None = None
+    ) -> None:
+        """Opens a form window-modally (the app keeps running); ``dialog`` is kept until it
+        closes. Forms announce their own changes through ``session.changed``. One form at a
+        time: while one is open, it is brought forward instead of opening a second."""
+        if self.dialog is not None and self.dialog.isVisible():
+            dialog.deleteLater()
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return
+        self.dialog = dialog
+        if on_accepted is not None:
+            dialog.accepted.connect(lambda: on_accepted(dialog))
+        dialog.finished.connect(lambda _result: self._dialog_closed(dialog))
+        dialog.open()
+
+    # -- refreshing ------------------------------------------------------------------------
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
+    def _on_changed(self, kind: str) -> None:
+        if not self.session.is_unlocked or not self.pages:
+            return
+        if kind == "person":
+            self._record_stale = True
+        self._stale = set(range(len(self.pages)))
+        if self.isVisible():
+            self._catch_up()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.pages and self.session.is_unlocked:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        if self._record_stale:
+            self._record_stale = False
+            try:
+                self._record = people.view_person(self.session.vault, self.person_id)
+            except SimDeskError as error:
+                self._unavailable(str(error))
+                return
+            self.header.show_record(self._record, self.session.vault.today())
+        self._tab_shown(self.tabs.currentIndex())
+
+    def _tab_shown(self, index: int) -> None:
+        if index in self._stale and self.session.is_unlocked:
+            self._stale.discard(index)
+            try:
+                self.pages[index].refresh()  # type: ignore[attr-defined]
+            except SimDeskError as error:
+                self._stale.add(index)
+                show_error(self, error)
+
+    def _unavailable(self, message: str) -> None:
+        """The record cannot be shown (not on this caseload, moved, analyst sign-in)."""
+        self.can_edit = False
+        self.header.hide()
+        self.tabs.hide()
+        for page in self.pages:
+            page.deleteLater()
+        self.pages = []
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(24, 24, 24, 24)
+        column.addWidget(widgets.heading("This record cannot be opened", level=1))
+        text = QLabel(message)
+        text.setWordWrap(True)
+        text.setAccessibleName("Why the record cannot be opened")
+        column.addWidget(text)
+        back = QPushButton("← Back to list")
+        back.setAccessibleName("Back to list")
+        back.clicked.connect(self.closed)
+        column.addWidget(back, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addStretch(1)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.addWidget(box, 1)
