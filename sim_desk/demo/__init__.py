@@ -368,6 +368,7 @@ def _contacts(
             (7, 3, 1),
         )[0]
         attended = rng.random() < attend_share
+        clinical = rng.choice(CLINICAL_NOTES)
         contacts.log_contact(
             vault,
             person_id,
@@ -388,6 +389,7 @@ def _contacts(
                 ),
                 place="Home" if mechanism == ConsultationMechanism.FACE_TO_FACE else None,
                 shared_note=rng.choice(SHARED_NOTES[mechanism.value]) if attended else None,
+                clinical_note=clinical if attended and rng.random() < 0.2 else None,
             ),
         )
         day += timedelta(days=rng.randint(5, 11))

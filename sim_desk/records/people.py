@@ -398,6 +398,13 @@ def view_person(vault: UnlockedVault, person_id: uuid.UUID) -> PersonRecord:
         return person_record(vault, session, person)
 
 
+def reload_person(vault: UnlockedVault, person_id: uuid.UUID) -> PersonRecord:
+    """Re-reads a record this user has open already (its opening was audited by view_person),
+    after a change made in the same workspace, without logging a second view."""
+    with vault.read() as session:
+        return person_record(vault, session, load_person(vault, session, person_id))
+
+
 # -- status ---------------------------------------------------------------------------------
 
 

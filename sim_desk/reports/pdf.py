@@ -4,8 +4,7 @@ page X of Y, who generated it and when, the software version; written atomically
 from __future__ import annotations
 
 import io
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +16,14 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, SimpleDocTemplate
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, SimpleDocTemplate
 
 from sim_desk import __version__
 from sim_desk.records.fileio import write_atomic
 from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.reports.scripts import fonts_dir, needs_shaping, rich, shaped_style
+
+__all__ = ["fonts_dir", "rich"]
 
 MARKING = "OFFICIAL-SENSITIVE"
 NHS_BLUE = colors.HexColor("#005eb8")
@@ -29,12 +31,6 @@ DARK = colors.HexColor("#212b32")
 GREY = colors.HexColor("#4c6272")
 
 _FONTS_READY = False
-
-
-def fonts_dir() -> Path:
-    frozen = getattr(sys, "_MEIPASS", None)
-    base = Path(frozen) if frozen else Path(__file__).resolve().parent.parent.parent
-    return base / "resources" / "fonts"
 
 
 def register_fonts() -> None:
@@ -57,11 +53,23 @@ def register_fonts() -> None:
 
 
 def styles() -> dict[str, ParagraphStyle]:
+    """The shared paragraph styles; made once per process (reportlab styles are mutable-free)."""
+    global _STYLES
+    if _STYLES is None:
+        _STYLES = _make_styles()
+    return _STYLES
+
+
+_STYLES: dict[str, ParagraphStyle] | None = None
+
+
+def _make_styles() -> dict[str, ParagraphStyle]:
     register_fonts()
     base = getSampleStyleSheet()
     body = ParagraphStyle(
         "Body", parent=base["BodyText"], fontName="SimSans", fontSize=10, leading=14, textColor=DARK
     )
+    cell = ParagraphStyle("Cell", parent=body, fontSize=8.5, leading=10.5, spaceBefore=0)
     return {
         "body": body,
         "small": ParagraphStyle("Small", parent=body, fontSize=8.5, leading=11, textColor=GREY),
@@ -84,10 +92,53 @@ def styles() -> dict[str, ParagraphStyle]:
             spaceAfter=4,
             textColor=NHS_BLUE,
         ),
+        "h3": ParagraphStyle(
+            "H3",
+            parent=body,
+            fontName="SimSans-Bold",
+            fontSize=10.5,
+            leading=14,
+            spaceBefore=6,
+            spaceAfter=2,
+            textColor=DARK,
+        ),
         "mono": ParagraphStyle(
             "Mono", parent=body, fontName="SimMono", fontSize=18, leading=26, alignment=1
         ),
+        "cell": cell,
+        "cell_right": ParagraphStyle("CellRight", parent=cell, alignment=2),
+        "cell_head": ParagraphStyle(
+            "CellHead", parent=cell, fontName="SimSans-Bold", fontSize=8, textColor=colors.white
+        ),
+        "cell_head_right": ParagraphStyle(
+            "CellHeadRight",
+            parent=cell,
+            fontName="SimSans-Bold",
+            fontSize=8,
+            textColor=colors.white,
+            alignment=2,
+        ),
+        "footer": ParagraphStyle("Footer", parent=body, fontSize=7.5, leading=9, textColor=GREY),
     }
+
+
+def para(markup: str, style: ParagraphStyle) -> Paragraph:
+    """A paragraph of reportlab markup; shaped by HarfBuzz when it holds a complex script.
+
+    Text from the records must go through :func:`rich` first (it escapes, and picks a font for
+    each script run).
+    """
+    return Paragraph(markup, shaped_style(style) if needs_shaping(markup) else style)
+
+
+def heading(markup: str, level: str = "h2") -> list[Flowable]:
+    """A heading that starts a new page rather than sit alone at the foot of one."""
+    return [CondPageBreak(30 * mm if level == "h2" else 22 * mm), para(markup, styles()[level])]
+
+
+def text(value: object, style: ParagraphStyle) -> Paragraph:
+    """A paragraph of plain text from the records (any script)."""
+    return para(rich(value), style)
 
 
 @dataclass(frozen=True)
@@ -118,13 +169,15 @@ class _NumberedCanvas(Canvas):
 
     def save(self) -> None:
         total = len(self._pages)
+        # Staff names can be in any script, so the footer is a paragraph, not drawString.
+        footer = para(rich(self.provenance.footer()), styles()["footer"])
         for number, state in enumerate(self._pages, start=1):
             self.__dict__.update(state)
-            self._furniture(number, total)
+            self._furniture(number, total, footer)
             super().showPage()
         super().save()
 
-    def _furniture(self, number: int, total: int) -> None:
+    def _furniture(self, number: int, total: int, footer: Paragraph) -> None:
         width, height = A4
         self.saveState()
         self.setFillColor(colors.HexColor("#8a1c13"))
@@ -133,12 +186,23 @@ class _NumberedCanvas(Canvas):
         self.drawCentredString(width / 2, 7 * mm, MARKING)
         self.setFillColor(GREY)
         self.setFont("SimSans", 7.5)
-        self.drawString(15 * mm, 12 * mm, self.provenance.footer())
-        self.drawRightString(width - 15 * mm, 12 * mm, f"Page {number} of {total}")
+        page = f"Page {number} of {total}"
+        self.drawRightString(width - 15 * mm, 12 * mm, page)
+        room = width - 30 * mm - self.stringWidth(page, "SimSans", 7.5) - 4 * mm
+        _, used = footer.wrap(room, 20 * mm)
+        footer.drawOn(self, 15 * mm, 12 * mm + 9 - used)
         self.restoreState()
 
 
-def build_pdf(story: Sequence[Flowable], provenance: Provenance) -> bytes:
+ProgressCallback = Callable[[float, str], None]
+
+
+def build_pdf(
+    story: Sequence[Flowable],
+    provenance: Provenance,
+    *,
+    progress: ProgressCallback | None = None,
+) -> bytes:
     """Lays out ``story`` on A4 pages with the shared furniture; returns the PDF bytes."""
     register_fonts()
     buffer = io.BytesIO()
@@ -159,7 +223,11 @@ def build_pdf(story: Sequence[Flowable], provenance: Provenance) -> bytes:
         pass
 
     Canvas_.provenance = provenance
+    if progress is not None:
+        progress(0.9, "Laying out the pages")
     doc.build(list(story), canvasmaker=Canvas_)
+    if progress is not None:
+        progress(1.0, "Done")
     return buffer.getvalue()
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-from sim_desk.reports.pdf import NHS_BLUE, Provenance, build_pdf, styles, write_pdf
+from sim_desk.reports.pdf import NHS_BLUE, Provenance, build_pdf, para, rich, styles, write_pdf
 
 
 def recovery_sheet_pdf(
@@ -22,7 +21,7 @@ def recovery_sheet_pdf(
     created_at: datetime,
 ) -> bytes:
     s = styles()
-    key_table = Table([[Paragraph(escape(recovery_key), s["mono"])]], colWidths=[170 * mm])
+    key_table = Table([[para(rich(recovery_key), s["mono"])]], colWidths=[170 * mm])
     key_table.setStyle(
         TableStyle(
             [
@@ -34,9 +33,9 @@ def recovery_sheet_pdf(
     )
     facts = Table(
         [
-            [Paragraph("<b>Team</b>", s["body"]), Paragraph(escape(team_name), s["body"])],
-            [Paragraph("<b>Vault file</b>", s["body"]), Paragraph(escape(vault_file), s["body"])],
-            [Paragraph("<b>Vault id</b>", s["body"]), Paragraph(escape(vault_id), s["small"])],
+            [Paragraph("<b>Team</b>", s["body"]), para(rich(team_name), s["body"])],
+            [Paragraph("<b>Vault file</b>", s["body"]), para(rich(vault_file), s["body"])],
+            [Paragraph("<b>Vault id</b>", s["body"]), para(rich(vault_id), s["small"])],
         ],
         colWidths=[35 * mm, 135 * mm],
     )

@@ -55,3 +55,25 @@ def test_enrolment_sets_outcome_start(officer):
         PersonStatus.REFERRED,
         PersonStatus.ACTIVE,
     ]
+
+
+def test_every_opening_is_audited_but_a_reload_after_an_edit_is_not(officer):
+    from sqlalchemy import func, select
+
+    from sim_desk.records.model import AuditEvent
+
+    person_id = people.create_person(officer, details())
+
+    def views():
+        with officer.read() as session:
+            return session.execute(
+                select(func.count()).where(
+                    AuditEvent.action == "record.view", AuditEvent.entity_id == person_id
+                )
+            ).scalar_one()
+
+    people.view_person(officer, person_id)
+    people.reload_person(officer, person_id)
+    assert views() == 1
+    people.view_person(officer, person_id)
+    assert views() == 2

@@ -168,7 +168,7 @@ class PersonWorkspace(QWidget):
         if self._record_stale:
             self._record_stale = False
             try:
-                self._record = people.view_person(self.session.vault, self.person_id)
+                self._record = people.reload_person(self.session.vault, self.person_id)
             except SimDeskError as error:
                 self._unavailable(str(error))
                 return

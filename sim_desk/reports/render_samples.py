@@ -1,0 +1,108 @@
+"""Renders page 1 of each report type from a fresh demo vault, as PNG, for docs and review.
+
+    python -m sim_desk.reports.render_samples docs/reports
+
+Needs ``pdftoppm`` (poppler-utils). Everything in the demo vault is synthetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sim_desk import demo
+from sim_desk.records import access, caseload
+from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.vault import VaultPaths
+from sim_desk.reports.cohort_report import cohort_report_pdf
+from sim_desk.reports.my_record import my_record_pdf
+from sim_desk.reports.person_report import person_report_pdf
+from sim_desk.reports.recovery_sheet import recovery_sheet_pdf
+
+
+def _non_latin(name: str) -> bool:
+    return any(ord(c) > 0x24F for c in name)
+
+
+def pick_person(vault: UnlockedVault) -> uuid.UUID:
+    """An enrolled person with a name in a non-Latin script and a year or more of follow-up."""
+    rows = caseload.search_caseload(vault, "", statuses=["active"])
+    year_ago = vault.today() - timedelta(days=365)
+    from sim_desk.records.people import view_person
+
+    best = None
+    for row in rows:
+        if not _non_latin(row.display_name):
+            continue
+        record = view_person(vault, row.id)
+        if record.enrolled_on and record.enrolled_on <= year_ago:
+            return row.id
+        best = best or row.id
+    return best or rows[0].id
+
+
+def render(pdf: bytes, png_stem: Path, dpi: int) -> Path:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(pdf)
+        handle.flush()
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile",
+             handle.name, str(png_stem)],
+            check=True,
+        )  # fmt: skip
+    return png_stem.with_suffix(".png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--people", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dpi", type=int, default=80)
+    args = parser.parse_args(argv)
+    if shutil.which("pdftoppm") is None:
+        print("pdftoppm is missing: apt-get install poppler-utils", file=sys.stderr)
+        return 2
+    args.folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = VaultPaths.at(Path(tmp) / "demo.simvault")
+        started = time.perf_counter()
+        demo.build_demo_vault(paths, people=args.people, seed=args.seed)
+        print(f"demo vault of {args.people} people built in {time.perf_counter() - started:.1f} s")
+        lead_pass = demo.DEMO_LOGINS["lead"][0]
+        with access.unlock(paths, "lead", lead_pass) as lead:
+            person = pick_person(lead)
+            made = {}
+            for name, make in (
+                ("person-report", lambda: person_report_pdf(lead, person)),
+                ("cohort-report", lambda: cohort_report_pdf(lead)),
+                ("my-record", lambda: my_record_pdf(lead, person)),
+                (
+                    "recovery-sheet",
+                    lambda: recovery_sheet_pdf(
+                        team_name="Demo SIM Team (synthetic data)",
+                        vault_file=str(paths.database.name),
+                        vault_id=str(lead.vault_id),
+                        recovery_key="DEMO-DEMO-DEMO-DEMO-DEMO-DEMO-DEMO-DEMO",
+                        created_by=lead.actor.display_name,
+                        created_at=datetime.now(UTC),
+                    ),
+                ),
+            ):
+                started = time.perf_counter()
+                made[name] = make()
+                print(f"{name}: {time.perf_counter() - started:.2f} s")
+        for name, pdf in made.items():
+            print(render(pdf, args.folder / name, args.dpi))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
