@@ -11,7 +11,9 @@ import argparse
 import getpass
 import os
 import sys
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from sim_desk import __version__
@@ -221,6 +223,53 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _uuid(text: str | None, what: str) -> uuid.UUID | None:
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise UsageError(f"{what}: '{text}' is not a record id (a UUID).") from None
+
+
+def _day(text: str | None, what: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what}: write the date as YYYY-MM-DD.") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sim_desk.reports import cohort_report, my_record, person_report
+
+    person = _uuid(args.person, "--person")
+    if args.kind != "cohort" and person is None:
+        raise UsageError(f"A {args.kind} report needs --person ID (see the person's Record tab).")
+    out = Path(args.out)
+    with open_vault(args) as vault:
+        if args.kind == "cohort":
+            cohort_report.save_cohort_report(
+                out,
+                vault,
+                months=args.months,
+                pair_id=_uuid(args.pair, "--pair"),
+                enrolled_from=_day(args.enrolled_from, "--enrolled-from"),
+                enrolled_to=_day(args.enrolled_to, "--enrolled-to"),
+            )
+        elif args.kind == "person":
+            assert person is not None
+            person_report.save_person_report(
+                out, vault, person, months=args.months, include_clinical_notes=args.clinical_notes
+            )
+        else:
+            assert person is not None
+            my_record.save_my_record(out, vault, person, include_clinical_notes=args.clinical_notes)
+    print(f"Written {out} (readable by you only).")
+    return EXIT_OK
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from sim_desk.records.verify import verify_vault
 
@@ -331,6 +380,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", action="store_true", help="print the CSV header and exit")
     p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("report", help="write a person, cohort or my-record PDF report")
+    p.add_argument("kind", choices=["person", "cohort", "my-record"])
+    _auth(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="the PDF to write")
+    p.add_argument("--person", metavar="ID", help="the person's record id (person, my-record)")
+    p.add_argument(
+        "--months",
+        type=int,
+        choices=[6, 12, 24],
+        default=12,
+        help="outcome window length (default 12)",
+    )
+    p.add_argument("--pair", metavar="ID", help="cohort: one pair only")
+    p.add_argument("--enrolled-from", metavar="YYYY-MM-DD", help="cohort: enrolled on or after")
+    p.add_argument("--enrolled-to", metavar="YYYY-MM-DD", help="cohort: enrolled on or before")
+    p.add_argument(
+        "--clinical-notes",
+        action="store_true",
+        help="include clinician-only notes (clinicians and clinical leads only)",
+    )
+    p.set_defaults(run=cmd_report)
 
     p = sub.add_parser("verify", help="check the database, encryption and audit chain")
     _auth(p)

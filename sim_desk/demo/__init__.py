@@ -396,7 +396,9 @@ def _contacts(
 
 
 def _plan(vault: UnlockedVault, rng: random.Random, person_id: uuid.UUID, today: date) -> None:
-    first = today + timedelta(days=rng.randint(-6, 6))
+    """A fortnightly plan that began about ten weeks ago: most past visits done (a contact
+    linked), a few missed, the last one or two possibly still overdue; the rest to come."""
+    first = today - timedelta(days=rng.randint(60, 80))
     visits.plan_visits(
         vault,
         person_id,
@@ -404,12 +406,24 @@ def _plan(vault: UnlockedVault, rng: random.Random, person_id: uuid.UUID, today:
             frequency="fortnightly",
             first_visit_at=_at(first, rng.choice((10, 11, 14))),
             end_on=None,
-            occurrences=8,
+            occurrences=12,
             duration_minutes=60,
             mechanism="01",
             place="Home",
         ),
     )
+    for visit in visits.list_planned_visits(vault, person_id):
+        if visit.due_on >= today:
+            continue
+        roll = rng.random()
+        if roll < 0.75:
+            prefill = visits.contact_prefill(vault, visit.id)
+            prefill.started_at += timedelta(days=rng.choice((0, 0, 0, 1, 2, 9)))
+            prefill.started_at = min(prefill.started_at, vault.now() - timedelta(hours=1))
+            prefill.shared_note = rng.choice(SHARED_NOTES["01"])
+            contacts.log_contact(vault, person_id, prefill)
+        elif roll < 0.87 and visit.due_on < today - timedelta(days=2):
+            visits.mark_visit(vault, visit.id, "missed", reason="Not in when we called")
 
 
 def print_logins(paths: VaultPaths) -> None:
