@@ -6,6 +6,10 @@ row writes nothing and the report lists each bad row by its line in the file (th
 already in the vault (same person, type and minute) are skipped as duplicates, so importing the
 same file twice adds nothing the second time.
 
+A file whose columns are named by another system (police or NHS exports) is read through a
+:class:`~sim_desk.exchange.mappings.ColumnMapping` saved for that source; a dry run is the preview
+a wizard shows: what would be added, what is a duplicate, and every rejected line with why.
+
 Messages name the line and the column at fault and never repeat the rest of a row, because they
 are shown in terminals and may be pasted into e-mails. No Qt here: the GUI and ``sim-desk
 import`` call the same functions.
@@ -23,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +41,9 @@ from sim_desk.records.model import Incident, Person, PersonStatusChange
 from sim_desk.records.people import CASEWORKERS, PersonDetails
 from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
 from sim_desk.records.validation import clean_text, normalise_nhs_number
+
+if TYPE_CHECKING:
+    from sim_desk.exchange.mappings import ColumnMapping
 
 #: Columns of a people file, in template order. Dates are dd/mm/yyyy or yyyy-mm-dd; codes or
 #: labels are accepted for ethnic_category and gender; interpreter_needed is yes/no.
@@ -97,6 +104,7 @@ class ImportReport:
         errors: (line in the file, what to fix) for every bad row; the header is line 1.
         dry_run: True when nothing was meant to be written.
         duplicate_lines: the lines skipped as duplicates.
+        to_add: for incidents, what each line to be added holds (the preview a wizard shows).
     """
 
     kind: str
@@ -106,10 +114,21 @@ class ImportReport:
     errors: tuple[tuple[int, str], ...]
     dry_run: bool
     duplicate_lines: tuple[int, ...] = ()
+    to_add: tuple[IncidentPreview, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclass(frozen=True)
+class IncidentPreview:
+    """One line that an incident import adds (or, in a dry run, would add)."""
+
+    line: int
+    person_id: uuid.UUID
+    incident_type: str
+    occurred_at: datetime
 
 
 def template(kind: str) -> str:
@@ -174,7 +193,19 @@ def _decode(path: Path) -> str:
         ) from None
 
 
-def _read_rows(path: Path, kind: str) -> list[_Row]:
+def file_header(path: str | os.PathLike[str]) -> list[str]:
+    """The header cells of a CSV file as written (for building a column mapping)."""
+    reader = csv.reader(io.StringIO(_decode(Path(path)), newline=""), strict=False)
+    try:
+        header = [cell.strip() for cell in next(reader, [])]
+    except csv.Error:
+        raise ValidationError("File: the header line cannot be read as CSV.", "file") from None
+    while header and not header[-1]:
+        header.pop()
+    return header
+
+
+def _read_rows(path: Path, kind: str, mapping: ColumnMapping | None = None) -> list[_Row]:
     """The data rows, keyed by column; file-level problems raise ValidationError."""
     columns = _columns(kind)
     text = _decode(path)
@@ -185,10 +216,19 @@ def _read_rows(path: Path, kind: str) -> list[_Row]:
             raise ValidationError(
                 f"File: it is empty. The first line must be the header: {template(kind)}", "file"
             )
-        names = [cell.strip().lower() for cell in header]
-        while not names[-1]:  # spreadsheets often save empty columns after the last one
-            names.pop()
-        _check_header(names, kind, columns)
+        written = [cell.strip() for cell in header]
+        while not written[-1]:  # spreadsheets often save empty columns after the last one
+            written.pop()
+        names: list[str | None]
+        if mapping is None:
+            lowered = [cell.lower() for cell in written]
+            _check_header(lowered, kind, columns)
+            names = list(lowered)
+        else:
+            if mapping.kind != kind:
+                raise ValidationError(f"Mapping: '{mapping.name}' is not for {kind}.", "mapping")
+            names = mapping.check().targets(written)
+            _check_header(mapping.present_columns(written), kind, columns)
         rows: list[_Row] = []
         last_line = reader.line_num
         for cells in reader:
@@ -197,7 +237,10 @@ def _read_rows(path: Path, kind: str) -> list[_Row]:
             if not any(cell.strip() for cell in cells):
                 continue
             beyond = sum(1 for cell in cells[len(names) :] if cell.strip())
-            rows.append(_Row(line, dict(zip(names, cells, strict=False)), beyond))
+            by_column = {n: c for n, c in zip(names, cells, strict=False) if n is not None}
+            if mapping is not None:
+                by_column = mapping.apply(by_column)
+            rows.append(_Row(line, by_column, beyond))
     except csv.Error:
         raise ValidationError(
             f"File: line {reader.line_num} cannot be read as CSV (a stray quote or a null"
@@ -363,12 +406,14 @@ def import_people(
     *,
     dry_run: bool = False,
     pair_id: uuid.UUID | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> ImportReport:
     """Imports referred people from a CSV file, all or nothing.
 
     Officers and clinicians import into their own pair's caseload; a team lead may name a pair
     (``pair_id``) or leave the people unassigned. A person whose NHS number or police reference
     is already in the vault, or on an earlier line, is a bad row: search for them instead.
+    ``mapping`` reads another system's column names, as for incidents.
 
     Raises:
         PermissionDenied: the user's role cannot add people.
@@ -376,7 +421,7 @@ def import_people(
             cannot be chosen.
     """
     vault.require_role(*CASEWORKERS, doing="import people")
-    rows = _read_rows(Path(path), "people")
+    rows = _read_rows(Path(path), "people", mapping)
     today = vault.today()
     errors: list[tuple[int, str]] = []
     checked: list[tuple[_Row, dict[str, Any]]] = []
@@ -418,6 +463,7 @@ def import_people(
                 rows=len(rows),
                 added=len(checked),
                 duplicates=0,
+                **({"mapping": mapping.name} if mapping is not None else {}),
             )
     return ImportReport("people", len(rows), len(checked), 0, (), dry_run)
 
@@ -539,21 +585,27 @@ def _existing_keys(
 
 
 def import_incidents(
-    vault: UnlockedVault, path: str | os.PathLike[str], *, dry_run: bool = False
+    vault: UnlockedVault,
+    path: str | os.PathLike[str],
+    *,
+    dry_run: bool = False,
+    mapping: ColumnMapping | None = None,
 ) -> ImportReport:
     """Imports incidents from a CSV file, all or nothing.
 
     Each row is matched to a person on this user's caseload by NHS number or police reference.
     A row whose person, type and time (to the minute) are already in the vault, or on an earlier
     line, is skipped and counted as a duplicate. A Section 136 row gets an episode holding the
-    detention time, with its other details left unknown.
+    detention time, with its other details left unknown. With ``mapping``, the file's own
+    column names and codes are read through that source's saved mapping. A dry run is the
+    preview: ``to_add``, ``duplicate_lines`` and ``errors`` say what a real import would do.
 
     Raises:
         PermissionDenied: the user's role cannot record incidents.
         ValidationError: the file as a whole cannot be read (encoding, header).
     """
     vault.require_role(*CASEWORKERS, doing="import incidents")
-    rows = _read_rows(Path(path), "incidents")
+    rows = _read_rows(Path(path), "incidents", mapping)
     errors: list[tuple[int, str]] = []
     with _session(vault, dry_run) as session:
         caseload = _Caseload(vault, session)
@@ -571,6 +623,7 @@ def import_incidents(
             return ImportReport("incidents", len(rows), 0, 0, tuple(errors), dry_run)
         known = _existing_keys(session, {person.id for _, person, _ in checked})
         to_add: list[tuple[Person, IncidentDetails]] = []
+        preview: list[IncidentPreview] = []
         duplicate_lines: list[int] = []
         for row, person, details in checked:
             kind = IncidentType.parse(str(details.incident_type), field="incident_type").value
@@ -580,6 +633,7 @@ def import_incidents(
                 continue
             known.add(key)
             to_add.append((person, details))
+            preview.append(IncidentPreview(row.line, person.id, kind, details.occurred_at))
         if not dry_run:
             for person, details in to_add:
                 incidents._add_incident(vault, session, person, details)
@@ -592,6 +646,7 @@ def import_incidents(
                 rows=len(rows),
                 added=len(to_add),
                 duplicates=len(duplicate_lines),
+                **({"mapping": mapping.name} if mapping is not None else {}),
             )
     return ImportReport(
         "incidents",
@@ -601,4 +656,5 @@ def import_incidents(
         (),
         dry_run,
         tuple(duplicate_lines),
+        tuple(preview),
     )

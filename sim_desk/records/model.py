@@ -89,6 +89,9 @@ class VaultMeta(Base, Tracked):
     __tablename__ = "vault_meta"
     vault_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     team_name: Mapped[str] = mapped_column(String(200))
+    #: Secret key (32 bytes) for longitudinal-linkage pseudonyms in anonymised exports; made
+    #: when a team lead first grants linkage. It never leaves the (encrypted) database.
+    linkage_key: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class User(Base, Tracked):
@@ -101,6 +104,18 @@ class User(Base, Tracked):
     clinical_access: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     removed_at: Mapped[datetime | None] = mapped_column()
+
+
+class LinkageGrant(Base, Tracked):
+    """A team lead's permission for one user to pseudonymise exports with the linkage key.
+
+    ``created_by`` is the lead who granted it; a revoked grant is kept, with when and by whom.
+    """
+
+    __tablename__ = "linkage_grants"
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column()
 
 
 class Pair(Base, Tracked):

@@ -1,0 +1,335 @@
+"""Read use cases and permissions for the exchange layer: anonymised exports and calendars.
+
+Anonymised exports are for analysts and team leads. They get per-person facts (internal ids,
+codes, dates and outcome figures) but never names, NHS numbers, police references, dates of
+birth or free text: the exporter generalises and suppresses what it is given, and what it is
+not given it cannot leak. Longitudinal linkage (stable pseudonyms across exports) uses a key kept
+inside the vault database; a team lead grants a user the right to use it.
+
+Calendars are for the pair who make the visits (and team leads): events carry initials worked out
+here, so the full name never leaves this layer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sim_desk.records import outcome_data, outcomes
+from sim_desk.records.codes import ExitReason, PersonStatus, PlannedVisitStatus, Role
+from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
+from sim_desk.records.incidents import age_on
+from sim_desk.records.model import (
+    LinkageGrant,
+    Pair,
+    Person,
+    PlannedVisit,
+    User,
+    VaultMeta,
+    VisitPlan,
+)
+from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+
+#: Who may run anonymised exports.
+EXPORTERS = (Role.TEAM_LEAD, Role.ANALYST)
+#: Who may put planned visits into a calendar file.
+CALENDAR_USERS = (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)
+#: Audit actions for linkage grants.
+LINKAGE_GRANTED = "linkage.granted"
+LINKAGE_REVOKED = "linkage.revoked"
+KEY_BYTES = 32
+#: A calendar covers at most this many days ahead.
+MAX_CALENDAR_DAYS = 366
+
+
+# -- longitudinal linkage -------------------------------------------------------------------
+
+
+def _live_grant(session: Session, user_id: uuid.UUID | None) -> LinkageGrant | None:
+    if user_id is None:
+        return None
+    return session.execute(
+        select(LinkageGrant).where(
+            LinkageGrant.user_id == user_id, LinkageGrant.revoked_at.is_(None)
+        )
+    ).scalar_one_or_none()
+
+
+def grant_linkage(vault: UnlockedVault, user_id: uuid.UUID) -> None:
+    """Lets a user pseudonymise exports with the vault's linkage key (team leads only).
+
+    The key is made at the first grant. Granting twice changes nothing.
+
+    Raises:
+        PermissionDenied: the signed-in user is not a team lead.
+        ValidationError: the user is not an active analyst or team lead.
+    """
+    vault.require_role(Role.TEAM_LEAD, doing="grant longitudinal linkage")
+    with vault.write() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.active or Role(user.role) not in EXPORTERS:
+            raise ValidationError(
+                "Linkage: choose an active analyst or team lead; only they run exports.", "user"
+            )
+        if _live_grant(session, user.id) is not None:
+            return
+        meta = session.execute(select(VaultMeta)).scalar_one()
+        made_key = meta.linkage_key is None
+        if made_key:
+            meta.linkage_key = secrets.token_bytes(KEY_BYTES)
+        session.add(LinkageGrant(user_id=user.id, created_by=vault.actor.user_id))
+        vault.audit(session, LINKAGE_GRANTED, "user", user.id, new_key=made_key)
+
+
+def revoke_linkage(vault: UnlockedVault, user_id: uuid.UUID) -> None:
+    """Withdraws a user's linkage grant (team leads only); a no-op if there is none."""
+    vault.require_role(Role.TEAM_LEAD, doing="revoke longitudinal linkage")
+    with vault.write() as session:
+        grant = _live_grant(session, user_id)
+        if grant is None:
+            return
+        grant.revoked_at = vault.now()
+        grant.revoked_by = vault.actor.user_id
+        vault.audit(session, LINKAGE_REVOKED, "user", user_id)
+
+
+def linkage_granted(vault: UnlockedVault) -> bool:
+    """Whether the signed-in user may ask for linked pseudonyms (for the wizard's check box)."""
+    with vault.read() as session:
+        return _live_grant(session, vault.actor.user_id) is not None
+
+
+def pseudonym_key(vault: UnlockedVault, *, linkage: bool) -> bytes:
+    """The key for this export's pseudonyms: fresh and random, or the vault's linkage key.
+
+    Raises:
+        PermissionDenied: not an exporter, or linkage asked for without a grant.
+    """
+    vault.require_role(*EXPORTERS, doing="run anonymised exports")
+    if not linkage:
+        return secrets.token_bytes(KEY_BYTES)
+    with vault.read() as session:
+        grant = _live_grant(session, vault.actor.user_id)
+        key = session.execute(select(VaultMeta.linkage_key)).scalar_one()
+        if grant is None or key is None:
+            raise PermissionDenied(
+                "Linked pseudonyms need your team lead's permission (longitudinal linkage)."
+                " Export without linkage, or ask them to grant it."
+            )
+        return bytes(key)
+
+
+# -- the cohort for an anonymised export ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportPerson:
+    """One enrolled person's facts for the exporter. No names, numbers, birth dates or text."""
+
+    person_id: uuid.UUID
+    age_at_enrolment: int | None
+    gender: str
+    ethnic_category: str
+    borough: str | None
+    enrolled_on: date
+    enrolled_until: date  # closure, or today while still enrolled
+    status: str
+    outcome: outcomes.PersonOutcome
+    engagement: outcomes.Engagement
+
+
+@dataclass(frozen=True)
+class ExportCohort:
+    today: date
+    months: int
+    flow: outcome_data.Flow
+    people: tuple[ExportPerson, ...]
+
+
+def export_cohort(vault: UnlockedVault, *, months: int = 12) -> ExportCohort:
+    """Everyone referred (for the flow) and every enrolled person's figures, team-wide.
+
+    Raises:
+        PermissionDenied: the signed-in user is not an analyst or team lead.
+        ValidationError: the window is not 6, 12 or 24 months.
+    """
+    vault.require_role(*EXPORTERS, doing="run anonymised exports")
+    if months not in outcomes.ALLOWED_MONTHS:
+        raise ValidationError("Window: choose 6, 12 or 24 months.", "months")
+    today = vault.today()
+    with vault.read() as session:
+        scope = list(session.execute(select(Person).order_by(Person.id)).scalars())
+        enrolled = [p for p in scope if p.enrolled_on is not None and p.enrolled_on <= today]
+        facts = outcome_data._facts(session, [p.id for p in enrolled])
+        rows = []
+        for person in enrolled:
+            report = outcome_data._person_report(
+                person,
+                facts,
+                today=today,
+                months=months,
+                incident_types=outcome_data.ALL_TYPES,
+            )
+            assert person.enrolled_on is not None
+            rows.append(
+                ExportPerson(
+                    person_id=person.id,
+                    age_at_enrolment=age_on(person.date_of_birth, person.enrolled_on)
+                    if person.date_of_birth
+                    else None,
+                    gender=person.gender,
+                    ethnic_category=person.ethnic_category,
+                    borough=person.borough,
+                    enrolled_on=person.enrolled_on,
+                    enrolled_until=min(person.closed_on or today, today),
+                    status=person.status,
+                    outcome=report.outcome,
+                    engagement=report.engagement,
+                )
+            )
+        closed: dict[str, int] = {}
+        for p in scope:
+            if p.status == PersonStatus.CLOSED.value:
+                reason = p.exit_reason or ExitReason.DISCHARGED.value
+                closed[reason] = closed.get(reason, 0) + 1
+        flow = outcome_data.Flow(
+            referred=len(scope),
+            enrolled=len(enrolled),
+            active=sum(p.status == PersonStatus.ACTIVE.value for p in scope),
+            stepping_down=sum(p.status == PersonStatus.STEPPING_DOWN.value for p in scope),
+            closed=closed,
+        )
+    return ExportCohort(today, months, flow, tuple(rows))
+
+
+# -- planned visits for a calendar ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarVisit:
+    """A still-planned visit, with only what a calendar outside the vault may hold."""
+
+    visit_id: uuid.UUID
+    person_id: uuid.UUID
+    initials: str  # "" when initials would spell the whole name (one-letter name parts)
+    due_at: datetime
+    duration_minutes: int
+    mechanism: str
+
+
+@dataclass(frozen=True)
+class CalendarVisits:
+    pair_ids: tuple[uuid.UUID, ...]
+    pair_names: tuple[str, ...]
+    start: date
+    end: date  # first day not included
+    visits: tuple[CalendarVisit, ...]
+
+
+def _first_grapheme(text: str) -> str:
+    """The first letter with its combining marks (a good-enough grapheme for initials)."""
+    text = unicodedata.normalize("NFC", text.strip())
+    if not text:
+        return ""
+    out = text[0]
+    for char in text[1:]:
+        if unicodedata.category(char) not in ("Mn", "Mc", "Me"):
+            break
+        out += char
+    return out
+
+
+def initials(given_name: str, family_name: str) -> str:
+    """Initials such as "A.O." for Amara Okafor.
+
+    When every part of the name is a single letter (common in Chinese names), the initials would
+    be the full name, so none are given and the calendar reference alone identifies the event.
+    """
+    parts = [p for p in (given_name.strip(), family_name.strip()) if p]
+    firsts = [_first_grapheme(p) for p in parts]
+    if not parts or all(
+        first == unicodedata.normalize("NFC", part)
+        for first, part in zip(firsts, parts, strict=True)
+    ):
+        return ""
+    return "".join(f"{first.upper()}." for first in firsts)
+
+
+def calendar_visits(
+    vault: UnlockedVault,
+    *,
+    pair_id: uuid.UUID | None = None,
+    start: date | None = None,
+    days: int = 90,
+) -> CalendarVisits:
+    """Still-planned visits of one pair, or of the signed-in user's pairs, from ``start``.
+
+    Args:
+        pair_id: the pair; officers and clinicians may leave it out for all their pairs, and may
+            name only their own. Team leads must name one.
+        start: the first UK day (default today).
+        days: how many days the calendar covers (1 to 366).
+
+    Raises:
+        PermissionDenied: an analyst, or a pair that is not the user's own.
+        ValidationError: no pair chosen by a team lead, or a bad number of days.
+        NotFound: the pair does not exist.
+    """
+    vault.require_role(*CALENDAR_USERS, doing="export planned visits to a calendar")
+    if not 1 <= days <= MAX_CALENDAR_DAYS:
+        raise ValidationError(f"Days: choose 1 to {MAX_CALENDAR_DAYS} days ahead.", "days")
+    first_day = start or vault.today()
+    last_day = first_day + timedelta(days=days)
+    if pair_id is None:
+        if vault.actor.role == Role.TEAM_LEAD or not vault.actor.pair_ids:
+            raise ValidationError("Pair: choose the pair whose visits to export.", "pair_id")
+        pair_ids = sorted(vault.actor.pair_ids)
+    else:
+        if vault.actor.role != Role.TEAM_LEAD and pair_id not in vault.actor.pair_ids:
+            raise PermissionDenied("You can export the visits of your own pair only.")
+        pair_ids = [pair_id]
+    with vault.read() as session:
+        pairs = [session.get(Pair, p) for p in pair_ids]
+        if any(p is None for p in pairs):
+            raise NotFound("That pair was not found. It may have been closed.")
+        begin = datetime.combine(first_day, time(0), tzinfo=LOCAL_ZONE).astimezone(UTC)
+        end = datetime.combine(last_day, time(0), tzinfo=LOCAL_ZONE).astimezone(UTC)
+        rows = session.execute(
+            select(
+                PlannedVisit.id,
+                PlannedVisit.due_at,
+                Person.id,
+                Person.given_name,
+                Person.family_name,
+                VisitPlan.duration_minutes,
+                VisitPlan.mechanism,
+            )
+            .join(Person, Person.id == PlannedVisit.person_id)
+            .outerjoin(VisitPlan, VisitPlan.id == PlannedVisit.plan_id)
+            .where(
+                Person.pair_id.in_(pair_ids),
+                PlannedVisit.status == PlannedVisitStatus.PLANNED.value,
+                PlannedVisit.due_at >= begin,
+                PlannedVisit.due_at < end,
+            )
+            .order_by(PlannedVisit.due_at, PlannedVisit.id)
+        ).all()
+        visits = tuple(
+            CalendarVisit(
+                visit_id=visit_id,
+                person_id=person_id,
+                initials=initials(given, family),
+                due_at=due_at,
+                duration_minutes=duration or 60,
+                mechanism=mechanism or "01",
+            )
+            for visit_id, due_at, person_id, given, family, duration, mechanism in rows
+        )
+        names = tuple(p.name for p in pairs if p is not None)
+    return CalendarVisits(tuple(pair_ids), names, first_day, last_day, visits)
