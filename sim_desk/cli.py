@@ -194,6 +194,18 @@ def cmd_users(args: argparse.Namespace) -> int:
                 f"Removed {args.username}. Rotate the keys (sim-desk rekey) to lock out any copy"
                 " of the vault they may hold."
             )
+        elif args.users_command in ("grant-linkage", "revoke-linkage"):
+            from sim_desk.records import export_data
+
+            match = [u for u in users.list_users(vault) if u.username == args.username.casefold()]
+            if not match:
+                raise NotFound(f"No active user called {args.username}.")
+            if args.users_command == "grant-linkage":
+                export_data.grant_linkage(vault, match[0].id)
+                print(f"{args.username} may now make exports with linked pseudonyms.")
+            else:
+                export_data.revoke_linkage(vault, match[0].id)
+                print(f"{args.username} may no longer make linked exports.")
     return EXIT_OK
 
 
@@ -205,9 +217,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.file:
         raise UsageError("Name the CSV file to import, or use --template to see the columns.")
+    mapping = None
+    if args.mapping:
+        from sim_desk.exchange import mappings
+
+        mapping = mappings.load_mapping(args.mapping)
     with open_vault(args) as vault:
         run = csv_import.import_people if args.kind == "people" else csv_import.import_incidents
-        report = run(vault, Path(args.file), dry_run=args.dry_run)
+        report = run(vault, Path(args.file), dry_run=args.dry_run, mapping=mapping)
     for line, message in report.errors:
         print(f"line {line}: {message}", file=sys.stderr)
     if not report.ok:
@@ -296,6 +313,71 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from sim_desk.exchange import export
+
+    out = Path(args.out)
+    as_zip = args.zip or out.suffix.lower() == ".zip"
+    with open_vault(args) as vault:
+        plan = export.plan_export(vault, k=args.k, linkage=args.linkage, months=args.months)
+        print(
+            f"people.csv: {len(plan.people_rows)} of {plan.rows_total} people"
+            f" ({plan.rows_suppressed} left out so that every group has at least {plan.k});"
+            f" smallest group {plan.k_reached}."
+        )
+        for g in plan.generalisations:
+            print(f"  {g.column}: {g.applied}")
+        if args.dry_run:
+            print("Nothing written (--dry-run).")
+            return EXIT_OK
+        result = export.write_export(vault, plan, out, as_zip=as_zip)
+    print(f"Wrote {result.destination}")
+    return EXIT_OK
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from sim_desk.exchange import calendar
+    from sim_desk.records import people
+
+    with open_vault(args) as vault:
+        pair_id = None
+        if args.pair:
+            wanted = args.pair.strip().casefold()
+            match = [
+                p for p in people.list_pairs(vault) if wanted in (p.name.casefold(), str(p.id))
+            ]
+            if len(match) != 1:
+                raise NotFound(f"No pair called {args.pair}. Names: see the Team page.")
+            pair_id = match[0].id
+        result = calendar.export_calendar(vault, Path(args.out), pair_id=pair_id, days=args.days)
+    print(f"Wrote {result.events} planned visit(s) to {result.destination}")
+    return EXIT_OK
+
+
+def cmd_mapping(args: argparse.Namespace) -> int:
+    import json
+
+    from sim_desk.exchange import csv_import, mappings
+
+    if args.mapping_command == "list":
+        for name in mappings.list_mappings():
+            print(name)
+    elif args.mapping_command == "show":
+        print(json.dumps(mappings.load_mapping(args.name).to_json(), indent=2, ensure_ascii=False))
+    elif args.mapping_command == "suggest":
+        header = csv_import.file_header(Path(args.file))
+        suggested = mappings.suggest_mapping(args.name, header, kind=args.kind)
+        print(json.dumps(suggested.to_json(), indent=2, ensure_ascii=False))
+    elif args.mapping_command == "save":
+        try:
+            doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+            mapping = mappings.ColumnMapping.from_json(doc)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"Cannot read the mapping file {args.file}: {exc}") from None
+        print(f"Saved mapping {mapping.name} to {mappings.save_mapping(mapping)}")
+    return EXIT_OK
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -370,6 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
     q = users_sub.add_parser("remove", help="remove a user (then rotate keys)")
     _auth(q)
     q.add_argument("username")
+    for action, text in (
+        ("grant-linkage", "let a user make exports with linked pseudonyms (team leads)"),
+        ("revoke-linkage", "withdraw that permission"),
+    ):
+        q = users_sub.add_parser(action, help=text)
+        _auth(q)
+        q.add_argument("username")
     for q in users_sub.choices.values():
         q.set_defaults(run=cmd_users)
 
@@ -379,7 +468,55 @@ def build_parser() -> argparse.ArgumentParser:
     _auth(p, user_required=False)
     p.add_argument("--template", action="store_true", help="print the CSV header and exit")
     p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    p.add_argument(
+        "--mapping",
+        metavar="NAME",
+        help="read the file through the column mapping saved for this source (sim-desk mapping)",
+    )
     p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("mapping", help="column mappings for imports, saved per source")
+    mapping_sub = p.add_subparsers(
+        dest="mapping_command", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    mapping_sub.add_parser("list", help="list saved mappings")
+    q = mapping_sub.add_parser("show", help="print a saved mapping as JSON")
+    q.add_argument("name")
+    q = mapping_sub.add_parser("suggest", help="print a first guess for a file's columns as JSON")
+    q.add_argument("name", help="the source, for example met-police-cad")
+    q.add_argument("file", help="a CSV file from that source (only its header is read)")
+    q.add_argument("--kind", choices=["incidents", "people"], default="incidents")
+    q = mapping_sub.add_parser("save", help="save (or replace) a mapping from a JSON file")
+    q.add_argument("file")
+    for q in mapping_sub.choices.values():
+        q.set_defaults(run=cmd_mapping)
+
+    p = sub.add_parser("export", help="anonymised export for analysts (a new folder or a zip)")
+    _auth(p)
+    p.add_argument("--out", required=True, metavar="PATH", help="a new folder, or a .zip file")
+    p.add_argument("--zip", action="store_true", help="write a zip even without .zip in PATH")
+    p.add_argument("--k", type=int, default=5, help="smallest group size (3 or more; default 5)")
+    p.add_argument("--months", type=int, choices=[6, 12, 24], default=12, help="outcome window")
+    p.add_argument(
+        "--linkage",
+        action="store_true",
+        help="pseudonyms under the vault's linkage key (needs a team lead's grant)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what is generalised and left out; write nothing",
+    )
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("calendar", help="planned visits as an .ics file (initials and a reference)")
+    _auth(p)
+    p.add_argument(
+        "--pair", help="pair name or id (default: your own pairs; team leads must name one)"
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="the .ics file to write")
+    p.add_argument("--days", type=int, default=90, help="days ahead from today (1 to 366)")
+    p.set_defaults(run=cmd_calendar)
 
     p = sub.add_parser("report", help="write a person, cohort or my-record PDF report")
     p.add_argument("kind", choices=["person", "cohort", "my-record"])
