@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import DatabaseError
 
 from sim_desk.records import audit
 from sim_desk.records.appdirs import AppDirs
@@ -24,15 +25,18 @@ from sim_desk.records.codes import Role
 from sim_desk.records.errors import AuthenticationFailed, ValidationError, VaultDamaged
 from sim_desk.records.fileio import fsync_directory
 from sim_desk.records.model import Pair, User, VaultMeta
-from sim_desk.records.store import make_engine, migrate
+from sim_desk.records.rekey import settle_rotation
+from sim_desk.records.store import DAMAGED_DATABASE, is_damage, make_engine, migrate
 from sim_desk.records.unlocked import Actor, UnlockedVault, system_clock
 from sim_desk.records.vault import (
     KdfParams,
+    Slot,
     SlotFile,
     VaultKeys,
     VaultPaths,
     check_new_passphrase,
     check_username,
+    describe_wrong_file,
     make_slot,
     new_key,
     new_recovery_key,
@@ -89,7 +93,7 @@ def create_vault(
     os.close(fd)
     engine = make_engine(partial, record_key, create=True)
     try:
-        migrate(engine)
+        migrate(engine, creating=True)
         with engine.execution_options(write=True).begin() as conn:
             from sqlalchemy.orm import Session
 
@@ -249,16 +253,19 @@ def _open(
     clock: Callable[[], datetime],
     action: str,
 ) -> UnlockedVault:
+    if keys.journal:  # a key rotation was interrupted: finish or undo it first
+        keys = settle_rotation(paths, keys)
     engine = make_engine(paths.database, keys.record_key)
     try:
         try:
             migrate(engine)
+            reader = engine.connect()
         except AuthenticationFailed:
-            raise VaultDamaged(
-                "The key slots opened, but the database does not match them: it is damaged or"
-                " belongs to another vault. Restore the vault from a backup."
-            ) from None
-        reader = engine.connect()
+            raise VaultDamaged(_mismatch_message(paths)) from None
+        except DatabaseError as exc:
+            if is_damage(exc):
+                raise VaultDamaged(DAMAGED_DATABASE) from exc
+            raise
         try:
             from sqlalchemy.orm import Session
 
@@ -270,6 +277,10 @@ def _open(
                         " two files of the same vault side by side, or restore from a backup."
                     )
                 actor = _actor(session, keys)
+        except DatabaseError as exc:
+            if is_damage(exc):
+                raise VaultDamaged(DAMAGED_DATABASE) from exc
+            raise
         finally:
             reader.close()
     except BaseException:
@@ -292,9 +303,33 @@ def _open(
             )
             session.info["audited"] = True
         vault.audit(session, action, "vault", keys.vault_id)
+        if keys.upgraded is not None and _save_upgraded_slot(paths, keys.upgraded):
+            vault.audit(session, Action.SLOT_UPGRADED, "user", keys.user_id, slot_format=2)
     if pending:
         _failed_unlock_log(dirs, str(keys.vault_id)).unlink(missing_ok=True)
     return vault
+
+
+def _mismatch_message(paths: VaultPaths) -> str:
+    return describe_wrong_file(paths.database) or (
+        "The key slots opened, but the database does not open with their keys: it is damaged"
+        " (its first page fails SQLCipher's authentication check, 'file is not a database') or"
+        " belongs to another vault. Restore the vault from a backup and run 'sim-desk verify'."
+    )
+
+
+def _save_upgraded_slot(paths: VaultPaths, upgraded: Slot) -> bool:
+    """Replaces a format-1 slot by its format-2 successor. Called inside a write transaction, so
+    no other key change can interleave; skipped if the slot changed meanwhile."""
+    slots = read_slot_file(paths)
+    if paths.keyslots_pending.exists():
+        return False
+    for index, slot in enumerate(slots.slots):
+        if slot.slot_id == upgraded.slot_id and slot.version == 1:
+            slots.slots[index] = upgraded
+            write_slot_file(paths, slots)
+            return True
+    return False
 
 
 def _actor(session, keys: VaultKeys) -> Actor:  # type: ignore[no-untyped-def]

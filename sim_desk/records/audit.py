@@ -41,6 +41,10 @@ class Action:
     USER_ADDED = "user.added"
     USER_REMOVED = "user.removed"
     PASSPHRASE_CHANGED = "user.passphrase_changed"
+    SLOT_UPGRADED = "user.slot_upgraded"
+    KEYS_ROTATED = "vault.keys_rotated"
+    RECOVERY_KEY_RENEWED = "vault.recovery_key_renewed"
+    BACKUP = "vault.backup"
     PAIR_CREATED = "pair.created"
     CREATE = "record.create"
     UPDATE = "record.update"
@@ -143,9 +147,14 @@ class AuditHead:
     hash: str
 
 
-def write_head(paths: VaultPaths, head: AuditHead) -> None:
+def head_bytes(head: AuditHead) -> bytes:
+    """The head copy's file content."""
     doc = {"format": "sim-desk-audit-head", "seq": head.seq, "hash": head.hash}
-    write_atomic(paths.audit_head, json.dumps(doc).encode())
+    return json.dumps(doc).encode()
+
+
+def write_head(paths: VaultPaths, head: AuditHead) -> None:
+    write_atomic(paths.audit_head, head_bytes(head))
 
 
 def read_head(paths: VaultPaths) -> AuditHead | None:

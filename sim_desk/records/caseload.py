@@ -42,6 +42,7 @@ from sim_desk.records.codes import (
     PlannedVisitStatus,
     VisitFrequency,
 )
+from sim_desk.records.errors import ValidationError
 from sim_desk.records.model import Contact, Incident, Pair, Person, PlannedVisit, VisitPlan
 from sim_desk.records.people import visible_people_filter
 from sim_desk.records.unlocked import UnlockedVault
@@ -299,9 +300,12 @@ def search_caseload(
         PermissionDenied: an analyst's sign-in.
     """
     if order_by not in ORDERINGS:
-        raise ValueError(f"order_by must be one of {ORDERINGS}, not {order_by!r}")
+        raise ValidationError(f"Sort order: choose one of {', '.join(ORDERINGS)}.", "order_by")
+    for value in (offset, limit):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValidationError("Paging: use whole numbers.", "offset")
     if offset < 0 or (limit is not None and limit < 0):
-        raise ValueError("limit and offset cannot be negative")
+        raise ValidationError("Paging: the page size and start cannot be negative.", "offset")
     today = vault.today()
     with vault.read() as session:
         found = _matching(vault, session, text, statuses, pair_id)

@@ -28,6 +28,10 @@ class VaultDamaged(SimDeskError):
     """The vault or its key slots cannot be read as they should: damage or tampering."""
 
 
+class VaultBusy(SimDeskError):
+    """Another window or command holds the vault, and this needs it alone (key rotation)."""
+
+
 class PermissionDenied(SimDeskError):
     """The signed-in user's role does not allow this."""
 

@@ -9,6 +9,7 @@ not pooled (``NullPool``), so disposing the engine on lock leaves no connection 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from sim_desk.records.errors import AuthenticationFailed, VaultDamaged, VaultNotFound
+from sim_desk.records.errors import AuthenticationFailed, VaultBusy, VaultDamaged, VaultNotFound
 
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -40,14 +41,36 @@ PRAGMAS = (
 )
 
 
-def _raw_key_pragma(record_key: bytes) -> str:
-    """The PRAGMA that hands SQLCipher a raw key. Hex-checked so nothing else can reach the SQL."""
+#: What SQLite and SQLCipher say when pages fail their HMAC or the b-tree is broken.
+_DAMAGE_WORDS = ("file is not a database", "database disk image is malformed", "malformed")
+
+DAMAGED_DATABASE = (
+    "The vault database is damaged: part of it fails SQLCipher's authentication check (bytes on"
+    " disk were changed, or the file is from another vault). Nothing was changed. Restore the"
+    " vault from a backup ('sim-desk restore'), and run 'sim-desk verify' to see what is wrong."
+)
+
+
+def raw_key_literal(record_key: bytes) -> str:
+    """SQLCipher's raw-key literal ``x'<64 hex>'``. Hex-checked so nothing else reaches the SQL."""
     if len(record_key) != 32:
         raise ValueError("the record key must be 32 bytes")
     hex_key = record_key.hex()
     if not _HEX_KEY.fullmatch(hex_key):  # cannot fail for bytes.hex(); kept as a guard on edits
         raise ValueError("record key is not hex")
-    return f"PRAGMA key = \"x'{hex_key}'\""
+    return f"x'{hex_key}'"
+
+
+def _raw_key_pragma(record_key: bytes) -> str:
+    """The PRAGMA that hands SQLCipher a raw key."""
+    return f'PRAGMA key = "{raw_key_literal(record_key)}"'
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether a database error means damaged pages (as opposed to a bug or a busy file)."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).lower()
+    return isinstance(orig, sqlcipher3.DatabaseError) and any(w in text for w in _DAMAGE_WORDS)
 
 
 def connect_raw(database: Path, record_key: bytes, *, create: bool = False) -> Any:
@@ -60,6 +83,11 @@ def connect_raw(database: Path, record_key: bytes, *, create: bool = False) -> A
     if not create and not database.is_file():
         raise VaultNotFound(
             f"There is no vault database at {database}. Check the path, or restore from a backup."
+        )
+    if not create and database.stat().st_size == 0:
+        # SQLite would treat an empty file as a new database and the migrations would fill it.
+        raise VaultDamaged(
+            f"The vault database {database.name} is empty. Restore the vault from a backup."
         )
     # isolation_level=None: we issue BEGIN ourselves (see _begin) so that write transactions
     # take the write lock up front and the audit chain can never fork between two writers.
@@ -117,14 +145,23 @@ def schema_head() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-def migrate(engine: Engine) -> None:
-    """Brings the schema up to the newest migration. A no-op (one query) when already there."""
+def migrate(engine: Engine, *, creating: bool = False) -> None:
+    """Brings the schema up to the newest migration. A no-op (one query) when already there.
+
+    Only a vault being created may start from nothing: an existing vault without a schema is
+    damaged (or not a vault), and must not be silently turned into an empty one.
+    """
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == head:
         return
+    if current is None and not creating:
+        raise VaultDamaged(
+            "The vault database holds no SIM Desk tables: it is damaged or another file was"
+            " chosen. Nothing was changed. Restore the vault from a backup."
+        )
     known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
     if current is not None and current not in known:
         raise VaultDamaged(
@@ -134,6 +171,28 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def rekey_database(conn: Any, new_record_key: bytes) -> None:
+    """Re-encrypts every page under a new record key, in one rollback-journal transaction.
+
+    Leaving WAL mode first needs an exclusive lock, which proves no other connection is open,
+    and SQLCipher's rekey is atomic through the rollback journal (whose pages keep the old key,
+    so a hot journal left by a crash rolls back when the file is opened with the old key).
+    """
+    mode = "busy"
+    deadline = time.monotonic() + 10
+    while mode == "busy" and time.monotonic() < deadline:
+        try:  # does not wait on the busy handler: other connections are usually short-lived
+            mode = str(conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower()
+        except sqlcipher3.OperationalError:
+            time.sleep(0.05)
+    if mode != "delete":
+        raise VaultBusy(
+            "The vault is in use by another SIM Desk window or command. Close it, then try again."
+        )
+    conn.execute(f'PRAGMA rekey = "{raw_key_literal(new_record_key)}"')
+    conn.execute("PRAGMA journal_mode = WAL")
 
 
 @contextmanager

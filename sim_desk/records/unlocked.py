@@ -20,13 +20,17 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from sim_desk.records import audit
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import PermissionDenied, SimDeskError, VaultDamaged
-from sim_desk.records.store import session_factories
+from sim_desk.records.store import DAMAGED_DATABASE, is_damage, make_engine, session_factories
 from sim_desk.records.vault import VaultKeys, VaultPaths
+
+#: Long operations (backup, restore, key rotation) report (fraction done 0..1, what is happening).
+Progress = Callable[[float, str], None]
 
 #: Dates people see and "today" are UK dates; storage is UTC.
 LOCAL_ZONE = ZoneInfo("Europe/London")
@@ -55,6 +59,26 @@ class Actor:
     @property
     def is_recovery(self) -> bool:
         return self.user_id is None
+
+
+def _clinical_bound(bound_to: uuid.UUID) -> bytes:
+    return b"sim-desk-clinical|" + bound_to.bytes
+
+
+def seal_clinical(clinical_key: bytes, plaintext: bytes, bound_to: uuid.UUID) -> bytes:
+    """AES-256-GCM under the clinical key, bound to the record it belongs to (no swapping)."""
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(clinical_key).encrypt(nonce, plaintext, _clinical_bound(bound_to))
+
+
+def open_clinical(clinical_key: bytes, blob: bytes, bound_to: uuid.UUID) -> bytes:
+    try:
+        return AESGCM(clinical_key).decrypt(blob[:12], blob[12:], _clinical_bound(bound_to))
+    except InvalidTag:
+        raise VaultDamaged(
+            "A clinician-only note cannot be decrypted: it was damaged or moved between"
+            " records. Restore from a backup, or ask your team lead to run 'sim-desk verify'."
+        ) from None
 
 
 class VaultLocked(SimDeskError):
@@ -106,11 +130,23 @@ class UnlockedVault:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session (deferred transaction; readers never block the writer in WAL)."""
+        """A read-only session (deferred transaction; readers never block the writer in WAL).
+
+        Inside :meth:`batch` it is the batch's own session, so a use case reads what the
+        batch has written so far.
+        """
         self.engine  # noqa: B018 - raises VaultLocked when locked
+        shared = getattr(self._local, "batch", None)
+        if shared is not None:
+            yield shared
+            return
         with self._reader() as session:
             try:
                 yield session
+            except DatabaseError as exc:
+                if is_damage(exc):
+                    raise VaultDamaged(DAMAGED_DATABASE) from exc
+                raise
             finally:
                 session.rollback()
 
@@ -134,6 +170,11 @@ class UnlockedVault:
                 session.flush()
                 head = audit.current_head(session) if session.info.get("audited") else None
                 session.commit()
+            except DatabaseError as exc:
+                session.rollback()
+                if is_damage(exc):
+                    raise VaultDamaged(DAMAGED_DATABASE) from exc
+                raise
             except BaseException:
                 session.rollback()
                 raise
@@ -203,32 +244,36 @@ class UnlockedVault:
         return self.record_key, clinical_key
 
     # -- clinical notes ---------------------------------------------------------------------
-    def _clinical_aead(self, doing: str) -> AESGCM:
+    def _clinical_key_for(self, doing: str) -> bytes:
         if self._clinical_key is None:
             raise PermissionDenied(
                 f"Only clinicians and clinical leads can {doing}: clinician-only notes are"
                 " encrypted with a key your sign-in does not hold."
             )
-        return AESGCM(bytes(self._clinical_key))
+        return bytes(self._clinical_key)
 
     def encrypt_clinical(self, text: str, bound_to: uuid.UUID) -> bytes:
         """Encrypts clinician-only text, bound to the record it belongs to (no swapping)."""
-        nonce = secrets.token_bytes(12)
-        return nonce + self._clinical_aead("write clinician-only notes").encrypt(
-            nonce, text.encode("utf-8"), b"sim-desk-clinical|" + bound_to.bytes
+        return seal_clinical(
+            self._clinical_key_for("write clinician-only notes"), text.encode("utf-8"), bound_to
         )
 
     def decrypt_clinical(self, blob: bytes, bound_to: uuid.UUID) -> str:
-        aead = self._clinical_aead("read clinician-only notes")
-        try:
-            return aead.decrypt(
-                blob[:12], blob[12:], b"sim-desk-clinical|" + bound_to.bytes
-            ).decode("utf-8")
-        except InvalidTag:
-            raise VaultDamaged(
-                "A clinician-only note cannot be decrypted: it was damaged or moved between"
-                " records. Restore from a backup, or ask your team lead to run 'sim-desk verify'."
-            ) from None
+        key = self._clinical_key_for("read clinician-only notes")
+        return open_clinical(key, blob, bound_to).decode("utf-8")
+
+    def replace_keys(self, record_key: bytes, clinical_key: bytes | None) -> None:
+        """Goes on with new keys after a key rotation (key management only): the engine is
+        rebuilt so that every new connection uses the new record key."""
+        engine = self.engine
+        engine.dispose()
+        self._engine = make_engine(self.paths.database, record_key)
+        self._reader, self._writer = session_factories(self._engine)
+        for old in (self._record_key, self._clinical_key):
+            if old is not None:
+                old[:] = bytes(len(old))
+        self._record_key = bytearray(record_key)
+        self._clinical_key = bytearray(clinical_key) if clinical_key else None
 
     # -- locking ----------------------------------------------------------------------------
     @property

@@ -15,13 +15,14 @@ from sqlalchemy import select
 
 from sim_desk.records.audit import Action
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import NotFound, ValidationError
+from sim_desk.records.errors import NotFound, ValidationError, VaultBusy
 from sim_desk.records.model import User
 from sim_desk.records.unlocked import UnlockedVault
 from sim_desk.records.validation import clean_text
 from sim_desk.records.vault import (
     KdfParams,
     Slot,
+    SlotFile,
     check_new_passphrase,
     check_username,
     make_slot,
@@ -61,14 +62,14 @@ def list_users(vault: UnlockedVault, *, include_removed: bool = False) -> list[U
 
 def _wrap_for(
     vault: UnlockedVault,
-    slot_file_vault_id: str,
+    slot_file: SlotFile,
     user: User,
     passphrase: str,
     kdf: KdfParams | None,
 ) -> Slot:
     record_key, clinical_key = vault.keys_to_wrap(clinical=user.clinical_access)
     return make_slot(
-        slot_file_vault_id,
+        slot_file.vault_id,
         passphrase,
         kind="user",
         record_key=record_key,
@@ -77,7 +78,18 @@ def _wrap_for(
         username=user.username,
         role=Role(user.role),
         params=kdf,
+        generation=slot_file.generation,
     )
+
+
+def _current_slots(vault: UnlockedVault) -> SlotFile:
+    """The slot file, read inside a write transaction (which serialises every key change)."""
+    if vault.paths.keyslots_pending.exists():
+        raise VaultBusy(
+            "A key rotation is unfinished. Lock the vault and unlock it again (which finishes or"
+            " undoes the rotation), then try again."
+        )
+    return read_slot_file(vault.paths)
 
 
 def add_user(
@@ -99,8 +111,9 @@ def add_user(
     )
     check_new_passphrase(passphrase)
     clinical = role == Role.CLINICIAN or (role == Role.TEAM_LEAD and clinical_lead)
-    slot_file = read_slot_file(vault.paths)
+    vault.keys_to_wrap(clinical=clinical)  # refuses before any work if the key is missing
     with vault.write() as session:
+        slot_file = _current_slots(vault)
         existing = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
         if existing is not None:
             raise ValidationError(
@@ -117,7 +130,7 @@ def add_user(
         session.add(user)
         session.flush()
         vault.audit(session, Action.USER_ADDED, "user", user.id, role=role.value, clinical=clinical)
-        slot = _wrap_for(vault, slot_file.vault_id, user, passphrase, kdf)
+        slot = _wrap_for(vault, slot_file, user, passphrase, kdf)
         # A stale slot of the same name (left by an interrupted add) is replaced, not duplicated.
         slot_file.slots = [s for s in slot_file.slots if s.username != name] + [slot]
         # Slot written before the commit: a crash in between leaves a slot whose user does not
@@ -138,7 +151,7 @@ def remove_user(vault: UnlockedVault, user_id: uuid.UUID) -> None:
         user.active = False
         user.removed_at = vault.now()
         vault.audit(session, Action.USER_REMOVED, "user", user.id)
-        slot_file = read_slot_file(vault.paths)
+        slot_file = _current_slots(vault)
         slot_file.slots = [s for s in slot_file.slots if s.user_id != str(user.id)]
         write_slot_file(vault.paths, slot_file)
 
@@ -158,8 +171,8 @@ def set_passphrase(
         user = session.get(User, user_id)
         if user is None or not user.active:
             raise NotFound("That user does not exist or was removed.")
-        slot_file = read_slot_file(vault.paths)
-        slot = _wrap_for(vault, slot_file.vault_id, user, new_passphrase, kdf)
+        slot_file = _current_slots(vault)
+        slot = _wrap_for(vault, slot_file, user, new_passphrase, kdf)
         slot_file.slots = [s for s in slot_file.slots if s.user_id != str(user.id)] + [slot]
         vault.audit(
             session,

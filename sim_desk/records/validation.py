@@ -10,6 +10,8 @@ from sim_desk.records.errors import ValidationError
 
 NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 MAX_NOTE_CHARS = 100_000
+#: Dates and times outside these years are typing mistakes (and would overflow conversions).
+FIRST_YEAR, LAST_YEAR = 1800, 2200
 
 
 def nhs_number_check_digit(first_nine: str) -> int | None:
@@ -86,6 +88,11 @@ def clean_text(
         return None
     allowed_controls = {"\n", "\t"} if multiline else set()
     for char in text:
+        if unicodedata.category(char) == "Cs":  # half of a broken pair: cannot be stored
+            raise ValidationError(
+                f"{label}: it contains a broken character (code {ord(char)}); retype that part.",
+                field,
+            )
         if unicodedata.category(char) == "Cc" and char not in allowed_controls:
             raise ValidationError(
                 f"{label}: remove the control character (code {ord(char)}); it was probably"
@@ -101,7 +108,27 @@ def clean_text(
     return text
 
 
+def check_date(value: object, *, field: str, label: str) -> date:
+    """Refuses anything but a calendar date (None from an empty form field, a date and time)."""
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValidationError(f"{label}: enter a date.", field)
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(f"{label}: the year {value.year} cannot be right; check it.", field)
+    return value
+
+
+def check_moment(value: object, *, field: str, label: str) -> datetime:
+    """Refuses anything but a date and time with a time zone, in years a record can be about
+    (so that converting it to UTC or UK time can never overflow)."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationError(f"{label}: enter a date and time.", field)
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(f"{label}: the year {value.year} cannot be right; check it.", field)
+    return value
+
+
 def check_not_future(value: date, *, today: date, field: str, label: str) -> None:
+    check_date(value, field=field, label=label)
     if value > today:
         raise ValidationError(
             f"{label}: {value:%d/%m/%Y} is in the future; only planned visits can be.", field
@@ -109,6 +136,7 @@ def check_not_future(value: date, *, today: date, field: str, label: str) -> Non
 
 
 def check_moment_not_future(value: datetime, *, now: datetime, field: str, label: str) -> None:
+    check_moment(value, field=field, label=label)
     # Five minutes' grace: laptop clocks drift, and "now" typed by hand is rounded.
     if value > now + timedelta(minutes=5):
         raise ValidationError(
@@ -117,7 +145,11 @@ def check_moment_not_future(value: datetime, *, now: datetime, field: str, label
 
 
 def check_order(earlier: date | None, later: date | None, *, field: str, message: str) -> None:
-    if earlier is not None and later is not None and later < earlier:
+    if earlier is None or later is None:
+        return
+    if isinstance(earlier, datetime) != isinstance(later, datetime):
+        raise ValidationError(message, field)  # a date and a date-time cannot be ordered
+    if later < earlier:
         raise ValidationError(message, field)
 
 

@@ -37,7 +37,7 @@ from sim_desk.records.errors import NotFound, ValidationError
 from sim_desk.records.model import Contact, Person, PlannedVisit, VisitPlan
 from sim_desk.records.people import CASEWORKERS, load_person
 from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault, local_date
-from sim_desk.records.validation import clean_text
+from sim_desk.records.validation import check_date, check_moment, clean_text
 
 #: A recurring plan may run for at most this many visits, or this many years from its first visit.
 MAX_OCCURRENCES = 104
@@ -164,9 +164,7 @@ class PlanDetails:
 
 
 def _check_moment(value: object, *, field: str, label: str) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValidationError(f"{label}: enter a date and time.", field)
-    return value
+    return check_moment(value, field=field, label=label)
 
 
 def _clean_plan(vault: UnlockedVault, details: PlanDetails) -> dict[str, Any]:
@@ -466,8 +464,7 @@ def end_plan(
         How many planned visits were cancelled.
     """
     vault.require_role(*CASEWORKERS, doing="end visit plans")
-    if not isinstance(on, date) or isinstance(on, datetime):
-        raise ValidationError("End date: enter a date.", "on")
+    check_date(on, field="on", label="End date")
     why = clean_text(reason, field="reason", label="Reason", max_chars=2_000, multiline=True)
     with vault.write() as session:
         plan = session.get(VisitPlan, plan_id)
