@@ -24,6 +24,7 @@ from sim_desk.records.errors import (
     PermissionDenied,
     SimDeskError,
     ValidationError,
+    VaultBusy,
     VaultDamaged,
     VaultExists,
     VaultNotFound,
@@ -51,7 +52,7 @@ def exit_code_for(error: SimDeskError) -> int:
         return EXIT_AUTH
     if isinstance(error, PermissionDenied):
         return EXIT_PERMISSION
-    if isinstance(error, VaultDamaged | VaultNotFound | VaultExists):
+    if isinstance(error, VaultDamaged | VaultNotFound | VaultExists | VaultBusy):
         return EXIT_VAULT
     if isinstance(error, ValidationError | NotFound):
         return EXIT_DATA
@@ -288,16 +289,84 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sim_desk.records.verify import verify_vault
+    from sim_desk.records import access
+    from sim_desk.records.verify import verify_vault, verify_with_passphrase
 
-    with open_vault(args) as vault:
-        report = verify_vault(vault)
+    paths = vault_paths(args)
+    if not args.user:
+        raise UsageError("Say who you are with --user NAME.")
+    secret = read_secret(args.passphrase_file, prompt=f"Passphrase for {args.user}: ")
+    try:
+        with access.unlock(paths, args.user, secret) as vault:
+            report = verify_vault(vault)
+    except VaultDamaged as damage:
+        # The vault will not open normally: check it from the key slot, reading files only.
+        print(f"sim-desk: {damage}", file=sys.stderr)
+        report = verify_with_passphrase(paths, args.user, secret)
     for line in report.lines():
         print(line)
     if report.ok:
         return EXIT_OK
-    print("The vault is damaged or was tampered with. Restore it from a backup.", file=sys.stderr)
+    print(
+        "The vault is damaged or was tampered with. Restore it from a backup"
+        " (sim-desk restore BACKUP --to NEW.simvault).",
+        file=sys.stderr,
+    )
     return EXIT_VAULT
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from sim_desk.records.backup import backup_vault
+
+    with open_vault(args) as vault:
+        info = backup_vault(vault, Path(args.out), overwrite=args.overwrite)
+    print(f"Backup written to {info.path} ({info.size / 1e6:.1f} MB, readable by you only).")
+    if info.sha256:
+        print(f"SHA-256 {info.sha256}")
+    print("It opens with the same passphrases and recovery key as the vault had today.")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from sim_desk.records.backup import restore_backup
+
+    target = VaultPaths.at(args.to)
+    info = restore_backup(Path(args.backup), target)
+    made = info.created_at.astimezone().strftime("%d/%m/%Y %H:%M")
+    print(f"Restored the backup of {made} to {target.database}.")
+    print("Unlock it with the passphrases that were valid then, and run 'sim-desk verify'.")
+    return EXIT_OK
+
+
+def cmd_rekey(args: argparse.Namespace) -> int:
+    from sim_desk.records import access
+    from sim_desk.records.rekey import rotate_keys
+
+    paths = vault_paths(args)
+    if args.recovery_key_file or not args.user:
+        secret = read_secret(args.recovery_key_file, prompt="Recovery key: ", env=None)
+        vault = access.unlock_with_recovery_key(paths, secret)
+    else:
+        vault = open_vault(args)
+    with vault:
+        result = rotate_keys(
+            vault, new_recovery=not args.keep_recovery_key, drop_old_slots=args.drop_old_slots
+        )
+    print(
+        f"Keys rotated (generation {result.generation}): {result.notes_reencrypted}"
+        f" clinician-only notes re-encrypted, {result.slots_rewrapped} key slots re-sealed."
+    )
+    print(
+        "Everyone keeps their passphrase; copies of the vault made before now cannot be"
+        " opened with keys taken from them."
+    )
+    if result.dropped_users:
+        print("Slots dropped (those users must be added again): " + ", ".join(result.dropped_users))
+    if result.recovery_key:
+        print()
+        print("NEW RECOVERY KEY (the old one no longer works; print a new recovery sheet):")
+        print(f"    {result.recovery_key}")
+    return EXIT_OK
 
 
 def cmd_self_test(args: argparse.Namespace) -> int:
@@ -539,6 +608,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="include clinician-only notes (clinicians and clinical leads only)",
     )
     p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("backup", help="write an encrypted backup of the vault (team leads)")
+    _auth(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="the backup file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(run=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup to a new place (never overwrites)")
+    p.add_argument("backup", help="the backup file")
+    p.add_argument("--to", required=True, metavar="VAULT", help="the new vault file to create")
+    p.set_defaults(run=cmd_restore)
+
+    p = sub.add_parser("rekey", help="rotate the vault's keys, e.g. after a leaver (team leads)")
+    _auth(p, user_required=False)
+    p.add_argument(
+        "--recovery-key-file",
+        metavar="FILE",
+        help="use the recovery key (read from FILE) instead of a user",
+    )
+    p.add_argument(
+        "--keep-recovery-key",
+        action="store_true",
+        help="keep the current recovery key instead of issuing a new one",
+    )
+    p.add_argument(
+        "--drop-old-slots",
+        action="store_true",
+        help="drop old-format slots of users who have not signed in since upgrading",
+    )
+    p.set_defaults(run=cmd_rekey)
 
     p = sub.add_parser("verify", help="check the database, encryption and audit chain")
     _auth(p)
