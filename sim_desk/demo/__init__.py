@@ -436,35 +436,25 @@ def print_logins(paths: VaultPaths) -> None:
 def print_summary(
     paths: VaultPaths, *, user: str | None = None, passphrase_file: str | None = None
 ) -> None:
-    """Counts of what the vault holds (no names), as the team lead sees it."""
-    from sqlalchemy import func, select
-
-    from sim_desk.records.model import Contact, Incident, Person, PlannedVisit, User
-
+    """Counts of what the vault holds (no names), within what the user may see."""
     if user:
         from sim_desk.cli import read_secret
 
         secret = read_secret(passphrase_file, prompt=f"Passphrase for {user}: ")
     else:
         user, secret = "lead", DEMO_LOGINS["lead"][0]
-    with access.unlock(paths, user, secret) as vault, vault.read() as session:
+    from sim_desk.records.caseload import vault_counts
 
-        def count(model: type) -> int:
-            return int(session.execute(select(func.count()).select_from(model)).scalar_one())
-
-        by_status = dict(
-            session.execute(select(Person.status, func.count()).group_by(Person.status)).all()
+    with access.unlock(paths, user, secret) as vault:
+        counts = vault_counts(vault)
+        statuses = ", ".join(
+            f"{PersonStatus(k).label.lower()} {v}"
+            for k, v in sorted(counts.people_by_status.items())
         )
+        print(f"People: {counts.people} ({statuses})")
         print(
-            f"People: {count(Person)} ("
-            + ", ".join(
-                f"{PersonStatus(k).label.lower()} {v}" for k, v in sorted(by_status.items())
-            )
-            + ")"
-        )
-        print(
-            f"Contacts: {count(Contact)}   Incidents: {count(Incident)}"
-            f"   Planned visits: {count(PlannedVisit)}   Users: {count(User)}"
+            f"Contacts: {counts.contacts}   Incidents: {counts.incidents}"
+            f"   Planned visits: {counts.planned_visits}"
         )
         print(f"Signed in as {vault.actor.display_name} ({vault.actor.role.label}).")
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import (
@@ -40,6 +40,7 @@ from sim_desk.records.codes import (
     IncidentType,
     PersonStatus,
     PlannedVisitStatus,
+    Role,
     VisitFrequency,
 )
 from sim_desk.records.errors import ValidationError
@@ -570,3 +571,41 @@ def today_view(vault: UnlockedVault) -> TodayView:
             not_seen=tuple(_not_seen(vault, session, today)),
             recent_incidents=tuple(_recent_incidents(vault, session, today)),
         )
+
+
+@dataclass(frozen=True)
+class VaultCounts:
+    """How much the vault holds within what this user may see: counts only, no names."""
+
+    people_by_status: dict[str, int]
+    contacts: int
+    incidents: int
+    planned_visits: int
+
+    @property
+    def people(self) -> int:
+        return sum(self.people_by_status.values())
+
+
+def vault_counts(vault: UnlockedVault) -> VaultCounts:
+    """Counts for `sim-desk summary`: everyone for team leads and analysts (aggregates only),
+    the pair's caseload for officers and clinicians."""
+    scope = (
+        Person.pair_id.in_(vault.actor.pair_ids)
+        if vault.actor.role in (Role.OFFICER, Role.CLINICIAN)
+        else true()
+    )
+    with vault.read() as session:
+        by_status = dict(
+            session.execute(
+                select(Person.status, func.count()).where(scope).group_by(Person.status)
+            ).all()
+        )
+
+        def count(model: Any) -> int:
+            query = (
+                select(func.count()).select_from(model).join(Person, Person.id == model.person_id)
+            )
+            return int(session.execute(query.where(scope)).scalar_one())
+
+        return VaultCounts(by_status, count(Contact), count(Incident), count(PlannedVisit))
