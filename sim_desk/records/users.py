@@ -182,3 +182,28 @@ def set_passphrase(
             by_self=user_id == vault.actor.user_id,
         )
         write_slot_file(vault.paths, slot_file)
+
+
+def change_own_passphrase(
+    vault: UnlockedVault,
+    current_passphrase: str,
+    new_passphrase: str,
+    *,
+    kdf: KdfParams | None = None,
+) -> None:
+    """Changes the signed-in user's passphrase after checking the current one, so a laptop left
+    unlocked for a minute cannot have its owner's passphrase changed by someone else."""
+    from sim_desk.records.errors import AuthenticationFailed
+    from sim_desk.records.vault import unlock_user
+
+    if vault.actor.user_id is None:
+        raise ValidationError(
+            "Signed in with the recovery key: reset a user's passphrase on the Team page.", "user"
+        )
+    try:
+        unlock_user(vault.paths, vault.actor.username, current_passphrase)
+    except AuthenticationFailed:
+        raise AuthenticationFailed(
+            "Your current passphrase is not right, so it was not changed. Try again."
+        ) from None
+    set_passphrase(vault, vault.actor.user_id, new_passphrase, kdf=kdf)

@@ -84,3 +84,12 @@ def test_awkward_passphrases_work(team, lead, secret):
     )
     with access.unlock(team.paths, "awkward", secret, dirs=team.dirs) as vault:
         assert vault.actor.username == "awkward"
+
+
+def test_changing_my_own_passphrase_needs_the_current_one(team):
+    with team.unlock("officer") as officer:
+        with pytest.raises(AuthenticationFailed):
+            users.change_own_passphrase(officer, "not my passphrase", "a new officer phrase")
+        users.change_own_passphrase(officer, PASSPHRASES["officer"], "a new officer phrase")
+    with access.unlock(team.paths, "officer", "a new officer phrase", dirs=team.dirs) as again:
+        assert again.actor.username == "officer"
