@@ -21,7 +21,7 @@ from sim_desk.records.unlocked import LOCAL_ZONE
 from sim_desk.records.visits import DueState
 from sim_desk.ui import widgets
 from sim_desk.ui.person.context import PersonContext
-from sim_desk.ui.person.timeline import TimelineChart, monthly_counts
+from sim_desk.ui.person.timeline import MONTHS_SHOWN, TimelineChart, monthly_counts
 
 
 def card(title: str) -> tuple[QFrame, QVBoxLayout]:
@@ -152,5 +152,10 @@ class OverviewTab(QScrollArea):
             )
         else:
             self.last_contact.setText("No contacts logged yet")
-        bars = monthly_counts(incidents.list_incidents(vault, record.id), today)
+        # Always show the year before enrolment too, so the change (or none) is visible.
+        months = MONTHS_SHOWN
+        if record.enrolled_on is not None:
+            since = (today.year - record.enrolled_on.year) * 12 + today.month
+            months = min(72, max(MONTHS_SHOWN, since - record.enrolled_on.month + 13))
+        bars = monthly_counts(incidents.list_incidents(vault, record.id), today, months)
         self.chart.set_data(bars, record.enrolled_on)
