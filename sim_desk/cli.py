@@ -143,21 +143,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"Demo vault created at {paths.database} with {made.people} people.")
     demo.print_logins(paths)
     if args.open:
+        from sim_desk.ui.app import has_display
+
+        if not has_display():
+            # make demo on a server: the vault is there; say so and show what it holds.
+            print("No display here, so the app cannot open; this is what the demo vault holds:")
+            demo.print_summary(paths)
+            return EXIT_OK
         return open_app(paths)
     return EXIT_OK
 
 
 def open_app(paths: VaultPaths | None) -> int:
-    """Opens the GUI, or (until the GUI exists) prints what the vault holds."""
-    try:
-        from sim_desk.ui.app import run  # type: ignore[import-not-found]
-    except ImportError:
-        print("The desktop window is not built yet; here is what the vault holds.")
-        if paths is not None:
-            from sim_desk import demo
+    """Opens the desktop app (on ``paths``, or the remembered vault, or the first-run wizard)."""
+    from sim_desk.ui.app import run
 
-            demo.print_summary(paths)
-        return EXIT_OK
     return int(run(paths))
 
 
