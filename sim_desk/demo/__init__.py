@@ -290,7 +290,7 @@ def _make_person(
         engaged=closing is None or closing[0] != ExitReason.DISENGAGED,
     )
     if closing is None:
-        _plan(vault, rng, person_id, today)
+        _plan(vault, rng, person_id, today, enrolled)
     elif closing[1] < today:
         people.change_status(
             vault, person_id, PersonStatus.CLOSED, on=closing[1], exit_reason=closing[0]
@@ -395,10 +395,12 @@ def _contacts(
         day += timedelta(days=rng.randint(5, 11))
 
 
-def _plan(vault: UnlockedVault, rng: random.Random, person_id: uuid.UUID, today: date) -> None:
+def _plan(
+    vault: UnlockedVault, rng: random.Random, person_id: uuid.UUID, today: date, enrolled: date
+) -> None:
     """A fortnightly plan that began about ten weeks ago: most past visits done (a contact
     linked), a few missed, the last one or two possibly still overdue; the rest to come."""
-    first = today - timedelta(days=rng.randint(60, 80))
+    first = max(today - timedelta(days=rng.randint(60, 80)), enrolled + timedelta(days=3))
     visits.plan_visits(
         vault,
         person_id,

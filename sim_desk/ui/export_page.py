@@ -1,45 +1,122 @@
-"""The Export page. The anonymised export is not built yet; this page says what it will be."""
+"""The "Data in and out" page: the anonymised export for analysts, incident imports from police
+and NHS systems, and planned visits as a calendar file.
+
+Each part is shown to the roles the records layer lets do it: the export to analysts and team
+leads, the import and the calendar to caseworkers (officers, clinicians, team leads). The export
+runs in two steps, as an information governance lead would want: a preview of what will be
+generalised and left out, worked out in memory, and only then "Write export…" to a place the
+user chooses.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
-
-from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import heading
-
-EXPLANATION = (
-    "Anonymised export is not available in this version of SIM Desk yet. When it arrives, it"
-    " will write a folder for analysts at the trust: a summary per person and aggregate tables"
-    " (CSV, with an XLSX copy) and a data dictionary saying what was generalised and suppressed."
-    " It will hold no names, NHS numbers, police references, free text or exact dates; each"
-    " person gets a pseudonym that cannot be traced back without a secret key; age, gender,"
-    " ethnic group, borough and enrolment period are grouped until every combination covers at"
-    " least five people; and small counts are shown as * with the rest rounded to the nearest"
-    " five. Until then, the Reports page shows the cohort figures without names."
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
 )
+
+from sim_desk.records import export_data
+from sim_desk.records.people import CASEWORKERS
+from sim_desk.ui.anonymised_export import NEVER_EXPORTED, AnonymisedExportPanel
+from sim_desk.ui.exchange_common import card
+from sim_desk.ui.session import UiSession
+from sim_desk.ui.widgets import heading, hint
 
 
 class ExportPage(QWidget):
+    """Data in and out: each part for the roles that may use it."""
+
     def __init__(self, session: UiSession) -> None:
         super().__init__()
         self.session = session
         self.setObjectName("exportPage")
-        self.setAccessibleName("Export")
-        card = QFrame()
-        card.setObjectName("card")
-        text = QLabel(EXPLANATION)
-        text.setWordWrap(True)
-        text.setAccessibleName("About anonymised export")
-        inner = QVBoxLayout(card)
-        inner.setContentsMargins(16, 14, 16, 16)
-        inner.addWidget(heading("Anonymised export", level=2))
-        inner.addWidget(text)
-        layout = QVBoxLayout(self)
+        self.setAccessibleName("Data in and out")
+        role = session.vault.actor.role
+        self.export_panel: AnonymisedExportPanel | None = None
+        self.import_button: QPushButton | None = None
+        self.calendar_button: QPushButton | None = None
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(14)
-        layout.addWidget(heading("Export"))
-        layout.addWidget(card)
+        layout.addWidget(heading("Data in and out"))
+        if role in export_data.EXPORTERS:
+            self.export_panel = AnonymisedExportPanel(session)
+            layout.addWidget(self.export_panel)
+        else:
+            frame, inner = card("Anonymised export")
+            refusal = hint(
+                "Anonymised exports for the trust's analysts are run by analysts and team"
+                " leads. " + NEVER_EXPORTED
+            )
+            refusal.setAccessibleName("About anonymised export")
+            inner.addWidget(refusal)
+            layout.addWidget(frame)
+        if role in CASEWORKERS:
+            frame, inner = card("Incidents from police and NHS systems")
+            inner.addWidget(
+                hint(
+                    "Bring in incidents from a CSV file: choose its columns once per source,"
+                    " check every row, then import all of them or none. Rows already in"
+                    " SIM Desk are skipped."
+                )
+            )
+            self.import_button = QPushButton("Import incidents…")
+            self.import_button.setAccessibleName("Import incidents")
+            self.import_button.clicked.connect(self.open_import)
+            inner.addLayout(_left(self.import_button))
+            layout.addWidget(frame)
+        if role in export_data.CALENDAR_USERS:
+            frame, inner = card("Planned visits in your calendar")
+            inner.addWidget(
+                hint(
+                    "Save a pair's planned visits as an .ics file for Outlook or another"
+                    " calendar. Each visit shows only the person's initials and a reference."
+                )
+            )
+            self.calendar_button = QPushButton("Calendar (.ics)…")
+            self.calendar_button.setAccessibleName("Calendar file")
+            self.calendar_button.clicked.connect(self.open_calendar)
+            inner.addLayout(_left(self.calendar_button))
+            layout.addWidget(frame)
         layout.addStretch(1)
 
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setAccessibleName("Data in and out")
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
     def refresh(self) -> None:
-        """Nothing to load yet."""
+        if self.export_panel is not None and self.session.is_unlocked:
+            self.export_panel.refresh()
+
+    def open_import(self) -> None:
+        from sim_desk.ui.import_wizard import ImportIncidentsWizard
+
+        wizard = ImportIncidentsWizard(self.session, parent=self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # keeps nothing once closed
+        wizard.exec()
+
+    def open_calendar(self) -> None:
+        from sim_desk.ui.calendar_dialog import CalendarDialog
+
+        dialog = CalendarDialog(self.session, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.exec()
+
+
+def _left(button: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(button)
+    row.addStretch(1)
+    return row

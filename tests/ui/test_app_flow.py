@@ -97,7 +97,7 @@ def test_analyst_sees_only_reports_export_and_settings(qtbot, team):
     qtbot.addWidget(window)
     session.unlock("analyst", PASSPHRASES["analyst"])
     labels = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert labels == ["Reports", "Export", "Settings"]
+    assert labels == ["Reports", "Data in and out", "Settings"]
     assert not window.find_action.isEnabled()
     session.lock()
 

@@ -109,11 +109,11 @@ def test_empty_vault_says_no_one_is_enrolled(qtbot, officer_session):
     assert page.tables.isHidden()
 
 
-def test_export_page_is_honest_about_what_is_coming(qtbot, lead_session):
+def test_export_page_says_what_is_never_exported(qtbot, lead_session):
     page = ExportPage(lead_session)
     qtbot.addWidget(page)
-    text = find(page, QLabel, "About anonymised export").text()
-    assert "not available" in text and "at least five people" in text
+    text = find(page, QLabel, "What is never exported").text()
+    assert "names, NHS numbers, police references" in text and "at least k people" in text
 
 
 def test_every_page_renders_sensibly(qtbot, tmp_path, lead_session):

@@ -1,0 +1,397 @@
+"""The anonymised export for analysts (DESIGN.md section 7), as a panel of the "Data in and out"
+page: choose k, the outcome window and linkage; preview what will be generalised and left out,
+worked out in memory; then write to a new folder or a zip the user chooses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim_desk.exchange import export
+from sim_desk.exchange.export import ExportPlan, ExportResult
+from sim_desk.records import export_data
+from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.records.outcomes import ALLOWED_MONTHS
+from sim_desk.ui.exchange_common import (
+    fill_table,
+    fit_height,
+    gone,
+    problem_label,
+    read_only_table,
+    show_problem,
+    status_label,
+)
+from sim_desk.ui.messages import show_error
+from sim_desk.ui.session import UiSession
+from sim_desk.ui.widgets import FieldErrors, format_date, heading, hint
+from sim_desk.ui.worker import run_in_background
+
+#: The k an analyst may choose here (the exporter allows more; beyond 20 little is left).
+K_RANGE = (3, 20)
+NEVER_EXPORTED = (
+    "Never in an export: names, NHS numbers, police references, dates of birth, addresses,"
+    " notes or any other free text, and exact dates. Each person appears under a pseudonym"
+    " that cannot be traced back without a secret key. Age, gender, ethnic group, borough,"
+    " enrolment period and months enrolled are grouped until every combination covers at"
+    " least k people; anyone still in a smaller group is left out of the per-person file."
+    " In the aggregate tables, counts of 1 to 7 are shown as * and other counts are rounded"
+    " to the nearest 5."
+)
+QUASI_LABELS = {
+    "age_band": "Age at enrolment",
+    "gender": "Gender",
+    "ethnic_group": "Ethnic group",
+    "borough": "Borough",
+    "enrolment_period": "Enrolment period",
+    "months_enrolled": "Months enrolled",
+}
+SAMPLE_ROWS = 12
+
+
+def _step_text(level: int, ladder: tuple[str, ...]) -> str:
+    """How far up its ladder a detail went, in words."""
+    if level == 0:
+        return "Not generalised"
+    if level == len(ladder) - 1:
+        return "Not shown: every row says Any"
+    return f"Generalised {level} step{'s' if level > 1 else ''} (of {len(ladder) - 1})"
+
+
+def sample_rows(rows: Sequence[tuple[str, ...]], size: int = SAMPLE_ROWS) -> list[tuple[str, ...]]:
+    """The first rows of each table (flow, outcomes), so the sample shows every kind."""
+    tables = list(dict.fromkeys(row[0] for row in rows))
+    each = max(1, size // max(1, len(tables)))
+    return [row for table in tables for row in [r for r in rows if r[0] == table][:each]][:size]
+
+
+class AnonymisedExportPanel(QFrame):
+    """Choose k, the outcome window and linkage; preview; then write to a folder or a zip."""
+
+    def __init__(self, session: UiSession) -> None:
+        super().__init__()
+        self.session = session
+        self.setObjectName("card")
+        self.setAccessibleName("Anonymised export")
+        self.plan: ExportPlan | None = None
+        self.result: ExportResult | None = None
+        self.busy = False
+
+        self.k = QSpinBox()
+        self.k.setRange(*K_RANGE)
+        self.k.setValue(5)
+        self.k.setAccessibleName("Smallest group size (k)")
+        self.k.setToolTip("Every combination of grouped details covers at least this many people")
+        self.months = QComboBox()
+        self.months.setAccessibleName("Outcome window")
+        for months in ALLOWED_MONTHS:
+            self.months.addItem(f"{months} months before and after enrolment", months)
+        wanted = self.months.findData(session.settings.outcome_months)
+        self.months.setCurrentIndex(max(0, wanted))
+        self.linkage = QCheckBox("Link pseudonyms with earlier linked exports")
+        self.linkage.setAccessibleName("Linked pseudonyms")
+        self.linkage_hint = hint("")
+        self.preview_button = QPushButton("Preview export")
+        self.preview_button.setObjectName("primary")
+        self.preview_button.setAccessibleName("Preview export")
+        self.preview_button.setToolTip("Work out what the export will hold; nothing is written")
+        self.status = status_label("Export status")
+        self.status.setObjectName("hint")
+        self.problem = problem_label("Export options problem")
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        form.addRow("Smallest &group (k)", self.k)
+        form.addRow("Outcome &window", self.months)
+        form.addRow("", self.linkage)
+        self.errors = FieldErrors(form, {"k": self.k, "months": self.months})
+
+        self.summary = status_label("Export summary")
+        self.generalised = read_only_table(
+            "What will be generalised", ("Detail", "Shown as", "Change", "From finest to coarsest")
+        )
+        self.sample = read_only_table(
+            "Sample of the aggregate tables",
+            ("Table", "Breakdown", "Group", "Incident type", "Measure", "Value"),
+        )
+        self.as_folder = QRadioButton("A new folder")
+        self.as_folder.setAccessibleName("Write as a folder")
+        self.as_folder.setChecked(True)
+        self.as_zip = QRadioButton("A .zip file")
+        self.as_zip.setAccessibleName("Write as a zip file")
+        group = QButtonGroup(self)
+        group.addButton(self.as_folder)
+        group.addButton(self.as_zip)
+        self.write_button = QPushButton("Write export…")
+        self.write_button.setObjectName("primary")
+        self.write_button.setAccessibleName("Write export")
+        self.write_button.setToolTip("Choose where to write the files")
+        self.write_problem = problem_label("Export problem")
+        self.written = status_label("Export written")
+        self.written.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.written.hide()
+
+        self.preview_box = QWidget()
+        box = QVBoxLayout(self.preview_box)
+        box.setContentsMargins(0, 8, 0, 0)
+        box.setSpacing(8)
+        box.addWidget(heading("Preview", level=2))
+        box.addWidget(self.summary)
+        box.addWidget(self.generalised)
+        box.addWidget(hint("The first rows of aggregates.csv, as they will be written:"))
+        box.addWidget(self.sample)
+        write_row = QHBoxLayout()
+        write_row.addWidget(hint("Write as"))
+        write_row.addWidget(self.as_folder)
+        write_row.addWidget(self.as_zip)
+        write_row.addStretch(1)
+        write_row.addWidget(self.write_button)
+        box.addLayout(write_row)
+        box.addWidget(self.write_problem)
+        box.addWidget(self.written)
+        self.preview_box.hide()
+
+        never = hint(NEVER_EXPORTED)
+        never.setAccessibleName("What is never exported")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 16)
+        layout.setSpacing(8)
+        layout.addWidget(heading("Anonymised export for analysts", level=2))
+        layout.addWidget(
+            hint(
+                "Writes people.csv (one row per person), aggregates.csv (cohort tables), the"
+                " same as export.xlsx, and data_dictionary.json saying what was done."
+            )
+        )
+        layout.addWidget(never)
+        layout.addLayout(form)
+        layout.addWidget(self.linkage_hint)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.preview_button)
+        buttons.addWidget(self.status, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.preview_box)
+
+        self.preview_button.clicked.connect(self.preview)
+        self.write_button.clicked.connect(self.choose_destination)
+        self.k.valueChanged.connect(self._options_changed)
+        self.months.currentIndexChanged.connect(self._options_changed)
+        self.linkage.toggled.connect(self._options_changed)
+        self.setTabOrder(self.k, self.months)
+        self.setTabOrder(self.months, self.linkage)
+        self.setTabOrder(self.linkage, self.preview_button)
+        self.setTabOrder(self.preview_button, self.generalised)
+        self.setTabOrder(self.generalised, self.sample)
+        self.setTabOrder(self.sample, self.as_folder)
+        self.setTabOrder(self.as_folder, self.as_zip)
+        self.setTabOrder(self.as_zip, self.write_button)
+        self.refresh()
+
+    # -- options --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-reads whether a team lead has granted this user linked pseudonyms."""
+        try:
+            granted = export_data.linkage_granted(self.session.vault)
+        except SimDeskError:
+            granted = False
+        self.linkage.setEnabled(granted)
+        if not granted:
+            self.linkage.setChecked(False)
+        self.linkage_hint.setText(
+            "Linked pseudonyms stay the same for a person in every linked export, so analysts"
+            " can follow people over time."
+            if granted
+            else "Each export gets fresh pseudonyms that match no other export. Linking"
+            " exports over time needs a team lead's permission."
+        )
+
+    def _options_changed(self) -> None:
+        self.errors.clear()
+        show_problem(self.problem, "")
+        if self.plan is not None:
+            self.plan = None
+            self.preview_box.hide()
+            self.status.setText("The options changed: preview again before writing.")
+
+    # -- preview --------------------------------------------------------------------------
+    def preview(self) -> None:
+        """Works out the export in the background and shows what it will hold."""
+        if self.busy:
+            return
+        self.errors.clear()
+        show_problem(self.problem, "")
+        try:
+            vault = self.session.vault
+        except SimDeskError as error:
+            show_error(self, error)
+            return
+        k, months, linkage = self.k.value(), self.months.currentData(), self.linkage.isChecked()
+        self._set_busy(True, "Working out the export…")
+        self.plan = None
+        self.preview_box.hide()
+        run_in_background(
+            self,
+            lambda progress: export.plan_export(
+                vault, k=k, linkage=linkage, months=months, progress=progress
+            ),
+            on_done=self._show_plan,
+            on_failed=self._failed,
+            title="Preparing the anonymised export",
+        )
+
+    def _set_busy(self, busy: bool, text: str = "") -> None:
+        self.busy = busy
+        self.preview_button.setEnabled(not busy)
+        self.write_button.setEnabled(not busy)
+        if text:
+            self.status.setText(text)
+
+    def _failed(self, error: BaseException) -> None:
+        if gone(self, self.session):
+            return
+        self._set_busy(False, "Nothing was written.")
+        if isinstance(error, ValidationError) and self.errors.show(error.field, str(error)):
+            return
+        if self.plan is not None and isinstance(error, SimDeskError):  # while writing
+            show_problem(self.write_problem, str(error))
+            return
+        if isinstance(error, SimDeskError):
+            show_problem(self.problem, str(error))
+            return
+        show_error(self, error)
+
+    def _show_plan(self, plan: ExportPlan) -> None:
+        if gone(self, self.session):
+            return
+        self._set_busy(False, f"Preview ready (data as of {format_date(plan.data_as_of)}).")
+        self.plan = plan
+        kept = len(plan.people_rows)
+        if plan.k_reached is None:
+            reached = (
+                f"With k = {plan.k} no one can be listed in people.csv: the cohort is too small"
+                " or too varied. The aggregate tables are still written."
+            )
+        else:
+            reached = (
+                f"Every combination of grouped details covers at least {plan.k_reached} people"
+                f" (you asked for {plan.k})."
+            )
+        self.summary.setText(
+            f"{kept} of {plan.rows_total} enrolled people will be listed in people.csv;"
+            f" {plan.rows_suppressed} left out because too few people share their details"
+            f" (the aggregate tables still count them). {reached}"
+            + (" Pseudonyms are linked with earlier linked exports." if plan.linkage else "")
+        )
+        fill_table(
+            self.generalised,
+            [
+                (
+                    QUASI_LABELS.get(g.column, g.column),
+                    g.applied,
+                    _step_text(g.level, g.ladder),
+                    " → ".join(g.ladder),
+                )
+                for g in plan.generalisations
+            ],
+        )
+        fill_table(self.sample, sample_rows(plan.aggregate_rows))
+        show_problem(self.write_problem, "")
+        self.written.hide()
+        self.preview_box.show()
+        for table in (self.generalised, self.sample):  # measured once shown and styled
+            fit_height(table)
+
+    # -- write ----------------------------------------------------------------------------
+    def choose_destination(self) -> None:
+        """Asks where to write (a new folder's name, or a .zip file), then writes there."""
+        if self.plan is None:
+            return
+        as_zip = self.as_zip.isChecked()
+        suggested = str(Path.home() / f"sim-desk-export-{self.plan.data_as_of:%Y-%m-%d}")
+        if as_zip:
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Save the export as a zip file", suggested + ".zip", "Zip files (*.zip)"
+            )
+            if name and not name.lower().endswith(".zip"):
+                name += ".zip"
+        else:
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Name a new folder for the export", suggested, "Folders (*)"
+            )
+        if name:
+            self.write_to(Path(name), as_zip=as_zip)
+
+    def write_to(self, destination: Path, *, as_zip: bool) -> None:
+        """Writes the previewed export to ``destination`` in the background, with progress."""
+        plan = self.plan
+        if plan is None or self.busy:
+            return
+        show_problem(self.write_problem, "")
+        try:
+            vault = self.session.vault
+        except SimDeskError as error:
+            show_error(self, error)
+            return
+        self._set_busy(True, "Writing the export…")
+        run_in_background(
+            self,
+            lambda progress: export.write_export(
+                vault, plan, destination, as_zip=as_zip, progress=progress
+            ),
+            on_done=self._written,
+            on_failed=self._failed,
+            title="Writing the anonymised export",
+        )
+
+    def _written(self, result: ExportResult) -> None:
+        if gone(self, self.session):
+            return
+        self._set_busy(False, "Export written.")
+        self.result = result
+        where = result.destination
+        dictionary = (
+            f"data_dictionary.json inside {where.name}"
+            if result.archive_sha256
+            else str(where / "data_dictionary.json")
+        )
+        self.written.setText(
+            f"Written to {where}: {', '.join(result.files)}. {result.rows} people listed,"
+            f" {result.rows_suppressed} left out. The data dictionary is {dictionary}. The files"
+            " can be read only by you on this computer; the audit log records their SHA-256."
+        )
+        self.written.show()
+        _scroll_to(self.written)
+
+
+def _scroll_to(widget: QWidget) -> None:
+    """Brings a result into view when the page scrolls (the page's scroll area holds us)."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        area = parent
+
+        def show() -> None:
+            if shiboken6.isValid(widget):
+                area.ensureWidgetVisible(widget)
+
+        QTimer.singleShot(0, show)  # after the layout has placed the newly shown label
