@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.codes import Role
+from sim_desk.ui.integrity import DamageBanner, IntegrityCheck
 from sim_desk.ui.session import UiSession
 
 #: Page key, label, roles that see it.
@@ -31,7 +32,7 @@ PAGES: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("today", "Today", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)),
     ("caseload", "Caseload", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)),
     ("reports", "Reports", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD, Role.ANALYST)),
-    ("export", "Export", (Role.TEAM_LEAD, Role.ANALYST)),
+    ("export", "Data in and out", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD, Role.ANALYST)),
     ("team", "Team", (Role.TEAM_LEAD,)),
     ("settings", "Settings", (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD, Role.ANALYST)),
 )
@@ -94,12 +95,20 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.stack.setObjectName("content")
 
+        # Above the pages: a red banner if the check run at each unlock finds damage.
+        self.damage_banner = DamageBanner(session)
+        self.integrity = IntegrityCheck(session, self.damage_banner)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(0)
+        right.addWidget(self.damage_banner)
+        right.addWidget(self.stack, 1)
         body = QWidget()
         row = QHBoxLayout(body)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(self.nav)
-        row.addWidget(self.stack, 1)
+        row.addLayout(right, 1)
         self.setCentralWidget(body)
 
         self.locked_notice = QWidget()
@@ -207,6 +216,7 @@ class MainWindow(QMainWindow):
         self.show_page(place.page if place.page in allowed else allowed[0])
         if place.person_id is not None and caseworker:
             self.open_person(place.person_id, tab=place.person_tab)
+        self.integrity.start()
 
     def _on_locked(self) -> None:
         self.place = Place(
@@ -219,6 +229,7 @@ class MainWindow(QMainWindow):
             else 0,
         )
         self.stack.setCurrentWidget(self.locked_notice)
+        self.integrity.stop()
         for widget in [*self.pages.values(), self.workspace]:
             if widget is not None:
                 self.stack.removeWidget(widget)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from sim_desk.records import outcome_data, outcomes
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, IncidentType
 from sim_desk.records.outcome_data import CohortReport, Flow
+from sim_desk.ui.pdf_preview import PdfPreviewDialog, show_pdf
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_date, heading, hint
 from sim_desk.ui.worker import run_in_background
@@ -170,6 +171,14 @@ class ReportsPage(QWidget):
         self.recalculate = QPushButton("Work out again")
         self.recalculate.setAccessibleName("Work out the figures again")
         self.recalculate.clicked.connect(self.calculate)
+        self.cohort_pdf_button = QPushButton("Cohort report (PDF)…")
+        self.cohort_pdf_button.setAccessibleName("Cohort report PDF")
+        self.cohort_pdf_button.setToolTip(
+            "Make the cohort outcome report as a PDF, preview it, then save or print it"
+        )
+        self.cohort_pdf_button.clicked.connect(self.make_cohort_pdf)
+        self.pdf_job: object | None = None
+        self.preview: PdfPreviewDialog | None = None
         self.status = QLabel("Working out the figures…")
         self.status.setObjectName("hint")
         self.status.setAccessibleName("Report status")
@@ -191,6 +200,7 @@ class ReportsPage(QWidget):
         controls.addStretch(1)
         controls.addWidget(self.window_label)
         controls.addWidget(self.recalculate)
+        controls.addWidget(self.cohort_pdf_button)
 
         self.figures = QFrame()
         self.figures.setObjectName("card")
@@ -225,7 +235,8 @@ class ReportsPage(QWidget):
         layout.addWidget(
             hint(
                 "Everyone referred is counted (intention to treat). No names are shown here."
-                " PDF cohort and person reports arrive with the reports feature."
+                " The cohort report (PDF) adds the prior window, charts, the equality breakdown"
+                " and the methods; person reports are made from each person's page."
             )
         )
         layout.addWidget(self.status)
@@ -256,12 +267,20 @@ class ReportsPage(QWidget):
             lambda progress: outcome_data.cohort_outcomes(vault, months=months),
             on_done=self._show,
             on_failed=self._failed,
+            on_cancelled=self._cancelled,
             title="Working out cohort outcomes",
         )
 
     def _gone(self) -> bool:
         """Whether the app locked while the work ran: the page is going, nothing to show."""
         return not shiboken6.isValid(self) or not self.session.is_unlocked
+
+    def _cancelled(self) -> None:
+        if self._gone():
+            return
+        self.job = None
+        self.recalculate.setEnabled(True)
+        self.status.setText("Cancelled. Choose “Work out again” to see the figures.")
 
     def _failed(self, error: BaseException) -> None:
         if self._gone():
@@ -301,3 +320,46 @@ class ReportsPage(QWidget):
         fill_table(self.harm_table, report, HARM_TYPES)
         self.tables.setVisible(n > 0)
         self.figures.show()
+
+    # -- the cohort report as a PDF ---------------------------------------------------------
+    def make_cohort_pdf(self) -> None:
+        """Builds the cohort report PDF in the background (progress, Cancel), then previews it.
+        Nothing is written to disk unless the user saves it from the preview."""
+        if self.pdf_job is not None or not self.session.is_unlocked:
+            return
+        from sim_desk.reports.cohort_report import cohort_report_pdf
+
+        months = self.session.settings.outcome_months
+        vault = self.session.vault
+        self.cohort_pdf_button.setEnabled(False)
+        self.pdf_job = run_in_background(
+            self,
+            lambda progress: cohort_report_pdf(vault, months=months, progress=progress),
+            on_done=self._show_cohort_pdf,
+            on_failed=self._cohort_pdf_failed,
+            on_cancelled=self._cohort_pdf_cancelled,
+            title="Making the cohort report",
+        )
+
+    def _cohort_pdf_cancelled(self) -> None:
+        if not self._gone():
+            self.pdf_job = None
+            self.cohort_pdf_button.setEnabled(True)
+
+    def _cohort_pdf_failed(self, error: BaseException) -> None:
+        if self._gone():
+            return
+        from sim_desk.ui.messages import show_error
+
+        self.pdf_job = None
+        self.cohort_pdf_button.setEnabled(True)
+        show_error(self, error, title="Cohort report")
+
+    def _show_cohort_pdf(self, data: bytes) -> None:
+        if self._gone():
+            return
+        self.pdf_job = None
+        self.cohort_pdf_button.setEnabled(True)
+        self.preview = show_pdf(
+            self, data, "Cohort outcome report", suggested_name="Cohort outcome report.pdf"
+        )

@@ -6,18 +6,22 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 import sim_desk
+from sim_desk.records.codes import Role
 from sim_desk.records.errors import SimDeskError
 from sim_desk.settings import AUTO_LOCK_CHOICES
+from sim_desk.ui.backup_panel import BackupPanel
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
@@ -108,14 +112,27 @@ class SettingsPage(QWidget):
         about_form.addRow("Signed in as", self.signed_in)
         about_form.addRow("Role", self.role)
 
-        layout = QVBoxLayout(self)
+        # In a scroll area: with the backup box a team lead's page is taller than a small screen.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(14)
         layout.addWidget(heading("Settings"))
         layout.addWidget(general)
         layout.addWidget(self.passphrase_box)
+        # Backups are a team lead's job (the records layer refuses anyone else).
+        self.backup = BackupPanel(session)
+        self.backup.hide()
+        layout.addWidget(self.backup)
         layout.addWidget(about)
         layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
         self._load()
         self.auto_lock.currentIndexChanged.connect(self._save)
@@ -161,6 +178,9 @@ class SettingsPage(QWidget):
         self.role.setText(f"{actor.role.label}{clinical}")
         # Signed in with the recovery key there is no user whose passphrase could change.
         self.passphrase_box.setVisible(not actor.is_recovery)
+        self.backup.setVisible(actor.role == Role.TEAM_LEAD)
+        if actor.role == Role.TEAM_LEAD:
+            self.backup.refresh()
 
     def _save(self) -> None:
         settings = self.session.settings

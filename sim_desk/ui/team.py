@@ -27,6 +27,7 @@ from sim_desk.ui.messages import show_error
 from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
+from sim_desk.ui.team_keys import KeysSection
 from sim_desk.ui.widgets import heading, hint
 
 
@@ -105,6 +106,8 @@ class TeamPage(QWidget):
         pair_buttons.addWidget(self.create_pair_button)
         pair_buttons.addStretch(1)
 
+        self.keys = KeysSection(session, self)
+
         self.problem = QLabel()
         self.problem.setObjectName("errorText")
         self.problem.setWordWrap(True)
@@ -115,6 +118,7 @@ class TeamPage(QWidget):
         layout.setSpacing(14)
         layout.addWidget(heading("Team"))
         layout.addWidget(self.problem)
+        layout.addWidget(self.keys.offer)
         layout.addWidget(
             _card(
                 "Users",
@@ -136,12 +140,14 @@ class TeamPage(QWidget):
             ),
             0,
         )
+        layout.addWidget(self.keys.card, 0)
         self.setTabOrder(self.add_user_button, self.reset_button)
         self.setTabOrder(self.reset_button, self.remove_button)
         self.setTabOrder(self.remove_button, self.show_removed)
         self.setTabOrder(self.show_removed, self.users_table)
         self.setTabOrder(self.users_table, self.create_pair_button)
         self.setTabOrder(self.create_pair_button, self.pairs_table)
+        self.setTabOrder(self.pairs_table, self.keys.rotate_button)
 
         self.add_user_button.clicked.connect(self.add_user)
         self.reset_button.clicked.connect(self.reset_passphrase)
@@ -204,6 +210,7 @@ class TeamPage(QWidget):
         usable = user is not None and user.active
         self.reset_button.setEnabled(usable)
         self.remove_button.setEnabled(usable and user is not None and user.id != me)
+        self.keys.update_buttons()
 
     # -- actions --------------------------------------------------------------------------
     def add_user(self) -> None:
@@ -251,6 +258,7 @@ class TeamPage(QWidget):
             show_error(self, error)
             return
         self.session.changed.emit("user")
+        self.keys.offer_rotation(user.display_name)
 
     def create_pair(self) -> None:
         try:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from sim_desk.records import caseload
 from sim_desk.records.errors import SimDeskError
+from sim_desk.ui.backup_reminder import BackupReminderBanner
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_date, format_datetime, heading, hint
 
@@ -162,6 +163,8 @@ class TodayPage(QWidget):
         self.problem.setObjectName("errorText")
         self.problem.setWordWrap(True)
         self.problem.hide()
+        # Team leads only, and only when the last backup on this laptop is over a week old.
+        self.backup_reminder = BackupReminderBanner(session)
 
         self.visits = TodayCard(
             "Visits due", "No visits due today, and none overdue. Plan visits from a person's page."
@@ -202,6 +205,7 @@ class TodayPage(QWidget):
         body.setSpacing(12)
         body.addLayout(header)
         body.addWidget(self.problem)
+        body.addWidget(self.backup_reminder)
         body.addLayout(columns, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -217,6 +221,7 @@ class TodayPage(QWidget):
             self.refresh()
 
     def refresh(self) -> None:
+        self.backup_reminder.refresh()
         try:
             view = caseload.today_view(self.session.vault)
         except SimDeskError as error:

@@ -61,10 +61,12 @@ def run_in_background(
     *,
     on_done: Callable[[Any], None],
     on_failed: Callable[[BaseException], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
     title: str | None = None,
 ) -> _Job:
     """Starts ``work(progress)`` on the thread pool. With a ``title``, shows a progress dialog
-    with Cancel (after half a second, so quick work never flashes a dialog)."""
+    with Cancel (after half a second, so quick work never flashes a dialog). ``on_cancelled``
+    runs (on the GUI thread) once cancelled work has stopped; no error is shown for it."""
     job = _Job(work)
     dialog: QProgressDialog | None = None
     if title:
@@ -98,6 +100,8 @@ def run_in_background(
     def failed(error: BaseException) -> None:
         finish()
         if isinstance(error, Cancelled):
+            if on_cancelled is not None:
+                on_cancelled()
             return
         if on_failed is not None:
             on_failed(error)

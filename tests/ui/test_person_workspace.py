@@ -165,7 +165,13 @@ def focus_order(workspace: PersonWorkspace) -> list[str]:
 
 def test_tab_order_follows_reading_order(qtbot, lead_session, person):
     workspace = open_workspace(qtbot, lead_session, person)
-    header = ["Reveal NHS number", "Copy NHS number", "Person sections", "Person sections tabs"]
+    header = [
+        "Reveal NHS number",
+        "Copy NHS number",
+        "Person sections",
+        "Person sections tabs",
+        "Person reports",
+    ]
     workspace.set_tab(VISITS)
     assert focus_order(workspace) == [
         *header,

@@ -31,6 +31,7 @@ from sim_desk.ui.person.incidents_tab import IncidentsTab
 from sim_desk.ui.person.outcomes_tab import OutcomesTab
 from sim_desk.ui.person.overview import OverviewTab
 from sim_desk.ui.person.record_tab import RecordTab
+from sim_desk.ui.person.reports_menu import PersonReports
 from sim_desk.ui.person.visits_tab import VisitsTab
 from sim_desk.ui.session import UiSession
 
@@ -84,6 +85,10 @@ class PersonWorkspace(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(lambda n=number: self.set_tab(n))
         self.tabs.currentChanged.connect(self._tab_shown)
+        # PDF reports for this person, at the right of the tab bar so every tab reaches them.
+        self.reports = PersonReports(self, self)
+        self.tabs.setCornerWidget(self.reports.corner, Qt.Corner.TopRightCorner)
+        QWidget.setTabOrder(self.tabs.tabBar(), self.reports.button)  # on the tab bar's row
         self._stale = set(range(len(self.pages)))
         self._tab_shown(0)
         session.changed.connect(self._on_changed)
