@@ -74,6 +74,13 @@ def _tell(progress: Progress | None, fraction: float, message: str) -> None:
         progress(fraction, message)
 
 
+def _tell_committed(progress: Progress | None, fraction: float, message: str) -> None:
+    """Progress after the point of no return: a Cancel raised from here must not abort a
+    rotation that has already committed, so it is ignored."""
+    with contextlib.suppress(Exception):  # the caller's cancel signal; the rotation goes on
+        _tell(progress, fraction, message)
+
+
 def _require_rotator(vault: UnlockedVault) -> None:
     vault.require_role(Role.TEAM_LEAD, doing="rotate the vault's keys")
     if not vault.has_clinical_key:
@@ -242,7 +249,7 @@ def rotate_keys(
         ):
             _lock_quietly(vault)  # committed after all: the next unlock finishes the rotation
         raise
-    _tell(progress, 0.65, "Re-encrypting the database")
+    _tell_committed(progress, 0.65, "Re-encrypting the database")
     try:
         _finish(paths, old_record, record_key)
     except BaseException:
@@ -251,9 +258,9 @@ def rotate_keys(
     vault.replace_keys(record_key, clinical_key)
     recovery = None
     if new_recovery or not kept:
-        _tell(progress, 0.8, "Making a new recovery key")
+        _tell_committed(progress, 0.8, "Making a new recovery key")
         recovery = renew_recovery_key(vault)
-    _tell(progress, 1.0, "Keys rotated")
+    _tell_committed(progress, 1.0, "Keys rotated")
     return RotationResult(
         upcoming.generation, notes, len(upcoming.slots), tuple(sorted(dropped)), recovery
     )
