@@ -59,6 +59,7 @@ class UiSession(QObject):
         self._wall = wall_clock
         self._vault: UnlockedVault | None = None
         self._last_activity = self._wall()
+        self._holds = 0
         self._idle_timer = QTimer(self)
         self._idle_timer.setInterval(5_000)
         self._idle_timer.timeout.connect(self.check_idle)
@@ -122,8 +123,19 @@ class UiSession(QObject):
 
     def check_idle(self) -> None:
         idle = self._wall() - self._last_activity
-        if self.is_unlocked and idle >= self.settings.auto_lock_minutes * 60:
+        if self._holds or not self.is_unlocked:
+            return
+        if idle >= self.settings.auto_lock_minutes * 60:
             self.lock()
+
+    def hold_open(self) -> None:
+        """Keeps the idle lock away while something must not be lost (a new recovery key shown
+        once). Pair every call with :meth:`release`."""
+        self._holds += 1
+
+    def release(self) -> None:
+        self._holds = max(0, self._holds - 1)
+        self._last_activity = self._wall()
 
     def note_activity(self) -> None:
         self._last_activity = self._wall()

@@ -408,5 +408,8 @@ class KeysSection:
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.recovery_dialog = dialog
+        # The old recovery key no longer works: an idle lock now would lose the new one.
+        self.session.hold_open()
+        dialog.finished.connect(lambda _result: self.session.release())
         dialog.open()
         return dialog

@@ -135,3 +135,18 @@ def _no_stray_dialogs(monkeypatch):
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", refuse)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", refuse)
+
+
+def test_idle_lock_waits_while_a_new_recovery_key_is_on_screen(team):
+    now = [1_000_000.0]
+    session = make_session(team)
+    session._wall = lambda: now[0]
+    session.unlock("lead", PASSPHRASES["lead"])
+    session.hold_open()
+    now[0] += 3600
+    session.check_idle()
+    assert session.is_unlocked
+    session.release()
+    now[0] += 5 * 60 + 1
+    session.check_idle()
+    assert not session.is_unlocked
