@@ -27,6 +27,29 @@ def _settle(app, seconds: float = 0.3, until: Callable[[], bool] | None = None) 
     app.processEvents()
 
 
+def _busy(window) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a tab still says it is working out its figures in the background."""
+    from PySide6.QtWidgets import QLabel
+
+    return any(
+        label.isVisible() and label.text().startswith("Working out")
+        for label in window.findChildren(QLabel)
+    )
+
+
+def _select_protected_contact(window) -> None:  # type: ignore[no-untyped-def]
+    """Selects the newest contact that has a clinician-only note, to show what officers see."""
+    from PySide6.QtWidgets import QTableView
+
+    for view in window.workspace.findChildren(QTableView):
+        model = view.model()
+        for row in range(model.rowCount()):
+            for column in range(model.columnCount()):
+                if model.index(row, column).data() == "Clinician-only note":
+                    view.selectRow(row)
+                    return
+
+
 def _busiest_person(session):  # type: ignore[no-untyped-def]
     """The person on the caseload with the longest history (most contacts), for the workspace."""
     from sim_desk.records import caseload, contacts
@@ -87,11 +110,13 @@ def main(out: Path) -> int:
         names = ["overview", "contacts", "visit-plan", "incidents", "outcomes", "record"]
         for index, name in enumerate(names):
             window.workspace.set_tab(index)  # type: ignore[union-attr]
+            _settle(app, until=lambda: not _busy(window))
             shot(window, f"{5 + index:02d}-person-{name}")
         session.lock()
 
         session.unlock("officer", demo.DEMO_LOGINS["officer"][0])
         window.open_person(person_id, tab=1)
+        _select_protected_contact(window)
         shot(window, "11-officer-sees-protected-notes")
         session.lock()
 
