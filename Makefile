@@ -40,4 +40,5 @@ lint: $(STAMP)
 	$(BIN)/ruff format sim_desk tests
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-installer build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+include mk/installer.mk
