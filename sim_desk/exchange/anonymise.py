@@ -274,13 +274,31 @@ def choose_levels(
     among choices suppressing at most ``max_suppressed`` rows the least loss wins (ties: lower
     levels first, in column order). If none qualifies, the fewest suppressed rows win.
     """
+    import numpy as np  # imported on first use, like SciPy (which brings it anyway)
+
     heights = [len(ladder) - 1 for ladder in values]
     best: tuple[float, ...] | None = None
     chosen: tuple[tuple[int, ...], int] = (tuple(0 for _ in values), n)
+    # Every combination of levels is tried (over a thousand for a trust-wide export), so each
+    # column is turned into small integer codes once, a row's group is one integer, and groups
+    # are counted with numpy: the same groups as counting tuples of the values themselves.
+    codes: list[list[tuple[Any, int]]] = []
+    for ladder in values:
+        per_level = []
+        for column in ladder:
+            index: dict[str, int] = {}
+            coded = [index.setdefault(value, len(index)) for value in column]
+            per_level.append((np.array(coded, dtype=np.int64), len(index)))
+        codes.append(per_level)
     for levels in itertools.product(*(range(len(ladder)) for ladder in values)):
-        columns = [values[q][level] for q, level in enumerate(levels)]
-        counts = Counter(zip(*columns, strict=True)) if n else Counter()
-        suppressed = sum(c for c in counts.values() if c < k)
+        suppressed = 0
+        if n:
+            group = np.zeros(n, dtype=np.int64)
+            for q, level in enumerate(levels):
+                coded_column, distinct = codes[q][level]
+                group = group * distinct + coded_column
+            counts = np.unique(group, return_counts=True)[1]
+            suppressed = int(counts[counts < k].sum())
         loss = sum(lv / h for lv, h in zip(levels, heights, strict=True)) / len(levels)
         loss += suppressed / n if n else 0.0
         over = suppressed > max_suppressed

@@ -29,9 +29,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import (
@@ -106,9 +106,29 @@ def display_name(given: str, family: str, preferred: str | None = None) -> str:
     return name
 
 
-def _name_haystack(given: str, family: str, preferred: str | None) -> str:
-    g, f, p = search_key(given), search_key(family), search_key(preferred or "")
-    return "\n".join((g, f, p, g + f, f + g))
+#: Past this many texts, the memo of search keys starts again (one search rebuilds it).
+_FOLDED_KEPT = 50_000
+
+
+class _Folded(dict[str, str]):
+    """:func:`search_key` of every text folded so far, worked out once each."""
+
+    def __missing__(self, text: str) -> str:
+        value = self[text] = search_key(text)
+        return value
+
+
+def _folded(vault: UnlockedVault) -> _Folded:
+    """The search keys of names and references already folded in this sign-in.
+
+    Each keystroke matches (and sorts) every visible person, and folding 6,000 names took
+    longer than the query that reads them. A key depends on its text alone, so it is kept in
+    the vault's cache, which is emptied on lock.
+    """
+    memo = vault.cache.get("caseload.folded")
+    if memo is None or len(memo) > _FOLDED_KEPT:
+        memo = vault.cache["caseload.folded"] = _Folded()
+    return memo
 
 
 @dataclass(frozen=True)
@@ -137,20 +157,23 @@ class _Query:
         preferred: str | None,
         nhs_number: str | None,
         police_reference: str | None,
+        folded: _Folded | None = None,
     ) -> bool:
         if self.empty:
             return True
         if self.digits is not None and nhs_number is not None and self.digits in nhs_number:
             return True
+        fold = search_key if folded is None else folded.__getitem__
         if (
             police_reference is not None
             and self.reference
-            and self.reference in search_key(police_reference).replace(" ", "")
+            and self.reference in fold(police_reference).replace(" ", "")
         ):
             return True
         if self.digits is not None:
             return False  # a number is never part of a name
-        haystack = _name_haystack(given, family, preferred)
+        g, f, p = fold(given), fold(family), fold(preferred or "")
+        haystack = "\n".join((g, f, p, g + f, f + g))
         return all(word in haystack for word in self.words)
 
 
@@ -181,16 +204,33 @@ class _Candidate:
     status: str
     pair_id: uuid.UUID | None
     pair_name: str | None
-
-    @property
-    def name_order(self) -> tuple[str, str, str]:
-        return (search_key(self.family or self.given), search_key(self.given), str(self.id))
+    #: Family then given name, as search keys, then the id (so that equal names keep an order).
+    name_order: tuple[str, str, str]
 
 
 def _parse_statuses(statuses: Iterable[PersonStatus | str] | None) -> list[str] | None:
     if statuses is None:
         return None
     return [PersonStatus.parse(str(s), field="statuses").value for s in statuses]
+
+
+#: Any select over people (the columns differ between listing and counting).
+_PeopleSelect = TypeVar("_PeopleSelect", bound="Select[*tuple[Any, ...]]")
+
+
+def _filtered(
+    vault: UnlockedVault,
+    query: _PeopleSelect,
+    statuses: Iterable[PersonStatus | str] | None,
+    pair_id: uuid.UUID | None,
+) -> _PeopleSelect:
+    query = query.where(visible_people_filter(vault))
+    wanted = _parse_statuses(statuses)
+    if wanted is not None:
+        query = query.where(Person.status.in_(wanted))
+    if pair_id is not None:
+        query = query.where(Person.pair_id == pair_id)
+    return query
 
 
 def _matching(
@@ -201,33 +241,35 @@ def _matching(
     pair_id: uuid.UUID | None,
 ) -> list[_Candidate]:
     """Everyone visible who passes the filters, in no particular order."""
-    query = (
-        select(
-            Person.id,
-            Person.given_name,
-            Person.family_name,
-            Person.preferred_name,
-            Person.nhs_number,
-            Person.police_reference,
-            Person.status,
-            Person.pair_id,
-            Pair.name,
-        )
-        .outerjoin(Pair, Pair.id == Person.pair_id)
-        .where(visible_people_filter(vault))
-    )
-    wanted = _parse_statuses(statuses)
-    if wanted is not None:
-        query = query.where(Person.status.in_(wanted))
-    if pair_id is not None:
-        query = query.where(Person.pair_id == pair_id)
+    query = select(
+        Person.id,
+        Person.given_name,
+        Person.family_name,
+        Person.preferred_name,
+        Person.nhs_number,
+        Person.police_reference,
+        Person.status,
+        Person.pair_id,
+        Pair.name,
+    ).outerjoin(Pair, Pair.id == Person.pair_id)
     search = _Query.parse(text or "")
+    folded = _folded(vault)
     return [
-        _Candidate(pid, given, family, preferred, nhs, status, pair, pair_name)
-        for pid, given, family, preferred, nhs, ref, status, pair, pair_name in session.execute(
-            query
+        _Candidate(
+            pid,
+            given,
+            family,
+            preferred,
+            nhs,
+            status,
+            pair,
+            pair_name,
+            (folded[family or given], folded[given], str(pid)),
         )
-        if search.matches(given, family, preferred, nhs, ref)
+        for pid, given, family, preferred, nhs, ref, status, pair, pair_name in session.execute(
+            _filtered(vault, query, statuses, pair_id)
+        )
+        if search.matches(given, family, preferred, nhs, ref, folded)
     ]
 
 
@@ -349,8 +391,24 @@ def count_caseload(
     pair_id: uuid.UUID | None = None,
 ) -> int:
     """How many people :func:`search_caseload` would list with the same text and filters."""
+    search = _Query.parse(text or "")
+    folded = _folded(vault)
+    # The fields a match looks at, and no more: counting needs no ids, pairs or sort keys.
+    query = select(
+        Person.given_name,
+        Person.family_name,
+        Person.preferred_name,
+        Person.nhs_number,
+        Person.police_reference,
+    )
     with vault.read() as session:
-        return len(_matching(vault, session, text, statuses, pair_id))
+        return sum(
+            1
+            for given, family, preferred, nhs, ref in session.execute(
+                _filtered(vault, query, statuses, pair_id)
+            )
+            if search.matches(given, family, preferred, nhs, ref, folded)
+        )
 
 
 # -- the Today view -------------------------------------------------------------------------

@@ -50,3 +50,7 @@ class ValidationError(SimDeskError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class VaultLocked(SimDeskError):
+    """The vault was locked (idle timeout or on demand); unlock it again to go on."""

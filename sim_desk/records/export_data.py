@@ -166,7 +166,7 @@ def export_cohort(vault: UnlockedVault, *, months: int = 12) -> ExportCohort:
     with vault.read() as session:
         scope = list(session.execute(select(Person).order_by(Person.id)).scalars())
         enrolled = [p for p in scope if p.enrolled_on is not None and p.enrolled_on <= today]
-        facts = outcome_data._facts(session, [p.id for p in enrolled])
+        facts = outcome_data._facts(session, enrolled, today=today, months=months)
         rows = []
         for person in enrolled:
             report = outcome_data._person_report(

@@ -9,6 +9,7 @@ respond" fields: the programme must never withhold care.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -49,6 +50,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """Reads run through here once per value, hundreds of thousands of times for a cohort
+        report. On SQLite the stored text is parsed straight into an aware UTC datetime (about
+        a fifth of the cost of parsing, then ``replace(tzinfo=...)``); anything else, and any
+        text that is not ISO 8601, goes the general way."""
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        fallback: Callable[[Any], datetime | None] = general
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return parse(value + "+00:00")
+            except (TypeError, ValueError):
+                return fallback(value)
+
+        return process
 
 
 def utcnow() -> datetime:
@@ -163,6 +185,22 @@ class Person(Base, Tracked):
         back_populates="person", order_by="KeyContact.created_at"
     )
 
+    # What the caseload search reads for every keystroke, so that it scans this index instead
+    # of every person's whole row (goals, crisis plan and all).
+    __table_args__ = (
+        Index(
+            "ix_people_caseload",
+            "pair_id",
+            "status",
+            "family_name",
+            "given_name",
+            "preferred_name",
+            "nhs_number",
+            "police_reference",
+            "id",
+        ),
+    )
+
 
 class PersonStatusChange(Base, Tracked):
     """Every move along referred → active → stepping down → closed, with its date and reason."""
@@ -220,7 +258,14 @@ class Contact(Base, Tracked):
     planned_visit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("planned_visits.id"))
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
-    __table_args__ = (Index("ix_contacts_person_started", "person_id", "started_at"),)
+    # Attendance rides in the index so that "contacts in a window, and which were attended"
+    # and "last seen" never read the (note-sized) rows. A planned visit's "done on" is the
+    # contact linked to it, looked up with the person first so that one person's lookups stay
+    # on the same few index pages.
+    __table_args__ = (
+        Index("ix_contacts_person_started", "person_id", "started_at", "attendance"),
+        Index("ix_contacts_planned_visit", "person_id", "planned_visit_id", "started_at"),
+    )
 
 
 class ContactRevision(Base, Tracked):
@@ -262,7 +307,9 @@ class PlannedVisit(Base, Tracked):
 
     __table_args__ = (
         Index("ix_planned_visits_status_due", "status", "due_at"),
-        Index("ix_planned_visits_person_due", "person_id", "due_at"),
+        # Status and id ride along so that a person's visits in a window (and, through the id,
+        # the contact that did each) are read from the index alone.
+        Index("ix_planned_visits_person_due", "person_id", "due_at", "status", "id"),
     )
 
 

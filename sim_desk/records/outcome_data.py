@@ -1,18 +1,18 @@
 """Use cases that gather a vault's facts and hand them to the pure arithmetic in ``outcomes``.
 
-Queries are shaped for a trust-wide vault: one query per kind of fact for the whole cohort,
-grouped in Python, never one query per person.
+Queries are shaped for a trust-wide vault: one query per kind of fact for each chunk of people,
+grouped in Python, never one query per person (see :func:`_facts`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Column, Integer, MetaData, Table, Uuid, and_, insert, select
 from sqlalchemy.orm import Session
 
 from sim_desk.records import outcomes
@@ -27,9 +27,17 @@ from sim_desk.records.codes import (
 )
 from sim_desk.records.errors import ValidationError
 from sim_desk.records.incidents import stay_for
-from sim_desk.records.model import BaselineCount, Contact, Incident, Person, PlannedVisit
+from sim_desk.records.model import (
+    BaselineCount,
+    Contact,
+    Incident,
+    Person,
+    PlannedVisit,
+    UTCDateTime,
+)
 from sim_desk.records.people import load_person
-from sim_desk.records.unlocked import UnlockedVault, local_date
+from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault, local_date
+from sim_desk.records.visits import start_of_local_day
 
 ALL_TYPES: tuple[str, ...] = tuple(t.value for t in (*DEMAND_TYPES, *HARM_TYPES))
 _SEEN = frozenset(a.value for a in Attendance if a.seen)
@@ -102,100 +110,185 @@ class CohortReport:
     engagement: CohortEngagement
 
 
-def _facts(
-    session: Session, person_ids: Sequence[uuid.UUID]
-) -> tuple[
-    dict[uuid.UUID, list[outcomes.Event]],
-    dict[uuid.UUID, list[outcomes.BaselineCount]],
-    dict[uuid.UUID, list[outcomes.Stay]],
-    dict[uuid.UUID, list[outcomes.ContactFact]],
-    dict[uuid.UUID, list[outcomes.PlannedVisitFact]],
-]:
-    events: dict[uuid.UUID, list[outcomes.Event]] = defaultdict(list)
-    baselines: dict[uuid.UUID, list[outcomes.BaselineCount]] = defaultdict(list)
-    stays: dict[uuid.UUID, list[outcomes.Stay]] = defaultdict(list)
-    contacts: dict[uuid.UUID, list[outcomes.ContactFact]] = defaultdict(list)
-    visits: dict[uuid.UUID, list[outcomes.PlannedVisitFact]] = defaultdict(list)
-    # SQLite allows ~32k bound parameters; chunk so a trust-wide cohort never hits the limit.
-    for chunk in _chunks(person_ids, 900):
-        for pid, at, kind, custody, ended in session.execute(
+@dataclass(frozen=True)
+class _Facts:
+    """One query's worth of each kind of fact, grouped by person.
+
+    Contacts and planned visits are only those the engagement figures look at: contacts dated
+    in the person's after window (plus their latest seen contact, wherever it falls, for "days
+    since last contact"), and planned visits due in it. Both are dated by the UK calendar.
+    """
+
+    events: dict[uuid.UUID, list[outcomes.Event]]
+    baselines: dict[uuid.UUID, list[outcomes.BaselineCount]]
+    stays: dict[uuid.UUID, list[outcomes.Stay]]
+    contacts: dict[uuid.UUID, list[outcomes.ContactFact]]
+    visits: dict[uuid.UUID, list[outcomes.PlannedVisitFact]]
+
+
+#: Each person's windows, for the length of one :func:`_facts` call: a temporary table (in
+#: memory: temp_store=MEMORY) on the session's own connection, gone at the end of the transaction.
+#: Its own MetaData, so it is no part of the vault's schema.
+_WINDOWS = Table(
+    "outcome_windows",
+    MetaData(),
+    Column("n", Integer, primary_key=True),
+    Column("person_id", Uuid, nullable=False),
+    # The after window as UTC moments: from the start of its first UK day to the start of the
+    # UK day after it ends.
+    Column("after_from", UTCDateTime, nullable=False),
+    Column("after_to", UTCDateTime, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _facts(session: Session, people: Sequence[Person], *, today: date, months: int) -> _Facts:
+    """Every fact the outcome and engagement figures of these (enrolled) people depend on.
+
+    A trust-wide vault holds half a million contacts and hundreds of thousands of planned
+    visits; reading them all took longer than a report may. So the people and their windows go
+    into a small temporary table, and the database picks out, on its indexes, only the rows
+    inside each person's window: one statement per kind of fact for the whole cohort. Rows name
+    the person by their number in that table, which spares building a UUID for each row.
+    """
+    facts = _Facts(*(defaultdict(list) for _ in range(5)))  # type: ignore[arg-type]
+    if not people:
+        return facts
+    ids = [p.id for p in people]
+    windows = []
+    for n, person in enumerate(people):
+        assert person.enrolled_on is not None
+        after = outcomes.outcome_windows(
+            person.enrolled_on, today=today, closed_on=person.closed_on, months=months
+        ).after
+        windows.append(
+            {
+                "n": n,
+                "person_id": person.id,
+                "after_from": start_of_local_day(after.start),
+                "after_to": start_of_local_day(after.end),
+            }
+        )
+    w = _WINDOWS
+    conn = session.connection()
+    w.create(conn)
+    try:
+        conn.execute(insert(w), windows)
+        for n, at, kind, custody, ended in conn.execute(
             select(
-                Incident.person_id,
+                w.c.n,
                 Incident.occurred_at,
                 Incident.incident_type,
                 Incident.custody,
                 Incident.ended_on,
-            ).where(Incident.person_id.in_(chunk))
+            ).join(w, Incident.person_id == w.c.person_id)
         ):
+            pid = ids[n]
             day = local_date(at)
-            events[pid].append(outcomes.Event(day, kind))
+            facts.events[pid].append(outcomes.Event(day, kind))
             stay = stay_for(kind, day, custody, ended)
             if stay is not None:
-                stays[pid].append(stay)
-        for row in session.execute(
-            select(BaselineCount).where(BaselineCount.person_id.in_(chunk))
-        ).scalars():
-            baselines[row.person_id].append(
-                outcomes.BaselineCount(
-                    row.incident_type, row.period_start, row.period_end, row.count
-                )
-            )
-        for pid, at, attendance in session.execute(
-            select(Contact.person_id, Contact.started_at, Contact.attendance).where(
-                Contact.person_id.in_(chunk)
+                facts.stays[pid].append(stay)
+        for n, kind, start, end, count in conn.execute(
+            select(
+                w.c.n,
+                BaselineCount.incident_type,
+                BaselineCount.period_start,
+                BaselineCount.period_end,
+                BaselineCount.count,
+            ).join(w, BaselineCount.person_id == w.c.person_id)
+        ):
+            facts.baselines[ids[n]].append(outcomes.BaselineCount(kind, start, end, count))
+        for n, at, attendance in conn.execute(
+            select(w.c.n, Contact.started_at, Contact.attendance).join(
+                w,
+                and_(
+                    Contact.person_id == w.c.person_id,
+                    Contact.started_at >= w.c.after_from,
+                    Contact.started_at < w.c.after_to,
+                ),
             )
         ):
-            contacts[pid].append(outcomes.ContactFact(at, attendance in _SEEN))
+            # In UK time: its date is the day the contact counts on (outcomes.ContactFact).
+            facts.contacts[ids[n]].append(
+                outcomes.ContactFact(at.astimezone(LOCAL_ZONE), attendance in _SEEN)
+            )
+        # "Days since last contact" looks at every seen contact up to today, in the window or
+        # not: the newest one is one index seek per person.
+        last_seen = (
+            select(Contact.started_at)
+            .where(
+                Contact.person_id == w.c.person_id,
+                Contact.attendance.in_(sorted(_SEEN)),
+                Contact.started_at < start_of_local_day(today + timedelta(days=1)),
+            )
+            .order_by(Contact.started_at.desc())
+            .limit(1)
+            .correlate(w)
+            .scalar_subquery()
+        )
+        for n, at in conn.execute(select(w.c.n, last_seen)):
+            window = windows[n]
+            if at is not None and not window["after_from"] <= at < window["after_to"]:
+                # Not listed yet: outside the window.
+                facts.contacts[ids[n]].append(outcomes.ContactFact(at.astimezone(LOCAL_ZONE), True))
         done_at = (
             select(Contact.started_at)
-            .where(Contact.planned_visit_id == PlannedVisit.id)
+            .where(
+                Contact.person_id == PlannedVisit.person_id,  # the index's first column
+                Contact.planned_visit_id == PlannedVisit.id,
+            )
             .order_by(Contact.started_at)
             .limit(1)
             .scalar_subquery()
         )
-        for pid, due, status, done in session.execute(
-            select(PlannedVisit.person_id, PlannedVisit.due_at, PlannedVisit.status, done_at).where(
-                PlannedVisit.person_id.in_(chunk)
+        for n, due, status, done in conn.execute(
+            select(w.c.n, PlannedVisit.due_at, PlannedVisit.status, done_at).join(
+                w,
+                and_(
+                    PlannedVisit.person_id == w.c.person_id,
+                    PlannedVisit.due_at >= w.c.after_from,
+                    PlannedVisit.due_at < w.c.after_to,
+                ),
             )
         ):
-            visits[pid].append(
+            facts.visits[ids[n]].append(
                 outcomes.PlannedVisitFact(
                     local_date(due), status, local_date(done) if done else None
                 )
             )
-    return events, baselines, stays, contacts, visits
-
-
-def _chunks(items: Sequence[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UUID]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    finally:
+        w.drop(conn)
+    return facts
 
 
 def _person_report(
     person: Person,
-    facts: tuple[dict, dict, dict, dict, dict],  # type: ignore[type-arg]
+    facts: _Facts,
     *,
     today: date,
     months: int,
     incident_types: Sequence[str],
 ) -> PersonOutcomeReport:
     assert person.enrolled_on is not None
-    events, baselines, stays, contacts, visits = facts
     outcome = outcomes.person_outcome(
         outcomes.PersonOutcomeInput(
             person_key=str(person.id),
             enrolled_on=person.enrolled_on,
             closed_on=person.closed_on,
-            events=tuple(events.get(person.id, ())),
-            baseline_counts=tuple(baselines.get(person.id, ())),
-            stays=tuple(stays.get(person.id, ())),
+            events=tuple(facts.events.get(person.id, ())),
+            baseline_counts=tuple(facts.baselines.get(person.id, ())),
+            stays=tuple(facts.stays.get(person.id, ())),
         ),
         today=today,
         months=months,
         incident_types=incident_types,
     )
     engaged = outcomes.engagement(
-        contacts.get(person.id, ()), visits.get(person.id, ()), outcome.windows.after, today
+        facts.contacts.get(person.id, ()),
+        facts.visits.get(person.id, ()),
+        outcome.windows.after,
+        today,
     )
     return PersonOutcomeReport(person.id, outcome, engaged)
 
@@ -211,10 +304,9 @@ def person_outcomes(
             raise ValidationError(
                 "Outcomes start at enrolment, and this person has not been enrolled yet.", "status"
             )
-        facts = _facts(session, [person.id])
-        return _person_report(
-            person, facts, today=vault.today(), months=months, incident_types=ALL_TYPES
-        )
+        today = vault.today()
+        facts = _facts(session, [person], today=today, months=months)
+        return _person_report(person, facts, today=today, months=months, incident_types=ALL_TYPES)
 
 
 def _check_months(months: int) -> None:
@@ -252,7 +344,7 @@ def cohort_outcomes(
             and (enrolled_to is None or (p.enrolled_on or p.referred_on) <= enrolled_to)
         ]
         enrolled = [p for p in in_period if p.enrolled_on is not None and p.enrolled_on <= today]
-        facts = _facts(session, [p.id for p in enrolled])
+        facts = _facts(session, enrolled, today=today, months=months)
         reports = tuple(
             _person_report(p, facts, today=today, months=months, incident_types=ALL_TYPES)
             for p in enrolled

@@ -387,10 +387,12 @@ def rate_ratio_exact(
     alpha = 1.0 - confidence
     time_ratio = before_person_years / after_person_years
     # Clopper–Pearson bounds written as beta quantiles; at a = 0 or a = n they are 0 and 1.
-    from scipy import stats  # imported on first use: it costs about a second at start-up
+    # betaincinv(a, b, q) is the beta quantile itself: the same values as stats.beta.ppf, without
+    # its ~130 µs of argument checking per call (a cohort report makes tens of thousands).
+    from scipy import special  # imported on first use: it costs about a second at start-up
 
-    p_lower = 0.0 if a == 0 else float(stats.beta.ppf(alpha / 2, a, b + 1))
-    p_upper = 1.0 if b == 0 else float(stats.beta.ppf(1 - alpha / 2, a + 1, b))
+    p_lower = 0.0 if a == 0 else float(special.betaincinv(a, b + 1, alpha / 2))
+    p_upper = 1.0 if b == 0 else float(special.betaincinv(a + 1, b, 1 - alpha / 2))
     ratio = math.inf if b == 0 else (a / after_person_years) / (b / before_person_years)
     note = "no incidents before enrolment: the ratio is unbounded" if b == 0 else None
     return RateRatio(
@@ -775,10 +777,16 @@ def person_outcome(
     prior_days = days_at_risk(windows.prior, inp.stays)
     before_days = days_at_risk(windows.before, inp.stays)
     after_days = days_at_risk(windows.after, inp.stays)
+    # Each type is counted among its own events only (the same counts as passing them all: the
+    # counting skips other types), which spares a cohort report millions of comparisons.
+    events_of: dict[str, list[Event]] = {}
+    for event in inp.events:
+        events_of.setdefault(event.incident_type, []).append(event)
     types = []
     for incident_type in incident_types:
+        events = events_of.get(incident_type, ())
         prior, before, after = (
-            count_in_window(w, incident_type, inp.events, inp.baseline_counts)
+            count_in_window(w, incident_type, events, inp.baseline_counts)
             for w in (windows.prior, windows.before, windows.after)
         )
         types.append(

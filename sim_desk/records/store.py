@@ -13,21 +13,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlcipher3
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from sim_desk.records.errors import AuthenticationFailed, VaultBusy, VaultDamaged, VaultNotFound
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: The newest migration's revision. Opening a vault that is already there (every unlock) then
+#: needs one query and no Alembic, whose import costs about half a second of every start;
+#: tests/records/test_schema.py checks this against the migration scripts.
+SCHEMA_HEAD = "0003"
 
 # Applied to every connection, in this order, after the key.
 PRAGMAS = (
@@ -136,13 +140,25 @@ def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmak
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def schema_head() -> str | None:
+    """The newest revision among the migration scripts (Alembic's own answer)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def migrate(engine: Engine, *, creating: bool = False) -> None:
@@ -151,10 +167,14 @@ def migrate(engine: Engine, *, creating: bool = False) -> None:
     Only a vault being created may start from nothing: an existing vault without a schema is
     damaged (or not a vault), and must not be silently turned into an empty one.
     """
+    current = _current_revision(engine)
+    if current == SCHEMA_HEAD:
+        return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
     if current == head:
         return
     if current is None and not creating:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from sim_desk.records import audit
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import PermissionDenied, SimDeskError, VaultDamaged
+from sim_desk.records.errors import PermissionDenied, VaultDamaged, VaultLocked
 from sim_desk.records.store import DAMAGED_DATABASE, is_damage, make_engine, session_factories
 from sim_desk.records.vault import VaultKeys, VaultPaths
 
@@ -36,8 +36,19 @@ Progress = Callable[[float, str], None]
 LOCAL_ZONE = ZoneInfo("Europe/London")
 
 
+#: Since 1972 UK time has been UTC or UTC+1 (BST), so a UTC moment before 23:00 falls on the
+#: same UK date; only the hour before midnight needs the time-zone rules.
+_UK_OFFSETS_AT_MOST_ONE_HOUR_SINCE = 1972
+
+
 def local_date(moment: datetime) -> date:
     """The UK calendar date of a stored (UTC) moment."""
+    if (
+        moment.tzinfo is UTC
+        and moment.hour < 23
+        and moment.year >= _UK_OFFSETS_AT_MOST_ONE_HOUR_SINCE
+    ):
+        return moment.date()  # a cohort report asks this hundreds of thousands of times
     return moment.astimezone(LOCAL_ZONE).date()
 
 
@@ -81,10 +92,6 @@ def open_clinical(clinical_key: bytes, blob: bytes, bound_to: uuid.UUID) -> byte
         ) from None
 
 
-class VaultLocked(SimDeskError):
-    """The vault was locked (idle timeout or on demand); unlock it again to go on."""
-
-
 class UnlockedVault:
     """An open vault for one signed-in user. Call :meth:`lock` to close it and drop the keys."""
 
@@ -106,6 +113,9 @@ class UnlockedVault:
         self._clinical_key = bytearray(keys.clinical_key) if keys.clinical_key else None
         self._reader, self._writer = session_factories(engine)
         self._local = threading.local()
+        #: Values derived from records that a use case may keep between calls while this
+        #: sign-in lasts (the search keys of names, for the caseload search): emptied on lock.
+        self.cache: dict[str, Any] = {}
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -288,6 +298,7 @@ class UnlockedVault:
             with self.write() as session:
                 self.audit(session, audit.Action.LOCK)
         finally:
+            self.cache.clear()
             self._engine.dispose()
             self._engine = None
             # Best effort: Python may hold copies, but we drop every reference we own.
