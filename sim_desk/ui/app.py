@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from sim_desk.records.appdirs import AppDirs
@@ -35,11 +36,47 @@ def style_sheet() -> str:
         return ""
 
 
+def collect_garbage_on_gui_thread(app) -> None:  # type: ignore[no-untyped-def]
+    """Python's cycle collector runs on whichever thread happens to allocate; if that is a
+    worker (see ``ui.worker``) and the garbage holds Qt widgets, their C++ side is destroyed off
+    the GUI thread and the process can crash. So automatic collection is switched off and done
+    here instead, on the GUI thread, as Anki does.
+
+    Each second the youngest generation is collected (cheap: only objects made since the last
+    tick); older generations follow Python's own thresholds, so with the default (700, 10, 10)
+    a full collection comes every 100 seconds at most.
+    """
+    import gc
+
+    from PySide6.QtCore import QTimer
+
+    if app.property("simDeskCollector"):
+        return
+
+    def collect() -> None:
+        _, older, oldest = gc.get_threshold()
+        _, young_collections, older_collections = gc.get_count()
+        if older_collections >= oldest:
+            gc.collect(2)
+        elif young_collections >= older:
+            gc.collect(1)
+        else:
+            gc.collect(0)
+
+    gc.disable()
+    timer = QTimer(app)
+    timer.setInterval(1_000)
+    timer.timeout.connect(collect)
+    timer.start()
+    app.setProperty("simDeskCollector", True)
+
+
 def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    collect_garbage_on_gui_thread(app)
     app.setApplicationName("SIM Desk")
     app.setOrganizationName("SIM Desk")
     app.setStyleSheet(style_sheet())
@@ -47,6 +84,38 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
     return app
+
+
+#: Modules the main window needs that have nothing to do with Qt (SQLAlchemy, the records
+#: layer): about half a second of imports, loaded while the unlock dialog waits for a passphrase.
+WARM_UP_MODULES = (
+    "sim_desk.records.access",
+    "sim_desk.records.caseload",
+    "sim_desk.records.verify",
+    "sim_desk.records.people",
+    "sim_desk.records.contacts",
+    "sim_desk.records.visits",
+    "sim_desk.records.incidents",
+)
+
+
+def warm_up() -> threading.Thread:
+    """Imports :data:`WARM_UP_MODULES` in a background thread and returns it.
+
+    The unlock dialog is the first thing anyone sees, so it is shown before these load; by the
+    time a passphrase has been typed they are ready, and unlocking does not wait for them.
+    Python's import locks make this safe: an import of the same module on the GUI thread waits
+    for the one under way. Only plain-Python modules here: Qt's own stay on the GUI thread.
+    """
+    import importlib
+
+    def load() -> None:
+        for name in WARM_UP_MODULES:
+            importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="sim-desk-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def run(paths: VaultPaths | None = None, *, dirs: AppDirs | None = None) -> int:
@@ -61,7 +130,6 @@ def run(paths: VaultPaths | None = None, *, dirs: AppDirs | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     from sim_desk.settings import Settings
-    from sim_desk.ui.main_window import MainWindow
     from sim_desk.ui.session import UiSession
     from sim_desk.ui.unlock import UnlockDialog
 
@@ -80,6 +148,14 @@ def run(paths: VaultPaths | None = None, *, dirs: AppDirs | None = None) -> int:
             return 0
         paths = wizard.chosen
     session = UiSession(paths, dirs=dirs, settings=settings)
+    dialog = UnlockDialog(session)
+    # Once the dialog has had its first paint, load the rest of the app behind it.
+    QTimer.singleShot(100, warm_up)
+    if dialog.exec() != dialog.DialogCode.Accepted:
+        return 0
+    # The main window is built unlocked: it fills its pages at once.
+    from sim_desk.ui.main_window import MainWindow
+
     window = MainWindow(session)
 
     def ask_unlock() -> None:
@@ -93,8 +169,5 @@ def run(paths: VaultPaths | None = None, *, dirs: AppDirs | None = None) -> int:
 
     # After the lock has hidden every page, ask again; Quit there closes the app.
     session.locked.connect(lambda: QTimer.singleShot(0, ask_unlock))
-    dialog = UnlockDialog(session)
-    if dialog.exec() != dialog.DialogCode.Accepted:
-        return 0
     window.show()
     return int(app.exec())

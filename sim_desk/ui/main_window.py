@@ -127,6 +127,8 @@ class MainWindow(QMainWindow):
         session.unlocked.connect(self._on_unlocked)
         session.locked.connect(self._on_locked)
         session.open_person.connect(self.open_person)
+        if session.is_unlocked:  # built after the first unlock (see ui.app.run)
+            self._on_unlocked()
 
     # -- actions --------------------------------------------------------------------------
     def _build_actions(self) -> None:

@@ -2,6 +2,9 @@
 
 Widgets never keep an ``UnlockedVault`` of their own: they ask the session for it each time, so
 that once the session locks, nothing can reach the data.
+
+The records layer (SQLAlchemy and all) is imported at the first unlock, not with this module:
+the unlock dialog is on screen before it loads (see ``ui.app.warm_up``).
 """
 
 from __future__ import annotations
@@ -9,16 +12,24 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from sim_desk.records import access
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.unlocked import UnlockedVault, VaultLocked, system_clock
+from sim_desk.records.errors import VaultLocked
 from sim_desk.records.vault import VaultPaths
 from sim_desk.settings import Settings
+
+if TYPE_CHECKING:
+    from sim_desk.records.unlocked import UnlockedVault
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 #: Input events that count as someone using the app.
 _ACTIVITY = {
@@ -46,7 +57,7 @@ class UiSession(QObject):
         *,
         dirs: AppDirs,
         settings: Settings,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Callable[[], datetime] = _utc_now,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -86,12 +97,16 @@ class UiSession(QObject):
     # -- unlock / lock --------------------------------------------------------------------
     def unlock(self, username: str, passphrase: str) -> None:
         """Raises AuthenticationFailed and friends; on success emits ``unlocked``."""
+        from sim_desk.records import access
+
         self._vault = access.unlock(
             self.paths, username, passphrase, dirs=self.dirs, clock=self.clock
         )
         self._after_unlock(username)
 
     def unlock_with_recovery_key(self, recovery_key: str) -> None:
+        from sim_desk.records import access
+
         self._vault = access.unlock_with_recovery_key(
             self.paths, recovery_key, dirs=self.dirs, clock=self.clock
         )

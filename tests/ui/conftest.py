@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -21,9 +22,11 @@ def qapp_args():
 
 @pytest.fixture(autouse=True)
 def _styled_app(qapp):
-    """The real style sheet, so tests see what users see."""
+    """The real style sheet, so tests see what users see, and the app's own garbage collection
+    (on the GUI thread only: ui.app.collect_garbage_on_gui_thread)."""
     make_application()
     yield
+    gc.collect()
 
 
 def make_session(team: Team, username: str | None = None) -> UiSession:

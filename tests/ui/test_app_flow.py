@@ -150,3 +150,62 @@ def test_idle_lock_waits_while_a_new_recovery_key_is_on_screen(team):
     now[0] += 5 * 60 + 1
     session.check_idle()
     assert not session.is_unlocked
+
+
+def test_a_window_built_after_unlock_shows_its_pages_at_once(qtbot, team):
+    # ui.app.run builds the main window only once the first unlock has succeeded.
+    session = make_session(team)
+    session.unlock("clinician", PASSPHRASES["clinician"])
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    assert window.nav.count() > 0
+    assert window.stack.currentWidget() is window.pages["today"]
+    session.lock()
+    assert window.stack.currentWidget() is window.locked_notice
+
+
+def test_the_unlock_dialog_needs_no_database_code_to_show():
+    # Start-up speed (benchmarks/): the unlock dialog shows before SQLAlchemy and the records
+    # layer load; they load behind it (ui.app.warm_up) and at the first unlock.
+    probe = (
+        "import sys, sim_desk.cli, sim_desk.ui.app, sim_desk.ui.unlock, sim_desk.ui.session;"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')"
+        " or m in ('sim_desk.records.access', 'sim_desk.records.store'));"
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_warm_up_loads_the_records_layer_in_the_background():
+    from sim_desk.ui.app import WARM_UP_MODULES
+
+    probe = (
+        "import sys, sim_desk.ui.app as a; a.warm_up().join();"
+        "print([m for m in a.WARM_UP_MODULES if m not in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]" and out.stderr == ""
+    assert "sim_desk.records.access" in WARM_UP_MODULES
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
+    # Worker threads must never destroy widgets: the cycle collector runs from a GUI timer.
+    import gc
+    import weakref
+
+    from PySide6.QtWidgets import QLabel
+
+    assert not gc.isenabled()
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.me = holder  # a cycle: only the cycle collector frees it
+    holder.label = QLabel("in a cycle")
+    gone = weakref.ref(holder)
+    del holder
+    qtbot.waitUntil(lambda: gone() is None, timeout=5_000)
