@@ -18,14 +18,12 @@ are still opened, and are upgraded to format 2 the next time their owner signs i
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from argon2.low_level import Type, hash_secret_raw
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+# argon2 and cryptography are imported where they are used, not with this module: the app reads
+# the slot file's user names for its unlock dialog, and shows it sooner without them (issue 8).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 KEY_BYTES = 32
 _HKDF_INFO = b"sim-desk key slot v2: vault keys sealed to a slot's public key"
@@ -39,6 +37,8 @@ def derive_passphrase_key(
     secret: str, salt: bytes, *, time_cost: int, memory_kib: int, parallelism: int
 ) -> bytes:
     """Argon2id over the passphrase (UTF-8, exactly as typed)."""
+    from argon2.low_level import Type, hash_secret_raw
+
     return hash_secret_raw(
         secret.encode("utf-8"),
         salt,
@@ -56,10 +56,15 @@ def bound(fields: dict[str, Any]) -> bytes:
 
 
 def seal(key: bytes, nonce: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM(key).encrypt(nonce, plaintext, associated)
 
 
 def unseal(key: bytes, nonce: bytes, sealed: bytes, associated: bytes) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         return AESGCM(key).decrypt(nonce, sealed, associated)
     except InvalidTag:
@@ -71,17 +76,25 @@ def unseal(key: bytes, nonce: bytes, sealed: bytes, associated: bytes) -> bytes:
 
 def new_key_pair() -> tuple[bytes, bytes]:
     """A fresh X25519 (private, public) pair as raw 32-byte strings."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
     private = X25519PrivateKey.generate()
     return private.private_bytes_raw(), private.public_key().public_bytes_raw()
 
 
 def public_of(private_raw: bytes) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
     return X25519PrivateKey.from_private_bytes(private_raw).public_key().public_bytes_raw()
 
 
 def _shared_key(
     private: X25519PrivateKey, peer_public: bytes, ephemeral: bytes, recipient: bytes
 ) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     try:
         shared = private.exchange(X25519PublicKey.from_public_bytes(peer_public))
     except ValueError:  # an all-zero shared secret: a low-order point was put in the file
@@ -99,6 +112,8 @@ def seal_to(
     Returns:
         (ephemeral public key, sealed bytes).
     """
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
     ephemeral = X25519PrivateKey.generate()
     ephemeral_public = ephemeral.public_key().public_bytes_raw()
     key = _shared_key(ephemeral, recipient_public, ephemeral_public, recipient_public)
@@ -108,6 +123,8 @@ def seal_to(
 def open_sealed_to(
     private_raw: bytes, ephemeral_public: bytes, nonce: bytes, sealed: bytes, associated: bytes
 ) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
     try:
         private = X25519PrivateKey.from_private_bytes(private_raw)
     except ValueError:

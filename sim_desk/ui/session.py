@@ -74,9 +74,6 @@ class UiSession(QObject):
         self._idle_timer = QTimer(self)
         self._idle_timer.setInterval(5_000)
         self._idle_timer.timeout.connect(self.check_idle)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -115,6 +112,11 @@ class UiSession(QObject):
     def _after_unlock(self, username: str | None) -> None:
         self._last_activity = self._wall()
         self._idle_timer.start()
+        # Every event of the app passes through eventFilter while unlocked (to notice activity);
+        # while locked there is nothing to time out, and the unlock dialog shows sooner without.
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         if username and self.settings.remember_user:
             self.settings.last_user = username
         if self.settings.remember_vault:
@@ -125,6 +127,9 @@ class UiSession(QObject):
     def lock(self) -> None:
         """Closes the engine and drops the keys, then tells every window to hide its data."""
         self._idle_timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         if self._vault is not None:
             vault, self._vault = self._vault, None
             vault.lock()
