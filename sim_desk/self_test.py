@@ -3,7 +3,7 @@
 IT teams run it after installing (and `make installer-smoke` runs it in the frozen bundle). It
 touches the real SQLCipher library, Argon2id, AES-GCM, the Alembic migrations, the use cases and
 the integrity checks; SciPy's statistics; reportlab, the bundled fonts and HarfBuzz shaping; the
-anonymised export (openpyxl) and the iCalendar file; and the Qt main window, built offscreen so
+anonymised export (XlsxWriter) and the iCalendar file; and the Qt main window, built offscreen so
 that the check needs no display. Everything happens in one temporary folder, removed at the end.
 """
 

@@ -30,7 +30,7 @@ def test_self_test_touches_every_layer_and_leaves_nothing_behind(
         "clinician-only note",  # permissions
         "statistics",  # SciPy
         "PDF",  # reportlab, bundled fonts, HarfBuzz
-        "anonymised export",  # exchange, openpyxl
+        "anonymised export",  # exchange, XlsxWriter
         "calendar",  # icalendar
         "main window",  # Qt widgets, style sheet, SVG icon, PDF preview
         "audit chain",  # verify

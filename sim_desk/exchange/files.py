@@ -55,25 +55,30 @@ class Sheet:
 
 
 def xlsx_bytes(sheets: Sequence[Sheet], *, at: datetime) -> bytes:
-    """An XLSX workbook with one sheet each, and no personal metadata (author is SIM Desk)."""
-    from openpyxl import Workbook  # imported on first use: it is slow to import
+    """An XLSX workbook with one sheet each, and no personal metadata (author is SIM Desk).
 
-    book = Workbook(write_only=True)
-    book.properties.creator = "SIM Desk"
-    book.properties.lastModifiedBy = "SIM Desk"
-    stamp = at.replace(tzinfo=None, microsecond=0)
-    book.properties.created = stamp
-    book.properties.modified = stamp
-    for sheet in sheets:
-        target = book.create_sheet(sheet.title)
-        target.append(list(sheet.columns))
-        numeric = [c in sheet.numeric for c in sheet.columns]
-        for row in sheet.rows:
-            target.append(
-                [_number(v) if is_number else v for v, is_number in zip(row, numeric, strict=True)]
-            )
+    Written by XlsxWriter, in memory only (its constant-memory mode would put the rows in
+    temporary files on disk). It writes a trust-wide export about four times as fast as
+    openpyxl did (benchmarks/).
+    """
+    import xlsxwriter  # imported on first use, like the rest of the export
+
     out = io.BytesIO()
-    book.save(out)
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
+    stamp = at.replace(tzinfo=None, microsecond=0)
+    book.set_properties({"author": "SIM Desk", "created": stamp})
+    for sheet in sheets:
+        target = book.add_worksheet(sheet.title)
+        target.write_row(0, 0, list(sheet.columns))
+        numeric = [c in sheet.numeric for c in sheet.columns]
+        for number, row in enumerate(sheet.rows, start=1):
+            for column, (value, is_number) in enumerate(zip(row, numeric, strict=True)):
+                cell = _number(value) if is_number else value
+                if isinstance(cell, str):
+                    target.write_string(number, column, cell)
+                else:
+                    target.write_number(number, column, cell)
+    book.close()
     return out.getvalue()
 
 

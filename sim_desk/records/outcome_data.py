@@ -6,14 +6,33 @@ grouped in Python, never one query per person (see :func:`_facts`).
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Column, Integer, MetaData, Table, Uuid, and_, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    and_,
+    case,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    type_coerce,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from sim_desk.records import outcomes
 from sim_desk.records.audit import Action
@@ -22,7 +41,9 @@ from sim_desk.records.codes import (
     HARM_TYPES,
     Attendance,
     ExitReason,
+    IncidentType,
     PersonStatus,
+    PlannedVisitStatus,
     Role,
 )
 from sim_desk.records.errors import ValidationError
@@ -114,16 +135,15 @@ class CohortReport:
 class _Facts:
     """One query's worth of each kind of fact, grouped by person.
 
-    Contacts and planned visits are only those the engagement figures look at: contacts dated
-    in the person's after window (plus their latest seen contact, wherever it falls, for "days
-    since last contact"), and planned visits due in it. Both are dated by the UK calendar.
+    Contacts and planned visits are counted, not listed: the figures need only how many fall in
+    the person's after window (by the UK calendar), and which.
     """
 
     events: dict[uuid.UUID, list[outcomes.Event]]
     baselines: dict[uuid.UUID, list[outcomes.BaselineCount]]
     stays: dict[uuid.UUID, list[outcomes.Stay]]
-    contacts: dict[uuid.UUID, list[outcomes.ContactFact]]
-    visits: dict[uuid.UUID, list[outcomes.PlannedVisitFact]]
+    contacts: dict[uuid.UUID, outcomes.ContactCounts]
+    visits: dict[uuid.UUID, outcomes.VisitCounts]
 
 
 #: Each person's windows, for the length of one :func:`_facts` call: a temporary table (in
@@ -134,12 +154,90 @@ _WINDOWS = Table(
     MetaData(),
     Column("n", Integer, primary_key=True),
     Column("person_id", Uuid, nullable=False),
-    # The after window as UTC moments: from the start of its first UK day to the start of the
-    # UK day after it ends.
+    # The windows as UTC moments: from the start of a first UK day to the start of the UK day
+    # after the last (the prior window runs on into the before and after windows).
+    Column("prior_from", UTCDateTime, nullable=False),
+    Column("prior_start", Date, nullable=False),  # its first day, for stays that reach into it
     Column("after_from", UTCDateTime, nullable=False),
     Column("after_to", UTCDateTime, nullable=False),
     prefixes=["TEMPORARY"],
 )
+
+
+#: When UK clocks are not on UTC (summer time, and the odd wartime and 1968-71 exceptions), as
+#: UTC spans with the shift written as an SQLite date modifier: lets the database date a
+#: stored UTC moment by the UK calendar (_uk_date). Filled for the years a call needs.
+_SHIFTS = Table(
+    "uk_clock_shifts",
+    MetaData(),
+    Column("starts", UTCDateTime, primary_key=True),
+    Column("ends", UTCDateTime, nullable=False),
+    Column("shift", String, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+#: The same table seen as text, as _uk_date compares it with stored text.
+_SHIFTS_TEXT = table(
+    "uk_clock_shifts", column("starts", String), column("ends", String), column("shift", String)
+)
+
+
+def _offset(moment: datetime) -> timedelta:
+    return moment.astimezone(LOCAL_ZONE).utcoffset() or timedelta(0)
+
+
+def _clock_shifts(first_year: int, last_year: int) -> list[dict[str, object]]:
+    """The rows of :data:`_SHIFTS` for these years, found from the time-zone rules: the offset
+    is looked at on the first of each month, and each change is narrowed down to the minute."""
+    months = [
+        datetime(year, month, 1, tzinfo=UTC)
+        for year in range(first_year, last_year + 2)
+        for month in range(1, 13)
+    ][: (last_year - first_year + 1) * 12 + 1]
+    changes = [months[0]]
+    for start, end in itertools.pairwise(months):
+        if _offset(start) != _offset(end):
+            low, high = start, end  # the offset changes in (low, high]
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(second=0, microsecond=0)
+                low, high = (middle, high) if _offset(middle) == _offset(start) else (low, middle)
+            changes.append(high)
+    changes.append(months[-1])
+    rows = []
+    for starts, ends in itertools.pairwise(changes):
+        shift = _offset(starts)
+        if shift:
+            minutes = int(shift.total_seconds() // 60)
+            rows.append({"starts": starts, "ends": ends, "shift": f"{minutes:+d} minutes"})
+    return rows
+
+
+def _uk_date(
+    moment: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+) -> ColumnElement[str]:
+    """SQL for the UK calendar date ('YYYY-MM-DD') of a stored UTC moment (NULL stays NULL).
+
+    Since 1972 UK clocks are at most an hour ahead of UTC, so a moment before 23:00 UTC is on
+    its UTC date (as in ``unlocked.local_date``); only the rest look up the clock shifts.
+    """
+    text = type_coerce(moment, String)  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
+    shift = (
+        select(case((text < _SHIFTS_TEXT.c.ends, _SHIFTS_TEXT.c.shift), else_="+0 minutes"))
+        .where(_SHIFTS_TEXT.c.starts <= text)
+        .order_by(_SHIFTS_TEXT.c.starts.desc())
+        .limit(1)
+        .correlate_except(_SHIFTS_TEXT)
+        .scalar_subquery()
+    )
+    return case(
+        (
+            and_(func.substr(text, 12, 2) < "23", text >= "1972"),
+            func.substr(text, 1, 10),
+        ),
+        else_=func.date(text, func.coalesce(shift, "+0 minutes")),
+    )
 
 
 def _facts(session: Session, people: Sequence[Person], *, today: date, months: int) -> _Facts:
@@ -151,44 +249,69 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
     inside each person's window: one statement per kind of fact for the whole cohort. Rows name
     the person by their number in that table, which spares building a UUID for each row.
     """
-    facts = _Facts(*(defaultdict(list) for _ in range(5)))  # type: ignore[arg-type]
+    facts = _Facts(defaultdict(list), defaultdict(list), defaultdict(list), {}, {})
     if not people:
         return facts
     ids = [p.id for p in people]
     windows = []
     for n, person in enumerate(people):
         assert person.enrolled_on is not None
-        after = outcomes.outcome_windows(
+        spans = outcomes.outcome_windows(
             person.enrolled_on, today=today, closed_on=person.closed_on, months=months
-        ).after
+        )
         windows.append(
             {
                 "n": n,
                 "person_id": person.id,
-                "after_from": start_of_local_day(after.start),
-                "after_to": start_of_local_day(after.end),
+                "prior_from": start_of_local_day(spans.prior.start),
+                "prior_start": spans.prior.start,
+                "after_from": start_of_local_day(spans.after.start),
+                "after_to": start_of_local_day(spans.after.end),
             }
         )
     w = _WINDOWS
     conn = session.connection()
     w.create(conn)
+    _SHIFTS.create(conn)
     try:
         conn.execute(insert(w), windows)
-        for n, at, kind, custody, ended in conn.execute(
-            select(
-                w.c.n,
-                Incident.occurred_at,
-                Incident.incident_type,
-                Incident.custody,
-                Incident.ended_on,
-            ).join(w, Incident.person_id == w.c.person_id)
-        ):
+        first = min(p.enrolled_on for p in people if p.enrolled_on is not None)
+        conn.execute(insert(_SHIFTS), _clock_shifts(first.year - 1, today.year + 1))
+        # Incidents from the start of the prior window to the end of the after window: no
+        # other incident is counted. Before that, only a stay (an admission, custody) still
+        # going on when the prior window opens matters, for the days at risk.
+        is_stay = or_(Incident.incident_type == IncidentType.MH_ADMISSION.value, Incident.custody)
+        in_windows = and_(
+            Incident.person_id == w.c.person_id,
+            Incident.occurred_at >= w.c.prior_from,
+            Incident.occurred_at < w.c.after_to,
+        )
+        stays_reaching_in = and_(
+            Incident.person_id == w.c.person_id,
+            Incident.occurred_at < w.c.prior_from,
+            is_stay,
+            or_(Incident.ended_on.is_(None), Incident.ended_on >= w.c.prior_start),
+        )
+        columns = (
+            w.c.n,
+            Incident.occurred_at,
+            Incident.incident_type,
+            Incident.custody,
+            Incident.ended_on,
+        )
+        for n, at, kind, custody, ended in conn.execute(select(*columns).join(w, in_windows)):
             pid = ids[n]
             day = local_date(at)
             facts.events[pid].append(outcomes.Event(day, kind))
             stay = stay_for(kind, day, custody, ended)
             if stay is not None:
                 facts.stays[pid].append(stay)
+        for n, at, kind, custody, ended in conn.execute(
+            select(*columns).join(w, stays_reaching_in)
+        ):
+            stay = stay_for(kind, local_date(at), custody, ended)
+            if stay is not None:
+                facts.stays[ids[n]].append(stay)
         for n, kind, start, end, count in conn.execute(
             select(
                 w.c.n,
@@ -199,22 +322,27 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
             ).join(w, BaselineCount.person_id == w.c.person_id)
         ):
             facts.baselines[ids[n]].append(outcomes.BaselineCount(kind, start, end, count))
-        for n, at, attendance in conn.execute(
-            select(w.c.n, Contact.started_at, Contact.attendance).join(
-                w,
-                and_(
-                    Contact.person_id == w.c.person_id,
-                    Contact.started_at >= w.c.after_from,
-                    Contact.started_at < w.c.after_to,
-                ),
+        # Engagement needs only how many contacts each window holds, how many were attended,
+        # and the newest attended one: the database counts on the index, so the ~150,000
+        # contacts of a trust-wide year never come through Python.
+        attended = func.sum(case((Contact.attendance.in_(sorted(_SEEN)), 1), else_=0))
+        in_window = {
+            n: (count, int(seen or 0))
+            for n, count, seen in conn.execute(
+                select(w.c.n, func.count(), attended)
+                .join(
+                    w,
+                    and_(
+                        Contact.person_id == w.c.person_id,
+                        Contact.started_at >= w.c.after_from,
+                        Contact.started_at < w.c.after_to,
+                    ),
+                )
+                .group_by(w.c.n)
             )
-        ):
-            # In UK time: its date is the day the contact counts on (outcomes.ContactFact).
-            facts.contacts[ids[n]].append(
-                outcomes.ContactFact(at.astimezone(LOCAL_ZONE), attendance in _SEEN)
-            )
-        # "Days since last contact" looks at every seen contact up to today, in the window or
-        # not: the newest one is one index seek per person.
+        }
+        # "Days since last contact" looks at every attended contact up to today, in the window
+        # or not: the newest one is one index seek per person.
         last_seen = (
             select(Contact.started_at)
             .where(
@@ -228,22 +356,30 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
             .scalar_subquery()
         )
         for n, at in conn.execute(select(w.c.n, last_seen)):
-            window = windows[n]
-            if at is not None and not window["after_from"] <= at < window["after_to"]:
-                # Not listed yet: outside the window.
-                facts.contacts[ids[n]].append(outcomes.ContactFact(at.astimezone(LOCAL_ZONE), True))
+            count, seen = in_window.get(n, (0, 0))
+            facts.contacts[ids[n]] = outcomes.ContactCounts(
+                count, seen, local_date(at) if at is not None else None
+            )
+        # Planned visits are counted by the database too: due, and done on time, by the UK
+        # calendar (see _uk_date), as outcomes.count_planned_visits defines them. The visits
+        # are gathered first (MATERIALIZED), so that the contact that did each is looked up
+        # once rather than once for each time _uk_date mentions it.
         done_at = (
-            select(Contact.started_at)
+            select(func.min(Contact.started_at))
             .where(
                 Contact.person_id == PlannedVisit.person_id,  # the index's first column
                 Contact.planned_visit_id == PlannedVisit.id,
             )
-            .order_by(Contact.started_at)
-            .limit(1)
             .scalar_subquery()
         )
-        for n, due, status, done in conn.execute(
-            select(w.c.n, PlannedVisit.due_at, PlannedVisit.status, done_at).join(
+        due = (
+            select(
+                w.c.n,
+                PlannedVisit.due_at,
+                PlannedVisit.status,
+                done_at.label("done_at"),
+            )
+            .join(
                 w,
                 and_(
                     PlannedVisit.person_id == w.c.person_id,
@@ -251,15 +387,35 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
                     PlannedVisit.due_at < w.c.after_to,
                 ),
             )
-        ):
-            facts.visits[ids[n]].append(
-                outcomes.PlannedVisitFact(
-                    local_date(due), status, local_date(done) if done else None
-                )
+            .where(PlannedVisit.due_at < start_of_local_day(today + timedelta(days=1)))
+            .cte("due_visits")
+            .prefix_with("MATERIALIZED")
+        )
+        on_time = func.sum(
+            case(
+                (
+                    and_(
+                        due.c.status == PlannedVisitStatus.DONE.value,
+                        _uk_date(due.c.done_at)
+                        <= func.date(_uk_date(due.c.due_at), f"+{outcomes.ON_TIME_DAYS} days"),
+                    ),
+                    1,
+                ),
+                else_=0,
             )
+        )
+        for n, count, done in conn.execute(
+            select(due.c.n, func.count(), on_time).group_by(due.c.n)
+        ):
+            facts.visits[ids[n]] = outcomes.VisitCounts(count, int(done or 0))
     finally:
+        _SHIFTS.drop(conn)
         w.drop(conn)
     return facts
+
+
+_NO_CONTACTS = outcomes.ContactCounts(0, 0, None)
+_NO_VISITS = outcomes.VisitCounts(0, 0)
 
 
 def _person_report(
@@ -285,8 +441,8 @@ def _person_report(
         incident_types=incident_types,
     )
     engaged = outcomes.engagement(
-        facts.contacts.get(person.id, ()),
-        facts.visits.get(person.id, ()),
+        facts.contacts.get(person.id, _NO_CONTACTS),
+        facts.visits.get(person.id, _NO_VISITS),
         outcome.windows.after,
         today,
     )

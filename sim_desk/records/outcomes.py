@@ -631,12 +631,68 @@ class Engagement:
     days_since_last_contact: int | None
 
 
-def engagement(
-    contacts: Sequence[ContactFact],
+@dataclass(frozen=True)
+class ContactCounts:
+    """All that the engagement figures need of a person's contacts."""
+
+    in_window: int
+    attended: int  # of those in the window
+    last_attended_on: date | None  # the latest attended contact on or before today, anywhere
+
+
+def count_contacts(contacts: Sequence[ContactFact], window: Window, today: date) -> ContactCounts:
+    """Counts contacts for :func:`engagement`: every contact dated in the window, attended or
+    not, and the date of the latest attended contact on or before today, in or out of it."""
+    in_window = [c for c in contacts if window.contains(c.started_at.date())]
+    past_attended = [c.started_at.date() for c in contacts if c.attended]
+    past_attended = [d for d in past_attended if d <= today]
+    return ContactCounts(
+        in_window=len(in_window),
+        attended=sum(1 for c in in_window if c.attended),
+        last_attended_on=max(past_attended) if past_attended else None,
+    )
+
+
+#: Days of grace after a planned visit's due date in which doing it still counts as on time.
+ON_TIME_DAYS = 7
+
+
+@dataclass(frozen=True)
+class VisitCounts:
+    """All that the engagement figures need of a person's planned visits."""
+
+    due: int  # due in the window, on or before today
+    done_on_time: int  # of those
+
+
+def count_planned_visits(
     planned_visits: Sequence[PlannedVisitFact],
     window: Window,
     today: date,
-    on_time_days: int = 7,
+    on_time_days: int = ON_TIME_DAYS,
+) -> VisitCounts:
+    """Counts planned visits for :func:`engagement`: due if the due date is in the window and not
+    after today, whatever became of it; done on time if its status is "done" and it was done no
+    more than ``on_time_days`` after its due date (early counts as on time; "done" without a
+    date cannot be shown to be on time and is not)."""
+    if on_time_days < 0:
+        raise ValueError("on_time_days cannot be negative")
+    due = [v for v in planned_visits if window.contains(v.due_on) and v.due_on <= today]
+    grace = timedelta(days=on_time_days)
+    on_time = sum(
+        1
+        for v in due
+        if v.status == "done" and v.done_on is not None and v.done_on <= v.due_on + grace
+    )
+    return VisitCounts(len(due), on_time)
+
+
+def engagement(
+    contacts: Sequence[ContactFact] | ContactCounts,
+    planned_visits: Sequence[PlannedVisitFact] | VisitCounts,
+    window: Window,
+    today: date,
+    on_time_days: int = ON_TIME_DAYS,
 ) -> Engagement:
     """Summarise contacts and planned visits for a window.
 
@@ -648,8 +704,10 @@ def engagement(
     today, in or out of the window, to today.
 
     Args:
-        contacts: All the person's contacts.
-        planned_visits: All the person's planned visits.
+        contacts: All the person's contacts, or their :func:`count_contacts` (which a database
+            can work out without handing over every contact).
+        planned_visits: All the person's planned visits, or their :func:`count_planned_visits`
+            (worked out with ``on_time_days``).
         window: Usually the after window.
         today: The day the report is made.
         on_time_days: Days of grace after the due date.
@@ -659,27 +717,25 @@ def engagement(
     """
     if on_time_days < 0:
         raise ValueError("on_time_days cannot be negative")
-    in_window = [c for c in contacts if window.contains(c.started_at.date())]
-    attended = sum(1 for c in in_window if c.attended)
-    months = window.days / DAYS_PER_MONTH
-    due = [v for v in planned_visits if window.contains(v.due_on) and v.due_on <= today]
-    grace = timedelta(days=on_time_days)
-    on_time = sum(
-        1
-        for v in due
-        if v.status == "done" and v.done_on is not None and v.done_on <= v.due_on + grace
+    counts = (
+        contacts if isinstance(contacts, ContactCounts) else count_contacts(contacts, window, today)
     )
-    attended_dates = [c.started_at.date() for c in contacts if c.attended]
-    past_attended = [d for d in attended_dates if d <= today]
+    visits = (
+        planned_visits
+        if isinstance(planned_visits, VisitCounts)
+        else count_planned_visits(planned_visits, window, today, on_time_days)
+    )
+    months = window.days / DAYS_PER_MONTH
+    last = counts.last_attended_on
     return Engagement(
-        contacts=len(in_window),
-        attended=attended,
-        contacts_per_month=len(in_window) / months if months > 0 else None,
-        attended_share=attended / len(in_window) if in_window else None,
-        planned_due=len(due),
-        planned_done_on_time=on_time,
-        on_time_share=on_time / len(due) if due else None,
-        days_since_last_contact=(today - max(past_attended)).days if past_attended else None,
+        contacts=counts.in_window,
+        attended=counts.attended,
+        contacts_per_month=counts.in_window / months if months > 0 else None,
+        attended_share=counts.attended / counts.in_window if counts.in_window else None,
+        planned_due=visits.due,
+        planned_done_on_time=visits.done_on_time,
+        on_time_share=visits.done_on_time / visits.due if visits.due else None,
+        days_since_last_contact=(today - last).days if last is not None else None,
     )
 
 

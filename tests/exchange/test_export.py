@@ -124,6 +124,34 @@ def test_export_of_the_demo_vault_holds_no_direct_identifier(
     assert leaks == set()
 
 
+def test_the_workbook_holds_the_same_rows_as_the_csv_files_with_figures_as_numbers(written):
+    from openpyxl import load_workbook
+
+    _plan, _result, folder = written
+    book = load_workbook(folder / "export.xlsx", read_only=True)
+    assert book.sheetnames == ["people", "aggregates"]
+    assert book.properties.creator == "SIM Desk"
+    assert not book.properties.lastModifiedBy or book.properties.lastModifiedBy == "SIM Desk"
+    for name in book.sheetnames:
+        rows = [list(r) for r in book[name].iter_rows(values_only=True)]
+        csv_rows = list(csv.reader(io.StringIO((folder / f"{name}.csv").read_text("utf-8"))))
+        assert [str(c) for c in rows[0]] == csv_rows[0]
+        assert len(rows) == len(csv_rows) > 1
+        for got, want in zip(rows[1:], csv_rows[1:], strict=True):
+            for cell, text in zip(got, want, strict=True):
+                if cell is None:
+                    assert text == ""
+                elif isinstance(cell, int | float):
+                    assert float(text) == cell  # a figure, summable in a spreadsheet
+                else:
+                    assert cell == text
+    header = [c.value for c in next(book["aggregates"].iter_rows(max_row=1))]
+    values = [
+        r[header.index("value")] for r in book["aggregates"].iter_rows(min_row=2, values_only=True)
+    ]
+    assert any(isinstance(v, int | float) for v in values) and "*" in values  # "*" stays text
+
+
 def test_every_quasi_identifier_combination_occurs_at_least_k_times(analyst, tmp_path):
     for k in (5, 3, 8):
         plan = export.plan_export(analyst, k=k)

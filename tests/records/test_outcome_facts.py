@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sim_desk.records import bulk, outcome_data, outcomes, people
 from sim_desk.records.codes import Attendance
 from sim_desk.records.contacts import ContactDetails
-from sim_desk.records.model import Contact, PlannedVisit
+from sim_desk.records.incidents import IncidentDetails, stay_for
+from sim_desk.records.model import Contact, Incident, PlannedVisit
 from sim_desk.records.people import PersonDetails
 from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault, local_date
 from sim_desk.records.visits import PlanDetails
@@ -57,7 +58,7 @@ def _history(vault: UnlockedVault, pid: uuid.UUID, referred: date, rng: random.R
     done = set()
     for visit_id, due in plan.visits:
         if local_date(due) <= today and rng.random() < 0.6:
-            delay = timedelta(days=rng.choice((0, 0, 2, 9)), minutes=rng.choice((0, 50)))
+            delay = timedelta(days=rng.choice((0, 0, 2, 7, 8, 9)), minutes=rng.choice((0, 50)))
             if local_date(due + delay) <= today:
                 items.append(
                     (pid, ContactDetails(started_at=due + delay, planned_visit_id=visit_id))
@@ -78,6 +79,49 @@ def _history(vault: UnlockedVault, pid: uuid.UUID, referred: date, rng: random.R
         if vid not in done and local_date(due) < today and rng.random() < 0.5
     ]
     bulk.mark_visits(vault, missed)
+    # Incidents from three years before referral (before every window) to today: admissions
+    # that reach into the prior window from before it, one still open, custody, and the rest.
+    incidents = []
+    day = referred - timedelta(days=3 * 365)
+    kinds = ["call_999", "ae_attendance", "self_harm", "mh_admission", "police_attendance"]
+    while day < today:
+        kind = rng.choice(kinds)
+        moment = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23, minutes=15)
+        ended = None
+        uk_day = local_date(moment)  # 23:15 UTC is the next day in summer
+        if kind == "mh_admission":
+            ended = uk_day + timedelta(days=rng.randint(5, 400))
+            ended = None if ended > today or rng.random() < 0.1 else ended
+        custody = kind == "police_attendance" and rng.random() < 0.5
+        if custody:
+            ended = uk_day + timedelta(days=rng.choice((0, 1, 2)))
+        incidents.append(
+            (
+                pid,
+                IncidentDetails(
+                    occurred_at=moment,
+                    incident_type=kind,
+                    source="police" if kind in ("call_999", "police_attendance") else "nhs",
+                    custody=custody,
+                    ended_on=ended,
+                ),
+            )
+        )
+        day += timedelta(days=rng.randint(10, 80))
+    bulk.add_incidents(vault, incidents)
+
+
+def _every_incident(vault: UnlockedVault, pid: uuid.UUID):
+    with vault.read() as session:
+        rows = session.execute(select(Incident).where(Incident.person_id == pid)).scalars()
+        events, stays = [], []
+        for row in rows:
+            day = local_date(row.occurred_at)
+            events.append(outcomes.Event(day, row.incident_type))
+            stay = stay_for(row.incident_type, day, row.custody, row.ended_on)
+            if stay is not None:
+                stays.append(stay)
+    return events, stays
 
 
 def _every_row(vault: UnlockedVault, pid: uuid.UUID):
@@ -135,5 +179,44 @@ def test_windowed_facts_give_the_same_engagement_as_reading_every_row(clinician)
         expected = outcomes.engagement(contacts, visits, report.outcome.windows.after, today)
         assert report.engagement == expected
         assert cohort[pid].engagement == expected
+        events, stays = _every_incident(clinician, pid)
+        person = people.reload_person(clinician, pid)
+        outcome = outcomes.person_outcome(
+            outcomes.PersonOutcomeInput(str(pid), person.enrolled_on, None, events, (), stays),
+            today=today,
+            incident_types=outcome_data.ALL_TYPES,
+        )
+        assert report.outcome == outcome == cohort[pid].outcome
+        assert len(events) > 10 and len(stays) > 2
         assert expected.contacts > 0 and expected.days_since_last_contact is not None
     assert any(cohort[pid].engagement.planned_due > 0 for pid in ids.values())
+
+
+def test_the_database_dates_moments_by_the_uk_calendar(clinician):
+    # outcome_data counts planned visits in SQL, dating them with the UK clock shifts.
+    from sqlalchemy import insert, literal
+
+    moments = [
+        datetime(2026, 3, 29, 0, 59, tzinfo=UTC),  # a minute before summer time
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 3, 29, 23, 0, tzinfo=UTC),  # 00:00 BST on the 30th
+        datetime(2026, 10, 24, 23, 30, tzinfo=UTC),  # 00:30 BST on the 25th
+        datetime(2026, 10, 25, 23, 30, tzinfo=UTC),  # winter again: still the 25th
+        datetime(1970, 6, 1, 23, 30, tzinfo=UTC),  # British Standard Time, all year
+        datetime(1970, 12, 1, 23, 30, tzinfo=UTC),
+        datetime(1947, 5, 1, 22, 30, tzinfo=UTC),  # double summer time (UTC+2)
+        datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC),
+    ]
+    moments += [datetime(2025, 1, 1, 23, 30, tzinfo=UTC) + timedelta(days=7 * k) for k in range(60)]
+    with clinician.read() as session:
+        conn = session.connection()
+        outcome_data._SHIFTS.create(conn)
+        try:
+            conn.execute(insert(outcome_data._SHIFTS), outcome_data._clock_shifts(1940, 2027))
+            for moment in moments:
+                # As the vault stores it: 'YYYY-MM-DD HH:MM:SS.ffffff', UTC.
+                stored = moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+                sql = outcome_data._uk_date(literal(stored))
+                assert conn.execute(select(sql)).scalar() == local_date(moment).isoformat(), moment
+        finally:
+            outcome_data._SHIFTS.drop(conn)
