@@ -255,6 +255,9 @@ def round_half_up(value: Fraction) -> int:
     return math.floor(value + Fraction(1, 2))
 
 
+_NOTHING_COUNTED = WindowCount(0, False)
+
+
 def count_in_window(
     window: Window,
     incident_type: str,
@@ -280,6 +283,8 @@ def count_in_window(
         The count and whether any of it was estimated.
     """
     baselines = [b for b in baseline_counts if b.incident_type == incident_type]
+    if not baselines and not events:
+        return _NOTHING_COUNTED  # most types, for most people: nothing to look at
     count = 0
     for event in events:
         if event.incident_type != incident_type or not window.contains(event.occurred_on):
@@ -838,11 +843,15 @@ def person_outcome(
     events_of: dict[str, list[Event]] = {}
     for event in inp.events:
         events_of.setdefault(event.incident_type, []).append(event)
+    baselines_of: dict[str, list[BaselineCount]] = {}
+    for baseline in inp.baseline_counts:
+        baselines_of.setdefault(baseline.incident_type, []).append(baseline)
     types = []
     for incident_type in incident_types:
         events = events_of.get(incident_type, ())
+        baselines = baselines_of.get(incident_type, ())
         prior, before, after = (
-            count_in_window(w, incident_type, events, inp.baseline_counts)
+            count_in_window(w, incident_type, events, baselines)
             for w in (windows.prior, windows.before, windows.after)
         )
         types.append(

@@ -251,6 +251,7 @@ def rotate_keys(
         raise
     _tell_committed(progress, 0.65, "Re-encrypting the database")
     try:
+        vault.close_connections()  # rekey_database needs the only connection to the file
         _finish(paths, old_record, record_key)
     except BaseException:
         _lock_quietly(vault)  # the database may be under either key; the next unlock settles it

@@ -2,8 +2,12 @@
 
 The engine is built with a ``creator`` that opens the file with ``sqlcipher3`` and sets the raw
 256-bit record key before anything else touches the file. We never use the
-``sqlite+pysqlcipher://`` URL form, which would paste a passphrase into SQL text. Connections are
-not pooled (``NullPool``), so disposing the engine on lock leaves no connection holding the key.
+``sqlite+pysqlcipher://`` URL form, which would paste a passphrase into SQL text.
+
+A few connections are kept open between use cases (a small ``QueuePool``): each keeps its page
+cache, so the pages a use case reads are decrypted once rather than on every call (on the
+2,000-person stress vault this took the encrypted/plain ratio of a day's queries from 1.35 to
+1.14; see benchmarks/). Locking disposes of the engine, which closes them and their keys.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlcipher3
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from sim_desk.records.errors import AuthenticationFailed, VaultBusy, VaultDamaged, VaultNotFound
 
@@ -121,7 +125,9 @@ def make_engine(database: Path, record_key: bytes, *, create: bool = False) -> E
         "sqlite://",
         creator=lambda: connect_raw(database, key, create=create),
         module=sqlcipher3,
-        poolclass=NullPool,
+        poolclass=QueuePool,
+        pool_size=2,  # the GUI thread and one worker, kept warm
+        max_overflow=6,  # more at once (reports, exports) open and close as needed
     )
 
     @event.listens_for(engine, "begin")

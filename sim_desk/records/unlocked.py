@@ -272,6 +272,11 @@ class UnlockedVault:
         key = self._clinical_key_for("read clinician-only notes")
         return open_clinical(key, blob, bound_to).decode("utf-8")
 
+    def close_connections(self) -> None:
+        """Closes the connections kept open between use cases (``store.make_engine`` pools a
+        few); the next use case opens fresh ones. Re-encrypting the file needs it to itself."""
+        self.engine.dispose()
+
     def replace_keys(self, record_key: bytes, clinical_key: bytes | None) -> None:
         """Goes on with new keys after a key rotation (key management only): the engine is
         rebuilt so that every new connection uses the new record key."""

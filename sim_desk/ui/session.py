@@ -9,6 +9,7 @@ the unlock dialog is on screen before it loads (see ``ui.app.warm_up``).
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -31,14 +32,20 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-#: Input events that count as someone using the app.
-_ACTIVITY = {
-    QEvent.Type.KeyPress,
-    QEvent.Type.MouseButtonPress,
-    QEvent.Type.MouseMove,
-    QEvent.Type.Wheel,
-    QEvent.Type.TouchBegin,
-}
+@functools.cache
+def _activity() -> frozenset[QEvent.Type]:
+    """Input events that count as someone using the app."""
+    # Built at the first unlock, not at import: PySide makes QEvent.Type's ~180 members on
+    # first use (about 5 ms), and the unlock dialog should not wait for that.
+    return frozenset(
+        {
+            QEvent.Type.KeyPress,
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.MouseMove,
+            QEvent.Type.Wheel,
+            QEvent.Type.TouchBegin,
+        }
+    )
 
 
 class UiSession(QObject):
@@ -137,7 +144,7 @@ class UiSession(QObject):
 
     # -- idle -----------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in _ACTIVITY:
+        if event.type() in _activity():
             self._last_activity = self._wall()
         return False
 
