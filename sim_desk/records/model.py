@@ -329,8 +329,17 @@ class Incident(Base, Tracked):
 
     episode: Mapped[S136Episode | None] = relationship(back_populates="incident")
 
+    # What the outcome figures read of every incident in a person's windows rides in the
+    # index, so that they never fetch the (summary-sized) rows.
     __table_args__ = (
-        Index("ix_incidents_person_occurred", "person_id", "occurred_at"),
+        Index(
+            "ix_incidents_person_occurred",
+            "person_id",
+            "occurred_at",
+            "incident_type",
+            "custody",
+            "ended_on",
+        ),
         Index("ix_incidents_occurred", "occurred_at"),
     )
 
