@@ -653,6 +653,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    # Opening the app is most starts: they skip building the parser of every sub-command (a
+    # tenth of a bare Qt window's start-up time, before the unlock dialog can show).
+    if not given:
+        return open_app(None)
+    if len(given) == 2 and given[0] == "--vault" and not given[1].startswith("-"):
+        return open_app(VaultPaths.at(given[1]))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

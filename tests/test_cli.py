@@ -181,3 +181,18 @@ def test_import_with_one_bad_row_imports_nothing_and_names_the_row(cli_vault, tm
         str(secret),
     )
     assert "People: 0" in summary.stdout, summary.stdout + summary.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], None),
+        (["--vault", "/data/team.simvault"], "/data/team.simvault"),  # the quick way
+        (["--vault=/data/team.simvault"], "/data/team.simvault"),  # through the parser
+    ],
+)
+def test_no_command_opens_the_app_on_the_vault_given(monkeypatch, argv, expected):
+    opened = []
+    monkeypatch.setattr(cli, "open_app", lambda paths: opened.append(paths) or 0)
+    assert cli.main(argv) == 0
+    assert opened == [None if expected is None else VaultPaths.at(expected)]
