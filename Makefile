@@ -23,8 +23,8 @@ run: demo
 
 ## Lint, then every test except the long reliability runs.
 test: $(STAMP)
-	$(BIN)/ruff check sim_desk tests
-	$(BIN)/ruff format --check sim_desk tests
+	$(BIN)/ruff check sim_desk tests benchmarks
+	$(BIN)/ruff format --check sim_desk tests benchmarks
 	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow" --cov=sim_desk.records --cov-report=term:skip-covered
 
@@ -36,9 +36,10 @@ screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m sim_desk.ui.screenshots docs/screenshots
 
 lint: $(STAMP)
-	$(BIN)/ruff check --fix sim_desk tests
-	$(BIN)/ruff format sim_desk tests
+	$(BIN)/ruff check --fix sim_desk tests benchmarks
+	$(BIN)/ruff format sim_desk tests benchmarks
 
 clean:
 	rm -rf $(VENV) .venv-installer build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 include mk/installer.mk
+include benchmarks/bench.mk
