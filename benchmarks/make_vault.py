@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
 
+from sim_desk.demo import BEFORE_RATES
 from sim_desk.demo.names import BOROUGHS, CULTURES, PRONOUNS
 from sim_desk.records import access, bulk, incidents, people, users
 from sim_desk.records.codes import (
@@ -59,16 +60,8 @@ TARGET_VISITS = 150
 PEOPLE_PER_PAIR = 100
 CHUNK = 25  # people per vault.batch()
 
-#: Relative frequency of each kind of crisis demand (as in the demo vault).
-DEMAND_WEIGHTS = {
-    IncidentType.S136: 5.0,
-    IncidentType.CALL_999: 18.0,
-    IncidentType.POLICE_ATTENDANCE: 9.0,
-    IncidentType.AE_ATTENDANCE: 10.0,
-    IncidentType.AMBULANCE: 6.0,
-    IncidentType.MH_ADMISSION: 1.0,
-    IncidentType.SELF_HARM: 2.0,
-}
+#: Relative frequency of each kind of crisis demand: the demo vault's mix.
+DEMAND_WEIGHTS = BEFORE_RATES
 SOURCES = {
     IncidentType.S136: IncidentSource.POLICE,
     IncidentType.CALL_999: IncidentSource.POLICE,
