@@ -46,6 +46,7 @@ PRAGMAS = (
     "PRAGMA temp_store = MEMORY",
     "PRAGMA secure_delete = ON",
     "PRAGMA busy_timeout = 10000",
+    "PRAGMA cache_size = -16000",
 )
 
 

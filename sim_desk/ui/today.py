@@ -8,6 +8,7 @@ people not seen for 28 days, and incidents of the last seven days. Nothing is wo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -32,6 +33,11 @@ from sim_desk.ui.widgets import format_date, format_datetime, heading, hint
 
 #: A card shows this many rows before its list scrolls.
 MAX_ROWS = 10
+#: Rows built at first in each list. A trust-wide vault can have a thousand overdue visits;
+#: a widget row each froze the page for seconds, so the rest wait behind a "Show all" row.
+FIRST_ROWS = 50
+#: Item data role marking the "Show all" row.
+_MORE_ROLE = Qt.ItemDataRole.UserRole + 1
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
     "January",
@@ -74,6 +80,7 @@ class PersonList(QListWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # clicked, not activated: a double click must not open the person twice.
         self.clicked.connect(lambda index: self._choose(self.itemFromIndex(index)))
+        self.show_more: Callable[[], None] | None = None
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentItem():
@@ -82,8 +89,25 @@ class PersonList(QListWidget):
         super().keyPressEvent(event)
 
     def _choose(self, item: QListWidgetItem | None) -> None:
-        if item is not None:
-            self.chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+        if item is None:
+            return
+        if item.data(_MORE_ROLE):
+            if self.show_more is not None:
+                self.show_more()
+            return
+        self.chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def add_more_row(self, text: str, show_more: Callable[[], None]) -> None:
+        """A last row that, chosen, shows the rows held back (see :data:`FIRST_ROWS`)."""
+        self.show_more = show_more
+        item = QListWidgetItem(text)
+        item.setData(_MORE_ROLE, True)
+        item.setData(Qt.ItemDataRole.AccessibleTextRole, text)
+        item.setToolTip(text)
+        item.setForeground(self.palette().link())
+        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        item.setSizeHint(QSize(1, 36))
+        self.addItem(item)
 
     def add_row(self, person_id: uuid.UUID, name: str, detail: str, badge: str, kind: str) -> None:
         """A row: name, a line of detail, and a badge styled as ``kind`` (an object name)."""
@@ -135,10 +159,12 @@ class TodayCard(QFrame):
         layout.addWidget(self.list)
         layout.addWidget(self.empty)
 
-    def finish(self) -> None:
-        """Sizes the card to its rows (scrolling past ``MAX_ROWS``) or shows the empty text."""
+    def finish(self, total: int | None = None) -> None:
+        """Sizes the card to its rows (scrolling past ``MAX_ROWS``) or shows the empty text.
+        ``total`` is how many there are, when not all have rows yet."""
         count = self.list.count()
-        self.heading.setText(f"{self.title} ({count})" if count else self.title)
+        shown = count if total is None else total
+        self.heading.setText(f"{self.title} ({shown:,})" if shown else self.title)
         self.list.setVisible(count > 0)
         self.empty.setVisible(count == 0)
         if count:
@@ -215,6 +241,8 @@ class TodayPage(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         session.changed.connect(self._on_changed)
+        #: Lists whose every row the user asked to see (for as long as this page lives).
+        self._shown_in_full: set[str] = set()
 
     def _on_changed(self, _kind: str) -> None:
         if self.session.is_unlocked:
@@ -230,47 +258,83 @@ class TodayPage(QWidget):
             return
         self.problem.hide()
         self.date_label.setText(long_date(view.today))
-        self.visits.list.clear()
-        for visit in view.overdue:
-            where = f" · {visit.place}" if visit.place else ""
-            self.visits.list.add_row(
+        overdue = [
+            (
                 visit.person_id,
                 visit.display_name,
-                f"Due {format_datetime(visit.due_at)} · {visit.what}{where}",
+                f"Due {format_datetime(visit.due_at)} · {visit.what}"
+                + (f" · {visit.place}" if visit.place else ""),
                 f"Overdue {plural(visit.days_overdue, 'day')}",
                 "badgeDanger",
             )
-        for visit in view.due_today:
-            where = f" · {visit.place}" if visit.place else ""
-            self.visits.list.add_row(
+            for visit in view.overdue
+        ]
+        due_today = [
+            (
                 visit.person_id,
                 visit.display_name,
-                f"{visit.what}{where}",
+                visit.what + (f" · {visit.place}" if visit.place else ""),
                 f"Today {format_datetime(visit.due_at)[-5:]}",
                 "badge",
             )
-        self.not_seen.list.clear()
-        for person in view.not_seen:
-            last = (
-                f"last seen {format_date(person.last_seen_on)}"
-                if person.last_seen_on
-                else f"never seen; enrolled {format_date(person.counted_from)}"
-            )
-            self.not_seen.list.add_row(
+            for visit in view.due_today
+        ]
+        not_seen = [
+            (
                 person.person_id,
                 person.display_name,
-                f"{person.status.label} · {last}",
+                f"{person.status.label} · "
+                + (
+                    f"last seen {format_date(person.last_seen_on)}"
+                    if person.last_seen_on
+                    else f"never seen; enrolled {format_date(person.counted_from)}"
+                ),
                 f"{plural(person.days_not_seen, 'day')} not seen",
                 "badgeWarning",
             )
-        self.incidents.list.clear()
-        for incident in view.recent_incidents:
-            self.incidents.list.add_row(
+            for person in view.not_seen
+        ]
+        recent = [
+            (
                 incident.person_id,
                 incident.display_name,
                 f"{incident.what} · {format_datetime(incident.occurred_at)}",
                 "Harm" if incident.is_harm else "Crisis",
                 "badgeDanger" if incident.is_harm else "badgeWarning",
             )
+            for incident in view.recent_incidents
+        ]
         for card in (self.visits, self.not_seen, self.incidents):
-            card.finish()
+            card.list.clear()
+            card.list.hide()  # filled unseen: several times faster (finish shows it again)
+        # Overdue visits (oldest first) may wait behind their "Show all" row; the visits due
+        # today follow it, so they are never among those held back.
+        self._fill(self.visits.list, "overdue", overdue, "overdue visits")
+        self._fill(self.visits.list, "today", due_today, "visits due today")
+        self.visits.finish(len(overdue) + len(due_today))
+        self._fill(self.not_seen.list, "not seen", not_seen, "people not seen")
+        self.not_seen.finish(len(not_seen))
+        self._fill(self.incidents.list, "incidents", recent, "recent incidents")
+        self.incidents.finish(len(recent))
+
+    def _fill(
+        self,
+        target: PersonList,
+        key: str,
+        rows: Sequence[tuple[uuid.UUID, str, str, str, str]],
+        what: str,
+    ) -> None:
+        """Adds the first :data:`FIRST_ROWS` rows (all of them once shown in full), then a
+        "Show all" row for the rest."""
+        whole = key in self._shown_in_full or len(rows) <= FIRST_ROWS
+        for row in rows if whole else rows[:FIRST_ROWS]:
+            target.add_row(*row)
+        if not whole:
+            target.add_more_row(
+                f"Show all {len(rows):,} {what} ({len(rows) - FIRST_ROWS:,} more)",
+                lambda: self._show_in_full(key),
+            )
+
+    def _show_in_full(self, key: str) -> None:
+        self._shown_in_full.add(key)
+        self.refresh()

@@ -39,10 +39,12 @@ def plan_once(vault, person_id, when):
 
 def badges(person_list, kind):
     """The badge texts of the rows on show (rows taken away are deleted later, not at once)."""
+    widgets = [person_list.itemWidget(person_list.item(row)) for row in range(person_list.count())]
     return [
         label.text()
-        for row in range(person_list.count())
-        for label in person_list.itemWidget(person_list.item(row)).findChildren(QLabel)
+        for widget in widgets
+        if widget is not None  # the "Show all" row is text only
+        for label in widget.findChildren(QLabel)
         if label.objectName() == kind
     ]
 
@@ -143,3 +145,31 @@ def test_not_seen_and_recent_incidents(today_page, officer_session):
     assert "Section 136 detention · 30/10/2026 10:00" in recent.item(0).data(
         Qt.ItemDataRole.AccessibleTextRole
     )
+
+
+def test_a_long_list_shows_its_first_rows_and_the_rest_on_request(
+    qtbot, monkeypatch, today_page, officer_session
+):
+    # A trust-wide vault can hold a thousand overdue visits: a row widget each froze the page.
+    from sim_desk.ui import today
+
+    monkeypatch.setattr(today, "FIRST_ROWS", 20)
+    vault = officer_session.vault
+    zofia = add_person(vault, "Zofia", "Wójcik")
+    first = datetime(2026, 1, 12, 10, tzinfo=UTC)  # weekly: 42 visits before today, 1 today
+    visits.plan_visits(vault, zofia, PlanDetails("weekly", first, occurrences=60))
+    plan_once(vault, zofia, at(11, 2, 15))  # due today: never held back
+    today_page.refresh()
+
+    visits_list = find(today_page, QListWidget, "Visits due")
+    assert today_page.visits.heading.text() == "Visits due (44)"
+    assert len(badges(visits_list, "badgeDanger")) == 20
+    more = visits_list.item(20)
+    assert more.text() == "Show all 42 overdue visits (22 more)"
+    assert badges(visits_list, "badge") == ["Today 10:00", "Today 15:00"]
+    centre = visits_list.visualItemRect(more).center()
+    qtbot.mouseClick(visits_list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert len(badges(visits_list, "badgeDanger")) == 42
+    assert visits_list.count() == 44
+    today_page.refresh()  # stays in full once asked for
+    assert visits_list.count() == 44
