@@ -572,12 +572,15 @@ def incident_detail(vault: UnlockedVault, incident_id: uuid.UUID) -> IncidentDet
         )
 
 
+_ADMISSION = IncidentType.MH_ADMISSION.value  # read once: stay_for runs for every incident
+
+
 def stay_for(
     incident_type: str, occurred_on: date, custody: bool, ended_on: date | None
 ) -> outcomes.Stay | None:
     """Time not at risk: a hospital admission until discharge (open while none is recorded), or
     custody until release (a same-day release costs no night)."""
-    if incident_type == IncidentType.MH_ADMISSION.value:
+    if incident_type == _ADMISSION:
         return outcomes.Stay(occurred_on, ended_on)
     if custody:
         return outcomes.Stay(occurred_on, ended_on or occurred_on)
