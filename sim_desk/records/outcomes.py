@@ -32,6 +32,7 @@ accept a ``PermutationMethod`` and renamed its normal approximation ``"asymptoti
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -780,7 +781,17 @@ class TypeOutcome:
     prior_rate: float | None
     before_rate: float | None
     after_rate: float | None
-    rate_ratio: RateRatio
+    before_person_years: float
+    after_person_years: float
+
+    @functools.cached_property
+    def rate_ratio(self) -> RateRatio:
+        """After against before, with its exact interval. Worked out when first asked for: a
+        cohort report or an export reads the counts and rates of thousands of people, and the
+        interval of none of them (each is a pair of beta quantiles)."""
+        return rate_ratio_exact(
+            self.after.count, self.after_person_years, self.before.count, self.before_person_years
+        )
 
 
 @dataclass(frozen=True)
@@ -872,9 +883,8 @@ def person_outcome(
                 prior_rate=rate_per_person_year(prior.count, person_years(prior_days)),
                 before_rate=rate_per_person_year(before.count, person_years(before_days)),
                 after_rate=rate_per_person_year(after.count, person_years(after_days)),
-                rate_ratio=rate_ratio_exact(
-                    after.count, person_years(after_days), before.count, person_years(before_days)
-                ),
+                before_person_years=person_years(before_days),
+                after_person_years=person_years(after_days),
             )
         )
     return PersonOutcome(

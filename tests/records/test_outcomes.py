@@ -160,6 +160,7 @@ def test_outcomes_module_imports_no_qt_database_or_other_sim_desk_code() -> None
         "__future__",
         "collections",
         "dataclasses",
+        "functools",
         "datetime",
         "fractions",
         "math",
