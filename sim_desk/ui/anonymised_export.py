@@ -36,13 +36,12 @@ from sim_desk.ui.exchange_common import (
     fit_height,
     gone,
     problem_label,
-    read_only_table,
     show_problem,
     status_label,
 )
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import FieldErrors, format_date, heading, hint
+from sim_desk.ui.widgets import FieldErrors, format_date, heading, hint, read_only_table
 from sim_desk.ui.worker import run_in_background
 
 #: The k an analyst may choose here (the exporter allows more; beyond 20 little is left).

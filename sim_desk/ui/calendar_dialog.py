@@ -32,13 +32,12 @@ from sim_desk.ui.exchange_common import (
     fill_table,
     gone,
     problem_label,
-    read_only_table,
     show_problem,
     status_label,
 )
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import FieldErrors, date_edit, from_qdate, hint
+from sim_desk.ui.widgets import FieldErrors, date_edit, from_qdate, hint, read_only_table
 from sim_desk.ui.worker import run_in_background
 
 DEFAULT_DAYS = 90

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 
 import shiboken6
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
-    QHeaderView,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -19,25 +17,6 @@ from PySide6.QtWidgets import (
 
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import heading
-
-
-def read_only_table(accessible_name: str, columns: Sequence[str]) -> QTableWidget:
-    """A table to read (not edit): whole-row selection, Tab leaves it, arrows move in it."""
-    table = QTableWidget(0, len(columns))
-    table.setAccessibleName(accessible_name)
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.setTabKeyNavigation(False)
-    table.setWordWrap(False)
-    table.verticalHeader().hide()
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
-    header.setHighlightSections(False)
-    return table
 
 
 def fill_table(table: QTableWidget, rows: Sequence[Sequence[str]]) -> None:

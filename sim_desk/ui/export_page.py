@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -25,7 +23,7 @@ from sim_desk.records.people import CASEWORKERS
 from sim_desk.ui.anonymised_export import NEVER_EXPORTED, AnonymisedExportPanel
 from sim_desk.ui.exchange_common import card
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import heading, hint
+from sim_desk.ui.widgets import heading, hint, scrolling_page
 
 
 class ExportPage(QWidget):
@@ -87,14 +85,7 @@ class ExportPage(QWidget):
             layout.addWidget(frame)
         layout.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setAccessibleName("Data in and out")
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scrolling_page(self, content, accessible_name="Data in and out")
 
     def refresh(self) -> None:
         if self.export_panel is not None and self.session.is_unlocked:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -31,7 +30,7 @@ from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, Inciden
 from sim_desk.records.outcome_data import CohortReport, Flow
 from sim_desk.ui.pdf_preview import PdfPreviewDialog, show_pdf
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import format_date, heading, hint
+from sim_desk.ui.widgets import format_date, heading, hint, scrolling_page
 from sim_desk.ui.worker import run_in_background
 
 COLUMNS = (
@@ -243,13 +242,7 @@ class ReportsPage(QWidget):
         layout.addWidget(self.figures)
         layout.addWidget(caveat)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scrolling_page(self, content)
 
     def refresh(self) -> None:
         self.calculate()

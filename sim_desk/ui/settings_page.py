@@ -6,12 +6,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -25,7 +23,7 @@ from sim_desk.ui.backup_panel import BackupPanel
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import heading, hint
+from sim_desk.ui.widgets import heading, hint, scrolling_page
 
 OUTCOME_MONTHS = (6, 12, 24)
 
@@ -126,13 +124,7 @@ class SettingsPage(QWidget):
         layout.addWidget(self.backup)
         layout.addWidget(about)
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scrolling_page(self, content)
 
         self._load()
         self.auto_lock.currentIndexChanged.connect(self._save)

@@ -6,15 +6,12 @@ import uuid
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -28,23 +25,7 @@ from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
 from sim_desk.ui.team_keys import KeysSection
-from sim_desk.ui.widgets import heading, hint
-
-
-def _table(accessible_name: str, columns: tuple[str, ...]) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
-    table.setAccessibleName(accessible_name)
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.setTabKeyNavigation(False)
-    table.verticalHeader().hide()
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
-    return table
+from sim_desk.ui.widgets import heading, hint, read_only_table
 
 
 def _cell(text: str, data: object = None) -> QTableWidgetItem:
@@ -86,7 +67,7 @@ class TeamPage(QWidget):
         self.setAccessibleName("Team")
         self.users: list[UserView] = []
 
-        self.users_table = _table(
+        self.users_table = read_only_table(
             "Users", ("Name", "User name", "Role", "Clinical notes", "Status")
         )
         self.show_removed = QCheckBox("Show removed users")
@@ -100,7 +81,7 @@ class TeamPage(QWidget):
         user_buttons.addStretch(1)
         user_buttons.addWidget(self.show_removed)
 
-        self.pairs_table = _table("Pairs", ("Pair", "Officer", "Clinician"))
+        self.pairs_table = read_only_table("Pairs", ("Pair", "Officer", "Clinician"))
         self.create_pair_button = _button("Create pair…", "Create pair", primary=True)
         pair_buttons = QHBoxLayout()
         pair_buttons.addWidget(self.create_pair_button)

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -29,7 +28,7 @@ from sim_desk.records import caseload
 from sim_desk.records.errors import SimDeskError
 from sim_desk.ui.backup_reminder import BackupReminderBanner
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import format_date, format_datetime, heading, hint
+from sim_desk.ui.widgets import format_date, format_datetime, heading, hint, scrolling_page
 
 #: A card shows this many rows before its list scrolls.
 MAX_ROWS = 10
@@ -233,13 +232,7 @@ class TodayPage(QWidget):
         body.addWidget(self.problem)
         body.addWidget(self.backup_reminder)
         body.addLayout(columns, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scrolling_page(self, content)
         session.changed.connect(self._on_changed)
         #: Lists whose every row the user asked to see (for as long as this page lives).
         self._shown_in_full: set[str] = set()

@@ -6,14 +6,21 @@ locale, because colleagues read each other's records and reports.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QDate, QDateTime, QTime, QTimeZone
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDateEdit,
     QDateTimeEdit,
     QFormLayout,
+    QFrame,
+    QHeaderView,
     QLabel,
+    QScrollArea,
+    QTableWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -136,3 +143,36 @@ class FieldErrors:
         widget.setProperty("invalid", invalid)
         widget.style().unpolish(widget)
         widget.style().polish(widget)
+
+
+def scrolling_page(page: QWidget, content: QWidget, *, accessible_name: str | None = None) -> None:
+    """Fills ``page`` with ``content`` in a frameless scroll area: a page taller than the
+    window scrolls as a whole."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    if accessible_name:
+        scroll.setAccessibleName(accessible_name)
+    scroll.setWidget(content)
+    outer = QVBoxLayout(page)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+
+
+def read_only_table(accessible_name: str, columns: Sequence[str]) -> QTableWidget:
+    """A table to read (not edit): whole-row selection, Tab leaves it, arrows move in it."""
+    table = QTableWidget(0, len(columns))
+    table.setAccessibleName(accessible_name)
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    table.setTabKeyNavigation(False)
+    table.setWordWrap(False)
+    table.verticalHeader().hide()
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+    header.setHighlightSections(False)
+    return table
