@@ -24,12 +24,10 @@ from sqlalchemy import (
     Uuid,
     and_,
     case,
-    column,
     func,
     insert,
     or_,
     select,
-    table,
     type_coerce,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -177,12 +175,6 @@ _SHIFTS = Table(
 )
 
 
-#: The same table seen as text, as _uk_date compares it with stored text.
-_SHIFTS_TEXT = table(
-    "uk_clock_shifts", column("starts", String), column("ends", String), column("shift", String)
-)
-
-
 def _offset(moment: datetime) -> timedelta:
     return moment.astimezone(LOCAL_ZONE).utcoffset() or timedelta(0)
 
@@ -222,13 +214,15 @@ def _uk_date(
     Since 1972 UK clocks are at most an hour ahead of UTC, so a moment before 23:00 UTC is on
     its UTC date (as in ``unlocked.local_date``); only the rest look up the clock shifts.
     """
-    text = type_coerce(moment, String)  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
+    # Compared as the stored text ('YYYY-MM-DD HH:MM:SS.ffffff', which sorts as time does).
+    text = type_coerce(moment, String)
+    starts, ends = type_coerce(_SHIFTS.c.starts, String), type_coerce(_SHIFTS.c.ends, String)
     shift = (
-        select(case((text < _SHIFTS_TEXT.c.ends, _SHIFTS_TEXT.c.shift), else_="+0 minutes"))
-        .where(_SHIFTS_TEXT.c.starts <= text)
-        .order_by(_SHIFTS_TEXT.c.starts.desc())
+        select(case((text < ends, _SHIFTS.c.shift), else_="+0 minutes"))
+        .where(starts <= text)
+        .order_by(_SHIFTS.c.starts.desc())
         .limit(1)
-        .correlate_except(_SHIFTS_TEXT)
+        .correlate_except(_SHIFTS)
         .scalar_subquery()
     )
     return case(

@@ -44,7 +44,7 @@ from sim_desk.records.errors import (
 )
 from sim_desk.records.fileio import fsync_directory
 from sim_desk.records.model import Contact, ContactRevision, User
-from sim_desk.records.store import DAMAGED_DATABASE, connect_raw, rekey_database
+from sim_desk.records.store import DAMAGED_DATABASE, connect_raw, key_opens, rekey_database
 from sim_desk.records.unlocked import Progress, UnlockedVault, open_clinical, seal_clinical
 from sim_desk.records.vault import (
     Slot,
@@ -339,18 +339,12 @@ def settle_rotation(paths: VaultPaths, keys: VaultKeys) -> VaultKeys:
         return plain  # the journal was dropped meanwhile by another unlock
     if new is None or finished is None:
         raise _need_new_keys(keys)
-    if generation == new.generation or (generation is None and _opens(paths, new.record_key)):
+    if generation == new.generation or (
+        generation is None and key_opens(paths.database, new.record_key)
+    ):
         _finish(paths, keys.record_key, new.record_key)
         return finished
     raise VaultDamaged(DAMAGED_DATABASE)
-
-
-def _opens(paths: VaultPaths, record_key: bytes) -> bool:
-    try:
-        connect_raw(paths.database, record_key).close()
-    except AuthenticationFailed:
-        return False
-    return True
 
 
 def _need_new_keys(keys: VaultKeys) -> AuthenticationFailed:

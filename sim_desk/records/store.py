@@ -75,6 +75,16 @@ def _raw_key_pragma(record_key: bytes) -> str:
     return f'PRAGMA key = "{raw_key_literal(record_key)}"'
 
 
+def key_opens(database: Path, record_key: bytes) -> bool:
+    """Whether ``record_key`` opens this database file (after a crash in a key rotation the
+    file may be under the old key or the new one)."""
+    try:
+        connect_raw(database, record_key).close()
+    except AuthenticationFailed:
+        return False
+    return True
+
+
 def is_damage(error: BaseException) -> bool:
     """Whether a database error means damaged pages (as opposed to a bug or a busy file)."""
     orig = getattr(error, "orig", None) or error

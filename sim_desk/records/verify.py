@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sim_desk.records import audit
 from sim_desk.records.errors import AuthenticationFailed, SimDeskError
-from sim_desk.records.store import connect_raw, is_damage, make_engine, raw_key_literal
+from sim_desk.records.store import connect_raw, is_damage, key_opens, make_engine, raw_key_literal
 from sim_desk.records.unlocked import UnlockedVault
 from sim_desk.records.vault import VaultPaths, unlock_user
 
@@ -175,14 +175,6 @@ def verify_with_passphrase(paths: VaultPaths, username: str, passphrase: str) ->
     """Runs every check on a vault that may refuse to unlock: opens the user's key slot (reading
     files only) and checks with its record key. Raises AuthenticationFailed like unlock."""
     keys = unlock_user(paths, username, passphrase)
-    if keys.pending is not None and not _opens(paths, keys.record_key):
+    if keys.pending is not None and not key_opens(paths.database, keys.record_key):
         return verify_keys(paths, keys.pending.record_key)  # an unfinished rotation got this far
     return verify_keys(paths, keys.record_key)
-
-
-def _opens(paths: VaultPaths, record_key: bytes) -> bool:
-    try:
-        connect_raw(paths.database, record_key).close()
-    except AuthenticationFailed:
-        return False
-    return True
