@@ -313,3 +313,16 @@ def test_search_runs_the_same_number_of_statements_for_3_or_15_people(officer):
     many_rows, many = run()
     assert (few_rows, many_rows) == (3, 15)
     assert many == few
+
+
+def test_search_keys_kept_for_the_sign_in_are_dropped_on_lock_and_follow_renames(officer, zofia):
+    # The caseload keeps the search keys of names it has folded (caching where safe): they must
+    # not outlive the sign-in, and a renamed person must be found by the new name at once.
+    assert [r.id for r in caseload.search_caseload(officer, "wojc")] == [zofia]
+    assert "Wójcik" in officer.cache["caseload.folded"]
+    renamed = PersonDetails(given_name="Zofia", family_name="Nowak", referred_on=REFERRED)
+    people.update_person(officer, zofia, renamed)
+    assert [r.id for r in caseload.search_caseload(officer, "nowak")] == [zofia]
+    assert caseload.search_caseload(officer, "wojc") == []
+    officer.lock()
+    assert officer.cache == {}

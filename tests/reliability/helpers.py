@@ -190,3 +190,12 @@ def opens(paths: VaultPaths, record_key: bytes) -> bool:
     except AuthenticationFailed:
         return False
     return True
+
+
+def flip(path: Path, offset: int, count: int = 16) -> None:
+    """Damages ``count`` bytes of a file in place (each XORed), as a failing disk might."""
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        data = handle.read(count)
+        handle.seek(offset)
+        handle.write(bytes(b ^ 0xA5 for b in data))

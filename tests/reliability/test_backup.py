@@ -27,7 +27,7 @@ from sim_desk.records.store import raw_connection
 from sim_desk.records.vault import VaultPaths, unlock_user
 from sim_desk.records.verify import verify_vault, verify_with_passphrase
 from tests.conftest import FIXED_NOW, PASSPHRASES
-from tests.reliability.helpers import clinical_notes, file_hashes, seed_contacts
+from tests.reliability.helpers import clinical_notes, file_hashes, flip, seed_contacts
 
 PAGE = 4096
 
@@ -49,14 +49,6 @@ def table_rows(paths: VaultPaths, record_key: bytes) -> dict[str, list[tuple]]:
 def seeded(team):
     with team.unlock("clinician") as clinician:
         return seed_contacts(clinician, team.pair_id)
-
-
-def flip(path, offset: int, count: int = 16) -> None:
-    with open(path, "r+b") as handle:
-        handle.seek(offset)
-        data = handle.read(count)
-        handle.seek(offset)
-        handle.write(bytes(b ^ 0xA5 for b in data))
 
 
 def test_backup_is_one_owner_only_file_and_restores_every_row(team, seeded, tmp_path):

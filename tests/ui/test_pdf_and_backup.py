@@ -36,6 +36,7 @@ from sim_desk.ui.team import TeamPage
 from sim_desk.ui.team_keys import RotateKeysDialog
 from sim_desk.ui.today import TodayPage
 from tests.conftest import FIXED_NOW, PASSPHRASES
+from tests.reliability.helpers import flip
 from tests.ui.conftest import make_session
 from tests.ui.helpers import find
 from tests.ui.people_data import CLINICAL_CANARY, add_history, add_person, at
@@ -382,14 +383,6 @@ def test_officer_and_non_clinical_lead_cannot_start_a_rotation(qtbot, officer_se
 
 
 # -- integrity at unlock ------------------------------------------------------------------
-
-
-def flip(path: Path, offset: int, count: int = 16) -> None:
-    with open(path, "r+b") as handle:
-        handle.seek(offset)
-        data = handle.read(count)
-        handle.seek(offset)
-        handle.write(bytes(b ^ 0xA5 for b in data))
 
 
 def test_damaged_vault_shows_a_banner_after_unlock(qtbot, team, shots):
