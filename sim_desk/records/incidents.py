@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from sim_desk.records import outcomes
@@ -37,8 +37,10 @@ from sim_desk.records.codes import (
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.model import (
     BaselineCount,
+    BaselineCountRevision,
     Disclosure,
     Incident,
+    IncidentRevision,
     Person,
     PlaceOfSafetyUse,
     S136Episode,
@@ -402,15 +404,22 @@ def record_incident(
 
 
 def update_incident(
-    vault: UnlockedVault, incident_id: uuid.UUID, details: IncidentDetails
+    vault: UnlockedVault,
+    incident_id: uuid.UUID,
+    details: IncidentDetails,
+    *,
+    reason: str | None = None,
 ) -> list[str]:
     """Saves a correction; returns (and audits) the names of the fields that changed.
 
+    What the incident said before (its s136 detail and places included) is kept as a revision
+    with ``reason``, as for contacts; a "correction" that changes nothing keeps none.
     ``details.s136`` of None keeps the s136 episode as it is, so correcting the summary does not
     wipe the detention's detail. Changing the type away from s136 removes its episode.
     """
     vault.require_role(*CASEWORKERS, doing="correct incidents")
     clean = _clean_incident(vault, details)
+    why = _reason(reason)
     with vault.write() as session:
         incident = session.get(Incident, incident_id)
         if incident is None:
@@ -429,6 +438,7 @@ def update_incident(
             else:
                 target = _Episode(occurred)
         _check_for_person(person, occurred, target)
+        before = _incident_fields(incident)
         changed = [name for name, value in clean.values.items() if getattr(incident, name) != value]
         for name in changed:
             setattr(incident, name, clean.values[name])
@@ -453,10 +463,131 @@ def update_incident(
                 _add_places(session, existing, target.places, by)
                 changed.append("s136.places")
         if changed:
+            revision = _next_revision(session, IncidentRevision.incident_id, incident.id)
+            session.add(
+                IncidentRevision(
+                    incident_id=incident.id,
+                    revision=revision,
+                    fields=before,
+                    reason=why,
+                    created_by=by,
+                )
+            )
             vault.audit(
-                session, Action.UPDATE, "incident", incident.id, person=person.id, fields=changed
+                session,
+                Action.UPDATE,
+                "incident",
+                incident.id,
+                person=person.id,
+                fields=changed,
+                revision=revision + 1,
             )
         return changed
+
+
+def _reason(reason: str | None) -> str | None:
+    return clean_text(
+        reason, field="reason", label="Reason for the correction", max_chars=2_000, multiline=True
+    )
+
+
+def _next_revision(session: Session, column: Any, row_id: uuid.UUID) -> int:
+    """The number of the version being replaced: 1 for the first correction."""
+    kept = session.execute(select(func.count()).where(column == row_id)).scalar_one()
+    return int(kept) + 1
+
+
+def _iso(value: object) -> object:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _incident_fields(incident: Incident) -> dict[str, Any]:
+    """The incident as it is now, as JSON (for a revision)."""
+    fields: dict[str, Any] = {
+        name: _iso(getattr(incident, name))
+        for name in (
+            "occurred_at",
+            "incident_type",
+            "source",
+            "custody",
+            "ended_on",
+            "legal_action",
+            "source_reference",
+            "summary",
+        )
+    }
+    episode = incident.episode
+    fields["s136"] = (
+        None
+        if episode is None
+        else {
+            **{name: _iso(getattr(episode, name)) for name in EPISODE_FIELDS},
+            "places": [[p.place, _iso(p.arrived_at)] for p in episode.places],
+        }
+    )
+    return fields
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """An earlier version of a corrected incident or baseline count: what it said, who replaced
+    it, when and why. ``fields`` are stored values (codes, ISO dates)."""
+
+    revision: int
+    saved_at: datetime
+    saved_by: str
+    fields: dict[str, Any]
+    reason: str | None
+
+
+def _history(session: Session, model: Any, column: Any, row_id: uuid.UUID) -> list[RevisionView]:
+    rows = session.execute(
+        select(model, User.display_name)
+        .outerjoin(User, User.id == model.created_by)
+        .where(column == row_id)
+        .order_by(model.revision)
+    ).all()
+    return [
+        RevisionView(r.revision, r.created_at, name or "recovery key", dict(r.fields), r.reason)
+        for r, name in rows
+    ]
+
+
+def incident_history(vault: UnlockedVault, incident_id: uuid.UUID) -> list[RevisionView]:
+    """Earlier versions of a corrected incident, oldest first."""
+    with vault.read() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise NotFound("That incident was not found. It may have been moved or restored.")
+        load_person(vault, session, incident.person_id)
+        return _history(session, IncidentRevision, IncidentRevision.incident_id, incident_id)
+
+
+def incident_details(vault: UnlockedVault, incident_id: uuid.UUID) -> IncidentDetails:
+    """The incident as form values, for a correction form."""
+    with vault.read() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise NotFound("That incident was not found. It may have been moved or restored.")
+        load_person(vault, session, incident.person_id)
+        episode = incident.episode
+        s136 = None
+        if episode is not None:
+            s136 = S136Details(
+                **{name: getattr(episode, name) for name in EPISODE_FIELDS},
+                places=[(p.place, p.arrived_at) for p in episode.places],
+            )
+        return IncidentDetails(
+            occurred_at=incident.occurred_at,
+            incident_type=incident.incident_type,
+            source=incident.source,
+            custody=incident.custody,
+            ended_on=incident.ended_on,
+            legal_action=incident.legal_action,
+            source_reference=incident.source_reference,
+            summary=incident.summary,
+            s136=s136,
+        )
 
 
 # -- views ----------------------------------------------------------------------------------
@@ -475,6 +606,8 @@ class IncidentView:
     source_reference: str | None
     summary: str | None
     recorded_by: uuid.UUID | None
+    #: How many times it was corrected (earlier versions kept: ``incident_history``).
+    corrections: int = 0
 
     @property
     def is_harm(self) -> bool:
@@ -513,7 +646,7 @@ class IncidentDetail:
     episode: EpisodeView | None
 
 
-def _view(incident: Incident) -> IncidentView:
+def _view(incident: Incident, corrections: int = 0) -> IncidentView:
     return IncidentView(
         id=incident.id,
         person_id=incident.person_id,
@@ -526,6 +659,7 @@ def _view(incident: Incident) -> IncidentView:
         source_reference=incident.source_reference,
         summary=incident.summary,
         recorded_by=incident.created_by,
+        corrections=corrections,
     )
 
 
@@ -550,12 +684,20 @@ def list_incidents(vault: UnlockedVault, person_id: uuid.UUID) -> list[IncidentV
     """A person's incidents (demand and harms), newest first."""
     with vault.read() as session:
         load_person(vault, session, person_id)
+        corrections = (
+            select(IncidentRevision.incident_id, func.count().label("n"))
+            .join(Incident, Incident.id == IncidentRevision.incident_id)
+            .where(Incident.person_id == person_id)
+            .group_by(IncidentRevision.incident_id)
+            .subquery()
+        )
         rows = session.execute(
-            select(Incident)
+            select(Incident, corrections.c.n)
+            .outerjoin(corrections, corrections.c.incident_id == Incident.id)
             .where(Incident.person_id == person_id)
             .order_by(Incident.occurred_at.desc(), Incident.created_at.desc())
-        ).scalars()
-        return [_view(i) for i in rows]
+        ).all()
+        return [_view(i, n or 0) for i, n in rows]
 
 
 def incident_detail(vault: UnlockedVault, incident_id: uuid.UUID) -> IncidentDetail:
@@ -566,8 +708,9 @@ def incident_detail(vault: UnlockedVault, incident_id: uuid.UUID) -> IncidentDet
             raise NotFound("That incident was not found. It may have been moved or restored.")
         person = load_person(vault, session, incident.person_id)
         episode = incident.episode
+        corrections = _next_revision(session, IncidentRevision.incident_id, incident.id) - 1
         return IncidentDetail(
-            _view(incident),
+            _view(incident, corrections),
             None if episode is None else _episode_view(episode, person.date_of_birth),
         )
 
@@ -622,12 +765,80 @@ class BaselineCountView:
     period_end: date
     count: int
     source: IncidentSource
+    #: How many times it was corrected (earlier versions kept: ``baseline_count_history``).
+    corrections: int = 0
 
 
 def _plain_date(value: object, *, field: str, label: str) -> date:
     if isinstance(value, datetime) or not isinstance(value, date):
         raise ValidationError(f"{label}: enter a date.", field)
     return value
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    incident_type: str
+    period_start: date
+    period_end: date
+    count: int
+    source: str
+
+
+def _clean_baseline(
+    incident_type: str, period_start: date, period_end: date, count: int, source: str
+) -> _Baseline:
+    kind = IncidentType.parse(str(incident_type), field="incident_type")
+    origin = IncidentSource.parse(str(source), field="source")
+    start = _plain_date(period_start, field="period_start", label="Period start")
+    end = _plain_date(period_end, field="period_end", label="Period end")
+    check_order(
+        start, end, field="period_end", message="Period end: it is before the period start."
+    )
+    total = check_count(count, field="count", label="Count")
+    return _Baseline(kind.value, start, end, total, origin.value)
+
+
+def _check_baseline_for(
+    vault: UnlockedVault,
+    session: Session,
+    person: Person,
+    clean: _Baseline,
+    *,
+    other_than: uuid.UUID | None = None,
+) -> None:
+    """The checks that need the person and their other counts (see record_baseline_count)."""
+    start, end = clean.period_start, clean.period_end
+    if person.enrolled_on is not None:
+        if end >= person.enrolled_on:
+            raise ValidationError(
+                f"Period end: a baseline count covers the time before enrolment"
+                f" ({person.enrolled_on:%d/%m/%Y}), so its last day can be"
+                f" {person.enrolled_on - timedelta(days=1):%d/%m/%Y} at the latest. Record"
+                " incidents since enrolment one by one.",
+                "period_end",
+            )
+    else:
+        check_not_future(end, today=vault.today(), field="period_end", label="Period end")
+    check_order(
+        person.date_of_birth,
+        start,
+        field="period_start",
+        message="Period start: it is before this person's date of birth; check the year.",
+    )
+    query = select(BaselineCount.id).where(
+        BaselineCount.person_id == person.id,
+        BaselineCount.incident_type == clean.incident_type,
+        BaselineCount.period_start <= end,
+        BaselineCount.period_end >= start,
+    )
+    if other_than is not None:
+        query = query.where(BaselineCount.id != other_than)
+    if session.execute(query).first():
+        raise ValidationError(
+            "Period: it overlaps a count of the same type already recorded, so the same"
+            " incidents would be counted twice. Correct that count or choose another period.",
+            "period_start",
+        )
 
 
 def record_baseline_count(
@@ -646,54 +857,17 @@ def record_baseline_count(
     another count of the same type (which would count the same incidents twice).
     """
     vault.require_role(*CASEWORKERS, doing="record baseline counts")
-    kind = IncidentType.parse(str(incident_type), field="incident_type")
-    origin = IncidentSource.parse(str(source), field="source")
-    start = _plain_date(period_start, field="period_start", label="Period start")
-    end = _plain_date(period_end, field="period_end", label="Period end")
-    check_order(
-        start, end, field="period_end", message="Period end: it is before the period start."
-    )
-    total = check_count(count, field="count", label="Count")
+    clean = _clean_baseline(incident_type, period_start, period_end, count, source)
     with vault.write() as session:
         person = load_person(vault, session, person_id)
-        if person.enrolled_on is not None:
-            if end >= person.enrolled_on:
-                raise ValidationError(
-                    f"Period end: a baseline count covers the time before enrolment"
-                    f" ({person.enrolled_on:%d/%m/%Y}), so its last day can be"
-                    f" {person.enrolled_on - timedelta(days=1):%d/%m/%Y} at the latest. Record"
-                    " incidents since enrolment one by one.",
-                    "period_end",
-                )
-        else:
-            check_not_future(end, today=vault.today(), field="period_end", label="Period end")
-        check_order(
-            person.date_of_birth,
-            start,
-            field="period_start",
-            message="Period start: it is before this person's date of birth; check the year.",
-        )
-        overlap = session.execute(
-            select(BaselineCount.id).where(
-                BaselineCount.person_id == person.id,
-                BaselineCount.incident_type == kind.value,
-                BaselineCount.period_start <= end,
-                BaselineCount.period_end >= start,
-            )
-        ).first()
-        if overlap:
-            raise ValidationError(
-                "Period: it overlaps a count of the same type already recorded, so the same"
-                " incidents would be counted twice. Correct that count or choose another period.",
-                "period_start",
-            )
+        _check_baseline_for(vault, session, person, clean)
         row = BaselineCount(
             person_id=person.id,
-            incident_type=kind.value,
-            period_start=start,
-            period_end=end,
-            count=total,
-            source=origin.value,
+            incident_type=clean.incident_type,
+            period_start=clean.period_start,
+            period_end=clean.period_end,
+            count=clean.count,
+            source=clean.source,
             created_by=vault.actor.user_id,
         )
         session.add(row)
@@ -704,21 +878,93 @@ def record_baseline_count(
             "baseline_count",
             row.id,
             person=person.id,
-            type=kind.value,
-            count=total,
+            type=clean.incident_type,
+            count=clean.count,
         )
         return row.id
+
+
+_BASELINE_FIELDS = ("incident_type", "period_start", "period_end", "count", "source")
+
+
+def update_baseline_count(
+    vault: UnlockedVault,
+    count_id: uuid.UUID,
+    incident_type: str,
+    period_start: date,
+    period_end: date,
+    count: int,
+    source: str,
+    *,
+    reason: str | None = None,
+) -> list[str]:
+    """Corrects a baseline count (same checks as recording one, the count itself aside from
+    the overlap check); the earlier version is kept as a revision with ``reason``. Returns (and
+    audits) the names of the fields that changed; nothing changed keeps no revision."""
+    vault.require_role(*CASEWORKERS, doing="correct baseline counts")
+    clean = _clean_baseline(incident_type, period_start, period_end, count, source)
+    why = _reason(reason)
+    with vault.write() as session:
+        row = session.get(BaselineCount, count_id)
+        if row is None:
+            raise NotFound("That baseline count was not found. It may have been restored away.")
+        person = load_person(vault, session, row.person_id)
+        _check_baseline_for(vault, session, person, clean, other_than=row.id)
+        before = {name: _iso(getattr(row, name)) for name in _BASELINE_FIELDS}
+        changed = [n for n in _BASELINE_FIELDS if getattr(row, n) != getattr(clean, n)]
+        if not changed:
+            return []
+        revision = _next_revision(session, BaselineCountRevision.baseline_count_id, row.id)
+        session.add(
+            BaselineCountRevision(
+                baseline_count_id=row.id,
+                revision=revision,
+                fields=before,
+                reason=why,
+                created_by=vault.actor.user_id,
+            )
+        )
+        for name in changed:
+            setattr(row, name, getattr(clean, name))
+        vault.audit(
+            session,
+            Action.UPDATE,
+            "baseline_count",
+            row.id,
+            person=person.id,
+            fields=changed,
+            revision=revision + 1,
+        )
+        return changed
+
+
+def baseline_count_history(vault: UnlockedVault, count_id: uuid.UUID) -> list[RevisionView]:
+    """Earlier versions of a corrected baseline count, oldest first."""
+    with vault.read() as session:
+        row = session.get(BaselineCount, count_id)
+        if row is None:
+            raise NotFound("That baseline count was not found. It may have been restored away.")
+        load_person(vault, session, row.person_id)
+        return _history(
+            session, BaselineCountRevision, BaselineCountRevision.baseline_count_id, count_id
+        )
 
 
 def list_baseline_counts(vault: UnlockedVault, person_id: uuid.UUID) -> list[BaselineCountView]:
     """A person's baseline counts, by type then period."""
     with vault.read() as session:
         load_person(vault, session, person_id)
+        corrections = (
+            select(BaselineCountRevision.baseline_count_id, func.count().label("n"))
+            .group_by(BaselineCountRevision.baseline_count_id)
+            .subquery()
+        )
         rows = session.execute(
-            select(BaselineCount)
+            select(BaselineCount, corrections.c.n)
+            .outerjoin(corrections, corrections.c.baseline_count_id == BaselineCount.id)
             .where(BaselineCount.person_id == person_id)
             .order_by(BaselineCount.incident_type, BaselineCount.period_start)
-        ).scalars()
+        ).all()
         return [
             BaselineCountView(
                 b.id,
@@ -727,8 +973,9 @@ def list_baseline_counts(vault: UnlockedVault, person_id: uuid.UUID) -> list[Bas
                 b.period_end,
                 b.count,
                 IncidentSource(b.source),
+                n or 0,
             )
-            for b in rows
+            for b, n in rows
         ]
 
 

@@ -344,6 +344,17 @@ class Incident(Base, Tracked):
     )
 
 
+class IncidentRevision(Base, Tracked):
+    """An incident as it was before a correction (its s136 detail and places included), with
+    the reason given. Corrections never overwrite history."""
+
+    __tablename__ = "incident_revisions"
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class S136Episode(Base, Tracked):
     """The detail of a Section 136 detention."""
 
@@ -386,6 +397,18 @@ class BaselineCount(Base, Tracked):
     source: Mapped[str] = mapped_column(String(20))
 
 
+class BaselineCountRevision(Base, Tracked):
+    """A baseline count as it was before a correction, with the reason given."""
+
+    __tablename__ = "baseline_count_revisions"
+    baseline_count_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("baseline_counts.id"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class Disclosure(Base, Tracked):
     """Health information shared with police: what, why, on what basis, and was the person asked."""
 
@@ -397,6 +420,25 @@ class Disclosure(Base, Tracked):
     lawful_basis: Mapped[str] = mapped_column(String(30))
     person_asked: Mapped[str] = mapped_column(String(20))
     shared_with: Mapped[str | None] = mapped_column(String(200))
+
+
+class Draft(Base, Tracked):
+    """A form its user had not finished (closed with Escape, or open when the app locked).
+
+    ``sealed`` is AES-256-GCM under a key only the owner's own sign-in can derive, so another
+    user of the same vault cannot read it; clinician-only text inside it is sealed again under
+    the clinical key. A draft is not a record: it is never synced, exported or reported (see
+    :data:`LOCAL_ONLY_TABLES`), and is deleted once the form is saved or discarded.
+    ``owner_id`` is None for a draft made while signed in with the recovery key.
+    """
+
+    __tablename__ = "drafts"
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+#: Tables that belong to this laptop's vault alone: a sync or export must never carry them.
+LOCAL_ONLY_TABLES = frozenset({"drafts"})
 
 
 class AuditEvent(Base, Tracked):

@@ -111,6 +111,7 @@ class UnlockedVault:
         self._engine: Engine | None = engine
         self._record_key = bytearray(keys.record_key)
         self._clinical_key = bytearray(keys.clinical_key) if keys.clinical_key else None
+        self._owner_secret = bytearray(keys.owner_secret) if keys.owner_secret else None
         self._reader, self._writer = session_factories(engine)
         self._local = threading.local()
         #: Values derived from records that a use case may keep between calls while this
@@ -236,6 +237,13 @@ class UnlockedVault:
             )
 
     @property
+    def owner_secret(self) -> bytes | None:
+        """The signed-in slot owner's own secret (see ``VaultKeys.owner_secret``), for data
+        sealed to this user alone (``records.drafts``); None for a first-release slot."""
+        self.engine  # noqa: B018 - raises VaultLocked when locked
+        return bytes(self._owner_secret) if self._owner_secret is not None else None
+
+    @property
     def has_clinical_key(self) -> bool:
         return self._clinical_key is not None
 
@@ -307,10 +315,11 @@ class UnlockedVault:
             self._engine.dispose()
             self._engine = None
             # Best effort: Python may hold copies, but we drop every reference we own.
-            for key in (self._record_key, self._clinical_key):
+            for key in (self._record_key, self._clinical_key, self._owner_secret):
                 if key is not None:
                     key[:] = bytes(len(key))
             self._clinical_key = None
+            self._owner_secret = None
 
     def __enter__(self) -> UnlockedVault:
         return self

@@ -154,6 +154,9 @@ class VaultKeys:
     pending: VaultKeys | None = None
     journal: bool = False
     upgraded: Slot | None = None
+    #: A secret only this slot's owner can derive (from the slot's private key): for what is
+    #: sealed to the user alone, such as unsaved form drafts. None for a format-1 slot.
+    owner_secret: bytes | None = None
 
 
 def check_username(username: str) -> str:
@@ -245,6 +248,22 @@ def normalise_recovery_key(text: str) -> str:
 # -- unlocking --------------------------------------------------------------------------------
 
 
+def _owner_secret(vault_id: str, private_key: bytes | None) -> bytes | None:
+    """HKDF-SHA256 of the slot's private key: unchanged by key rotations (the private key stays),
+    new with a new passphrase (a new slot, a new key pair)."""
+    if private_key is None:
+        return None
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=uuid.UUID(vault_id).bytes,
+        info=b"sim-desk owner secret v1",
+    ).derive(private_key)
+
+
 def _vault_keys(paths: VaultPaths, slot_file: SlotFile, slot: Slot, key: SlotKey) -> VaultKeys:
     """Opens ``slot`` (and the same slot in an unfinished rotation's journal) with ``key``."""
     record_key, clinical_key = slot_keys(slot_file.vault_id, slot, key)
@@ -255,6 +274,7 @@ def _vault_keys(paths: VaultPaths, slot_file: SlotFile, slot: Slot, key: SlotKey
         "user_id": uuid.UUID(slot.user_id) if is_user and slot.user_id else None,
         "username": slot.username if is_user else None,
         "role": Role(slot.role) if is_user and slot.role else Role.TEAM_LEAD,
+        "owner_secret": _owner_secret(slot_file.vault_id, key.private_key),
     }
     pending_keys = None
     journal = paths.keyslots_pending.exists()

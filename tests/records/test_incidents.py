@@ -411,3 +411,105 @@ def test_disclosure_needs_the_reason(clinician, person_id):
     with pytest.raises(ValidationError) as error:
         incidents.record_disclosure(clinician, person_id, details)
     assert error.value.field == "why"
+
+
+# -- corrections keep what was there before ------------------------------------------------
+
+
+def test_correcting_an_incident_keeps_the_earlier_version_with_the_reason(officer, lead, person_id):
+    incident_id = incidents.record_incident(
+        officer, person_id, s136(("ae", None), outcome="discharged")
+    )
+    incidents.update_incident(
+        officer,
+        incident_id,
+        IncidentDetails(DETAINED, "s136", "nhs", summary="Seen at A&E"),
+        reason="Source was the ambulance trust",
+    )
+    [earlier] = incidents.incident_history(officer, incident_id)
+    assert earlier.revision == 1 and earlier.reason == "Source was the ambulance trust"
+    assert earlier.saved_by == "Olu Officer"
+    assert earlier.fields["source"] == "police" and earlier.fields["summary"] is None
+    assert earlier.fields["s136"]["outcome"] == "discharged"
+    assert earlier.fields["s136"]["places"] == [["ae", None]]
+    [view] = incidents.list_incidents(officer, person_id)
+    assert view.corrections == 1 and view.source == IncidentSource.NHS
+    assert incidents.incident_detail(officer, incident_id).incident.corrections == 1
+    *_, updated = audit_events(lead, "incident")
+    assert updated.detail["revision"] == 2
+    assert "ambulance" not in repr(updated.detail)  # the reason is personal text: not audited
+
+
+def test_a_correction_that_changes_nothing_keeps_no_revision(officer, person_id):
+    details = IncidentDetails(DETAINED, "call_999", "police", summary="Called for help")
+    incident_id = incidents.record_incident(officer, person_id, details)
+    assert incidents.update_incident(officer, incident_id, details, reason="checked") == []
+    assert incidents.incident_history(officer, incident_id) == []
+
+
+def test_incident_details_round_trip_into_a_correction(officer, person_id):
+    original = s136(("ae", DETAINED + timedelta(hours=1)), conveyance="ambulance")
+    incident_id = incidents.record_incident(officer, person_id, original)
+    details = incidents.incident_details(officer, incident_id)
+    assert details.s136 is not None and details.s136.conveyance == "ambulance"
+    assert details.s136.places == [("ae", DETAINED + timedelta(hours=1))]
+    assert incidents.update_incident(officer, incident_id, details) == []
+
+
+def test_correcting_a_baseline_count_keeps_the_earlier_version(officer, lead, person_id):
+    count_id = incidents.record_baseline_count(
+        officer, person_id, "s136", date(2025, 1, 1), date(2025, 12, 31), 9, "police"
+    )
+    changed = incidents.update_baseline_count(
+        officer,
+        count_id,
+        "s136",
+        date(2025, 1, 1),
+        date(2025, 12, 31),
+        7,
+        "nhs",
+        reason="Two were the same detention",
+    )
+    assert changed == ["count", "source"]
+    [row] = incidents.list_baseline_counts(officer, person_id)
+    assert (row.count, row.source, row.corrections) == (7, IncidentSource.NHS, 1)
+    [earlier] = incidents.baseline_count_history(officer, count_id)
+    assert earlier.fields == {
+        "incident_type": "s136",
+        "period_start": "2025-01-01",
+        "period_end": "2025-12-31",
+        "count": 9,
+        "source": "police",
+    }
+    assert earlier.reason == "Two were the same detention"
+    created, updated = audit_events(lead, "baseline_count")
+    assert updated.action == Action.UPDATE and updated.detail["fields"] == ["count", "source"]
+
+
+def test_a_baseline_correction_may_keep_its_own_period_but_not_overlap_another(officer, person_id):
+    first = incidents.record_baseline_count(
+        officer, person_id, "s136", date(2025, 1, 1), date(2025, 6, 30), 4, "police"
+    )
+    incidents.record_baseline_count(
+        officer, person_id, "s136", date(2025, 7, 1), date(2025, 12, 31), 5, "police"
+    )
+    # Its own period does not count as an overlap.
+    incidents.update_baseline_count(
+        officer, first, "s136", date(2025, 1, 1), date(2025, 6, 30), 3, "police"
+    )
+    with pytest.raises(ValidationError) as error:
+        incidents.update_baseline_count(
+            officer, first, "s136", date(2025, 1, 1), date(2025, 7, 31), 3, "police"
+        )
+    assert error.value.field == "period_start"
+    assert [r.count for r in incidents.list_baseline_counts(officer, person_id)] == [3, 5]
+
+
+def test_analysts_cannot_correct_a_baseline_count(officer, team, person_id):
+    count_id = incidents.record_baseline_count(
+        officer, person_id, "s136", date(2025, 1, 1), date(2025, 12, 31), 9, "police"
+    )
+    with team.unlock("analyst") as analyst, pytest.raises(PermissionDenied):
+        incidents.update_baseline_count(
+            analyst, count_id, "s136", date(2025, 1, 1), date(2025, 12, 31), 1, "police"
+        )
