@@ -482,7 +482,7 @@ def test_correcting_a_baseline_count_keeps_the_earlier_version(officer, lead, pe
         "source": "police",
     }
     assert earlier.reason == "Two were the same detention"
-    created, updated = audit_events(lead, "baseline_count")
+    _created, updated = audit_events(lead, "baseline_count")
     assert updated.action == Action.UPDATE and updated.detail["fields"] == ["count", "source"]
 
 
