@@ -80,6 +80,9 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
     app.setApplicationName("SIM Desk")
     app.setOrganizationName("SIM Desk")
     app.setStyleSheet(style_sheet())
+    from sim_desk.ui.screenfit import install_screen_fitting
+
+    install_screen_fitting(app)  # no window larger than a small laptop's screen (issue 16)
     icon = resources_dir() / "icons" / "sim-desk.svg"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))

@@ -10,8 +10,9 @@ page is still one query.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -23,6 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,6 +40,9 @@ from sim_desk.records.caseload import CaseloadRow
 from sim_desk.records.codes import PersonStatus, Role
 from sim_desk.records.errors import SimDeskError
 from sim_desk.ui.session import UiSession
+
+if TYPE_CHECKING:
+    from sim_desk.records.drafts import DraftView
 from sim_desk.ui.widgets import format_date, heading, hint
 
 PAGE_SIZE = 200
@@ -258,9 +263,15 @@ class CaseloadPage(QWidget):
         top.addStretch(1)
         top.addWidget(self.add_button)
         filters = QHBoxLayout()
-        filters.addWidget(self.search, 3)
-        filters.addWidget(self.status_filter, 1)
-        filters.addWidget(self.pair_filter, 1)
+        for text, field, stretch in (
+            ("&Search", self.search, 3),
+            ("Stat&us", self.status_filter, 1),
+            ("Pai&r", self.pair_filter, 1),
+        ):
+            label = QLabel(text)
+            label.setBuddy(field)
+            filters.addWidget(label)
+            filters.addWidget(field, stretch)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
@@ -269,7 +280,12 @@ class CaseloadPage(QWidget):
         layout.addWidget(self.problem)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.count_label)
-        layout.addWidget(hint("Enter or a double click opens the person. Ctrl+F searches."))
+        layout.addWidget(
+            hint(
+                "Enter in the search opens the only match, or goes to the list; Enter or a"
+                " double click on a row opens the person. Ctrl+F searches from anywhere."
+            )
+        )
         self.setTabOrder(self.add_button, self.search)
         self.setTabOrder(self.search, self.status_filter)
         self.setTabOrder(self.status_filter, self.pair_filter)
@@ -280,11 +296,12 @@ class CaseloadPage(QWidget):
         self._debounce.setInterval(SEARCH_DELAY_MS)
         self._debounce.timeout.connect(self.apply_filters)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
-        self.search.returnPressed.connect(self.apply_filters)
+        self.search.returnPressed.connect(self.search_entered)
         self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
         self.add_button.clicked.connect(self.add_person)
         self.model.counted.connect(self._show_count)
         self.model.failed.connect(self._show_problem)
+        self._adding: QDialog | None = None
         self._fill_pairs()
         self.pair_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
         session.changed.connect(self._on_changed)
@@ -321,16 +338,37 @@ class CaseloadPage(QWidget):
         self.model.pair_id = self.pair_filter.currentData()
         self.model.reload(keep_loaded=keep_loaded)
 
+    def search_entered(self) -> None:
+        """Enter in the search: the only match opens; with more, the list takes the focus on
+        its first row, so arrows and Enter choose."""
+        self.apply_filters()
+        if self.model.total == 1 and self.model.rows:
+            self.session.open_person.emit(self.model.person_id(0))
+        elif self.model.rows:
+            self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.table.selectRow(0)
+            self.table.setCurrentIndex(self.model.index(0, 0))
+
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 
-    def add_person(self) -> None:
+    def add_person(self, draft: DraftView | None = None) -> None:
+        """Opens Add a person (carrying on from ``draft`` when given)."""
         from sim_desk.ui.forms.person_form import PersonFormDialog
 
+        adding = self._adding
+        if adding is not None and shiboken6.isValid(adding) and adding.isVisible():
+            adding.raise_()
+            adding.activateWindow()
+            return
+        # Opened, not exec'd: the app goes on running (an idle lock keeps a draft of it).
         dialog = PersonFormDialog(self.session, parent=self)
-        if dialog.exec():
-            self.session.open_person.emit(dialog.person_id)
+        dialog.pending_draft = draft
+        self._adding = dialog
+        dialog.accepted.connect(lambda: self.session.open_person.emit(dialog.person_id))
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
 
     def _open(self, index: QModelIndex) -> None:
         if index.isValid():

@@ -1,22 +1,28 @@
 """The main window: navigation, pages, quick actions, and hiding everything on lock.
 
 Pages are built after unlock and destroyed on lock, so no widget keeps personal data while the
-app is locked. Where the user was (page, person, tab) is remembered and restored after unlock.
+app is locked. Where the user was (page, person, tab) is remembered and restored when the same
+user unlocks again; anyone else (a shared laptop) starts on Today. Who is signed in shows at the
+right of the toolbar, always in sight. The keyboard shortcuts work from anywhere in the window.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QSizePolicy,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
@@ -24,8 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.codes import Role
+from sim_desk.records.errors import SimDeskError
 from sim_desk.ui.integrity import DamageBanner, IntegrityCheck
+from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
+
+if TYPE_CHECKING:
+    from sim_desk.records.drafts import DraftView
 
 #: Page key, label, roles that see it.
 PAGES: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
@@ -40,11 +51,12 @@ PAGES: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
 
 @dataclass
 class Place:
-    """Where the user was, to return there after unlocking."""
+    """Where the user was, to return there after unlocking (only that same user)."""
 
     page: str = "today"
     person_id: uuid.UUID | None = None
     person_tab: int = 0
+    username: str | None = None
 
 
 def build_page(key: str, session: UiSession) -> QWidget:
@@ -85,12 +97,14 @@ class MainWindow(QMainWindow):
         # No personal data in the title: it shows in task bars, screen shares and crash dialogs.
         self.setWindowTitle("SIM Desk")
         self.setObjectName("mainWindow")
-        self.resize(1200, 780)
+        # Fitted to the screen when shown (ui.screenfit): a 1366x768 laptop gets all of it.
+        self.resize(1280, 800)
+        self.drafts_dialog: QDialog | None = None
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setAccessibleName("Sections")
-        self.nav.setFixedWidth(180)
+        self.nav.setFixedWidth(170)
         self.nav.currentItemChanged.connect(self._nav_changed)
         self.stack = QStackedWidget()
         self.stack.setObjectName("content")
@@ -127,6 +141,8 @@ class MainWindow(QMainWindow):
         session.unlocked.connect(self._on_unlocked)
         session.locked.connect(self._on_locked)
         session.open_person.connect(self.open_person)
+        session.notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        session.drafts_changed.connect(self._count_drafts)
         if session.is_unlocked:  # built after the first unlock (see ui.app.run)
             self._on_unlocked()
 
@@ -170,6 +186,10 @@ class MainWindow(QMainWindow):
             "Record an incident for the person open",
         )
         bar.addSeparator()
+        self.drafts_action = action(
+            "Drafts", "Ctrl+Shift+D", self.show_drafts, "Forms you had not finished"
+        )
+        self.drafts_action.setEnabled(False)
         self.lock_action = action("Lock", "Ctrl+L", self.session.lock, "Lock SIM Desk now")
         self._person_actions = (
             self.log_contact_action,
@@ -178,29 +198,127 @@ class MainWindow(QMainWindow):
         )
         for act in self._person_actions:
             act.setEnabled(False)
+        # A person's tabs, from anywhere in the window while a person is open.
+        self.tab_actions: list[QAction] = []
+        for number in range(6):
+            tab = QAction(f"Person tab {number + 1}", self)
+            tab.setShortcut(QKeySequence(f"Ctrl+{number + 1}"))
+            tab.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            tab.triggered.connect(lambda _checked=False, n=number: self.show_person_tab(n))
+            tab.setEnabled(False)
+            self.addAction(tab)
+            self.tab_actions.append(tab)
+        # Who is signed in, at the right of the toolbar: always in sight, whatever the size.
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.signed_in = QLabel()
+        self.signed_in.setObjectName("signedIn")
+        self.signed_in.setAccessibleName("Signed in as")
+        bar.addWidget(self.signed_in)
 
     def _in_workspace(self, method: str) -> None:
         if self.workspace is not None and self.stack.currentWidget() is self.workspace:
             getattr(self.workspace, method)()
 
+    def _caseload(self) -> QWidget | None:
+        """The caseload page, built now if it was not yet (the shortcuts work at once)."""
+        if not self.session.is_unlocked or not self.find_action.isEnabled():
+            return None
+        self.show_page("caseload")
+        return self.pages.get("caseload")
+
     def find_person(self) -> None:
-        if "caseload" in self.pages:
-            self.show_page("caseload")
-            focus = getattr(self.pages["caseload"], "focus_search", None)
-            if focus:
-                focus()
+        page = self._caseload()
+        if page is not None:
+            page.focus_search()  # type: ignore[attr-defined]
 
     def add_person(self) -> None:
-        if "caseload" in self.pages:
-            self.show_page("caseload")
-            add = getattr(self.pages["caseload"], "add_person", None)
-            if add:
-                add()
+        page = self._caseload()
+        if page is not None:
+            page.add_person()  # type: ignore[attr-defined]
+
+    def show_person_tab(self, index: int) -> None:
+        """Ctrl+1…6: the open person's tab, bringing the person back to the front if needed."""
+        if self.workspace is None or not getattr(self.workspace, "pages", None):
+            return
+        if self.stack.currentWidget() is not self.workspace:
+            self.stack.setCurrentWidget(self.workspace)
+            for act in self._person_actions:
+                act.setEnabled(self.workspace.can_edit)  # type: ignore[attr-defined]
+        self.workspace.set_tab(index)  # type: ignore[attr-defined]
+
+    # -- drafts ---------------------------------------------------------------------------
+    def _count_drafts(self) -> int:
+        from sim_desk.records import drafts
+
+        try:
+            count = len(drafts.list_drafts(self.session.vault).drafts)
+        except SimDeskError:
+            count = 0
+        self.drafts_action.setText(f"Drafts ({count})" if count else "Drafts")
+        self.drafts_action.setEnabled(count > 0)
+        return count
+
+    def show_drafts(self, *, dropped: int = 0) -> None:
+        """The list of the user's unfinished forms, to carry on with or throw away."""
+        from sim_desk.ui.drafts_dialog import DraftsDialog
+
+        if not self.session.is_unlocked:
+            return
+        current = self.drafts_dialog
+        if current is not None and shiboken6.isValid(current) and current.isVisible():
+            current.raise_()
+            return
+        dialog = DraftsDialog(self.session, self.resume_draft, self, dropped=dropped)
+        self.drafts_dialog = dialog
+        dialog.finished.connect(lambda _r: dialog.deleteLater())
+        dialog.open()
+
+    def _offer_drafts(self) -> None:
+        """After unlocking: the user's unfinished forms, if there are any."""
+        from sim_desk.records import drafts
+
+        try:
+            listed = drafts.list_drafts(self.session.vault)
+        except SimDeskError:
+            return
+        self._count_drafts()
+        if listed.drafts or listed.dropped:
+            self.show_drafts(dropped=listed.dropped)
+
+    def resume_draft(self, draft: DraftView) -> None:
+        """Opens the form a draft belongs to, filled in as it was left."""
+        from sim_desk.ui.forms.registry import form_for
+
+        form = form_for(draft.kind)
+        if form is None or not self.session.is_unlocked:
+            return
+        person = draft.context.get("person_id")
+        try:
+            if person:
+                self.open_person(uuid.UUID(str(person)))
+                workspace = self.workspace
+                if workspace is None or not getattr(workspace, "pages", None):
+                    return  # the workspace says why the record cannot be opened; draft kept
+                dialog = form.reopen(self.session, draft.context, workspace)
+                dialog.pending_draft = draft
+                workspace.open_dialog(dialog)  # type: ignore[attr-defined]
+            else:
+                page = self._caseload()
+                if page is not None:
+                    page.add_person(draft=draft)  # type: ignore[attr-defined]
+        except SimDeskError as error:
+            show_error(self, error)
 
     # -- pages ----------------------------------------------------------------------------
     def _on_unlocked(self) -> None:
         actor = self.session.vault.actor
-        self.user_label.setText(f"{actor.display_name} · {actor.role.label}")
+        shown = f"{actor.display_name} · {actor.role.label}"
+        self.user_label.setText(shown)
+        self.signed_in.setText(f"Signed in: {shown}")
+        self.signed_in.setToolTip(f"Signed in as {actor.display_name} ({actor.username})")
+        self.signed_in.setProperty("username", actor.username)
         self.nav.blockSignals(True)
         self.nav.clear()
         for key, label, roles in PAGES:
@@ -213,15 +331,21 @@ class MainWindow(QMainWindow):
         self.find_action.setEnabled(caseworker)
         self.add_person_action.setEnabled(caseworker)
         self.lock_action.setEnabled(True)
-        place = self.place
+        # Where this same user was; anyone else signing in on a shared laptop starts on Today.
+        place = self.place if self.place.username == actor.username else Place()
         allowed = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
         self.show_page(place.page if place.page in allowed else allowed[0])
         if place.person_id is not None and caseworker:
             self.open_person(place.person_id, tab=place.person_tab)
         self.integrity.start()
+        self._offer_drafts()
 
     def _on_locked(self) -> None:
+        current = self.drafts_dialog
+        if current is not None and shiboken6.isValid(current):
+            current.close()
         self.place = Place(
+            username=self.signed_in.property("username"),
             page=self._current_page_key(),
             person_id=getattr(self.workspace, "person_id", None)
             if self.workspace is not None and self.stack.currentWidget() is self.workspace
@@ -240,8 +364,17 @@ class MainWindow(QMainWindow):
         self.workspace = None
         self.nav.clear()
         self.user_label.clear()
-        for act in (*self._person_actions, self.find_action, self.add_person_action):
+        self.signed_in.setText("Locked")
+        self.signed_in.setToolTip("")
+        for act in (
+            *self._person_actions,
+            *self.tab_actions,
+            self.find_action,
+            self.add_person_action,
+            self.drafts_action,
+        ):
             act.setEnabled(False)
+        self.drafts_action.setText("Drafts")
 
     def _current_page_key(self) -> str:
         item = self.nav.currentItem()
@@ -284,6 +417,9 @@ class MainWindow(QMainWindow):
         self.workspace.set_tab(tab)  # type: ignore[attr-defined]
         for act in self._person_actions:
             act.setEnabled(self.workspace.can_edit)  # type: ignore[attr-defined]
+        has_tabs = bool(getattr(self.workspace, "pages", None))
+        for act in self.tab_actions:
+            act.setEnabled(has_tabs)
 
     def _close_person(self) -> None:
         self.show_page(self._current_page_key())

@@ -52,11 +52,17 @@ class UiSession(QObject):
     """One vault, one signed-in user at a time."""
 
     unlocked = Signal()
+    #: About to lock (on demand or idle), the vault still open: open forms keep their drafts.
+    locking = Signal()
     locked = Signal()
     #: Something changed in the vault (an entity kind such as "person", "contact"): views refresh.
     changed = Signal(str)
     #: Ask the main window to open a person's workspace.
     open_person = Signal(uuid.UUID)
+    #: A short sentence for the status bar (a form kept as a draft, say).
+    notice = Signal(str)
+    #: The signed-in user's drafts changed (one kept, carried on or thrown away).
+    drafts_changed = Signal()
 
     def __init__(
         self,
@@ -137,6 +143,8 @@ class UiSession(QObject):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
+        if self._vault is not None and not self._vault.is_locked:
+            self.locking.emit()
         if self._vault is not None:
             vault, self._vault = self._vault, None
             vault.lock()

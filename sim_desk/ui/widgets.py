@@ -12,12 +12,11 @@ from datetime import UTC, date, datetime
 from PySide6.QtCore import QDate, QDateTime, QTime, QTimeZone
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDateEdit,
-    QDateTimeEdit,
     QFormLayout,
     QFrame,
     QHeaderView,
     QLabel,
+    QPushButton,
     QScrollArea,
     QTableWidget,
     QVBoxLayout,
@@ -25,6 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.ui.screenfit import fit_to_screen
+
+__all__ = ["fit_to_screen"]
 
 UK_DATE = "dd/MM/yyyy"
 UK_DATETIME = "dd/MM/yyyy HH:mm"
@@ -63,24 +65,15 @@ def from_qdatetime(value: QDateTime) -> datetime:
     return local.astimezone(UTC)
 
 
-def date_edit(value: date | None, *, accessible_name: str) -> QDateEdit:
-    edit = QDateEdit()
-    edit.setDisplayFormat(UK_DATE)
-    edit.setCalendarPopup(True)
-    edit.setAccessibleName(accessible_name)
-    if value is not None:
-        edit.setDate(to_qdate(value))
-    return edit
-
-
-def datetime_edit(value: datetime, *, accessible_name: str) -> QDateTimeEdit:
-    edit = QDateTimeEdit()
-    edit.setDisplayFormat(UK_DATETIME)
-    edit.setCalendarPopup(True)
-    edit.setTimeZone(_LONDON)
-    edit.setAccessibleName(accessible_name)
-    edit.setDateTime(to_qdatetime(value))
-    return edit
+def enter_only_saves(dialog: QWidget, default: QPushButton | None) -> None:
+    """Enter presses ``default`` (Save, Unlock) from anywhere in ``dialog``, and no other
+    button: a button that once had focus (Cancel, "Use recovery key") never takes Enter over."""
+    for push in dialog.findChildren(QPushButton):
+        push.setAutoDefault(False)
+        if push is not default:
+            push.setDefault(False)
+    if default is not None:
+        default.setDefault(True)
 
 
 def heading(text: str, *, level: int = 1) -> QLabel:

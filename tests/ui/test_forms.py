@@ -3,7 +3,7 @@ character that was typed."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 
 from sim_desk.records import contacts, incidents, people
 from sim_desk.records.codes import PersonStatus
-from sim_desk.ui import widgets
 from sim_desk.ui.forms.consent_form import ConsentFormDialog
 from sim_desk.ui.forms.contact_form import ContactFormDialog
 from sim_desk.ui.forms.incident_form import IncidentFormDialog
@@ -157,14 +156,22 @@ def test_short_nhs_number_is_flagged_when_focus_leaves(qtbot, officer_session):
     assert "enter the 10 digits" in problem(dialog, "NHS number")
 
 
+def enter_date(qtbot, field, text: str) -> None:
+    """Types into a date field as a person does, then leaves it."""
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    qtbot.keyClicks(field, text)
+    field.editingFinished.emit()  # what leaving the field sends
+
+
 def test_dates_are_checked_as_they_change(qtbot, officer_session):
     dialog = show(qtbot, PersonFormDialog(officer_session))
-    dialog.referred_on.setDate(widgets.to_qdate(TODAY + timedelta(days=1)))
+    enter_date(qtbot, dialog.referred_on, "t+1")
     assert "is in the future" in problem(dialog, "Referral date")
-    dialog.referred_on.setDate(widgets.to_qdate(TODAY))
+    enter_date(qtbot, dialog.referred_on, "today")
     assert problem(dialog, "Referral date") is None
-    qtbot.mouseClick(find(dialog, QCheckBox, "Date of birth: known"), LEFT)
-    dialog.date_of_birth.edit.setDate(widgets.to_qdate(date(1880, 1, 1)))
+    enter_date(qtbot, dialog.date_of_birth, "01/01/1880")
     assert "more than 120 years ago" in problem(dialog, "Date of birth")
 
 
@@ -222,7 +229,7 @@ def test_contact_in_the_future_is_flagged_and_the_note_kept(qtbot, clinician_ses
     dialog = show(qtbot, ContactFormDialog(clinician_session, person_id))
     type_text(text_box(dialog, "Shared note"), "We walked by the canal.")
     type_text(text_box(dialog, "Clinician-only note"), "Sleep better on the new dose.")
-    dialog.started_at.setDateTime(dialog.started_at.dateTime().addDays(1))
+    enter_date(qtbot, dialog.started_at, "t+1 10:00")
     assert "in the future" in problem(dialog, "Start time")
     qtbot.mouseClick(dialog.save_button, LEFT)
     assert dialog.isVisible()
@@ -233,7 +240,7 @@ def test_contact_in_the_future_is_flagged_and_the_note_kept(qtbot, clinician_ses
     )
     assert contacts.list_contacts(clinician_session.vault, person_id) == []
 
-    dialog.started_at.setDateTime(dialog.started_at.dateTime().addDays(-1))
+    enter_date(qtbot, dialog.started_at, "t-1 10:00")
     qtbot.mouseClick(dialog.save_button, LEFT)
     (saved,) = contacts.list_contacts(clinician_session.vault, person_id)
     assert saved.has_clinical_note
@@ -251,7 +258,7 @@ def test_plan_end_date_before_first_visit_is_flagged(qtbot, officer_session):
     assert not dialog.end_on.isEnabled()
     qtbot.mouseClick(find(dialog, QRadioButton, "Until a date"), LEFT)
     assert dialog.end_on.isEnabled() and not dialog.occurrences.isEnabled()
-    dialog.end_on.setDate(widgets.to_qdate(TODAY))
+    enter_date(qtbot, dialog.end_on, "today")
     assert "before the first visit" in problem(dialog, "End date")
     type_text(line(dialog, "Place"), "Library")
     qtbot.mouseClick(dialog.save_button, LEFT)
@@ -287,19 +294,18 @@ def test_s136_arrival_before_detention_is_flagged(qtbot, officer_session):
     person_id = add_person(officer_session.vault)
     dialog = show(qtbot, IncidentFormDialog(officer_session, person_id))
     choose(find(dialog, QComboBox, "Type of incident"), "s136")
-    qtbot.mouseClick(find(dialog, QCheckBox, "Arrival at place of safety: known"), LEFT)
-    dialog.arrived_at.edit.setDateTime(dialog.detained_at.dateTime().addSecs(-3600))
+    enter_date(qtbot, dialog.detained_at, "today 09:00")
+    enter_date(qtbot, dialog.arrived_at, "today 08:00")
     assert "before the time of detention" in problem(dialog, "Arrival at place of safety")
 
 
 def test_consent_is_recorded_and_withdrawal_before_it_is_flagged(qtbot, officer_session):
     person_id = add_person(officer_session.vault)
     dialog = show(qtbot, ConsentFormDialog(officer_session, person_id))
-    dialog.recorded_on.setDate(widgets.to_qdate(date(2026, 10, 1)))
-    qtbot.mouseClick(find(dialog, QCheckBox, "Consent withdrawn on: withdrawn"), LEFT)
-    dialog.withdrawn_on.edit.setDate(widgets.to_qdate(date(2026, 9, 1)))
+    enter_date(qtbot, dialog.recorded_on, "1/10/26")
+    enter_date(qtbot, dialog.withdrawn_on, "1/9/26")
     assert "before the date consent was recorded" in problem(dialog, "Consent withdrawn on")
-    qtbot.mouseClick(find(dialog, QCheckBox, "Consent withdrawn on: withdrawn"), LEFT)
+    enter_date(qtbot, dialog.withdrawn_on, "")
     qtbot.mouseClick(find(dialog, QCheckBox, "Information sharing"), LEFT)
     qtbot.mouseClick(dialog.save_button, LEFT)
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -374,7 +380,7 @@ def test_every_control_in_every_form_has_a_name(qtbot, clinician_session):
         KeyContactDialog(clinician_session, person_id),
         BaselineCountDialog(clinician_session, person_id),
         DisclosureDialog(clinician_session, person_id),
-        EndPlanDialog(clinician_session, plan_id),
+        EndPlanDialog(clinician_session, plan_id, person_id=person_id),
     ]
     for dialog in forms:
         qtbot.addWidget(dialog)

@@ -10,10 +10,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDialog,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QTableView,
@@ -372,12 +372,15 @@ def test_record_s136_incident_with_a_place_of_safety(qtbot, officer_session):
     assert not s136_box.isVisible()
     choose(find(dialog, QComboBox, "Type of incident"), "s136")
     assert s136_box.isVisible()
-    dialog.occurred_at.setDateTime(dialog.occurred_at.dateTime().addSecs(-3 * 3600))
+    qtbot.keyClicks(dialog.occurred_at, "")
+    dialog.occurred_at.selectAll()
+    qtbot.keyClicks(dialog.occurred_at, "today 07:00")
+    dialog.occurred_at.editingFinished.emit()
     choose(find(dialog, QComboBox, "Source"), "police")
     choose(find(dialog, QComboBox, "Conveyed by"), "ambulance")
     choose(find(dialog, QComboBox, "Health professional consulted first"), True)
     choose(find(dialog, QComboBox, "Place of safety to add"), "hbpos")
-    qtbot.mouseClick(find(dialog, QCheckBox, "Arrival at this place: arrived at"), LEFT)
+    qtbot.keyClicks(find(dialog, QLineEdit, "Arrival at this place"), "today 07:40")
     click(qtbot, dialog, "Add place of safety")
     choose(find(dialog, QComboBox, "Outcome"), "informal_admission")
     type_text(find(dialog, QPlainTextEdit, "Summary"), "Found near the station.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QWidget
 
@@ -10,13 +11,16 @@ from sim_desk.records import people, validation
 from sim_desk.records.codes import LawfulBasis, SharingScope
 from sim_desk.records.people import ConsentDetails, ConsentView
 from sim_desk.ui import widgets
-from sim_desk.ui.forms.base import FormDialog, OptionalDate, code_combo, text_or_none
+from sim_desk.ui.datefield import DateField
+from sim_desk.ui.forms.base import FormDialog, code_combo, text_or_none
 from sim_desk.ui.forms.person_form import text_box
 from sim_desk.ui.session import UiSession
 
 
 class ConsentFormDialog(FormDialog):
     """Starts from the current consent (``current``), if there is one."""
+
+    draft_kinds = ("consent",)
 
     def __init__(
         self,
@@ -59,22 +63,38 @@ class ConsentFormDialog(FormDialog):
             current=current.lawful_basis.value if current else None,
         )
         self.add_row(form, "&Lawful basis", self.lawful_basis, field="lawful_basis")
-        self.recorded_on = widgets.date_edit(today, accessible_name="Date of the decision")
-        self.add_row(form, "&Date of the decision", self.recorded_on, field="recorded_on")
-        self.withdrawn_on = OptionalDate(
-            None, accessible_name="Consent withdrawn on", known_text="Withdrawn"
+        self.recorded_on = DateField(
+            today, accessible_name="Date of the decision", clock=session.clock
         )
+        self.add_row(form, "&Date of the decision", self.recorded_on, field="recorded_on")
+        self.withdrawn_on = DateField(
+            None, accessible_name="Consent withdrawn on", clock=session.clock, optional=True
+        )
+        self.withdrawn_on.setPlaceholderText("dd/mm/yyyy, or blank if not withdrawn")
         self.add_row(form, "&Withdrawn", self.withdrawn_on, field="withdrawn_on")
         self.notes = text_box(None, "Notes", lines=3)
         self.add_row(form, "&Notes", self.notes, field="notes")
         self.finish()
-        self.recorded_on.dateChanged.connect(lambda _d: self._check_dates())
-        self.withdrawn_on.changed.connect(self._check_dates)
+        self.recorded_on.value_changed.connect(self._check_dates)
+        self.withdrawn_on.value_changed.connect(self._check_dates)
+
+    def draft_context(self) -> dict[str, Any]:
+        return {**super().draft_context(), "person_id": str(self.person_id)}
+
+    @classmethod
+    def reopen(
+        cls, session: UiSession, context: dict[str, Any], parent: QWidget | None
+    ) -> FormDialog:
+        person_id = uuid.UUID(context["person_id"])
+        current = people.reload_person(session.vault, person_id).consent
+        return cls(session, person_id, current=current, parent=parent)
 
     def _check_dates(self) -> None:
         today = self.session.vault.today()
-        recorded = widgets.from_qdate(self.recorded_on.date())
-        withdrawn = self.withdrawn_on.value()
+        recorded = self.readable(self.recorded_on)
+        withdrawn = self.readable(self.withdrawn_on)
+        if recorded is None:
+            return
         self.check(
             "recorded_on",
             lambda: validation.check_not_future(
@@ -106,7 +126,7 @@ class ConsentFormDialog(FormDialog):
                 information_sharing=self.information_sharing.isChecked(),
                 scope=self.scope.currentData(),
                 lawful_basis=self.lawful_basis.currentData(),
-                recorded_on=widgets.from_qdate(self.recorded_on.date()),
+                recorded_on=self.recorded_on.value(),  # type: ignore[arg-type]
                 withdrawn_on=self.withdrawn_on.value(),
                 notes=text_or_none(self.notes.toPlainText()),
             ),

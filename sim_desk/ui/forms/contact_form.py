@@ -7,14 +7,16 @@ notice saying such notes exist and who can read them; the records layer refuses 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QWidget
 
-from sim_desk.records import contacts, validation
+from sim_desk.records import contacts, validation, visits
 from sim_desk.records.codes import Attendance, ConsultationMechanism, StaffPresent
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import SimDeskError
 from sim_desk.ui import widgets
+from sim_desk.ui.datefield import DateTimeField
 from sim_desk.ui.forms.base import (
     OFFICER_NOTE_TEXT,
     FormDialog,
@@ -31,6 +33,8 @@ class ContactFormDialog(FormDialog):
     """Log a contact for ``person_id`` (or amend ``contact_id``). ``prefill`` fills the form, for
     example from a planned visit (:func:`visits.contact_prefill`); its ``planned_visit_id`` is
     kept, so saving marks that visit done. After acceptance ``contact_id`` is the saved contact."""
+
+    draft_kinds = ("contact.log", "contact.amend")
 
     def __init__(
         self,
@@ -49,6 +53,7 @@ class ContactFormDialog(FormDialog):
         super().__init__(
             session, title=title, parent=parent, save_text="Save amendment" if amending else "Save"
         )
+        self.draft_kind = "contact.amend" if amending else "contact.log"
         self.person_id = person_id
         self.contact_id = contact_id
         self.resize(560, 620)
@@ -63,8 +68,10 @@ class ContactFormDialog(FormDialog):
                 "",
                 widgets.hint("Saving this contact marks the planned visit done."),
             )
-        self.started_at = widgets.datetime_edit(d.started_at, accessible_name="Start time")
-        self.add_row(form, "&Start", self.started_at, field="started_at")
+        self.started_at = DateTimeField(
+            d.started_at, accessible_name="Start time", clock=session.clock
+        )
+        self.add_row(form, "S&tart", self.started_at, field="started_at")
         self.duration = QSpinBox()
         self.duration.setRange(1, 24 * 60)
         self.duration.setSuffix(" minutes")
@@ -80,16 +87,22 @@ class ContactFormDialog(FormDialog):
         self.staff_present = code_combo(
             StaffPresent, accessible_name="Staff present", current=d.staff_present
         )
-        self.add_row(form, "Staff p&resent", self.staff_present, field="staff_present")
+        self.add_row(form, "Staff &present", self.staff_present, field="staff_present")
         self.place = QLineEdit(d.place or "")
         self.place.setMaxLength(200)
-        self.add_row(form, "&Place", self.place, field="place")
+        self.add_row(form, "P&lace", self.place, field="place")
         self.shared_note = text_box(d.shared_note, "Shared note", lines=5)
-        self.add_row(form, "S&hared note", self.shared_note, field="shared_note")
+        self.add_row(form, "&Shared note", self.shared_note, field="shared_note")
         self.load_note_button: QPushButton | None = None
         if vault.has_clinical_key:
             self.clinical_note = text_box(None, "Clinician-only note", lines=4)
-            self.add_row(form, "&Clinician-only note", self.clinical_note, field="clinical_note")
+            self.add_row(
+                form,
+                "&Clinician-only note",
+                self.clinical_note,
+                field="clinical_note",
+                clinical=True,
+            )
             if amending:
                 form.addRow(
                     "",
@@ -97,7 +110,7 @@ class ContactFormDialog(FormDialog):
                         "Leave blank to keep the clinician-only note as it is; type to replace it."
                     ),
                 )
-                self.load_note_button = QPushButton("Edit the current clinician-only note")
+                self.load_note_button = QPushButton("&Edit the current clinician-only note")
                 self.load_note_button.setAccessibleName("Edit the current clinician-only note")
                 self.load_note_button.clicked.connect(self._load_clinical_note)
                 form.addRow("", self.load_note_button)
@@ -116,12 +129,40 @@ class ContactFormDialog(FormDialog):
         if amending:
             self.reason = QLineEdit()
             self.reason.setAccessibleName("Reason for the change")
-            self.add_row(form, "Reason for the chan&ge", self.reason, field="reason")
+            self.add_row(form, "&Reason for the change", self.reason, field="reason")
         self.finish()
-        self.started_at.dateTimeChanged.connect(lambda _v: self._check_start())
+        self.started_at.value_changed.connect(self._check_start)
+
+    def draft_context(self) -> dict[str, Any]:
+        context = {**super().draft_context(), "person_id": str(self.person_id)}
+        if self.contact_id is not None:
+            context["contact_id"] = str(self.contact_id)
+        if self._planned_visit_id is not None:
+            context["planned_visit_id"] = str(self._planned_visit_id)
+        return context
+
+    @classmethod
+    def reopen(
+        cls, session: UiSession, context: dict[str, Any], parent: QWidget | None
+    ) -> FormDialog:
+        person_id = uuid.UUID(context["person_id"])
+        vault = session.vault
+        if context.get("contact_id"):
+            contact_id = uuid.UUID(context["contact_id"])
+            prefill = contacts.contact_details(vault, contact_id)
+            return cls(session, person_id, contact_id=contact_id, prefill=prefill, parent=parent)
+        prefill = None
+        if context.get("planned_visit_id"):
+            try:
+                prefill = visits.contact_prefill(vault, uuid.UUID(context["planned_visit_id"]))
+            except SimDeskError:
+                prefill = None  # the visit was done or cancelled meanwhile: a plain contact
+        return cls(session, person_id, prefill=prefill, parent=parent)
 
     def _check_start(self) -> None:
-        started = widgets.from_qdatetime(self.started_at.dateTime())
+        started = self.readable(self.started_at)
+        if started is None:
+            return
         now = self.session.vault.now()
         self.check(
             "started_at",
@@ -145,7 +186,7 @@ class ContactFormDialog(FormDialog):
         if self.clinical_note is not None:
             note = text_or_none(self.clinical_note.toPlainText())
         return ContactDetails(
-            started_at=widgets.from_qdatetime(self.started_at.dateTime()),
+            started_at=self.started_at.value(),  # type: ignore[arg-type]
             duration_minutes=self.duration.value(),
             mechanism=self.mechanism.currentData(),
             attendance=self.attendance.currentData(),

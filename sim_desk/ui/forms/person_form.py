@@ -7,14 +7,17 @@ number is checked as it is typed (once 10 digits are in, or when focus leaves th
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPlainTextEdit, QWidget
 
 from sim_desk.records import people, validation
 from sim_desk.records.codes import EthnicCategory, GenderIdentity, Role
+from sim_desk.records.datetext import Century
 from sim_desk.records.people import PersonDetails, PersonRecord
 from sim_desk.ui import widgets
-from sim_desk.ui.forms.base import FormDialog, OptionalDate, code_combo, set_combo, text_or_none
+from sim_desk.ui.datefield import DateField
+from sim_desk.ui.forms.base import FormDialog, code_combo, set_combo, text_or_none
 from sim_desk.ui.session import UiSession
 
 
@@ -34,6 +37,8 @@ def text_box(value: str | None, accessible_name: str, *, lines: int = 3) -> QPla
 
 
 class PersonFormDialog(FormDialog):
+    draft_kinds = ("person.add", "person.edit")
+
     """Add a person (``person_id`` None) or edit one. After ``exec()`` returns accepted,
     ``person_id`` holds the id of the person saved.
 
@@ -59,45 +64,53 @@ class PersonFormDialog(FormDialog):
             scroll=True,
         )
         self.person_id = person_id
-        self.resize(640, 760)
+        self.draft_kind = "person.edit" if editing else "person.add"
+        self.resize(680, 760)
         vault = session.vault
         if editing and (record is None or record.id != person_id):
             assert person_id is not None
             record = people.view_person(vault, person_id)
         self._original_pair = record.pair_id if record else None
+        self._shown_name = record.display_name if record else ""
         d = record.details if record else PersonDetails(referred_on=vault.today())
         is_lead = vault.actor.role == Role.TEAM_LEAD
 
         form = self.add_form("Name")
         self.given_name = line_edit(d.given_name, "Given name")
-        self.add_row(form, "&Given name", self.given_name, field="given_name")
+        self.add_row(form, "Gi&ven name", self.given_name, field="given_name")
         self.family_name = line_edit(d.family_name, "Family name")
         self.add_row(form, "&Family name", self.family_name, field="family_name")
         self.preferred_name = line_edit(d.preferred_name, "Preferred name (known as)")
-        self.add_row(form, "Known &as", self.preferred_name, field="preferred_name")
+        self.add_row(form, "&Known as", self.preferred_name, field="preferred_name")
         self.pronouns = line_edit(d.pronouns, "Pronouns", max_length=50)
         self.add_row(form, "P&ronouns", self.pronouns, field="pronouns")
         form.addRow("", widgets.hint("People with one name can leave the other name blank."))
 
         form = self.add_form("Identity")
-        self.date_of_birth = OptionalDate(d.date_of_birth, accessible_name="Date of birth")
+        self.date_of_birth = DateField(
+            d.date_of_birth,
+            accessible_name="Date of birth",
+            clock=session.clock,
+            century=Century.PAST,
+            optional=True,
+        )
         self.add_row(form, "Date of &birth", self.date_of_birth, field="date_of_birth")
         self.nhs_number = line_edit(d.nhs_number, "NHS number", max_length=14)
         self.nhs_number.setPlaceholderText("10 digits, spaces are fine")
-        self.add_row(form, "&NHS number", self.nhs_number, field="nhs_number")
+        self.add_row(form, "NHS nu&mber", self.nhs_number, field="nhs_number")
         self.police_reference = line_edit(d.police_reference, "Police reference", max_length=50)
-        self.add_row(form, "Police &reference", self.police_reference, field="police_reference")
+        self.add_row(form, "&Police reference", self.police_reference, field="police_reference")
         self.ethnic_category = code_combo(
             EthnicCategory, accessible_name="Ethnic category", current=d.ethnic_category
         )
-        self.add_row(form, "&Ethnic category", self.ethnic_category, field="ethnic_category")
+        self.add_row(form, "Ethnic categor&y", self.ethnic_category, field="ethnic_category")
         self.gender = code_combo(GenderIdentity, accessible_name="Gender", current=d.gender)
-        self.add_row(form, "Gen&der", self.gender, field="gender")
+        self.add_row(form, "G&ender", self.gender, field="gender")
 
         form = self.add_form("Communication and support")
         self.first_language = line_edit(d.first_language, "First language", max_length=100)
         self.add_row(form, "First &language", self.first_language, field="first_language")
-        self.interpreter_needed = QCheckBox("An &interpreter is needed")
+        self.interpreter_needed = QCheckBox("An interpreter is &needed")
         self.interpreter_needed.setChecked(d.interpreter_needed)
         self.add_row(form, "Interpreter", self.interpreter_needed, field="interpreter_needed")
         self.reasonable_adjustments = text_box(d.reasonable_adjustments, "Reasonable adjustments")
@@ -110,24 +123,24 @@ class PersonFormDialog(FormDialog):
 
         form = self.add_form("Where")
         self.borough = line_edit(d.borough, "Borough", max_length=100)
-        self.add_row(form, "Bor&ough", self.borough, field="borough")
+        self.add_row(form, "Boro&ugh", self.borough, field="borough")
         self.neighbourhood = line_edit(d.neighbourhood, "Neighbourhood", max_length=100)
-        self.add_row(form, "Neighbour&hood", self.neighbourhood, field="neighbourhood")
+        self.add_row(form, "Neig&hbourhood", self.neighbourhood, field="neighbourhood")
         self.gp_practice = line_edit(d.gp_practice, "GP practice")
-        self.add_row(form, "GP &practice", self.gp_practice, field="gp_practice")
+        self.add_row(form, "&GP practice", self.gp_practice, field="gp_practice")
 
         form = self.add_form("Referral")
-        self.referred_on = widgets.date_edit(
-            d.referred_on or vault.today(), accessible_name="Referral date"
+        self.referred_on = DateField(
+            d.referred_on or vault.today(), accessible_name="Referral date", clock=session.clock
         )
-        self.add_row(form, "Referral da&te", self.referred_on, field="referred_on")
+        self.add_row(form, "Referral &date", self.referred_on, field="referred_on")
         self.referral_source = line_edit(d.referral_source, "Referral source")
-        self.add_row(form, "Referral so&urce", self.referral_source, field="referral_source")
+        self.add_row(form, "Referral &source", self.referral_source, field="referral_source")
         self.referral_criteria = text_box(d.referral_criteria, "Referral criteria", lines=2)
-        self.add_row(form, "&Criteria used", self.referral_criteria, field="referral_criteria")
+        self.add_row(form, "Cr&iteria used", self.referral_criteria, field="referral_criteria")
         self.referral_counts = text_box(d.referral_counts, "Counts that triggered it", lines=2)
         self.add_row(
-            form, "Counts that tri&ggered it", self.referral_counts, field="referral_counts"
+            form, "Counts &that triggered it", self.referral_counts, field="referral_counts"
         )
         self.pair: QComboBox | None = None
         pairs = people.list_pairs(vault)
@@ -144,20 +157,32 @@ class PersonFormDialog(FormDialog):
                 )
             current = record.pair_id if record else (pairs[0].id if len(pairs) == 1 else None)
             set_combo(self.pair, str(current) if current else None)
-            self.add_row(form, "Pai&r", self.pair, field="pair_id")
+            self.add_row(form, "P&air", self.pair, field="pair_id")
 
         form = self.add_form("In their own words")
         self.goals = text_box(d.goals, "Goals", lines=4)
         self.add_row(form, "G&oals", self.goals, field="goals")
         self.crisis_plan = text_box(d.crisis_plan, "Crisis and response plan", lines=4)
-        self.add_row(form, "Cri&sis plan", self.crisis_plan, field="crisis_plan")
+        self.add_row(form, "&Crisis plan", self.crisis_plan, field="crisis_plan")
         form.addRow("", widgets.hint("Write these as the person put them, in their words."))
         self.finish()
 
         self.nhs_number.textEdited.connect(self._nhs_typed)
         self.nhs_number.editingFinished.connect(self._check_nhs)
-        self.date_of_birth.changed.connect(self._check_dates)
-        self.referred_on.dateChanged.connect(lambda _d: self._check_dates())
+        self.date_of_birth.value_changed.connect(self._check_dates)
+        self.referred_on.value_changed.connect(self._check_dates)
+
+    def draft_context(self) -> dict[str, Any]:
+        if self.person_id is None:
+            return {}
+        return {"person_id": str(self.person_id), "person": self._shown_name}
+
+    @classmethod
+    def reopen(
+        cls, session: UiSession, context: dict[str, Any], parent: QWidget | None
+    ) -> FormDialog:
+        person = context.get("person_id")
+        return cls(session, uuid.UUID(person) if person else None, parent)
 
     # -- checks as you type -----------------------------------------------------------------
     def _nhs_typed(self, text: str) -> None:
@@ -176,9 +201,11 @@ class PersonFormDialog(FormDialog):
 
     def _check_dates(self) -> None:
         today = self.session.vault.today()
-        dob = self.date_of_birth.value()
-        referred = widgets.from_qdate(self.referred_on.date())
+        dob = self.readable(self.date_of_birth)
+        referred = self.readable(self.referred_on)
         self.check("date_of_birth", lambda: validation.check_date_of_birth(dob, today=today))
+        if referred is None:
+            return
 
         def referral() -> None:
             validation.check_not_future(
@@ -216,7 +243,7 @@ class PersonFormDialog(FormDialog):
             borough=text(self.borough),
             neighbourhood=text(self.neighbourhood),
             gp_practice=text(self.gp_practice),
-            referred_on=widgets.from_qdate(self.referred_on.date()),
+            referred_on=self.referred_on.value(),
             referral_source=text(self.referral_source),
             referral_criteria=text(self.referral_criteria),
             referral_counts=text(self.referral_counts),

@@ -4,12 +4,14 @@ for a new referral). Only the statuses that may follow the current one are offer
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from sim_desk.records import people, validation
 from sim_desk.records.codes import STATUS_TRANSITIONS, ExitReason, PersonStatus
 from sim_desk.ui import widgets
+from sim_desk.ui.datefield import DateField
 from sim_desk.ui.forms.base import FormDialog, code_combo, text_or_none
 from sim_desk.ui.session import UiSession
 
@@ -25,6 +27,8 @@ _HINTS = {
 
 
 class StatusFormDialog(FormDialog):
+    draft_kinds = ("status",)
+
     def __init__(
         self,
         session: UiSession,
@@ -34,6 +38,7 @@ class StatusFormDialog(FormDialog):
     ) -> None:
         super().__init__(session, title="Change status", parent=parent, save_text="Change status")
         self.person_id = person_id
+        self.current = current
         self.resize(500, 340)
         form = self.add_form()
         form.addRow("Now", widgets.hint(current.label))
@@ -44,7 +49,9 @@ class StatusFormDialog(FormDialog):
         self.add_row(form, "&New status", self.status, field="status")
         self.explain = widgets.hint("")
         form.addRow("", self.explain)
-        self.on = widgets.date_edit(session.vault.today(), accessible_name="Date of the change")
+        self.on = DateField(
+            session.vault.today(), accessible_name="Date of the change", clock=session.clock
+        )
         self.add_row(form, "&Date", self.on, field="on")
         self.exit_reason = code_combo(
             [r for r in ExitReason], accessible_name="Exit reason", blank="Choose a reason"
@@ -56,8 +63,23 @@ class StatusFormDialog(FormDialog):
         self._form = form
         self.finish()
         self.status.currentIndexChanged.connect(lambda _i: self._update())
-        self.on.dateChanged.connect(lambda _d: self._check_date())
+        self.on.value_changed.connect(self._check_date)
         self._update()
+
+    def draft_context(self) -> dict[str, Any]:
+        return {
+            **super().draft_context(),
+            "person_id": str(self.person_id),
+            "status": self.current.value,
+        }
+
+    @classmethod
+    def reopen(
+        cls, session: UiSession, context: dict[str, Any], parent: QWidget | None
+    ) -> FormDialog:
+        person_id = uuid.UUID(context["person_id"])
+        current = people.reload_person(session.vault, person_id).status
+        return cls(session, person_id, current, parent)
 
     def _target(self) -> PersonStatus:
         return PersonStatus(self.status.currentData())
@@ -69,7 +91,9 @@ class StatusFormDialog(FormDialog):
 
     def _check_date(self) -> None:
         today = self.session.vault.today()
-        on = widgets.from_qdate(self.on.date())
+        on = self.readable(self.on)
+        if on is None:
+            return
         self.check(
             "on",
             lambda: validation.check_not_future(
@@ -83,7 +107,7 @@ class StatusFormDialog(FormDialog):
             self.session.vault,
             self.person_id,
             target,
-            on=widgets.from_qdate(self.on.date()),
+            on=self.on.value(),  # type: ignore[arg-type]
             exit_reason=self.exit_reason.currentData() if target == PersonStatus.CLOSED else None,
             reason=text_or_none(self.reason.text()),
         )

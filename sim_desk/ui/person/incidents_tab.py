@@ -26,10 +26,17 @@ from sim_desk.records.incidents import (
     IncidentView,
 )
 from sim_desk.ui import widgets
+from sim_desk.ui.forms.incident_form import IncidentFormDialog
 from sim_desk.ui.forms.small import BaselineCountDialog, DisclosureDialog
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.person.contacts_tab import button
 from sim_desk.ui.person.context import PersonContext
+from sim_desk.ui.person.revisions import (
+    RevisionsDialog,
+    baseline_revision_columns,
+    incident_revision_columns,
+    plural,
+)
 from sim_desk.ui.person.table import Column, RowsModel, elide, selected_row, table_view
 
 
@@ -103,6 +110,8 @@ class IncidentsTab(QScrollArea):
 
         self.record_button = button("&Record incident", "Record incident", context.record_incident)
         self.record_button.setEnabled(edit)
+        self.correct_button = button("C&orrect incident…", "Correct incident", self.correct)
+        self.history_button = button("Incident &history", "Incident history", self.history)
         self.model: RowsModel[IncidentView] = RowsModel(
             [
                 Column("Date and time", lambda i: widgets.format_datetime(i.occurred_at)),
@@ -115,11 +124,13 @@ class IncidentsTab(QScrollArea):
                 Column("Source", lambda i: i.source.label),
                 Column("Custody", lambda i: "Custody" if i.custody else ""),
                 Column("Summary", lambda i: elide(i.summary, 60), tooltip=lambda i: i.summary),
+                Column("Version", lambda i: "corrected" if i.corrections else "", align_right=True),
             ]
         )
-        self.table = table_view(self.model, "Incidents, newest first")
+        self.table = table_view(self.model, "Incidents, newest first", stretch=5)
         self.table.setMinimumHeight(180)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.show_detail())
+        self.table.doubleClicked.connect(lambda _i: self.correct())
         self.detail = QWidget()
         self.detail.setAccessibleName("Incident detail")
         self.detail_form = QFormLayout(self.detail)
@@ -148,6 +159,12 @@ class IncidentsTab(QScrollArea):
             "Add &baseline count…", "Add baseline count", self.add_baseline
         )
         self.baseline_button.setEnabled(edit)
+        self.correct_count_button = button(
+            "Correc&t count…", "Correct baseline count", self.correct_baseline
+        )
+        self.count_history_button = button(
+            "Count histor&y", "Baseline count history", self.baseline_history
+        )
         self.baseline_model: RowsModel[BaselineCountView] = RowsModel(
             [
                 Column("Type", lambda b: b.incident_type.label),
@@ -160,10 +177,13 @@ class IncidentsTab(QScrollArea):
                 ),
                 Column("Count", lambda b: str(b.count), align_right=True),
                 Column("Source", lambda b: b.source.label),
+                Column("Version", lambda b: "corrected" if b.corrections else ""),
             ]
         )
         self.baselines = table_view(self.baseline_model, "Baseline counts", stretch=1)
         self.baselines.setMinimumHeight(110)
+        self.baselines.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.baselines.doubleClicked.connect(lambda _i: self.correct_baseline())
         self.disclose_button = button(
             "Record information &shared with police…",
             "Record information shared with police",
@@ -195,19 +215,21 @@ class IncidentsTab(QScrollArea):
         top.addWidget(widgets.heading("Incidents", level=2))
         top.addStretch(1)
         top.addWidget(self.record_button)
+        top.addWidget(self.correct_button)
+        top.addWidget(self.history_button)
         grid.addLayout(top, 0, 0, 1, 2)
         grid.addWidget(splitter, 1, 0, 1, 2)
-        for col, (title, push, view, note) in enumerate(
+        for col, (title, pushes, view, note) in enumerate(
             (
                 (
                     "Baseline counts",
-                    self.baseline_button,
+                    (self.baseline_button, self.correct_count_button, self.count_history_button),
                     self.baselines,
                     "Totals for periods before enrolment, where only a total is known.",
                 ),
                 (
                     "Information shared with police",
-                    self.disclose_button,
+                    (self.disclose_button,),
                     self.disclosures,
                     "Each time health information was shared with police: what, why, and on what"
                     " basis.",
@@ -217,13 +239,18 @@ class IncidentsTab(QScrollArea):
             head = QHBoxLayout()
             head.addWidget(widgets.heading(title, level=2))
             head.addStretch(1)
-            head.addWidget(push)
             grid.addLayout(head, 2, col)
             grid.addWidget(widgets.hint(note), 3, col)
-            grid.addWidget(view, 4, col)
+            actions = QHBoxLayout()
+            for push in pushes:
+                actions.addWidget(push)
+            actions.addStretch(1)
+            grid.addLayout(actions, 4, col)
+            grid.addWidget(view, 5, col)
         grid.setRowStretch(1, 3)
-        grid.setRowStretch(4, 1)
+        grid.setRowStretch(5, 1)
         self.setWidget(body)
+        self._update_buttons()
 
     def refresh(self) -> None:
         vault = self.context.session.vault
@@ -234,7 +261,14 @@ class IncidentsTab(QScrollArea):
         again = next((n for n, i in enumerate(rows) if current and i.id == current.id), 0)
         if rows:
             self.table.selectRow(again)
-        self.baseline_model.set_rows(incidents.list_baseline_counts(vault, person_id))
+        current_count = selected_row(self.baselines)
+        counts = incidents.list_baseline_counts(vault, person_id)
+        self.baseline_model.set_rows(counts)
+        again = next(
+            (n for n, b in enumerate(counts) if current_count and b.id == current_count.id), 0
+        )
+        if counts:
+            self.baselines.selectRow(again)
         self.disclosure_model.set_rows(incidents.list_disclosures(vault, person_id))
         self.show_detail()
 
@@ -243,6 +277,7 @@ class IncidentsTab(QScrollArea):
             self.detail_form.removeRow(0)
         incident: IncidentView | None = selected_row(self.table)
         self.warning.hide()
+        self._update_buttons()
         if incident is None:
             self.detail_form.addRow(widgets.hint("No incident selected."))
             return
@@ -267,6 +302,82 @@ class IncidentsTab(QScrollArea):
                 " birth."
             )
             self.warning.show()
+
+    def _update_buttons(self) -> None:
+        edit = self.context.can_edit
+        incident: IncidentView | None = selected_row(self.table)
+        count: BaselineCountView | None = selected_row(self.baselines)
+        self.correct_button.setEnabled(edit and incident is not None)
+        self.history_button.setEnabled(incident is not None and incident.corrections > 0)
+        self.correct_count_button.setEnabled(edit and count is not None)
+        self.count_history_button.setEnabled(count is not None and count.corrections > 0)
+
+    def correct(self) -> None:
+        incident: IncidentView | None = selected_row(self.table)
+        if incident is None or not self.context.can_edit:
+            return
+        try:
+            current = incidents.incident_details(self.context.session.vault, incident.id)
+        except SimDeskError as error:
+            show_error(self, error)
+            return
+        self.context.open_dialog(
+            IncidentFormDialog(
+                self.context.session,
+                self.context.person_id,
+                self,
+                incident_id=incident.id,
+                current=current,
+            )
+        )
+
+    def history(self) -> None:
+        incident: IncidentView | None = selected_row(self.table)
+        if incident is None:
+            return
+        try:
+            revisions = incidents.incident_history(self.context.session.vault, incident.id)
+        except SimDeskError as error:
+            show_error(self, error)
+            return
+        self.context.open_dialog(
+            RevisionsDialog(
+                "Incident history",
+                f"This incident was corrected {plural(len(revisions), 'time')}. Each row is how"
+                " it read before a correction.",
+                incident_revision_columns(),
+                revisions,
+                self,
+            )
+        )
+
+    def correct_baseline(self) -> None:
+        count: BaselineCountView | None = selected_row(self.baselines)
+        if count is None or not self.context.can_edit:
+            return
+        self.context.open_dialog(
+            BaselineCountDialog(self.context.session, self.context.person_id, self, current=count)
+        )
+
+    def baseline_history(self) -> None:
+        count: BaselineCountView | None = selected_row(self.baselines)
+        if count is None:
+            return
+        try:
+            revisions = incidents.baseline_count_history(self.context.session.vault, count.id)
+        except SimDeskError as error:
+            show_error(self, error)
+            return
+        self.context.open_dialog(
+            RevisionsDialog(
+                "Baseline count history",
+                f"This count was corrected {plural(len(revisions), 'time')}. Each row is how it"
+                " read before a correction.",
+                baseline_revision_columns(),
+                revisions,
+                self,
+            )
+        )
 
     def add_baseline(self) -> None:
         self.context.open_dialog(

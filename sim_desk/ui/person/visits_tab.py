@@ -208,16 +208,32 @@ class VisitsTab(QWidget):
     def _mark(self, status: PlannedVisitStatus) -> None:
         visit = self.selected_visit()
         if visit is not None:
-            self.context.open_dialog(MarkVisitDialog(self.context.session, visit.id, status, self))
+            self.context.open_dialog(
+                MarkVisitDialog(
+                    self.context.session,
+                    visit.id,
+                    status,
+                    self,
+                    person_id=self.context.person_id,
+                )
+            )
 
     def reschedule(self) -> None:
         visit = self.selected_visit()
         if visit is not None:
             self.context.open_dialog(
-                RescheduleDialog(self.context.session, visit.id, visit.due_at, self)
+                RescheduleDialog(
+                    self.context.session,
+                    visit.id,
+                    visit.due_at,
+                    self,
+                    person_id=self.context.person_id,
+                )
             )
 
     def end_plan(self) -> None:
         plan: PlanView | None = selected_row(self.plans)
         if plan is not None and plan.active:
-            self.context.open_dialog(EndPlanDialog(self.context.session, plan.id, self))
+            self.context.open_dialog(
+                EndPlanDialog(self.context.session, plan.id, self, person_id=self.context.person_id)
+            )

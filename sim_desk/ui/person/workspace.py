@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from sim_desk.records import people
@@ -20,6 +20,7 @@ from sim_desk.records.codes import Role
 from sim_desk.records.errors import SimDeskError
 from sim_desk.records.people import PersonRecord
 from sim_desk.ui import widgets
+from sim_desk.ui.forms.base import FormDialog
 from sim_desk.ui.forms.contact_form import ContactFormDialog
 from sim_desk.ui.forms.incident_form import IncidentFormDialog
 from sim_desk.ui.forms.person_form import PersonFormDialog
@@ -80,10 +81,8 @@ class PersonWorkspace(QWidget):
             self.pages.append(make(self))
         for number, (page, title) in enumerate(zip(self.pages, TAB_TITLES, strict=True)):
             self.tabs.addTab(page, title)
+            # Ctrl+1…6 are the main window's, so they work wherever the focus is.
             self.tabs.setTabToolTip(number, f"{title} (Ctrl+{number + 1})")
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(lambda n=number: self.set_tab(n))
         self.tabs.currentChanged.connect(self._tab_shown)
         # PDF reports for this person, at the right of the tab bar so every tab reaches them.
         self.reports = PersonReports(self, self)
@@ -143,6 +142,8 @@ class PersonWorkspace(QWidget):
             self.dialog.raise_()
             self.dialog.activateWindow()
             return
+        if isinstance(dialog, FormDialog) and self._record is not None:
+            dialog.person_name = self._record.display_name
         self.dialog = dialog
         if on_accepted is not None:
             dialog.accepted.connect(lambda: on_accepted(dialog))
