@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -132,6 +133,20 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress_printer():  # type: ignore[no-untyped-def]
+    """A progress callback that prints a line when the step changes (at most every 10%)."""
+    shown = {"percent": -10, "step": ""}
+
+    def progress(fraction: float, text: str) -> None:
+        percent = int(fraction * 100)
+        step = re.sub(r"\d+ of \d+", "", text).strip()  # "Person 7 of 40" is one step
+        if step != shown["step"] or percent >= shown["percent"] + 10 or fraction >= 1.0:
+            shown["percent"], shown["step"] = percent, step
+            print(f"  {percent:3d}%  {text}", flush=True)
+
+    return progress
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sim_desk import demo
 
@@ -139,7 +154,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if paths.exists():
         print(f"Demo vault already at {paths.database} (delete its files to make a new one).")
     else:
-        made = demo.build_demo_vault(paths, people=args.people, seed=args.seed)
+        print(f"Building a demo vault of {args.people} synthetic people (about half a minute)…")
+        made = demo.build_demo_vault(
+            paths, people=args.people, seed=args.seed, progress=_progress_printer()
+        )
         print(f"Demo vault created at {paths.database} with {made.people} people.")
     demo.print_logins(paths)
     if args.open:

@@ -24,7 +24,7 @@ from sim_desk.records.codes import (
     Role,
     StaffPresent,
 )
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.unlocked import LOCAL_ZONE, Progress, UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
 from sim_desk.records.vault import VaultPaths
 
@@ -105,11 +105,26 @@ def _poisson_days(rng: random.Random, start: date, end: date, per_year: float) -
 
 
 def build_demo_vault(
-    paths: VaultPaths, *, people: int = 40, seed: int = 1, today: date | None = None
+    paths: VaultPaths,
+    *,
+    people: int = 40,
+    seed: int = 1,
+    today: date | None = None,
+    progress: Progress | None = None,
 ) -> DemoResult:
-    """Creates a demo vault with a team, two pairs and ``people`` synthetic people."""
+    """Creates a demo vault with a team, two pairs and ``people`` synthetic people.
+
+    ``progress(fraction, text)`` is told how far it has got (it takes half a minute or so:
+    each of the six sign-ins costs an Argon2id run, and every person a year or more of records).
+    """
     rng = random.Random(seed)
     lead_pass, _, lead_name, _ = DEMO_LOGINS["lead"]
+
+    def tell(fraction: float, text: str) -> None:
+        if progress is not None:
+            progress(fraction, text)
+
+    tell(0.0, "Creating the encrypted vault")
     access.create_vault(
         paths,
         team_name="Demo SIM Team (synthetic data)",
@@ -120,11 +135,14 @@ def build_demo_vault(
     )
     with access.unlock(paths, "lead", lead_pass) as lead:
         ids = {}
-        for name, (passphrase, role, shown, _) in DEMO_LOGINS.items():
-            if name != "lead":
-                ids[name] = users.add_user(
-                    lead, username=name, display_name=shown, role=role, passphrase=passphrase
-                )
+        others = [name for name in DEMO_LOGINS if name != "lead"]
+        for number, (name, (passphrase, role, shown, _)) in enumerate(
+            (n, DEMO_LOGINS[n]) for n in others
+        ):
+            tell(0.05 + 0.25 * number / len(others), f"Adding sign-in {name}")
+            ids[name] = users.add_user(
+                lead, username=name, display_name=shown, role=role, passphrase=passphrase
+            )
         pairs = [
             people_pair(lead, "Pair A (Lambeth and Southwark)", ids["officer"], ids["clinician"]),
             people_pair(lead, "Pair B (Lewisham and Croydon)", ids["officer2"], ids["clinician2"]),
@@ -132,11 +150,15 @@ def build_demo_vault(
         today = today or lead.today()
     # Each pair's clinician builds their own caseload: their sign-in holds the clinical key
     # for clinician-only notes, and people join the signed-in pair's caseload.
+    made = 0
     for pair_index, clinician in enumerate(("clinician", "clinician2")):
         with access.unlock(paths, clinician, DEMO_LOGINS[clinician][0]) as vault:
             for index in range(pair_index, people, 2):
+                tell(0.3 + 0.7 * made / max(people, 1), f"Person {made + 1} of {people}")
                 with vault.batch():
                     _make_person(vault, rng, index, pairs[pair_index], today)
+                made += 1
+    tell(1.0, "Done")
     return DemoResult(paths, people)
 
 

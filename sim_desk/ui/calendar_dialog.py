@@ -27,7 +27,9 @@ from sim_desk.exchange import calendar
 from sim_desk.exchange.calendar import CalendarPlan, CalendarResult
 from sim_desk.records import export_data, people
 from sim_desk.records.codes import Role
+from sim_desk.records.datetext import Century, DateTextError
 from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.ui.datefield import DateField
 from sim_desk.ui.exchange_common import (
     fill_table,
     gone,
@@ -37,7 +39,7 @@ from sim_desk.ui.exchange_common import (
 )
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import FieldErrors, date_edit, from_qdate, hint, read_only_table
+from sim_desk.ui.widgets import FieldErrors, hint, read_only_table
 from sim_desk.ui.worker import run_in_background
 
 DEFAULT_DAYS = 90
@@ -78,7 +80,9 @@ class CalendarDialog(QDialog):
                 self.pair.addItem(f"{pair.name} ({pair.officer}, {pair.clinician})", pair.id)
         if not self.lead and self.pair.count() == 2:
             self.pair.setCurrentIndex(1)  # one pair of their own: that one
-        self.start = date_edit(vault.today(), accessible_name="First day")
+        self.start = DateField(
+            vault.today(), accessible_name="First day", clock=session.clock, century=Century.AHEAD
+        )
         self.days = QSpinBox()
         self.days.setRange(1, export_data.MAX_CALENDAR_DAYS)
         self.days.setValue(DEFAULT_DAYS)
@@ -90,7 +94,9 @@ class CalendarDialog(QDialog):
         form.addRow("&Pair", self.pair)
         form.addRow("&From", self.start)
         form.addRow("&Days ahead", self.days)
-        self.errors = FieldErrors(form, {"pair_id": self.pair, "days": self.days})
+        self.errors = FieldErrors(
+            form, {"pair_id": self.pair, "start": self.start, "days": self.days}
+        )
 
         self.count = status_label("Visits found")
         self.events = read_only_table("Events in the calendar", ("When (UK)", "Event"))
@@ -119,7 +125,7 @@ class CalendarDialog(QDialog):
         layout.addWidget(buttons)
 
         self.pair.currentIndexChanged.connect(lambda _i: self.refresh())
-        self.start.dateChanged.connect(lambda _d: self.refresh())
+        self.start.value_changed.connect(self.refresh)
         self.days.valueChanged.connect(lambda _v: self.refresh())
         self.refresh()
         self.pair.setFocus()
@@ -129,7 +135,7 @@ class CalendarDialog(QDialog):
         vault = self.session.vault
         pair_id, start, days = (
             self.pair.currentData(),
-            from_qdate(self.start.date()),
+            self.start.value(),
             self.days.value(),
         )
         return lambda progress: calendar.plan_calendar(
@@ -148,6 +154,10 @@ class CalendarDialog(QDialog):
             return
         try:
             planner = self._planner()
+        except DateTextError as error:
+            self.errors.show("start", str(error))
+            self.count.setText("")
+            return
         except SimDeskError as error:
             show_error(self, error)
             return

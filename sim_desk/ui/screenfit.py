@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressDialog,
+    QPushButton,
     QWidget,
 )
 
@@ -75,3 +76,14 @@ def install_screen_fitting(app: QObject) -> None:
     fitter = _ScreenFitter(app)
     app.installEventFilter(fitter)
     app.setProperty("simDeskScreenFitter", True)
+
+
+def enter_only_saves(dialog: QWidget, default: QPushButton | None) -> None:
+    """Enter presses ``default`` (Save, Unlock) from anywhere in ``dialog``, and no other
+    button: a button that once had focus (Cancel, "Use recovery key") never takes Enter over."""
+    for push in dialog.findChildren(QPushButton):
+        push.setAutoDefault(False)
+        if push is not default:
+            push.setDefault(False)
+    if default is not None:
+        default.setDefault(True)

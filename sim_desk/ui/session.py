@@ -9,6 +9,7 @@ the unlock dialog is on screen before it loads (see ``ui.app.warm_up``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import uuid
@@ -113,6 +114,48 @@ class UiSession(QObject):
             self.paths, username, passphrase, dirs=self.dirs, clock=self.clock
         )
         self._after_unlock(username)
+
+    def unlock_in_background(
+        self,
+        username: str | None,
+        secret: str,
+        *,
+        on_done: Callable[[], None],
+        on_failed: Callable[[BaseException], None],
+    ) -> None:
+        """Unlocks off the GUI thread (Argon2id takes about a second, on purpose); with
+        ``username`` None, ``secret`` is the recovery key. ``on_done`` runs (on the GUI thread)
+        once ``unlocked`` has been emitted; ``on_failed`` gets AuthenticationFailed and friends.
+        """
+        from sim_desk.records import access
+        from sim_desk.ui.worker import run_in_background
+
+        paths, dirs, clock = self.paths, self.dirs, self.clock
+
+        def work(_progress: Callable[[float, str], None]) -> UnlockedVault:
+            if username is None:
+                return access.unlock_with_recovery_key(paths, secret, dirs=dirs, clock=clock)
+            return access.unlock(paths, username, secret, dirs=dirs, clock=clock)
+
+        def adopt(vault: UnlockedVault) -> None:
+            if self.is_unlocked:  # unlocked meanwhile (cannot happen from the dialog): keep one
+                vault.lock()
+            else:
+                self._vault = vault
+                self._after_unlock(username)
+            on_done()
+
+        run_in_background(None, work, on_done=adopt, on_failed=on_failed)
+
+    def use_vault(self, paths: VaultPaths) -> None:
+        """Switches to another vault (a restored one) while locked; remembered for next time."""
+        if self.is_unlocked:
+            raise RuntimeError("lock before switching vaults")
+        self.paths = paths
+        if self.settings.remember_vault:
+            self.settings.last_vault = str(paths.database)
+            with contextlib.suppress(OSError):  # not remembered: still the vault in use now
+                self.settings.save(self.dirs)
 
     def unlock_with_recovery_key(self, recovery_key: str) -> None:
         from sim_desk.records import access

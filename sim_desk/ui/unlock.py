@@ -1,30 +1,52 @@
 """The unlock dialog: choose a user, type the passphrase. Nothing else shows until it succeeds.
 
+Unlocking runs Argon2id (64 MiB, on purpose slow) and opens the database: about a second, off the
+GUI thread, with a busy bar, so the window keeps painting and never looks hung. The dialog keeps
+its shape whatever it says: room for a message is kept below the fields from the start.
+
 After repeated wrong passphrases the next try waits longer each time (2, 4, 8 … 60 seconds), so
 guessing at the keyboard is slow; Argon2id already makes each guess expensive offline.
+
+A vault that will not open (damaged, a file missing) can be restored from a backup from here:
+the restore makes a new vault beside it and this dialog then unlocks that one.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from sim_desk.records.errors import AuthenticationFailed, SimDeskError
+from sim_desk.records.errors import (
+    AuthenticationFailed,
+    SimDeskError,
+    VaultDamaged,
+    VaultNotFound,
+)
+from sim_desk.ui.screenfit import enter_only_saves
 from sim_desk.ui.session import UiSession
 
 FREE_TRIES = 3
 MAX_DELAY_SECONDS = 60
+#: Lines of message the dialog keeps room for, so it never changes shape when one appears.
+MESSAGE_LINES = 4
 
 
 def delay_after(failures: int) -> int:
@@ -40,107 +62,176 @@ class UnlockDialog(QDialog):
         self.session = session
         self.failures = 0
         self._wait_left = 0
+        self.busy = False
         self.setWindowTitle("Unlock SIM Desk")
         self.setAccessibleName("Unlock SIM Desk")
         self.setObjectName("unlockDialog")
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(460)
 
         title = QLabel("SIM Desk is locked")
         title.setObjectName("dialogTitle")
-        hint = QLabel(f"Vault: {session.paths.database.name}")
-        hint.setObjectName("hint")
+        self.vault_label = QLabel()
+        self.vault_label.setObjectName("hint")
+        self.vault_label.setAccessibleName("Vault")
 
         # The vault's users to choose from (typing a name's first letters picks it). Not an
         # editable box: a name that is not in the slot file could not unlock anyway, and an
         # editable one costs a fifth of a bare window's start-up time to build.
         self.user = QComboBox()
         self.user.setAccessibleName("User name")
-        try:
-            self.user.addItems(session.usernames())
-        except SimDeskError as error:
-            hint.setText(str(error))
-        last = session.settings.last_user
-        if last:
-            self.user.setCurrentText(last)
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setAccessibleName("Passphrase")
         self.passphrase.setPlaceholderText("Your passphrase")
 
         form = QFormLayout()
-        form.addRow("&User", self.user)
-        form.addRow("&Passphrase", self.passphrase)
+        user_label = QLabel("&User")
+        user_label.setBuddy(self.user)
+        pass_label = QLabel("&Passphrase")
+        pass_label.setBuddy(self.passphrase)
+        form.addRow(user_label, self.user)
+        form.addRow(pass_label, self.passphrase)
 
+        # Room for a message is kept from the start: an error never squashes the fields.
         self.message = QLabel()
         self.message.setObjectName("errorText")
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Unlock message")
-        self.message.hide()
+        self.message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lines = self.message.fontMetrics().lineSpacing() * MESSAGE_LINES
+        self.message.setMinimumHeight(lines)
+        self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # busy: no fraction to show
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setAccessibleName("Unlocking")
+        self.busy_bar.setMaximumHeight(8)
+        keep = self.busy_bar.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)
+        self.busy_bar.setSizePolicy(keep)
+        self.busy_bar.hide()
 
         buttons = QDialogButtonBox()
         self.unlock_button = QPushButton("Unlock")
-        self.unlock_button.setDefault(True)
         self.unlock_button.setAccessibleName("Unlock")
         buttons.addButton(self.unlock_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        recovery = QPushButton("Use recovery key…")
-        recovery.setAccessibleName("Use recovery key")
-        buttons.addButton(recovery, QDialogButtonBox.ButtonRole.ActionRole)
-        quit_button = buttons.addButton("Quit", QDialogButtonBox.ButtonRole.RejectRole)
-        quit_button.setAccessibleName("Quit")
+        self.recovery_button = QPushButton("Use &recovery key…")
+        self.recovery_button.setAccessibleName("Use recovery key")
+        buttons.addButton(self.recovery_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.quit_button = buttons.addButton("&Quit", QDialogButtonBox.ButtonRole.RejectRole)
+        self.quit_button.setAccessibleName("Quit")
         self.unlock_button.clicked.connect(self.try_unlock)
-        recovery.clicked.connect(self.try_recovery)
+        self.recovery_button.clicked.connect(self.try_recovery)
         buttons.rejected.connect(self.reject)
+
+        self.restore_button = QPushButton("Restore from a &backup…")
+        self.restore_button.setAccessibleName("Restore from a backup")
+        self.restore_button.setToolTip(
+            "When this vault will not open: make a new vault from a backup file, beside it."
+        )
+        self.restore_button.clicked.connect(self.ask_restore)
+        restore_row = QHBoxLayout()
+        restore_row.addWidget(self.restore_button)
+        restore_row.addStretch(1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(title)
-        layout.addWidget(hint)
+        layout.addWidget(self.vault_label)
         layout.addLayout(form)
+        layout.addWidget(self.busy_bar)
         layout.addWidget(self.message)
+        layout.addLayout(restore_row)
         layout.addWidget(buttons)
+        # Enter unlocks, whichever button last had the focus (never "Use recovery key").
+        enter_only_saves(self, self.unlock_button)
 
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._tick)
+        self._fill_users()
+
+    def _fill_users(self) -> None:
+        session = self.session
+        self.vault_label.setText(f"Vault: {session.paths.database.name}")
+        self.user.clear()
+        try:
+            self.user.addItems(session.usernames())
+        except SimDeskError as error:
+            self._show(str(error), offer_restore=True)
+        last = session.settings.last_user
+        if last and self.user.findText(last) >= 0:
+            self.user.setCurrentText(last)
         (self.passphrase if last else self.user).setFocus()
 
+    # -- unlocking ------------------------------------------------------------------------
     def try_unlock(self) -> None:
-        if self._wait_left:
+        if self._wait_left or self.busy:
             return
         username = self.user.currentText().strip()
         if not username:
-            self._show("Choose or type your user name.")
+            self._show("Choose your user name.")
             return
         secret = self.passphrase.text()
         self.passphrase.clear()  # never leave the passphrase sitting in the widget
-        try:
-            self.session.unlock(username, secret)
-        except AuthenticationFailed as error:
-            self._failed(str(error))
-            return
-        except SimDeskError as error:
-            self._show(str(error))
-            return
-        self.failures = 0
-        self.accept()
+        self._start("Unlocking: checking the passphrase (a second or two, on purpose)…")
+        self.session.unlock_in_background(
+            username, secret, on_done=self._unlocked, on_failed=self._unlock_failed
+        )
 
     def try_recovery(self) -> None:
+        if self.busy:
+            return
         key, ok = QInputDialog.getText(
             self,
             "Recovery key",
             "Type the recovery key from the printed recovery sheet:",
             QLineEdit.EchoMode.Password,
         )
+        self.passphrase.setFocus()
         if not ok or not key.strip():
             return
-        try:
-            self.session.unlock_with_recovery_key(key)
-        except AuthenticationFailed as error:
-            self._failed(str(error))
-            return
-        except SimDeskError as error:
-            self._show(str(error))
-            return
+        self._start("Unlocking with the recovery key…")
+        self.session.unlock_in_background(
+            None, key, on_done=self._unlocked, on_failed=self._unlock_failed
+        )
+
+    def _start(self, text: str) -> None:
+        self.busy = True
+        self.message.setObjectName("hint")
+        self._restyle()
+        self.message.setText(text)
+        self.busy_bar.show()
+        for widget in (self.user, self.passphrase, self.unlock_button, self.recovery_button):
+            widget.setEnabled(False)
+        self.restore_button.setEnabled(False)
+
+    def _stop(self) -> None:
+        self.busy = False
+        self.busy_bar.hide()
+        for widget in (self.user, self.passphrase, self.recovery_button, self.restore_button):
+            widget.setEnabled(True)
+        self.unlock_button.setEnabled(not self._wait_left)
+
+    def _unlocked(self) -> None:
+        self._stop()
+        self.failures = 0
         self.accept()
+
+    def _unlock_failed(self, error: BaseException) -> None:
+        self._stop()
+        if isinstance(error, AuthenticationFailed):
+            self._failed(str(error))
+        elif isinstance(error, VaultDamaged | VaultNotFound):
+            self._show(str(error), offer_restore=True)
+        elif isinstance(error, SimDeskError):
+            self._show(str(error))
+        else:
+            from sim_desk.ui.messages import show_error
+
+            self._show("SIM Desk could not unlock: something went wrong inside it.")
+            show_error(self, error)
+        self.passphrase.setFocus()
 
     def _failed(self, text: str) -> None:
         self.failures += 1
@@ -158,9 +249,82 @@ class UnlockDialog(QDialog):
         if self._wait_left <= 0:
             self._wait_left = 0
             self._countdown.stop()
-            self.unlock_button.setEnabled(True)
+            self.unlock_button.setEnabled(not self.busy)
             self._show("You can try again now.")
 
-    def _show(self, text: str) -> None:
+    def _show(self, text: str, *, offer_restore: bool = False) -> None:
+        self.message.setObjectName("errorText")
+        self._restyle()
         self.message.setText(text)
-        self.message.show()
+        self.restore_button.setObjectName("primary" if offer_restore else "")
+        self.restore_button.style().unpolish(self.restore_button)
+        self.restore_button.style().polish(self.restore_button)
+
+    def _restyle(self) -> None:
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+
+    def reject(self) -> None:
+        if self.busy:
+            return  # the unlock under way finishes first (it cannot be stopped half-way)
+        super().reject()
+
+    # -- restoring from a backup ----------------------------------------------------------
+    def ask_restore(self) -> None:
+        from sim_desk.ui.backup_panel import BACKUP_SUFFIX, VAULT_SUFFIX
+
+        backup, _ = QFileDialog.getOpenFileName(
+            self, "Choose a backup to restore", str(Path.home()), f"Backups (*{BACKUP_SUFFIX})"
+        )
+        if not backup:
+            return
+        current = self.session.paths.database
+        suggested = current.with_name(f"{current.stem} restored {date.today():%Y-%m-%d}")
+        target, _ = QFileDialog.getSaveFileName(
+            self,
+            "Restore it as a new vault at",
+            str(suggested) + VAULT_SUFFIX,
+            f"Vaults (*{VAULT_SUFFIX})",
+        )
+        if target:
+            self.restore_to(Path(backup), Path(target))
+
+    def restore_to(self, backup: Path, target: Path) -> None:
+        """Restores ``backup`` as a new vault at ``target`` (never over an existing one) in the
+        background, then unlocks that vault from here."""
+        from sim_desk.records.backup import restore_backup
+        from sim_desk.records.vault import VaultPaths
+        from sim_desk.ui.backup_panel import VAULT_SUFFIX, _with_suffix
+        from sim_desk.ui.worker import run_in_background
+
+        paths = VaultPaths.at(_with_suffix(target, VAULT_SUFFIX))
+        self._start("Restoring the backup…")
+
+        def done(info) -> None:  # type: ignore[no-untyped-def]
+            from sim_desk.ui.widgets import format_datetime
+
+            self._stop()
+            self.session.use_vault(paths)
+            self._fill_users()
+            self.message.setObjectName("hint")
+            self._restyle()
+            self.message.setText(
+                f"Restored to {paths.database.name}: the records as they were at"
+                f" {format_datetime(info.created_at)}. Sign in with the passphrase you used then;"
+                " the damaged vault is left as it was."
+            )
+            self.restore_button.setObjectName("")
+            self._restyle()
+
+        def failed(error: BaseException) -> None:
+            self._stop()
+            self._show(f"Nothing was restored. {error}", offer_restore=True)
+
+        run_in_background(
+            self,
+            lambda progress: restore_backup(backup, paths, progress=progress),
+            on_done=done,
+            on_failed=failed,
+            on_cancelled=lambda: self._stop(),
+            title="Restoring the backup",
+        )

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHeaderView,
     QLabel,
-    QPushButton,
     QScrollArea,
     QTableWidget,
     QVBoxLayout,
@@ -24,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.unlocked import LOCAL_ZONE
-from sim_desk.ui.screenfit import fit_to_screen
+from sim_desk.ui.screenfit import enter_only_saves, fit_to_screen
 
-__all__ = ["fit_to_screen"]
+__all__ = ["enter_only_saves", "fit_to_screen"]
 
 UK_DATE = "dd/MM/yyyy"
 UK_DATETIME = "dd/MM/yyyy HH:mm"
@@ -63,17 +62,6 @@ def from_qdatetime(value: QDateTime) -> datetime:
     d, t = value.date(), value.time()
     local = datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=LOCAL_ZONE)
     return local.astimezone(UTC)
-
-
-def enter_only_saves(dialog: QWidget, default: QPushButton | None) -> None:
-    """Enter presses ``default`` (Save, Unlock) from anywhere in ``dialog``, and no other
-    button: a button that once had focus (Cancel, "Use recovery key") never takes Enter over."""
-    for push in dialog.findChildren(QPushButton):
-        push.setAutoDefault(False)
-        if push is not default:
-            push.setDefault(False)
-    if default is not None:
-        default.setDefault(True)
 
 
 def heading(text: str, *, level: int = 1) -> QLabel:

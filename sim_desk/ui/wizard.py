@@ -30,6 +30,13 @@ from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.vault import MIN_PASSPHRASE_LENGTH, VaultPaths
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.widgets import hint
+from sim_desk.ui.worker import run_and_wait
+
+
+def buddy_label(text: str, field: QWidget) -> QLabel:
+    label = QLabel(text)
+    label.setBuddy(field)
+    return label
 
 
 class FirstRunWizard(QWizard):
@@ -59,23 +66,50 @@ class FirstRunWizard(QWizard):
         self.setPage(self.RECOVERY, self.recovery)
 
     def open_demo(self) -> bool:
-        """Chooses the demo vault, building it first if there is none (about half a minute)."""
+        """Chooses the demo vault, building it first if there is none (about half a minute, in
+        the background with a progress bar)."""
         paths = VaultPaths.at(self.dirs.demo_vault)
         if not paths.exists():
-            from PySide6.QtGui import QGuiApplication
-
             from sim_desk import demo
 
-            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
-                demo.build_demo_vault(paths)
+                run_and_wait(
+                    self,
+                    lambda progress: demo.build_demo_vault(paths, progress=progress),
+                    title="Building the demo vault",
+                )
             except SimDeskError as error:
                 show_error(self, error)
                 return False
-            finally:
-                QGuiApplication.restoreOverrideCursor()
         self.chosen = paths
         return True
+
+    def reject(self) -> None:
+        """Cancel, Escape or the close button. Once the vault exists, leaving before the
+        recovery key is kept needs a second thought: without it a forgotten passphrase loses
+        every record."""
+        if (
+            self.created is not None
+            and self.currentId() == self.RECOVERY
+            and not self.recovery.confirm.isChecked()
+        ):
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Warning)
+            box.setWindowTitle("The recovery key is not kept yet")
+            box.setText(
+                "The vault is made, but its recovery key has not been printed or written down."
+                " It is shown only once: without it, a forgotten passphrase means every record"
+                " in the vault is lost."
+            )
+            box.setInformativeText("Go back and keep the key now?")
+            back = box.addButton("&Back to the key", QMessageBox.ButtonRole.RejectRole)
+            leave = box.addButton("&Leave without it", QMessageBox.ButtonRole.DestructiveRole)
+            box.setDefaultButton(back)
+            box.setEscapeButton(back)
+            box.exec()
+            if box.clickedButton() is not leave:
+                return
+        super().reject()
 
 
 class StartPage(QWizardPage):
@@ -136,14 +170,16 @@ class TeamPage(QWizardPage):
         self.username = QLineEdit()
         self.username.setAccessibleName("User name")
         self.username.setPlaceholderText("e.g. lee.okafor")
-        self.clinical = QCheckBox("I am a clinical lead and may read clinician-only notes")
+        self.clinical = QCheckBox("I am a &clinical lead and may read clinician-only notes")
         self.clinical.setAccessibleName("Clinical lead")
         self.location = QLineEdit(str(suggested.database))
         self.location.setAccessibleName("Vault file")
-        browse = QPushButton("Browse…")
+        browse = QPushButton("Bro&wse…")
         browse.setAccessibleName("Choose where to keep the vault")
         browse.clicked.connect(self._browse)
-        place = QHBoxLayout()
+        place_box = QWidget()
+        place = QHBoxLayout(place_box)
+        place.setContentsMargins(0, 0, 0, 0)
         place.addWidget(self.location, 1)
         place.addWidget(browse)
         self.error = QLabel()
@@ -151,11 +187,14 @@ class TeamPage(QWizardPage):
         self.error.setWordWrap(True)
         self.error.hide()
         form = QFormLayout(self)
-        form.addRow("&Team name", self.team_name)
-        form.addRow("Your &name", self.display_name)
-        form.addRow("&User name", self.username)
+        for text, field in (
+            ("&Team name", self.team_name),
+            ("Your na&me", self.display_name),
+            ("&User name", self.username),
+        ):
+            form.addRow(buddy_label(text, field), field)
         form.addRow("", self.clinical)
-        form.addRow("&Vault file", place)
+        form.addRow(buddy_label("&Vault file", self.location), place_box)
         form.addRow("", self.error)
         for field in (self.team_name, self.display_name, self.username):
             field.textChanged.connect(self.completeChanged)
@@ -205,9 +244,9 @@ class PassphrasePage(QWizardPage):
         self.match.setObjectName("errorText")
         self.match.setAccessibleName("Passphrase problem")
         form = QFormLayout(self)
-        form.addRow("&Passphrase", self.first)
+        form.addRow(buddy_label("&Passphrase", self.first), self.first)
         form.addRow("", self.meter)
-        form.addRow("&Again", self.second)
+        form.addRow(buddy_label("&Again", self.second), self.second)
         form.addRow("", self.match)
         for field in (self.first, self.second):
             field.textChanged.connect(self._check)
@@ -233,21 +272,28 @@ class PassphrasePage(QWizardPage):
             return True
         team = wizard.team
         paths = VaultPaths.at(team.location.text().strip())
+        details = {
+            "team_name": team.team_name.text(),
+            "username": team.username.text(),
+            "display_name": team.display_name.text(),
+            "passphrase": self.first.text(),
+            "clinical_lead": team.clinical.isChecked(),
+        }
         try:
-            wizard.created = access.create_vault(
-                paths,
-                team_name=team.team_name.text(),
-                username=team.username.text(),
-                display_name=team.display_name.text(),
-                passphrase=self.first.text(),
-                clinical_lead=team.clinical.isChecked(),
+            # Two Argon2id runs (the first user and the recovery key): off the GUI thread.
+            wizard.created = run_and_wait(
+                self,
+                lambda _progress: access.create_vault(paths, **details),
+                title="Creating the encrypted vault",
             )
         except ValidationError as error:
+            details.clear()
             self.match.setText(str(error))
             return False
         except SimDeskError as error:
             show_error(self, error)
             return False
+        details.clear()
         wizard.chosen = paths
         self.first.clear()
         self.second.clear()
@@ -270,12 +316,12 @@ class RecoveryPage(QWizardPage):
         font.setFamily("monospace")
         font.setPointSizeF(font.pointSizeF() * 1.5)
         self.key.setFont(font)
-        self.save = QPushButton("Save recovery sheet as PDF…")
+        self.save = QPushButton("&Save recovery sheet as PDF…")
         self.save.setAccessibleName("Save recovery sheet as PDF")
         self.save.clicked.connect(self._ask_and_save)
         self.saved = QLabel()
         self.saved.setObjectName("hint")
-        self.confirm = QCheckBox("I have printed or written down the recovery key")
+        self.confirm = QCheckBox("I have printed or written down the recovery &key")
         self.confirm.setAccessibleName("Recovery key kept safe")
         self.confirm.toggled.connect(self.completeChanged)
         layout = QVBoxLayout(self)

@@ -56,25 +56,30 @@ class _Job(QRunnable):
 
 
 def run_in_background(
-    parent: QWidget,
+    parent: QWidget | None,
     work: Callable[[Callable[[float, str], None]], Any],
     *,
     on_done: Callable[[Any], None],
     on_failed: Callable[[BaseException], None] | None = None,
     on_cancelled: Callable[[], None] | None = None,
     title: str | None = None,
+    cancellable: bool = True,
+    show_after_ms: int = 500,
 ) -> _Job:
     """Starts ``work(progress)`` on the thread pool. With a ``title``, shows a progress dialog
     with Cancel (after half a second, so quick work never flashes a dialog). ``on_cancelled``
-    runs (on the GUI thread) once cancelled work has stopped; no error is shown for it."""
+    runs (on the GUI thread) once cancelled work has stopped; no error is shown for it.
+    Work that cannot stop half-way (``cancellable`` False) shows no Cancel button."""
     job = _Job(work)
     dialog: QProgressDialog | None = None
-    if title:
+    if title and parent is not None:
         dialog = QProgressDialog(title, "Cancel", 0, 1000, parent)
         dialog.setWindowTitle(title)
         dialog.setAccessibleName(title)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(500)
+        dialog.setMinimumDuration(show_after_ms)
+        if not cancellable:
+            dialog.setCancelButton(None)  # type: ignore[arg-type]
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
         dialog.canceled.connect(lambda: setattr(job, "cancelled", True))
@@ -122,3 +127,46 @@ def run_in_background(
 
 
 _running: set[_Job] = set()
+
+
+def run_and_wait(
+    parent: QWidget,
+    work: Callable[[Callable[[float, str], None]], Any],
+    *,
+    title: str,
+    cancellable: bool = False,
+) -> Any:
+    """Runs ``work`` off the GUI thread and waits for it, the window still painting, with a
+    progress dialog shown at once (for a step that must finish before the next: a wizard page).
+    Returns its result, or raises what it raised (:class:`Cancelled` if cancelled)."""
+    from PySide6.QtCore import QEventLoop
+
+    loop = QEventLoop()
+    outcome: dict[str, Any] = {}
+
+    def done(result: Any) -> None:
+        outcome["result"] = result
+        loop.quit()
+
+    def failed(error: BaseException) -> None:
+        outcome["error"] = error
+        loop.quit()
+
+    dialog_parent = parent.window()
+    dialog_parent.setProperty("simDeskBusy", True)
+    run_in_background(
+        parent,
+        work,
+        on_done=done,
+        on_failed=failed,
+        on_cancelled=lambda: failed(Cancelled()),
+        title=title,
+        cancellable=cancellable,
+        show_after_ms=0,
+    )
+    if not outcome:
+        loop.exec()
+    dialog_parent.setProperty("simDeskBusy", False)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]

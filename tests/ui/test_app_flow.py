@@ -65,6 +65,7 @@ def test_unlock_shows_a_clear_message_and_slows_repeated_guesses(qtbot, team):
     for _attempt in range(1, 4):
         qtbot.keyClicks(dialog.passphrase, "wrong guess")
         qtbot.mouseClick(dialog.unlock_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.busy, timeout=20_000)
         assert "not right" in dialog.message.text()
         assert dialog.passphrase.text() == ""  # never left sitting in the widget
     assert not dialog.unlock_button.isEnabled()  # third failure: wait before the next try
