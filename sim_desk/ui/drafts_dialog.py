@@ -90,7 +90,6 @@ class DraftsDialog(QDialog):
         self.open_button.clicked.connect(self.open_chosen)
         self.discard_button.clicked.connect(self.discard_chosen)
         later.clicked.connect(self.reject)
-        widgets.enter_only_saves(self, self.open_button)
         layout = QVBoxLayout(self)
         layout.addWidget(widgets.heading("Forms you had not finished", level=2))
         layout.addWidget(intro)
@@ -98,6 +97,7 @@ class DraftsDialog(QDialog):
         layout.addWidget(caption)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
+        widgets.enter_only_saves(self, self.open_button)
         self.refresh()
 
     def refresh(self) -> None:

@@ -36,6 +36,7 @@ from sim_desk.ui.exchange_common import (
 )
 from sim_desk.ui.import_mapping import MappingPage
 from sim_desk.ui.messages import show_error
+from sim_desk.ui.screenfit import enter_only_next
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_datetime, hint, read_only_table
 from sim_desk.ui.worker import run_in_background
@@ -76,6 +77,7 @@ class ImportIncidentsWizard(QWizard):
             (QWizard.WizardButton.FinishButton, "Finish"),
         ):
             self.button(which).setAccessibleName(name)
+        enter_only_next(self)
 
     def set_file(self, path: Path) -> bool:
         """Reads the file's header (the wizard's first step); False with a message if it

@@ -17,11 +17,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QToolBar,
@@ -112,17 +114,28 @@ class MainWindow(QMainWindow):
         # Above the pages: a red banner if the check run at each unlock finds damage.
         self.damage_banner = DamageBanner(session)
         self.integrity = IntegrityCheck(session, self.damage_banner)
-        right = QVBoxLayout()
+        content = QWidget()
+        content.setObjectName("content")
+        right = QVBoxLayout(content)
         right.setContentsMargins(0, 0, 0, 0)
         right.setSpacing(0)
         right.addWidget(self.damage_banner)
         right.addWidget(self.stack, 1)
+        # A page that needs more room than a small screen has scrolls; the window never grows
+        # past the screen (1280x720 at 125% leaves about 1000x500 for everything).
+        self.page_scroll = QScrollArea()
+        self.page_scroll.setObjectName("pageScroll")
+        self.page_scroll.setAccessibleName("Page")
+        self.page_scroll.setWidgetResizable(True)
+        self.page_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.page_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.page_scroll.setWidget(content)
         body = QWidget()
         row = QHBoxLayout(body)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(self.nav)
-        row.addLayout(right, 1)
+        row.addWidget(self.page_scroll, 1)
         self.setCentralWidget(body)
 
         self.locked_notice = QWidget()
@@ -134,9 +147,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.locked_notice)
 
         self._build_actions()
-        self.user_label = QLabel()
-        self.user_label.setAccessibleName("Signed in as")
-        self.statusBar().addPermanentWidget(self.user_label)
+        self.statusBar().setAccessibleName("Messages")
 
         session.unlocked.connect(self._on_unlocked)
         session.locked.connect(self._on_locked)
@@ -315,7 +326,6 @@ class MainWindow(QMainWindow):
     def _on_unlocked(self) -> None:
         actor = self.session.vault.actor
         shown = f"{actor.display_name} · {actor.role.label}"
-        self.user_label.setText(shown)
         self.signed_in.setText(f"Signed in: {shown}")
         self.signed_in.setToolTip(f"Signed in as {actor.display_name} ({actor.username})")
         self.signed_in.setProperty("username", actor.username)
@@ -363,7 +373,6 @@ class MainWindow(QMainWindow):
         self.pages.clear()
         self.workspace = None
         self.nav.clear()
-        self.user_label.clear()
         self.signed_in.setText("Locked")
         self.signed_in.setToolTip("")
         for act in (

@@ -1,12 +1,13 @@
-"""No window larger than a small laptop's screen (1366x768 or 1280x720, at 100% or 125%).
+"""No window larger than a small laptop's screen (1366x768 or 1280x720, at 100% or 125%), and
+Enter that only ever presses a dialog's default button.
 
 Qt only: the app installs this before anything else loads (see ``ui.app.make_application``).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSize
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QObject, QRect, QSize
+from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -16,36 +17,47 @@ from PySide6.QtWidgets import (
     QProgressDialog,
     QPushButton,
     QWidget,
+    QWizard,
 )
 
-#: Room kept around a window fitted to the screen: its frame and title bar, which Qt's
-#: available geometry leaves out, and a little air.
-FRAME_ROOM = QSize(16, 56)
+#: A window's title bar and frame, which Qt's available geometry leaves to the window manager.
+TITLE_BAR = 32
+FRAME = 8
+#: A task bar's height, kept free when the screen does not say where its panels are.
+TASK_BAR = 48
+
+
+def usable_area(screen: QScreen) -> QRect:
+    """Where windows may go: the available area, less a task bar when the system reports none
+    (some window managers, and virtual screens, say the whole screen is available)."""
+    area = screen.availableGeometry()
+    if area == screen.geometry():
+        area = area.adjusted(0, 0, 0, -TASK_BAR)
+    return area
 
 
 def fit_to_screen(window: QWidget, preferred: QSize | None = None) -> None:
-    """Sizes ``window`` to ``preferred`` (or its size) but never beyond the screen's available
-    area (a 1366x768 or 1280x720 laptop at 100% or 125%), and places it on that screen, over
-    its parent window when it has one. Content that does not fit scrolls (forms, pages)."""
+    """Sizes ``window`` to ``preferred`` (or its size) but never beyond the screen's usable
+    area (a 1366x768 or 1280x720 laptop at 100% or 125%), title bar included, and places it on
+    that screen, over its parent window when it has one. What does not fit scrolls."""
     parent = window.parentWidget()
     anchor = parent.window() if parent is not None else None
     screen = (anchor or window).screen() or QGuiApplication.primaryScreen()
-    area = screen.availableGeometry()
-    room = QSize(area.width() - FRAME_ROOM.width(), area.height() - FRAME_ROOM.height())
+    area = usable_area(screen)
+    room = QSize(area.width() - 2 * FRAME, area.height() - TITLE_BAR - FRAME)
     minimum = window.minimumSize()
     if minimum.width() > room.width() or minimum.height() > room.height():
         window.setMinimumSize(minimum.boundedTo(room))
     want = preferred if preferred is not None else window.size()
     size = want.boundedTo(room).expandedTo(window.minimumSizeHint().boundedTo(room))
-    window.resize(size)
-    centre = anchor.frameGeometry().center() if anchor is not None else area.center()
-    frame = window.frameGeometry()
-    title = window.geometry().top() - frame.top()
-    x = centre.x() - frame.width() // 2
-    y = centre.y() - frame.height() // 2
-    x = max(area.left(), min(x, area.right() - frame.width() + 1))
-    y = max(area.top(), min(y, area.bottom() - frame.height() + 1))
-    window.move(x, y + title if window.isWindow() and title > 0 else y)
+    centre = anchor.geometry().center() if anchor is not None else area.center()
+    x = centre.x() - size.width() // 2
+    y = centre.y() - size.height() // 2
+    # The title bar above the window, and the frame around it, stay on the screen too.
+    x = max(area.left() + FRAME, min(x, area.right() - FRAME - size.width() + 1))
+    y = max(area.top() + TITLE_BAR, min(y, area.bottom() - FRAME - size.height() + 1))
+    # setGeometry places the window's inside; the window manager puts its frame around it.
+    window.setGeometry(x, y, size.width(), size.height())
 
 
 class _ScreenFitter(QObject):
@@ -61,6 +73,15 @@ class _ScreenFitter(QObject):
         ):
             watched.setProperty("simDeskFitted", True)
             fit_to_screen(watched)
+            # Enter presses the default button only (or goes to a wizard's next page), never
+            # Cancel or whichever button last had the focus.
+            if isinstance(watched, QWizard):
+                enter_only_next(watched)
+            elif isinstance(watched, QDialog):
+                default = next(
+                    (b for b in watched.findChildren(QPushButton) if b.isDefault()), None
+                )
+                enter_only_saves(watched, default)
         return False
 
 
@@ -87,3 +108,19 @@ def enter_only_saves(dialog: QWidget, default: QPushButton | None) -> None:
             push.setDefault(False)
     if default is not None:
         default.setDefault(True)
+
+
+def enter_only_next(wizard: QWizard) -> None:
+    """In a wizard, Enter goes to the next page (or finishes), never back or out, whichever
+    button last had the focus."""
+    forward = {
+        wizard.button(which)
+        for which in (
+            QWizard.WizardButton.NextButton,
+            QWizard.WizardButton.CommitButton,
+            QWizard.WizardButton.FinishButton,
+        )
+    }
+    for push in wizard.findChildren(QPushButton):
+        if push not in forward:
+            push.setAutoDefault(False)

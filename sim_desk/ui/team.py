@@ -110,7 +110,7 @@ class TeamPage(QWidget):
                 user_buttons,
                 self.users_table,
             ),
-            1,
+            0,
         )
         layout.addWidget(
             _card(
@@ -122,6 +122,7 @@ class TeamPage(QWidget):
             0,
         )
         layout.addWidget(self.keys.card, 0)
+        layout.addStretch(1)
         self.setTabOrder(self.add_user_button, self.reset_button)
         self.setTabOrder(self.reset_button, self.remove_button)
         self.setTabOrder(self.remove_button, self.show_removed)
@@ -173,12 +174,15 @@ class TeamPage(QWidget):
                 (_cell(pair.name, pair.id), _cell(pair.officer), _cell(pair.clinician))
             ):
                 self.pairs_table.setItem(row, column, item)
-        # Pairs are few: their table is as tall as its rows, and users get the rest.
-        table = self.pairs_table
-        rows = sum(table.rowHeight(r) for r in range(min(table.rowCount(), 8)))
-        table.setFixedHeight(
-            table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + 2
-        )
+        # Each table is as tall as its rows (a team is a few dozen people at most), so every
+        # user shows; the page scrolls on a small screen.
+        for table, most in ((self.users_table, 40), (self.pairs_table, 20)):
+            table.resizeRowsToContents()
+            rows = sum(table.rowHeight(r) for r in range(min(table.rowCount(), most)))
+            rows = max(rows, table.verticalHeader().defaultSectionSize())
+            table.setFixedHeight(
+                table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + 2
+            )
         self._update_buttons()
 
     def selected_user(self) -> UserView | None:

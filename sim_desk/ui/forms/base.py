@@ -529,7 +529,7 @@ class DraftBanner(QFrame):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setAccessibleName("Draft note")
-        self.button = QPushButton("Start a&fresh")
+        self.button = QPushButton("Start afresh")
         self.button.setAccessibleName("Start afresh")
         self.button.setAutoDefault(False)
         self.button.clicked.connect(self.start_afresh)

@@ -57,18 +57,18 @@ class PlacesEditor(QWidget):
         self.list = QListWidget()
         self.list.setAccessibleName("Places of safety used, in order")
         self.list.setMaximumHeight(90)
-        self.add_button = QPushButton("Add &place")
+        self.add_button = QPushButton("&Add place")
         self.add_button.setAccessibleName("Add place of safety")
-        self.remove_button = QPushButton("&Remove place")
+        self.remove_button = QPushButton("Remove &place")
         self.remove_button.setAccessibleName("Remove place of safety")
         self.remove_button.setEnabled(False)
         rows = QFormLayout(self)
         rows.setContentsMargins(0, 0, 0, 0)
         rows.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        place_label = QLabel("Pla&ce")
+        place_label = QLabel("P&lace")
         place_label.setBuddy(self.place)
         rows.addRow(place_label, self.place)
-        arrived_label = QLabel("Arri&ved at")
+        arrived_label = QLabel("Arr&ived at")
         arrived_label.setBuddy(self.arrived)
         rows.addRow(arrived_label, self.arrived)
         buttons = QHBoxLayout()
@@ -189,10 +189,10 @@ class IncidentFormDialog(FormDialog):
         self.occurred_at = DateTimeField(
             d.occurred_at, accessible_name="Date and time", clock=clock
         )
-        self.add_row(form, "Date &and time", self.occurred_at, field="occurred_at")
+        self.add_row(form, "Date and &time", self.occurred_at, field="occurred_at")
         self.source = code_combo(IncidentSource, accessible_name="Source", current=d.source)
         self.add_row(form, "S&ource", self.source, field="source")
-        self.custody = QCheckBox("Held &in custody")
+        self.custody = QCheckBox("H&eld in custody")
         self.custody.setChecked(d.custody)
         self.add_row(form, "Custody", self.custody, field="custody")
         self.ended_on = DateField(
@@ -205,18 +205,18 @@ class IncidentFormDialog(FormDialog):
             blank="Choose the action",
             current=d.legal_action,
         )
-        self.add_row(form, "L&egal action", self.legal_action, field="legal_action")
+        self.add_row(form, "Le&gal action", self.legal_action, field="legal_action")
         self.source_reference = QLineEdit(d.source_reference or "")
         self.source_reference.setMaxLength(100)
-        self.add_row(form, "&Source reference", self.source_reference, field="source_reference")
+        self.add_row(form, "Source &reference", self.source_reference, field="source_reference")
         self.summary = text_box(d.summary, "Summary", lines=3)
-        self.add_row(form, "Su&mmary", self.summary, field="summary")
+        self.add_row(form, "S&ummary", self.summary, field="summary")
         self.reason: QLineEdit | None = None
         if correcting:
             self.reason = QLineEdit()
             self.reason.setAccessibleName("Reason for the correction")
             self.reason.setMaxLength(2_000)
-            self.add_row(form, "Reason &for the correction", self.reason, field="reason")
+            self.add_row(form, "Reaso&n for the correction", self.reason, field="reason")
             form.addRow("", widgets.hint("What the incident said before is kept, with the reason."))
         self._main = form
 
@@ -227,7 +227,7 @@ class IncidentFormDialog(FormDialog):
             accessible_name="Time detained",
             clock=clock,
         )
-        self.add_row(s136, "&Time detained", self.detained_at, field="detained_at")
+        self.add_row(s136, "Ti&me detained", self.detained_at, field="detained_at")
         self.consulted = yes_no_unknown("Health professional consulted first")
         if episode is not None:
             set_combo(self.consulted, episode.health_professional_consulted)
@@ -241,14 +241,14 @@ class IncidentFormDialog(FormDialog):
             blank="Not known",
             current=episode.conveyance if episode else None,
         )
-        self.add_row(s136, "&Conveyed by", self.conveyance, field="conveyance")
+        self.add_row(s136, "Conveyed &by", self.conveyance, field="conveyance")
         self.arrived_at = DateTimeField(
             episode.arrived_at if episode else None,
             accessible_name="Arrival at place of safety",
             clock=clock,
             optional=True,
         )
-        self.add_row(s136, "&Arrival", self.arrived_at, field="arrived_at")
+        self.add_row(s136, "Arri&val", self.arrived_at, field="arrived_at")
         self.extension = QSpinBox()
         self.extension.setRange(-1, incidents.MAX_EXTENSION_HOURS)
         self.extension.setSpecialValueText("Not known")
@@ -263,11 +263,11 @@ class IncidentFormDialog(FormDialog):
             blank="Not known",
             current=episode.outcome if episode else None,
         )
-        self.add_row(s136, "O&utcome", self.outcome, field="outcome")
+        self.add_row(s136, "Out&come", self.outcome, field="outcome")
         self.places = PlacesEditor(clock)
         if episode is not None:
             self.places.set_places(list(episode.places))
-        self.add_row(s136, "P&laces of safety", self.places, field="places")
+        self.add_row(s136, "Places o&f safety", self.places, field="places")
         self.finish()
 
         # The detention time starts as the incident's time and follows it until edited.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from sim_desk.records.codes import PersonStatus
 from sim_desk.records.people import PersonRecord
@@ -97,31 +97,35 @@ class PersonHeader(QFrame):
         self.status = badge("", "badge", "Current status")
         self.consent = badge("", "badge", "Consent state")
 
-        top = QHBoxLayout()
-        top.addWidget(self.back)
-        top.addSpacing(12)
-        top.addWidget(self.name)
-        top.addWidget(self.known_as)
-        top.addWidget(self.pronouns)
-        top.addStretch(1)
-        top.addWidget(self.status)
-        top.addWidget(self.consent)
-        facts = QHBoxLayout()
-        facts.addWidget(self.age)
-        facts.addSpacing(16)
+        # Two lines that wrap like words when the window is narrow (a 1280x720 laptop at
+        # 125%): who this is with their status and consent, then the facts.
+        who = QWidget()
+        who_row = QHBoxLayout(who)
+        who_row.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.name, self.known_as, self.pronouns):
+            who_row.addWidget(widget, 0, Qt.AlignmentFlag.AlignVCenter)
+        nhs_box = QWidget()
+        nhs_row = QHBoxLayout(nhs_box)
+        nhs_row.setContentsMargins(0, 0, 0, 0)
         nhs_label = QLabel("NHS number")
         nhs_label.setObjectName("hint")
-        facts.addWidget(nhs_label)
-        facts.addWidget(self.nhs)
-        facts.addWidget(self.reveal)
-        facts.addWidget(self.copy)
-        facts.addSpacing(16)
-        facts.addWidget(self.pair)
-        facts.addStretch(1)
-        column = QVBoxLayout(self)
-        column.setContentsMargins(16, 10, 16, 10)
-        column.addLayout(top)
-        column.addLayout(facts)
+        for widget in (nhs_label, self.nhs, self.reveal, self.copy):
+            nhs_row.addWidget(widget)
+        first = widgets.FlowLayout(spacing=12)
+        for widget in (who, self.status, self.consent):
+            first.addWidget(widget)
+        facts = widgets.FlowLayout(spacing=16)
+        for widget in (self.age, nhs_box, self.pair):
+            facts.addWidget(widget)
+        lines = QVBoxLayout()
+        lines.setSpacing(6)
+        lines.addLayout(first)
+        lines.addLayout(facts)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(16, 10, 16, 10)
+        row.addWidget(self.back, 0, Qt.AlignmentFlag.AlignTop)
+        row.addSpacing(12)
+        row.addLayout(lines, 1)
 
     def show_record(self, record: PersonRecord, today: date) -> None:
         d = record.details

@@ -110,7 +110,7 @@ class IncidentsTab(QScrollArea):
 
         self.record_button = button("&Record incident", "Record incident", context.record_incident)
         self.record_button.setEnabled(edit)
-        self.correct_button = button("C&orrect incident…", "Correct incident", self.correct)
+        self.correct_button = button("Correct &incident…", "Correct incident", self.correct)
         self.history_button = button("Incident &history", "Incident history", self.history)
         self.model: RowsModel[IncidentView] = RowsModel(
             [

@@ -76,7 +76,7 @@ class VisitsTab(QWidget):
         self.plans.setMaximumHeight(150)
         self.plans.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
 
-        self.show_past = QCheckBox("Show &past visits")
+        self.show_past = QCheckBox("S&how past visits")
         self.show_past.setAccessibleName("Show past visits")
         self.show_past.setChecked(True)
         self.show_past.toggled.connect(lambda _on: self.refresh())
