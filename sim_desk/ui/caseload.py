@@ -43,7 +43,7 @@ from sim_desk.ui.session import UiSession
 
 if TYPE_CHECKING:
     from sim_desk.records.drafts import DraftView
-from sim_desk.ui.widgets import format_date, heading, hint
+from sim_desk.ui.widgets import format_date, heading, hint, name_text
 
 PAGE_SIZE = 200
 SEARCH_DELAY_MS = 200
@@ -185,7 +185,7 @@ class CaseloadModel(QAbstractTableModel):
     @staticmethod
     def _text(row: CaseloadRow, column: int) -> str:
         if column == 0:
-            return row.display_name
+            return name_text(row.display_name)
         if column == 1:
             return row.status.label
         if column == 2:

@@ -272,7 +272,9 @@ class DateField(QLineEdit):
             self.value_changed.emit()
 
     def _set_problem(self, text: str) -> None:
-        if text == self._shown_problem and self.property("invalid") == bool(text):
+        # Only this field's own reading of its text: a form's checks across fields (an end
+        # before a start) show their own messages, and are run again on value_changed.
+        if text == self._shown_problem:
             return
         self._shown_problem = text
         self.setProperty("invalid", bool(text))

@@ -93,6 +93,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.session = session
         self.place = Place()
+        #: Where each user was when they last locked, so a shared laptop takes each person
+        #: back to their own place (and anyone else to Today).
+        self.places: dict[str, Place] = {}
         self.pages: dict[str, QWidget] = {}
         self.workspace: QWidget | None = None
         self.quitting = False
@@ -342,7 +345,7 @@ class MainWindow(QMainWindow):
         self.add_person_action.setEnabled(caseworker)
         self.lock_action.setEnabled(True)
         # Where this same user was; anyone else signing in on a shared laptop starts on Today.
-        place = self.place if self.place.username == actor.username else Place()
+        place = self.places.get(actor.username, Place())
         allowed = [self.nav.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nav.count())]
         self.show_page(place.page if place.page in allowed else allowed[0])
         if place.person_id is not None and caseworker:
@@ -355,7 +358,7 @@ class MainWindow(QMainWindow):
         if current is not None and shiboken6.isValid(current):
             current.close()
         self.place = Place(
-            username=self.signed_in.property("username"),
+            username=self.signed_in.property("username") or "",
             page=self._current_page_key(),
             person_id=getattr(self.workspace, "person_id", None)
             if self.workspace is not None and self.stack.currentWidget() is self.workspace
@@ -364,6 +367,8 @@ class MainWindow(QMainWindow):
             if self.workspace is not None
             else 0,
         )
+        if self.place.username:
+            self.places[self.place.username] = self.place
         self.stack.setCurrentWidget(self.locked_notice)
         self.integrity.stop()
         for widget in [*self.pages.values(), self.workspace]:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +27,15 @@ from sim_desk.records import caseload
 from sim_desk.records.errors import SimDeskError
 from sim_desk.ui.backup_reminder import BackupReminderBanner
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.widgets import format_date, format_datetime, heading, hint, scrolling_page
+from sim_desk.ui.widgets import (
+    ElidedLabel,
+    format_date,
+    format_datetime,
+    heading,
+    hint,
+    name_text,
+    scrolling_page,
+)
 
 #: A card shows this many rows before its list scrolls.
 MAX_ROWS = 10
@@ -116,15 +123,15 @@ class PersonList(QListWidget):
         layout.setContentsMargins(10, 6, 10, 6)
         text = QVBoxLayout()
         text.setSpacing(0)
-        who = QLabel(name)
+        # Long text ends in "…" before the badge rather than pushing it out of sight; the full
+        # text is in the tool tip.
+        who = ElidedLabel(name_text(name))
         font = who.font()
         font.setBold(True)
         who.setFont(font)
-        what = QLabel(detail)
+        what = ElidedLabel(detail)
         what.setObjectName("hint")
         for label in (who, what):
-            # Long text is cut at the card's edge rather than pushing the badge out of sight.
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             text.addWidget(label)
         layout.addLayout(text, 1)
         tag = QLabel(badge)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QDate, QDateTime, QPoint, QRect, QSize, Qt, QTime, QTimeZone
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QLayout,
     QLayoutItem,
     QScrollArea,
+    QSizePolicy,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -233,3 +235,48 @@ class FlowLayout(QLayout):
                 x += hint.width() + self._spacing
             y += height + (self._spacing // 2 if number < len(lines) - 1 else 0)
         return y - rect.y() + margins.bottom()
+
+
+#: LEFT-TO-RIGHT MARK: starts a line left to right whatever script comes first.
+_LTR = "\u200e"
+
+
+def name_text(name: str) -> str:
+    """A person's name as shown in this left-to-right app: read in the order it was written.
+
+    Without this, a name that starts in a right-to-left script ("طارق Khan") makes Qt lay the
+    whole line out right to left, showing "Khan طارق". Each run of Arabic or Hebrew still reads
+    right to left inside the line.
+    """
+    return name if name.startswith(_LTR) else _LTR + name
+
+
+class ElidedLabel(QLabel):
+    """One line of text cut with "…" when there is not room for all of it (the full text is in
+    the tool tip and read out by screen readers), never cut mid-letter at the edge."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self.setAccessibleName(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(0, self.contentsRect().width())
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+        if shown != self.text():
+            super().setText(shown)

@@ -129,8 +129,13 @@ class PersonHeader(QFrame):
 
     def show_record(self, record: PersonRecord, today: date) -> None:
         d = record.details
-        self.name.setText(record.display_name or "(no name recorded)")
-        self.known_as.setText(f"known as {d.preferred_name}" if d.preferred_name else "")
+        self.name.setText(
+            widgets.name_text(record.display_name) if record.display_name else "(no name recorded)"
+        )
+        self.name.setAccessibleDescription(record.display_name)
+        self.known_as.setText(
+            widgets.name_text(f"known as {d.preferred_name}") if d.preferred_name else ""
+        )
         self.known_as.setVisible(bool(d.preferred_name))
         self.pronouns.setText(f"({d.pronouns})" if d.pronouns else "")
         self.pronouns.setVisible(bool(d.pronouns))

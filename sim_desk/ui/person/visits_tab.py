@@ -10,8 +10,10 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from sim_desk.records import visits
+from sim_desk.records.bank_holidays import bank_holiday
 from sim_desk.records.codes import PlannedVisitStatus, VisitFrequency
 from sim_desk.records.errors import SimDeskError
+from sim_desk.records.unlocked import LOCAL_ZONE
 from sim_desk.records.visits import DueState, PlannedVisitView, PlanView
 from sim_desk.ui import widgets
 from sim_desk.ui.forms.contact_form import ContactFormDialog
@@ -42,6 +44,13 @@ def plan_progress(plan: PlanView) -> str:
         parts.append(f"{plan.missed} missed")
     parts.append(f"{plan.still_planned} still planned")
     return " · ".join(parts)
+
+
+def visit_bank_holiday(visit: PlannedVisitView) -> str:
+    """The bank holiday a planned visit falls on (England and Wales), or ""."""
+    if visit.status != PlannedVisitStatus.PLANNED:
+        return ""
+    return bank_holiday(visit.due_at.astimezone(LOCAL_ZONE).date()) or ""
 
 
 def visit_state(visit: PlannedVisitView) -> str:
@@ -95,11 +104,22 @@ class VisitsTab(QWidget):
                 ),
                 Column("Done on", lambda v: widgets.format_date(v.done_on)),
                 Column(
+                    "Bank holiday",
+                    visit_bank_holiday,
+                    badge=lambda v: "badgeWarning" if visit_bank_holiday(v) else None,
+                    tooltip=lambda v: (
+                        "A bank holiday in England and Wales: check the person and the team"
+                        " will be there, or reschedule"
+                        if visit_bank_holiday(v)
+                        else None
+                    ),
+                ),
+                Column(
                     "Reason", lambda v: v.status_reason or "", tooltip=lambda v: v.status_reason
                 ),
             ]
         )
-        self.visits = table_view(self.visits_model, "Planned visits", stretch=4)
+        self.visits = table_view(self.visits_model, "Planned visits", stretch=5)
         self.visits.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.visits.doubleClicked.connect(lambda _i: self.mark_done())
         self.summary = QLabel()
