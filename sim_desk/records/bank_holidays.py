@@ -33,6 +33,13 @@ def bank_holidays_between(first: date, last: date) -> dict[date, str]:
     return dict(sorted(found.items()))
 
 
+def warm(today: date | None = None) -> None:
+    """Loads the package and this year's and next year's holidays (for a background thread)."""
+    year = (today or date.today()).year
+    _year(year)
+    _year(year + 1)
+
+
 def next_working_day(day: date) -> date:
     """The first day on or after ``day`` that is neither a weekend nor a bank holiday."""
     while day.weekday() >= 5 or bank_holiday(day) is not None:

@@ -79,6 +79,10 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
     collect_garbage_on_gui_thread(app)
     app.setApplicationName("SIM Desk")
     app.setOrganizationName("SIM Desk")
+    from PySide6.QtCore import QDir
+
+    # The style sheet's arrows: url(sim-desk-icons:arrow-down-dark.svg), wherever it runs from.
+    QDir.addSearchPath("sim-desk-icons", str(resources_dir() / "icons"))
     app.setStyleSheet(style_sheet())
     from sim_desk.ui.screenfit import install_screen_fitting
 

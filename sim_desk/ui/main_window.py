@@ -61,6 +61,16 @@ class Place:
     username: str | None = None
 
 
+def _warm_bank_holidays() -> None:
+    """Loads this year's bank holidays in the background (the package takes a fifth of a
+    second to import), so the visit planner and the calendar never wait for it."""
+    import threading
+
+    from sim_desk.records.bank_holidays import warm
+
+    threading.Thread(target=warm, name="sim-desk-bank-holidays", daemon=True).start()
+
+
 def build_page(key: str, session: UiSession) -> QWidget:
     # Imported here so a page's import cost is paid when it is first built, not at start-up.
     if key == "today":
@@ -103,7 +113,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("SIM Desk")
         self.setObjectName("mainWindow")
         # Fitted to the screen when shown (ui.screenfit): a 1366x768 laptop gets all of it.
-        self.resize(1280, 800)
+        self.resize(1600, 1000)
         self.drafts_dialog: QDialog | None = None
 
         self.nav = QListWidget()
@@ -352,6 +362,7 @@ class MainWindow(QMainWindow):
             self.open_person(place.person_id, tab=place.person_tab)
         self.integrity.start()
         self._offer_drafts()
+        _warm_bank_holidays()
 
     def _on_locked(self) -> None:
         current = self.drafts_dialog

@@ -30,6 +30,7 @@ from sim_desk.records.vault import MIN_PASSPHRASE_LENGTH
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import FieldErrors, hint
+from sim_desk.ui.worker import run_and_wait
 
 #: Words and runs that guessers try first; each counts as one guess-word, not as its letters.
 COMMON_WORDS = (
@@ -257,8 +258,14 @@ class SetPassphraseDialog(QDialog):
         self.errors.clear()
         if not confirm_matches(self, self.errors, self.passphrase, self.confirm):
             return
+        vault, user_id, secret = self.session.vault, self.user_id, self.passphrase.text()
         try:
-            users.set_passphrase(self.session.vault, self.user_id, self.passphrase.text())
+            # Argon2id (64 MiB) seals the new slot: about a second, off the GUI thread.
+            run_and_wait(
+                self,
+                lambda _progress: users.set_passphrase(vault, user_id, secret),
+                title="Protecting the new passphrase",
+            )
         except SimDeskError as error:
             report_problem(self, self.errors, error)
             return

@@ -12,9 +12,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+#: A common small laptop screen: every screenshot shows what fits on it.
+SCREEN = (1366, 768)
 
-SIZE = (1280, 820)
+
+def _small_laptop_screen() -> None:
+    """Offscreen rendering on a 1366x768 screen (Qt's offscreen default is 800x600)."""
+    import json
+
+    if os.environ.get("QT_QPA_PLATFORM", "offscreen") != "offscreen":
+        return
+    config = Path(tempfile.gettempdir()) / "sim-desk-screenshot-screen.json"
+    width, height = SCREEN
+    screen = {"name": "laptop", "x": 0, "y": 0, "width": width, "height": height}
+    config.write_text(json.dumps({"screens": [{**screen, "logicalDpi": 96, "dpr": 1}]}))
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={config}"
 
 
 def _settle(app, seconds: float = 0.3, until: Callable[[], bool] | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -58,6 +70,42 @@ def _busiest_person(session):  # type: ignore[no-untyped-def]
     return max(rows, key=lambda r: len(contacts.list_contacts(session.vault, r.id))).id
 
 
+def _forms(window, person_id, shot) -> None:  # type: ignore[no-untyped-def]
+    """A form as a pair fills it in: dates typed the usual ways, the calendar pop-up with the
+    bank holidays marked, and a draft carried on after the app locked."""
+    from PySide6.QtWidgets import QApplication
+
+    from sim_desk.ui.forms.incident_form import IncidentFormDialog
+    from sim_desk.ui.forms.plan_form import PlanFormDialog
+
+    workspace = window.workspace
+    session = window.session
+    form = IncidentFormDialog(session, person_id, workspace)
+    form.incident_type.setCurrentIndex(form.incident_type.findData("s136"))
+    form.occurred_at.set_typed("t-1 2215")
+    form.occurred_at.commit()
+    form.arrived_at.set_typed("t-1 2250")
+    form.arrived_at.commit()
+    form.summary.setPlainText("Found on the bridge; calmer once the street triage nurse came.")
+    form.show()
+    shot(form, "15-record-incident")
+    form.done(0)
+    plan = PlanFormDialog(session, person_id, workspace)
+    plan.frequency.setCurrentIndex(plan.frequency.findData("weekly"))
+    plan.first_visit.set_typed("21/12/2026 10:00")
+    plan.first_visit.commit()
+    plan.show()
+    plan.first_visit.open_calendar()
+    popup = plan.first_visit.popup
+    QApplication.processEvents()
+    shot(plan, "16-plan-visits-bank-holidays")
+    if popup is not None:
+        popup.calendar.setSelectedDate(popup.calendar.selectedDate())
+        shot(popup, "17-calendar-pop-up")
+        popup.close()
+    plan.done(0)
+
+
 def main(out: Path) -> int:
     from sim_desk import demo
     from sim_desk.records.appdirs import AppDirs
@@ -70,6 +118,7 @@ def main(out: Path) -> int:
     from sim_desk.ui.wizard import FirstRunWizard
 
     out.mkdir(parents=True, exist_ok=True)
+    _small_laptop_screen()
     app = make_application()
     with tempfile.TemporaryDirectory(prefix="sim-desk-shots-") as folder:
         root = Path(folder)
@@ -84,7 +133,6 @@ def main(out: Path) -> int:
             print(f"  {name}.png", flush=True)
 
         wizard = FirstRunWizard(AppDirs(root / "new", root / "s2", root / "c2"))
-        wizard.resize(720, 520)
         wizard.show()
         shot(wizard, "01-first-run")
         wizard.close()
@@ -98,9 +146,8 @@ def main(out: Path) -> int:
         unlock.close()
 
         window = MainWindow(session)
-        window.resize(*SIZE)
         session.unlock("clinician", demo.DEMO_LOGINS["clinician"][0])
-        window.show()
+        window.show()  # fitted to the 1366x768 screen, as on a laptop
         window.show_page("today")
         shot(window, "03-today")
         window.show_page("caseload")
@@ -112,6 +159,7 @@ def main(out: Path) -> int:
             window.workspace.set_tab(index)  # type: ignore[union-attr]
             _settle(app, until=lambda: not _busy(window))
             shot(window, f"{5 + index:02d}-person-{name}")
+        _forms(window, person_id, shot)
         session.lock()
 
         session.unlock("officer", demo.DEMO_LOGINS["officer"][0])

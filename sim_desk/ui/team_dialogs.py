@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,6 +26,7 @@ from sim_desk.ui.passphrase import (
 )
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import FieldErrors, hint
+from sim_desk.ui.worker import run_and_wait
 
 
 def _buttons(dialog: QDialog, accept_text: str) -> tuple[QDialogButtonBox, QWidget]:
@@ -115,21 +114,26 @@ class AddUserDialog(QDialog):
         self.errors.clear()
         if not confirm_matches(self, self.errors, self.passphrase, self.confirm):
             return
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # Argon2id takes a moment
+        vault = self.session.vault
+        details = {
+            "username": self.username.text(),
+            "display_name": self.display_name.text(),
+            "role": self.role.currentData(),
+            "passphrase": self.passphrase.text(),
+            "clinical_lead": self.clinical_lead.isChecked(),
+        }
         try:
-            self.user_id = users.add_user(
-                self.session.vault,
-                username=self.username.text(),
-                display_name=self.display_name.text(),
-                role=self.role.currentData(),
-                passphrase=self.passphrase.text(),
-                clinical_lead=self.clinical_lead.isChecked(),
+            # Argon2id (64 MiB) makes the new key slot: about a second, off the GUI thread.
+            self.user_id = run_and_wait(
+                self,
+                lambda _progress: users.add_user(vault, **details),
+                title="Making the new user's key slot",
             )
         except SimDeskError as error:
-            QGuiApplication.restoreOverrideCursor()
             report_problem(self, self.errors, error)
             return
-        QGuiApplication.restoreOverrideCursor()
+        finally:
+            details.clear()
         self.session.changed.emit("user")
         self.accept()
 
