@@ -105,6 +105,7 @@ class CalendarPopup(QFrame):
         self._mark_holidays(shown.year, shown.month)
         self.calendar.clicked.connect(self._choose)
         self.calendar.activated.connect(self._choose)
+        self.calendar.setMinimumSize(self.calendar.sizeHint())  # every week row in full
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.calendar)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -84,9 +84,23 @@ class PersonList(QListWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
         # clicked, not activated: a double click must not open the person twice.
         self.clicked.connect(lambda index: self._choose(self.itemFromIndex(index)))
         self.show_more: Callable[[], None] | None = None
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Rows as wide as the card (which follows the window), so a long line ends in "…"
+        before its badge rather than running under it or past the card's edge."""
+        width = self.viewport().width()
+        for row in range(self.count()):
+            item = self.item(row)
+            if item.sizeHint().width() != width:
+                item.setSizeHint(QSize(width, item.sizeHint().height()))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentItem():
@@ -112,7 +126,7 @@ class PersonList(QListWidget):
         item.setToolTip(text)
         item.setForeground(self.palette().link())
         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-        item.setSizeHint(QSize(1, 36))
+        item.setSizeHint(QSize(self.viewport().width(), 36))
         self.addItem(item)
 
     def add_row(self, person_id: uuid.UUID, name: str, detail: str, badge: str, kind: str) -> None:
@@ -142,7 +156,7 @@ class PersonList(QListWidget):
         # What a screen reader says for the row (the row's labels are not focusable).
         item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{name}. {detail}. {badge}")
         item.setToolTip(f"Open {name}")
-        item.setSizeHint(QSize(1, row.sizeHint().height()))
+        item.setSizeHint(QSize(self.viewport().width(), row.sizeHint().height()))
         self.addItem(item)
         self.setItemWidget(item, row)
 

@@ -280,3 +280,19 @@ class ElidedLabel(QLabel):
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width)
         if shown != self.text():
             super().setText(shown)
+
+
+def register_bundled_fonts() -> None:
+    """Makes the fonts shipped for the PDFs (Noto for Arabic, Bengali, Devanagari, Tamil …)
+    available to the screens too, so a name in any script shows as letters, not boxes, on a
+    laptop whose system lacks a font for it. Once per process; about 20 ms."""
+    from PySide6.QtGui import QFontDatabase, QGuiApplication
+
+    app = QGuiApplication.instance()
+    if app is None or app.property("simDeskFonts"):
+        return
+    from sim_desk.ui.app import resources_dir
+
+    for path in sorted((resources_dir() / "fonts").glob("*.ttf")):
+        QFontDatabase.addApplicationFont(str(path))
+    app.setProperty("simDeskFonts", True)

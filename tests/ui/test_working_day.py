@@ -430,13 +430,29 @@ def test_today_cuts_long_lines_with_an_ellipsis_and_keeps_them_whole_for_screen_
     )
     page = TodayPage(officer_session)
     qtbot.addWidget(page)
-    page.resize(700, 600)
+    page.refresh()  # filled before it is shown, as the main window does
+    page.resize(1000, 600)
     page.show()
-    page.refresh()
     qtbot.waitExposed(page)
-    labels = [w for w in page.visits.list.findChildren(ElidedLabel) if place in w.full_text()]
-    [line] = labels
-    assert line.text().endswith("…") and line.text() != line.full_text()
+    page.resize(700, 600)  # the window made narrower
+    qtbot.waitUntil(lambda: page.visits.list.viewport().width() < 400)
+    cards = page.visits.list
+
+    def rows_fit() -> bool:
+        """Each row, badge included, inside the card."""
+        width = cards.viewport().width()
+        for index in range(cards.count()):
+            row = cards.itemWidget(cards.item(index))
+            badge = row.findChildren(QLabel)[-1]
+            right = row.mapTo(cards.viewport(), badge.geometry().topRight()).x()
+            if row.geometry().right() >= width or right >= width:
+                return False
+        return True
+
+    qtbot.waitUntil(rows_fit)
+    [line] = [w for w in cards.findChildren(ElidedLabel) if place in w.full_text()]
+    qtbot.waitUntil(lambda: line.text().endswith("…"))
+    assert line.text() != line.full_text()
     assert line.toolTip() == line.full_text() and place in line.accessibleName()
 
 
