@@ -400,6 +400,7 @@ class MainWindow(QMainWindow):
             self.find_action,
             self.add_person_action,
             self.drafts_action,
+            self.lock_action,
         ):
             act.setEnabled(False)
         self.drafts_action.setText("Drafts")

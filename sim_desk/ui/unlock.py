@@ -145,6 +145,16 @@ class UnlockDialog(QDialog):
         layout.addWidget(buttons)
         # Enter unlocks, whichever button last had the focus (never "Use recovery key").
         enter_only_saves(self, self.unlock_button)
+        order = (
+            self.user,
+            self.passphrase,
+            self.unlock_button,
+            self.recovery_button,
+            self.restore_button,
+            self.quit_button,
+        )
+        for first, second in zip(order, order[1:], strict=False):
+            QWidget.setTabOrder(first, second)
 
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)

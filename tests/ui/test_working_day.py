@@ -400,7 +400,7 @@ def test_the_visit_planner_says_which_visits_fall_on_bank_holidays(qtbot, team, 
     dialog.occurrences.setValue(3)
     text = dialog.preview.text()
     assert "3 visits, 21/12/2026 to 04/01/2027" in text
-    assert "Mon 28/12/2026 (Boxing Day (observed))" in text
+    assert "On a bank holiday: Mon 28/12/2026, Boxing Day (observed)." in text
     assert dialog.preview.objectName() == "warningText"
     qtbot.mouseClick(dialog.save_button, LEFT)
     workspace = PersonWorkspace(officer_session, person_id)

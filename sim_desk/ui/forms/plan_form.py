@@ -164,7 +164,7 @@ class PlanFormDialog(FormDialog):
         on_holidays = [(d, bank_holiday(d)) for d in days if bank_holiday(d)]
         if on_holidays:
             listed = "; ".join(
-                f"{d:%a} {widgets.format_date(d)} ({name})" for d, name in on_holidays
+                f"{d:%a} {widgets.format_date(d)}, {name}" for d, name in on_holidays
             )
             text += (
                 f" On a bank holiday: {listed}. Reschedule "
