@@ -13,6 +13,7 @@ the restore makes a new vault beside it and this dialog then unlocks that one.
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -153,7 +154,7 @@ class UnlockDialog(QDialog):
             self.restore_button,
             self.quit_button,
         )
-        for first, second in zip(order, order[1:], strict=False):
+        for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
 
         self._countdown = QTimer(self)
