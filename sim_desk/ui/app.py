@@ -84,9 +84,6 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
     # The style sheet's arrows: url(sim-desk-icons:arrow-down-dark.svg), wherever it runs from.
     QDir.addSearchPath("sim-desk-icons", str(resources_dir() / "icons"))
     app.setStyleSheet(style_sheet())
-    from sim_desk.ui.screenfit import install_screen_fitting
-
-    install_screen_fitting(app)  # no window larger than a small laptop's screen (issue 16)
     icon = resources_dir() / "icons" / "sim-desk.svg"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))

@@ -60,43 +60,44 @@ def fit_to_screen(window: QWidget, preferred: QSize | None = None) -> None:
     window.setGeometry(x, y, size.width(), size.height())
 
 
-class _ScreenFitter(QObject):
-    """Fits each window to the screen the first time it is shown (see :func:`fit_to_screen`)."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (
-            event.type() == QEvent.Type.Show
-            and isinstance(watched, QDialog | QMainWindow)
-            and not isinstance(watched, _SELF_SIZING)
-            and watched.isWindow()
-            and not watched.property("simDeskFitted")
-        ):
-            watched.setProperty("simDeskFitted", True)
-            fit_to_screen(watched)
-            # Enter presses the default button only (or goes to a wizard's next page), never
-            # Cancel or whichever button last had the focus.
-            if isinstance(watched, QWizard):
-                enter_only_next(watched)
-            elif isinstance(watched, QDialog):
-                default = next(
-                    (b for b in watched.findChildren(QPushButton) if b.isDefault()), None
-                )
-                enter_only_saves(watched, default)
-        return False
-
-
 #: Qt's own small dialogs size and place themselves as they are shown.
 _SELF_SIZING = (QMessageBox, QFileDialog, QInputDialog, QProgressDialog)
 
 
-def install_screen_fitting(app: QObject) -> None:
-    """Every dialog, wizard and main window of ``app`` is fitted to its screen when first shown,
-    so a small laptop screen never hides a window's buttons."""
-    if app.property("simDeskScreenFitter"):
+def prepare_window(watched: QObject) -> None:
+    """What every dialog, wizard and main window gets the first time it is shown: a size and
+    place on its screen, and Enter that presses only the default button (or goes to a wizard's
+    next page), never Cancel or whichever button last had the focus."""
+    if (
+        not isinstance(watched, QDialog | QMainWindow)
+        or isinstance(watched, _SELF_SIZING)
+        or not watched.isWindow()
+        or watched.property("simDeskFitted")
+    ):
         return
-    fitter = _ScreenFitter(app)
-    app.installEventFilter(fitter)
-    app.setProperty("simDeskScreenFitter", True)
+    watched.setProperty("simDeskFitted", True)
+    fit_to_screen(watched)
+    if isinstance(watched, QWizard):
+        enter_only_next(watched)
+    elif isinstance(watched, QDialog):
+        default = next((b for b in watched.findChildren(QPushButton) if b.isDefault()), None)
+        enter_only_saves(watched, default)
+
+
+class _PrepareWhenShown(QObject):
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Show:
+            watched.removeEventFilter(self)
+            prepare_window(watched)
+        return False
+
+
+def prepare_when_shown(window: QWidget) -> None:
+    """Prepares ``window`` (see :func:`prepare_window`) when it is first shown. For the
+    windows shown while the app is locked (the wizard, the unlock dialog); once unlocked, the
+    session's event filter (which sees every event anyway, to time the idle lock) does it for
+    every window, so no second application-wide filter costs each event a Python call."""
+    window.installEventFilter(_PrepareWhenShown(window))
 
 
 def enter_only_saves(dialog: QWidget, default: QPushButton | None) -> None:

@@ -24,6 +24,7 @@ from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import VaultLocked
 from sim_desk.records.vault import VaultPaths
 from sim_desk.settings import Settings
+from sim_desk.ui.screenfit import prepare_window
 
 if TYPE_CHECKING:
     from sim_desk.records.unlocked import UnlockedVault
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@functools.cache
+def _show() -> QEvent.Type:
+    return QEvent.Type.Show
 
 
 @functools.cache
@@ -195,8 +201,14 @@ class UiSession(QObject):
 
     # -- idle -----------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in _activity():
+        kind = event.type()
+        if kind in _activity():
             self._last_activity = self._wall()
+        elif kind == _show():
+            # Each window, the first time it shows: fitted to a small laptop's screen, Enter
+            # pressing only its default button (ui.screenfit). Done here, in the filter that
+            # already sees every event, rather than in a second one of its own.
+            prepare_window(watched)
         return False
 
     def check_idle(self) -> None:

@@ -41,7 +41,7 @@ from sim_desk.records.errors import (
     VaultDamaged,
     VaultNotFound,
 )
-from sim_desk.ui.screenfit import enter_only_saves
+from sim_desk.ui.screenfit import enter_only_saves, prepare_when_shown
 from sim_desk.ui.session import UiSession
 
 FREE_TRIES = 3
@@ -156,6 +156,7 @@ class UnlockDialog(QDialog):
         )
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
+        prepare_when_shown(self)  # shown while locked: fitted to the screen here
 
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)

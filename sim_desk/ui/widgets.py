@@ -6,6 +6,7 @@ locale, because colleagues read each other's records and reports.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
@@ -248,7 +249,11 @@ def name_text(name: str) -> str:
     whole line out right to left, showing "Khan طارق". Each run of Arabic or Hebrew still reads
     right to left inside the line.
     """
-    return name if name.startswith(_LTR) else _LTR + name
+    if name.startswith(_LTR) or not any(
+        unicodedata.bidirectional(char) in ("R", "AL") for char in name
+    ):
+        return name  # no right-to-left letters: nothing to correct
+    return _LTR + name
 
 
 class ElidedLabel(QLabel):

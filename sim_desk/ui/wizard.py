@@ -29,7 +29,7 @@ from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.vault import MIN_PASSPHRASE_LENGTH, VaultPaths
 from sim_desk.ui.messages import show_error
-from sim_desk.ui.screenfit import enter_only_next
+from sim_desk.ui.screenfit import enter_only_next, prepare_when_shown
 from sim_desk.ui.widgets import hint
 from sim_desk.ui.worker import run_and_wait
 
@@ -66,6 +66,7 @@ class FirstRunWizard(QWizard):
         self.setPage(self.PASSPHRASE, self.passphrase)
         self.setPage(self.RECOVERY, self.recovery)
         enter_only_next(self)
+        prepare_when_shown(self)  # shown before any sign-in: fitted to the screen here
 
     def open_demo(self) -> bool:
         """Chooses the demo vault, building it first if there is none (about half a minute, in
