@@ -237,3 +237,15 @@ def test_up_and_down_move_a_day(qtbot, clinician_session):
     qtbot.keyClick(field, Qt.Key.Key_Up)
     qtbot.keyClick(field, Qt.Key.Key_Up)
     assert field.value() == date(2026, 3, 2)
+
+
+def test_every_form_opens_with_the_cursor_in_its_first_field(qtbot, clinician_session, person):
+    for name, dialog in forms(clinician_session, person).items():
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.activateWindow()
+        first = next(iter(dialog.fields.values()))
+        first = first.focusProxy() or first
+        qtbot.waitUntil(lambda first=first: QApplication.focusWidget() is first)
+        assert dialog.first_field() is first, name
+        dialog.done(0)

@@ -90,21 +90,27 @@ def accessible_name(widget: QWidget) -> str:
     return widget.accessibleName() or own or ""
 
 
+def controls(window: QWidget) -> list[QWidget]:
+    """Every visible control a person can reach in ``window``."""
+    found = []
+    for widget in window.findChildren(QWidget):
+        if not _visible(window, widget) or _inside_another_control(widget):
+            continue
+        if not isinstance(widget, (*INPUTS, QAbstractButton, QAbstractItemView, QTabBar)):
+            continue
+        if widget.focusPolicy() == Qt.FocusPolicy.NoFocus or widget.objectName().startswith("qt_"):
+            continue
+        found.append(widget)
+    return found
+
+
 def unnamed_or_unlabelled(window: QWidget) -> list[str]:
     """Every visible control without an accessible name, and every input without a label."""
     buddies = {
         id(label.buddy()) for label in window.findChildren(QLabel) if label.buddy() is not None
     }
     problems = []
-    for widget in window.findChildren(QWidget):
-        if not _visible(window, widget) or _inside_another_control(widget):
-            continue
-        if not isinstance(widget, (*INPUTS, QAbstractButton, QAbstractItemView, QTabBar)):
-            continue
-        if widget.focusPolicy() == Qt.FocusPolicy.NoFocus:
-            continue  # not a control anyone reaches (a table's column headings)
-        if widget.objectName().startswith("qt_"):
-            continue  # Qt's own parts (a scroll area's corner, a tab bar's arrows)
+    for widget in controls(window):
         kind = type(widget).__name__
         if not accessible_name(widget).strip():
             problems.append(f"{kind} with no accessible name ({widget.objectName()!r})")
@@ -155,6 +161,7 @@ def every_window(tmp_path_factory, _team_template):
                     _visible(window, w) and not w.isReadOnly()
                     for w in [*window.findChildren(QLineEdit), *window.findChildren(QPlainTextEdit)]
                 ),
+                len(controls(window)),
             )
         )
     return seen
@@ -168,6 +175,9 @@ def _home(tmp_path_factory):
 def test_the_walk_reaches_every_window(every_window):
     names = [name for name, *_ in every_window]
     assert len(names) >= 50, names
+    named = sum(count for *_, count in every_window)
+    print(f"{len(names)} windows; {named} controls, each with an accessible name")
+    assert named > 500
     for expected in ("Unlock", "First run: recovery key", "Correct incident", "Drafts"):
         assert expected in names
 
@@ -198,7 +208,7 @@ def test_in_every_dialog_enter_presses_only_the_default_button(every_window):
     most one button takes it, and never a way out of a window with fields to fill."""
     wrong = [
         (name, takes)
-        for name, _, _, _, is_dialog, takes, has_fields in every_window
+        for name, _, _, _, is_dialog, takes, has_fields, _count in every_window
         if is_dialog
         and (
             len(takes) > 1
