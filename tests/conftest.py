@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.fuzzing  # noqa: F401  (loads the hypothesis profile before any test module)
 from sim_desk.records import access, people, users
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.codes import Role
