@@ -7,6 +7,8 @@ pass it to the same use-case functions.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import threading
 import uuid
@@ -28,6 +30,8 @@ from sim_desk.records.codes import Role
 from sim_desk.records.errors import PermissionDenied, VaultDamaged, VaultLocked
 from sim_desk.records.store import DAMAGED_DATABASE, is_damage, make_engine, session_factories
 from sim_desk.records.vault import VaultKeys, VaultPaths
+
+log = logging.getLogger(__name__)
 
 #: Long operations (backup, restore, key rotation) report (fraction done 0..1, what is happening).
 Progress = Callable[[float, str], None]
@@ -116,6 +120,9 @@ class UnlockedVault:
         #: Values derived from records that a use case may keep between calls while this
         #: sign-in lasts (the search keys of names, for the caseload search): emptied on lock.
         self.cache: dict[str, Any] = {}
+        #: What unlocking found wrong before it wrote anything (the audit log and its head
+        #: copy disagreeing), in words; also kept in the audit log. Shown at once by the app.
+        self.opening_findings: tuple[str, ...] = ()
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -154,10 +161,14 @@ class UnlockedVault:
             try:
                 yield session
             except DatabaseError as exc:
+                _discard(session, damaged=is_damage(exc))
                 if is_damage(exc):
                     raise VaultDamaged(DAMAGED_DATABASE) from exc
                 raise
-            finally:
+            except BaseException:
+                _discard(session)
+                raise
+            else:
                 session.rollback()
 
     @contextmanager
@@ -165,7 +176,8 @@ class UnlockedVault:
         """A write session: BEGIN IMMEDIATE, commit on success, roll back on any error.
 
         Audit entries appended inside it commit with the change they describe, or not at all.
-        After the commit, the head copy beside the database is brought up to date. Inside
+        The head copy beside the database learns where the chain will end just before the
+        commit, and that it ends there just after (see ``audit.HeadCopy``). Inside
         :meth:`batch`, the batch's session is reused and nothing commits until the batch ends.
         """
         self.engine  # noqa: B018 - raises VaultLocked when locked
@@ -178,18 +190,31 @@ class UnlockedVault:
             try:
                 yield session
                 session.flush()
-                head = audit.current_head(session) if session.info.get("audited") else None
+                ends = audit.pending_end(session)
+                if ends is not None:  # under the write lock, before the commit
+                    audit.write_head(self.paths, ends[0], pending=ends[1])
                 session.commit()
             except DatabaseError as exc:
-                session.rollback()
+                _discard(session, damaged=is_damage(exc))
                 if is_damage(exc):
                     raise VaultDamaged(DAMAGED_DATABASE) from exc
                 raise
             except BaseException:
-                session.rollback()
+                _discard(session)
                 raise
-        if head is not None:
-            audit.write_head(self.paths, head)
+        if ends is not None:
+            self._settle_head(ends[1])
+
+    def _settle_head(self, end: audit.AuditHead | None) -> None:
+        """After a commit: the head copy says the chain ends at ``end``, unless another writer
+        has committed since (its own update then speaks for both). Takes the write lock again,
+        so no other writer's head update can land in between and be overwritten."""
+        try:
+            with self.engine.execution_options(write=True).begin() as conn:
+                if audit.current_head(conn) == end:
+                    audit.write_head(self.paths, end)
+        except Exception:  # committed already; the copy then says the write is "in flight"
+            log.warning("the audit head copy was not brought up to date after a commit")
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -224,7 +249,6 @@ class UnlockedVault:
             entity_id=entity_id,
             detail={**detail, "recovery": True} if self.actor.is_recovery else detail,
         )
-        session.info["audited"] = True
 
     # -- roles ------------------------------------------------------------------------------
     def require_role(self, *roles: Role, doing: str) -> None:
@@ -295,13 +319,22 @@ class UnlockedVault:
     def is_locked(self) -> bool:
         return self._engine is None
 
-    def lock(self) -> None:
-        """Audits the lock, closes every connection and drops the keys. Safe to call twice."""
+    def lock(self, *, quietly: bool = False) -> None:
+        """Audits the lock, closes every connection and drops the keys. Safe to call twice.
+
+        With ``quietly``, a lock whose audit entry cannot be written (a damaged vault) still
+        closes and drops the keys, without raising: an error already on its way out is the one
+        to report.
+        """
         if self._engine is None:
             return
         try:
             with self.write() as session:
                 self.audit(session, audit.Action.LOCK)
+        except Exception:
+            if not quietly:
+                raise
+            log.warning("the lock could not be audited")
         finally:
             self.cache.clear()
             self._engine.dispose()
@@ -315,5 +348,21 @@ class UnlockedVault:
     def __enter__(self) -> UnlockedVault:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.lock()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.lock(quietly=exc_type is not None)
+
+
+def _discard(session: Session, *, damaged: bool = False) -> None:
+    """Ends a failed session. After SQLCipher meets a page that fails its HMAC, the connection
+    stays unusable (even a rollback or the next BEGIN says "attempt to write a readonly
+    database"), so it is closed rather than put back in the pool for the next use case, whose
+    error would then hide the damage."""
+    if damaged:
+        with contextlib.suppress(Exception):
+            if session.in_transaction():
+                session.connection().invalidate()  # before the rollback hands it back
+    try:
+        session.rollback()
+    except DatabaseError:
+        with contextlib.suppress(Exception):
+            session.close()
