@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from sim_desk.records.errors import AuthenticationFailed, VaultBusy, VaultDamaged, VaultNotFound
+from sim_desk.records.write_path import unrecorded_writes
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -243,7 +244,7 @@ def migrate(engine: Engine, *, creating: bool = False) -> None:
             "This vault was written by a newer version of SIM Desk. Install the newer version to"
             " open it; nothing has been changed."
         )
-    with engine.begin() as conn:
+    with unrecorded_writes(), engine.begin() as conn:  # the schema, not anyone's records
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 

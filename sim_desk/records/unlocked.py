@@ -23,13 +23,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from sim_desk.records import audit
+from sim_desk.records import audit, write_path
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import PermissionDenied, VaultDamaged, VaultLocked
 from sim_desk.records.store import DAMAGED_DATABASE, is_damage, make_engine, session_factories
 from sim_desk.records.vault import VaultKeys, VaultPaths
+from sim_desk.records.write_path import RowWrite
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +116,24 @@ class UnlockedVault:
         self._engine: Engine | None = engine
         self._record_key = bytearray(keys.record_key)
         self._clinical_key = bytearray(keys.clinical_key) if keys.clinical_key else None
-        self._reader, self._writer = session_factories(engine)
+        self._reader, self._writer = self._sessions(engine)
         self._local = threading.local()
+        #: Called with (session, rows written) just before each write transaction commits, in
+        #: it: the place for anything that must commit with every change (see write_path).
+        self.write_observers: list[Callable[[Session, list[RowWrite]], None]] = []
         #: Values derived from records that a use case may keep between calls while this
         #: sign-in lasts (the search keys of names, for the caseload search): emptied on lock.
         self.cache: dict[str, Any] = {}
         #: What unlocking found wrong before it wrote anything (the audit log and its head
         #: copy disagreeing), in words; also kept in the audit log. Shown at once by the app.
         self.opening_findings: tuple[str, ...] = ()
+
+    @staticmethod
+    def _sessions(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        reader, writer = session_factories(engine)
+        write_path.record_writes(writer)
+        write_path.guard(engine)
+        return reader, writer
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -183,13 +194,24 @@ class UnlockedVault:
         self.engine  # noqa: B018 - raises VaultLocked when locked
         shared = getattr(self._local, "batch", None)
         if shared is not None:
-            with shared.begin_nested():  # a savepoint: one failed use case undoes only itself
-                yield shared
+            recorder = write_path.recorder_of(shared)
+            mark = recorder.mark() if recorder is not None else 0
+            try:
+                with shared.begin_nested():  # a savepoint: one failed use case undoes only itself
+                    yield shared
+            except BaseException:
+                if recorder is not None:
+                    recorder.roll_back_to(mark)
+                raise
             return
-        with self._writer() as session:
+        with self._writer() as session, write_path.recording(session) as recorder:
             try:
                 yield session
                 session.flush()
+                if self.write_observers and recorder.rows:
+                    for observer in self.write_observers:
+                        observer(session, recorder.rows)
+                    session.flush()
                 ends = audit.pending_end(session)
                 if ends is not None:  # under the write lock, before the commit
                     audit.write_head(self.paths, ends[0], pending=ends[1])
@@ -307,7 +329,7 @@ class UnlockedVault:
         engine = self.engine
         engine.dispose()
         self._engine = make_engine(self.paths.database, record_key)
-        self._reader, self._writer = session_factories(self._engine)
+        self._reader, self._writer = self._sessions(self._engine)
         for old in (self._record_key, self._clinical_key):
             if old is not None:
                 old[:] = bytes(len(old))
