@@ -132,14 +132,19 @@ def run(paths: VaultPaths | None = None, *, dirs: AppDirs | None = None) -> int:
         )
         return 1
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
 
     from sim_desk.settings import Settings
+    from sim_desk.ui.messages import install_excepthooks
     from sim_desk.ui.session import UiSession
     from sim_desk.ui.unlock import UnlockDialog
 
     app = make_application()
+    install_excepthooks(app)
     dirs = dirs or AppDirs.default()
     settings = Settings.load(dirs)
+    if settings.problems:
+        QMessageBox.information(None, "Settings", "\n\n".join(settings.problems))
     if paths is None and settings.last_vault and Path(settings.last_vault).exists():
         paths = VaultPaths.at(settings.last_vault)
     if paths is None and dirs.default_vault.exists():

@@ -43,6 +43,7 @@ from sim_desk.records.outcomes import (
     rate_ratio_exact,
     wilcoxon_paired,
 )
+from tests.fuzzing import examples
 
 S136 = "s136"
 AE = "ae_attendance"
@@ -253,7 +254,7 @@ def test_enrolment_in_the_future_or_closure_before_enrolment_is_refused() -> Non
         outcome_windows(d("2024-06-01"), today=d("2024-07-01"), closed_on=d("2024-05-01"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     enrolled=st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 12, 31)),
     months=st.sampled_from([6, 12, 24]),
@@ -331,7 +332,7 @@ stays_strategy = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(stays=stays_strategy)
 def test_days_at_risk_agree_with_counting_day_by_day(stays: list[Stay]) -> None:
     window = Window(d("2024-01-01"), d("2024-02-15"))
@@ -432,7 +433,7 @@ def test_baseline_count_with_impossible_period_or_negative_count_is_refused() ->
         BaselineCount(S136, d("2024-01-01"), d("2024-01-31"), -1)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     count=st.integers(min_value=0, max_value=60),
     length=st.integers(min_value=1, max_value=400),
@@ -554,7 +555,7 @@ counts = st.integers(min_value=0, max_value=300)
 times = st.floats(min_value=0.01, max_value=20.0, allow_nan=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(a=counts, ta=times, b=counts, tb=times)
 def test_rate_ratio_interval_always_contains_the_estimate(
     a: int, ta: float, b: int, tb: float
@@ -569,7 +570,7 @@ def test_rate_ratio_interval_always_contains_the_estimate(
     assert close_or_same(rr.upper, expected_high)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(a=counts, ta=times, b=counts, tb=times)
 def test_swapping_before_and_after_inverts_the_ratio_and_its_bounds(
     a: int, ta: float, b: int, tb: float
@@ -723,7 +724,7 @@ def test_wilcoxon_needs_one_before_and_one_after_rate_per_person() -> None:
         wilcoxon_paired([1.0, math.nan], [1.0, 2.0])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(pairs=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=2, max_size=9))
 def test_wilcoxon_p_value_matches_counting_sign_patterns(pairs: list[tuple[int, int]]) -> None:
     before = [float(b) for b, _ in pairs]
@@ -771,7 +772,7 @@ def test_median_of_nothing_is_none_and_of_one_value_is_that_value() -> None:
     assert median_iqr([7.0]) == outcomes.Summary(1, 7.0, 7.0, 7.0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(values=st.lists(st.floats(0, 1000, allow_nan=False), min_size=1, max_size=30))
 def test_median_and_quartiles_agree_with_numpy(values: list[float]) -> None:
     summary = median_iqr(values)
@@ -1067,7 +1068,7 @@ def cohorts(draw: st.DrawFn) -> list[PersonOutcomeInput]:
     return [draw(person_inputs(f"p{i}")) for i in range(size)]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(inputs=cohorts())
 def test_cohort_totals_always_equal_the_sums_of_person_figures(
     inputs: list[PersonOutcomeInput],
