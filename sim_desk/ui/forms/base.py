@@ -124,7 +124,6 @@ class FormDialog(QDialog):
         title: str,
         parent: QWidget | None = None,
         save_text: str = "Save",
-        scroll: bool = True,
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -170,7 +169,6 @@ class FormDialog(QDialog):
         area.setAccessibleName(f"{title} fields")
         self.scroll_area = area
         outer.addWidget(area, 1)
-        del scroll  # kept in the signature for callers; every form scrolls now
 
         self._outer = outer
         self._save_text = save_text

@@ -61,7 +61,6 @@ class PersonFormDialog(FormDialog):
             title="Edit details" if editing else "Add a person",
             parent=parent,
             save_text="Save details" if editing else "Add person",
-            scroll=True,
         )
         self.person_id = person_id
         self.draft_kind = "person.edit" if editing else "person.add"
