@@ -41,6 +41,41 @@ TAB_TITLES = ("Overview", "Contacts", "Visit plan", "Incidents", "Outcomes", "Re
 CASEWORKERS = (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)
 
 
+TAB_MAKERS = (OverviewTab, ContactsTab, VisitsTab, IncidentsTab, OutcomesTab, RecordTab)
+
+
+class LazyTabs:
+    """A workspace's tab pages, each built (into its place in the tab widget) when first asked
+    for: ``pages[VISITS]`` is the visit-plan tab whether or not it had been shown yet."""
+
+    def __init__(self, workspace: PersonWorkspace) -> None:
+        self.workspace = workspace
+        self._built: dict[int, QWidget] = {}
+
+    def __len__(self) -> int:
+        return len(TAB_MAKERS)
+
+    def __getitem__(self, index: int) -> QWidget:
+        if not 0 <= index < len(TAB_MAKERS):
+            raise IndexError(index)
+        page = self._built.get(index)
+        if page is None:
+            page = TAB_MAKERS[index](self.workspace)
+            holder = self.workspace.tabs.widget(index)
+            layout = holder.layout()
+            assert layout is not None
+            layout.addWidget(page)
+            page.show()  # now, not when the event loop next runs: it is about to be used
+            self._built[index] = page
+        return page
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (self[index] for index in range(len(self)))
+
+    def built(self) -> list[QWidget]:
+        return list(self._built.values())
+
+
 class PersonWorkspace(QWidget):
     """One person's workspace. ``closed`` asks the main window to go back to the list."""
 
@@ -57,7 +92,7 @@ class PersonWorkspace(QWidget):
         self._record: PersonRecord | None = None
         self._record_stale = False
         self._stale: set[int] = set()
-        self.pages: list[QWidget] = []
+        self.pages: LazyTabs | list[QWidget] = []
 
         self.header = PersonHeader(session.settings.clipboard_clear_seconds)
         self.header.back_requested.connect(self.closed)
@@ -77,10 +112,15 @@ class PersonWorkspace(QWidget):
             self._unavailable(str(error))
             return
         self.header.show_record(self._record, session.vault.today())
-        for make in (OverviewTab, ContactsTab, VisitsTab, IncidentsTab, OutcomesTab, RecordTab):
-            self.pages.append(make(self))
-        for number, (page, title) in enumerate(zip(self.pages, TAB_TITLES, strict=True)):
-            self.tabs.addTab(page, title)
+        # Each tab is built the first time it is shown: opening a person builds one tab's
+        # widgets, not six (building them is most of the time a person takes to open).
+        self.pages = LazyTabs(self)
+        for number, title in enumerate(TAB_TITLES):
+            holder = QWidget()
+            holder.setAccessibleName(title)
+            column_layout = QVBoxLayout(holder)
+            column_layout.setContentsMargins(0, 0, 0, 0)
+            self.tabs.addTab(holder, title)
             # Ctrl+1…6 are the main window's, so they work wherever the focus is.
             self.tabs.setTabToolTip(number, f"{title} (Ctrl+{number + 1})")
         self.tabs.currentChanged.connect(self._tab_shown)
@@ -182,7 +222,7 @@ class PersonWorkspace(QWidget):
         self._tab_shown(self.tabs.currentIndex())
 
     def _tab_shown(self, index: int) -> None:
-        if index in self._stale and self.session.is_unlocked:
+        if index in self._stale and self.session.is_unlocked and self.pages:
             self._stale.discard(index)
             try:
                 self.pages[index].refresh()  # type: ignore[attr-defined]
@@ -195,8 +235,9 @@ class PersonWorkspace(QWidget):
         self.can_edit = False
         self.header.hide()
         self.tabs.hide()
-        for page in self.pages:
-            page.deleteLater()
+        if isinstance(self.pages, LazyTabs):
+            for page in self.pages.built():
+                page.deleteLater()
         self.pages = []
         box = QWidget()
         column = QVBoxLayout(box)
