@@ -36,6 +36,7 @@ from sim_desk.records.errors import SimDeskError
 from sim_desk.ui.integrity import DamageBanner, IntegrityCheck
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
+from sim_desk.ui.widgets import busy_cursor
 
 if TYPE_CHECKING:
     from sim_desk.records.drafts import DraftView
@@ -416,14 +417,15 @@ class MainWindow(QMainWindow):
     def show_page(self, key: str) -> None:
         if not self.session.is_unlocked:
             return
-        if key not in self.pages:
-            page = build_page(key, self.session)
-            self.pages[key] = page
-            self.stack.addWidget(page)
-        page = self.pages[key]
-        refresh = getattr(page, "refresh", None)
-        if refresh is not None:
-            refresh()
+        with busy_cursor():
+            if key not in self.pages:
+                page = build_page(key, self.session)
+                self.pages[key] = page
+                self.stack.addWidget(page)
+            page = self.pages[key]
+            refresh = getattr(page, "refresh", None)
+            if refresh is not None:
+                refresh()
         self.stack.setCurrentWidget(page)
         for i in range(self.nav.count()):
             if self.nav.item(i).data(Qt.ItemDataRole.UserRole) == key:
@@ -439,7 +441,8 @@ class MainWindow(QMainWindow):
         if self.workspace is not None:
             self.stack.removeWidget(self.workspace)
             self.workspace.deleteLater()
-        self.workspace = PersonWorkspace(self.session, person_id)
+        with busy_cursor():
+            self.workspace = PersonWorkspace(self.session, person_id)
         self.workspace.closed.connect(self._close_person)  # type: ignore[attr-defined]
         self.stack.addWidget(self.workspace)
         self.stack.setCurrentWidget(self.workspace)

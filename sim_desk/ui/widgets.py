@@ -7,7 +7,8 @@ locale, because colleagues read each other's records and reports.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QDate, QDateTime, QPoint, QRect, QSize, Qt, QTime, QTimeZone
@@ -301,3 +302,16 @@ def register_bundled_fonts() -> None:
     for path in sorted((resources_dir() / "fonts").glob("*.ttf")):
         QFontDatabase.addApplicationFont(str(path))
     app.setProperty("simDeskFonts", True)
+
+
+@contextmanager
+def busy_cursor() -> Iterator[None]:
+    """The busy cursor while widgets are built (a page, a person's tab): work Qt keeps on the
+    GUI thread, so the pointer says the click was taken while it runs."""
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QGuiApplication.restoreOverrideCursor()

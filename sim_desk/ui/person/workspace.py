@@ -60,7 +60,8 @@ class LazyTabs:
             raise IndexError(index)
         page = self._built.get(index)
         if page is None:
-            page = TAB_MAKERS[index](self.workspace)
+            with widgets.busy_cursor():
+                page = TAB_MAKERS[index](self.workspace)
             holder = self.workspace.tabs.widget(index)
             layout = holder.layout()
             assert layout is not None
