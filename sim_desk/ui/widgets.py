@@ -176,17 +176,24 @@ class FlowLayout(QLayout):
         self._spacing = spacing
         self.setContentsMargins(0, 0, 0, 0)
 
+    def _list(self) -> list[QLayoutItem]:
+        # Qt may ask a layout about its items while it is being built or torn down, when the
+        # Python side has no list (yet, or any more).
+        return self.__dict__.get("_items", [])
+
     def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
 
     def count(self) -> int:
-        return len(self._items)
+        return len(self._list())
 
     def itemAt(self, index: int) -> QLayoutItem | None:  # type: ignore[override]
-        return self._items[index] if 0 <= index < len(self._items) else None
+        items = self._list()
+        return items[index] if 0 <= index < len(items) else None
 
     def takeAt(self, index: int) -> QLayoutItem | None:  # type: ignore[override]
-        return self._items.pop(index) if 0 <= index < len(self._items) else None
+        items = self._list()
+        return items.pop(index) if 0 <= index < len(items) else None
 
     def expandingDirections(self) -> Qt.Orientation:
         return Qt.Orientation(0)
@@ -206,7 +213,7 @@ class FlowLayout(QLayout):
 
     def minimumSize(self) -> QSize:
         size = QSize()
-        for item in self._items:
+        for item in self._list():
             size = size.expandedTo(item.minimumSize())
         margins = self.contentsMargins()
         return size + QSize(margins.left() + margins.right(), margins.top() + margins.bottom())
@@ -216,7 +223,7 @@ class FlowLayout(QLayout):
         area = rect.adjusted(margins.left(), margins.top(), -margins.right(), -margins.bottom())
         lines: list[list[tuple[QLayoutItem, QSize]]] = [[]]
         x = area.x()
-        for item in self._items:
+        for item in self._list():
             if item.isEmpty():
                 continue
             hint = item.sizeHint()
