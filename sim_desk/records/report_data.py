@@ -251,7 +251,12 @@ def age_band(date_of_birth: date | None, on: date) -> str:
 
 @dataclass(frozen=True)
 class GroupFigures:
-    """Headline figures for one group of people: all demand types together, all harms together."""
+    """Headline figures for one group of people: all demand types together, all harms together.
+
+    Every person is in exactly one of ``down``, ``level``, ``up`` and ``not_compared`` (too
+    early to tell, or no rate before enrolment: ``outcomes.LeftOut``), so those add up to
+    ``people``.
+    """
 
     group: str
     people: int
@@ -264,6 +269,7 @@ class GroupFigures:
     down: int
     level: int
     up: int
+    not_compared: int = 0
 
 
 @dataclass(frozen=True)
@@ -278,7 +284,7 @@ def _figures(group: str, people: Sequence[outcomes.PersonOutcome]) -> GroupFigur
 
     pairs = []
     for p in people:
-        if p.before_days_at_risk and p.after_days_at_risk:
+        if p.compared:
             pairs.append(
                 (
                     total(p, DEMAND, "before") / p.before_person_years,
@@ -298,12 +304,18 @@ def _figures(group: str, people: Sequence[outcomes.PersonOutcome]) -> GroupFigur
         down=directions.down,
         level=directions.level,
         up=directions.up,
+        not_compared=len(people) - len(pairs),
     )
 
 
 def _ordered(groups: dict[str, list[outcomes.PersonOutcome]], order: Iterable[str]) -> list[str]:
     known = [g for g in order if g in groups]
     return known + sorted(g for g in groups if g not in known)
+
+
+def all_figures(report: CohortReport) -> GroupFigures:
+    """The same headline figures for everyone enrolled: the "All" row of every equality table."""
+    return _figures("All", [r.outcome for r in report.people])
 
 
 def equality_tables(vault: UnlockedVault, report: CohortReport) -> tuple[EqualityTable, ...]:

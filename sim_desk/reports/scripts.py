@@ -153,7 +153,7 @@ def has_glyph(font: ScriptFont | None, char: str) -> bool:
     return ord(char) in _covered(font)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _covered(font: ScriptFont | None) -> frozenset[int]:
     if font is None:
         face = TTFont("SimScriptsDejaVu", str(fonts_dir() / "DejaVuSans.ttf")).face

@@ -35,9 +35,9 @@ def demo_names_by_script() -> dict[str, str]:
     """One full name (given and family) for every script the demo's names use."""
     found: dict[str, str] = {}
     for culture in CULTURES:
-        for given, _ in culture.given:
+        for first, _ in culture.given:
             for family in culture.family:
-                name = f"{given} {family}"
+                name = f"{first} {family}"
                 kinds = {script_name(c) for c in name if c.isalpha()}
                 if len(kinds) != 1:
                     continue
@@ -90,9 +90,7 @@ def shaping(request, monkeypatch):
 
 
 @pytest.mark.parametrize("script", sorted(DEMO_NAMES))
-def test_every_demo_script_is_found_by_pdftotext_in_the_person_report(
-    script, clinician, tmp_path
-):
+def test_every_demo_script_is_found_by_pdftotext_in_the_person_report(script, clinician, tmp_path):
     given, family = DEMO_NAMES[script].split(" ", 1)
     pid = people.create_person(
         clinician,
