@@ -313,16 +313,20 @@ def _ordered(groups: dict[str, list[outcomes.PersonOutcome]], order: Iterable[st
     return known + sorted(g for g in groups if g not in known)
 
 
-def all_figures(report: CohortReport) -> GroupFigures:
-    """The same headline figures for everyone enrolled: the "All" row of every equality table."""
-    return _figures("All", [r.outcome for r in report.people])
+@dataclass(frozen=True)
+class EqualityBreakdown:
+    """The equality tables, and the same figures for everyone in them (their "All" row)."""
+
+    tables: tuple[EqualityTable, ...]
+    everyone: GroupFigures
 
 
-def equality_tables(vault: UnlockedVault, report: CohortReport) -> tuple[EqualityTable, ...]:
+def equality_tables(vault: UnlockedVault, report: CohortReport) -> EqualityBreakdown:
     """The cohort's headline figures by broad ethnic group, gender and age band at enrolment.
 
     Aggregates only (groups, counts and person-time), so analysts may have them. Small numbers
     are suppressed when printed; the counts here are exact so that suppression can be checked.
+    Each table's groups add up to ``everyone``.
     """
     ids = [r.person_id for r in report.people]
     with vault.read() as session:
@@ -341,9 +345,11 @@ def equality_tables(vault: UnlockedVault, report: CohortReport) -> tuple[Equalit
         "Gender": defaultdict(list),
         "Age at enrolment": defaultdict(list),
     }
+    included = []
     for r in report.people:
         if r.person_id not in facts:
             continue
+        included.append(r.outcome)
         ethnic, gender, born, enrolled = facts[r.person_id]
         by["Ethnic group"][ETHNIC_BROAD_GROUP.get(ethnic, "Not stated or not known")].append(
             r.outcome
@@ -355,13 +361,14 @@ def equality_tables(vault: UnlockedVault, report: CohortReport) -> tuple[Equalit
         "Gender": [g.label for g in GenderIdentity],
         "Age at enrolment": [*(b[0] for b in AGE_BANDS), AGE_NOT_KNOWN],
     }
-    return tuple(
+    tables = tuple(
         EqualityTable(
             dimension,
             tuple(_figures(g, groups[g]) for g in _ordered(groups, orders[dimension])),
         )
         for dimension, groups in by.items()
     )
+    return EqualityBreakdown(tables, _figures("All", included))
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def cohort_report_pdf(
         story += _around_section(around, report.months)
         story += _paired_section(report)
         story += _engagement_section(report.engagement)
-        story += equality_section(equality)
+        story += equality_section(equality.tables, equality.everyone)
     story += _methods()
     report_data.audit_report(
         vault,
