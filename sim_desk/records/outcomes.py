@@ -45,6 +45,7 @@ accept a ``PermutationMethod`` and renamed its normal approximation ``"asymptoti
 
 from __future__ import annotations
 
+import bisect
 import enum
 import functools
 import math
@@ -989,25 +990,41 @@ def person_outcome(
     baselines_of: dict[str, list[BaselineCount]] = {}
     for baseline in inp.baseline_counts:
         baselines_of.setdefault(baseline.incident_type, []).append(baseline)
+    spans = (windows.prior, windows.before, windows.after, windows.later)
+    # The four spans follow on from each other, so an event's span is found by its place among
+    # their edges: one pass over a type's events instead of one per span.
+    edges = [windows.prior.start, windows.before.start, windows.after.start, windows.later.start]
+    last_day = windows.later.end
+    prior_years, before_years = person_years(prior_days), person_years(before_days)
+    after_years = person_years(after_days)
     types = []
     for incident_type in incident_types:
         events = events_of.get(incident_type, ())
         baselines = baselines_of.get(incident_type, ())
-        prior, before, after, later = (
-            count_in_window(w, incident_type, events, baselines)
-            for w in (windows.prior, windows.before, windows.after, windows.later)
-        )
+        if baselines:
+            prior, before, after, later = (
+                count_in_window(w, incident_type, events, baselines) for w in spans
+            )
+        elif not events:
+            prior = before = after = later = _NOTHING_COUNTED
+        else:
+            tally = [0, 0, 0, 0]
+            for event in events:
+                day = event.occurred_on
+                if edges[0] <= day < last_day:
+                    tally[bisect.bisect_right(edges, day) - 1] += 1
+            prior, before, after, later = (WindowCount(n) for n in tally)
         types.append(
             TypeOutcome(
                 incident_type=incident_type,
                 prior=prior,
                 before=before,
                 after=after,
-                prior_rate=rate_per_person_year(prior.count, person_years(prior_days)),
-                before_rate=rate_per_person_year(before.count, person_years(before_days)),
-                after_rate=rate_per_person_year(after.count, person_years(after_days)),
-                before_person_years=person_years(before_days),
-                after_person_years=person_years(after_days),
+                prior_rate=rate_per_person_year(prior.count, prior_years),
+                before_rate=rate_per_person_year(before.count, before_years),
+                after_rate=rate_per_person_year(after.count, after_years),
+                before_person_years=before_years,
+                after_person_years=after_years,
                 later=later,
             )
         )

@@ -159,6 +159,7 @@ def test_outcomes_module_imports_no_qt_database_or_other_sim_desk_code() -> None
             imported.add((node.module or "").split(".")[0])
     allowed = {
         "__future__",
+        "bisect",
         "collections",
         "dataclasses",
         "enum",
@@ -1171,6 +1172,21 @@ def person_inputs(draw: st.DrawFn, key: str) -> PersonOutcomeInput:
             Stay(enrolled + timedelta(days=s), enrolled + timedelta(days=s + n)) for s, n in stays
         ],
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(inp=person_inputs("p"), days_since=st.integers(0, 900))
+def test_each_window_holds_the_events_count_in_window_finds_there(
+    inp: PersonOutcomeInput, days_since: int
+) -> None:
+    today = inp.enrolled_on + timedelta(days=days_since)
+    assume(inp.closed_on is None or inp.closed_on <= today)
+    result = person_outcome(inp, today=today, incident_types=[S136, AE])
+    w = result.windows
+    for kind in (S136, AE):
+        t = result.type_outcome(kind)
+        for name in ("prior", "before", "after", "later"):
+            assert getattr(t, name) == count_in_window(getattr(w, name), kind, inp.events), name
 
 
 @st.composite
