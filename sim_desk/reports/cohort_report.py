@@ -53,7 +53,7 @@ TRAJECTORY_CAPTION = (
     "One line per person compared, unlabelled, from their crisis rate before enrolment to their"
     " rate after."
 )
-PAIRED_WIDTHS = [w * mm for w in (26, 13, 25, 25, 10.5, 10.5, 9, 12, 14.5, 13.5, 15)]  # 174 mm
+PAIRED_WIDTHS = [w * mm for w in (25, 13, 24, 24, 11.5, 11, 9, 12, 14.5, 14, 16)]  # 174 mm
 INDENT = "\u00a0" * 4  # leading spaces would be dropped by the paragraph
 
 

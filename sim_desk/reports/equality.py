@@ -42,7 +42,7 @@ HEADER = (
     "Went up",
     "Not compared",
 )
-WIDTHS = [w * mm for w in (31, 13.5, 13, 12.5, 13, 12.5, 13.5, 12.5, 12.5, 11, 12, 17)]  # 174 mm
+WIDTHS = [w * mm for w in (30, 13.5, 13, 12.5, 13, 12.5, 13.5, 12.5, 12.5, 11, 12, 18)]  # 174 mm
 #: The counts printed, in column order; each is additive down the groups.
 COUNT_FIELDS = (
     "people",

@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -574,11 +575,17 @@ def _pdf_text_string(text: str) -> str:
 
 
 _INSTALLED = False
+_INSTALLING = threading.Lock()  # reports are made on worker threads: patch reportlab once
 
 
 def install_shaping() -> None:
     """Puts :func:`_shape_frag_word` in place of reportlab's shaping and wraps shaped text in
     ``/ActualText`` spans (once per process; harmless without HarfBuzz)."""
+    with _INSTALLING:
+        _install_shaping()
+
+
+def _install_shaping() -> None:
     global _INSTALLED
     if _INSTALLED:
         return
