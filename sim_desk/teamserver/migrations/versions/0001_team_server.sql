@@ -957,8 +957,7 @@ DECLARE
 BEGIN
     UPDATE sim.devices SET last_seen = now() WHERE id = me_device;
     RETURN jsonb_build_object(
-        'team', (SELECT jsonb_build_object(
-            'id', t.id, 'name', t.name, 'incarnation', t.incarnation, 'last_seq', t.last_seq)
+        'team', (SELECT jsonb_build_object('id', t.id, 'name', t.name, 'incarnation', t.incarnation)
             FROM sim.team t),
         'users', coalesce((SELECT jsonb_agg(jsonb_build_object(
             'id', u.id, 'username', u.username, 'display_name', u.display_name,
