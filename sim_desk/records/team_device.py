@@ -138,7 +138,10 @@ def save_pending(vault: UnlockedVault, credential: DeviceCredential) -> None:
             )
         )
         vault.audit(
-            session, JOIN_STARTED, "team_server_device", credential.device_id,
+            session,
+            JOIN_STARTED,
+            "team_server_device",
+            credential.device_id,
             team=credential.team_id,
         )
 

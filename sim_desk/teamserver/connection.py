@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from sim_desk.records.errors import SimDeskError
 from sim_desk.teamserver.errors import (
     ServerError,
     ServerLoginFailed,
@@ -142,7 +143,7 @@ def connect(
             raise translate_connect_error(exc, address) from None
 
 
-def translate_connect_error(exc: psycopg.OperationalError, address: ServerAddress) -> ServerError:
+def translate_connect_error(exc: psycopg.OperationalError, address: ServerAddress) -> SimDeskError:
     """Words for a failed connection. libpq's text quotes no password, but we add none of it."""
     text = str(exc)
     where = address.describe()

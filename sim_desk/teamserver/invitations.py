@@ -127,7 +127,9 @@ class Invitation:
                 invitation_id=uuid.UUID(str(doc["invitation"])),
                 user_id=uuid.UUID(str(user["id"])),
                 username=str(user["username"]),
-                display_name=None if user.get("display_name") is None else str(user["display_name"]),
+                display_name=None
+                if user.get("display_name") is None
+                else str(user["display_name"]),
                 role=str(user["role"]),
                 clinical=bool(user["clinical"]),
                 expires_at=datetime.fromisoformat(str(doc["expires_at"])),
@@ -177,9 +179,7 @@ class Invitation:
         return cls.from_json(text)
 
 
-_DAMAGED = (
-    "The invitation file is damaged or incomplete. Ask your team lead for a new invitation."
-)
+_DAMAGED = "The invitation file is damaged or incomplete. Ask your team lead for a new invitation."
 
 
 def create_invitation(

@@ -79,7 +79,9 @@ def join_team(
     """
     actor = vault.actor
     if actor.user_id is None:
-        raise PermissionDenied("Sign in as yourself to join a team server, not with the recovery key.")
+        raise PermissionDenied(
+            "Sign in as yourself to join a team server, not with the recovery key."
+        )
     if normalise_username(invitation.username) != actor.username:
         raise InvitationInvalid(
             f"This invitation is for the user {invitation.username}, but you are signed in as"

@@ -174,9 +174,7 @@ def _create_roles(conn: psycopg.Connection[Any], roles: Roles, database: str) ->
     # The role manager puts new logins in the groups (PostgreSQL 16+ asks for ADMIN OPTION).
     for group in (roles.device, roles.invitee):
         conn.execute(
-            sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(
-                _ident(group), _ident(roles.rolemgr)
-            )
+            sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(_ident(group), _ident(roles.rolemgr))
         )
     db = _ident(database)
     conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
@@ -238,9 +236,7 @@ class TeamSetUp:
     revision: str
 
 
-def init_server(
-    login: AdminLogin, *, team_name: str, role_prefix: str | None = None
-) -> TeamSetUp:
+def init_server(login: AdminLogin, *, team_name: str, role_prefix: str | None = None) -> TeamSetUp:
     """Creates a team on an empty database: roles, schema, policies, functions, the team row.
 
     All in one transaction: on any error nothing is left behind.

@@ -149,7 +149,11 @@ def build_world(
     world = World(db, setup, paths, dirs, pair_a, pair_b, ids)
     with db.admin.connect(autocommit=True) as admin:
         first = create_invitation(
-            admin, db.address, username="lead", role="team_lead", clinical=True,
+            admin,
+            db.address,
+            username="lead",
+            role="team_lead",
+            clinical=True,
             user_id=ids["lead"],
         )
     with team.unlock("lead") as lead:
@@ -160,7 +164,11 @@ def build_world(
         role, clinical = roles[name]
         with protocol.device_connection(world.devices["lead"]) as conn:
             invitation = create_invitation(
-                conn, db.address, username=name, role=role, clinical=clinical,
+                conn,
+                db.address,
+                username=name,
+                role=role,
+                clinical=clinical,
                 user_id=ids[name],
             )
         with team.unlock(name) as vault:
@@ -168,14 +176,26 @@ def build_world(
     world.push(
         "lead",
         protocol.change(
-            "pairs", pair_a,
-            {"id": str(pair_a), "name": "Pair A", "officer_id": str(ids["officer"]),
-             "clinician_id": str(ids["clinician"]), "active": True},
+            "pairs",
+            pair_a,
+            {
+                "id": str(pair_a),
+                "name": "Pair A",
+                "officer_id": str(ids["officer"]),
+                "clinician_id": str(ids["clinician"]),
+                "active": True,
+            },
         ),
         protocol.change(
-            "pairs", pair_b,
-            {"id": str(pair_b), "name": "Pair B", "officer_id": str(ids["officer2"]),
-             "clinician_id": str(ids["clinician2"]), "active": True},
+            "pairs",
+            pair_b,
+            {
+                "id": str(pair_b),
+                "name": "Pair B",
+                "officer_id": str(ids["officer2"]),
+                "clinician_id": str(ids["clinician2"]),
+                "active": True,
+            },
         ),
     )
     return world

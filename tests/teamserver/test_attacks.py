@@ -89,18 +89,29 @@ def _write_report() -> Iterator[None]:
 def victims(world: World) -> dict[str, uuid.UUID]:
     """People on both caseloads (with canary names), and a clinical note on pair B's person."""
     mine, theirs, note = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    world.push("officer", protocol.change("people", mine, person(world.pair_a, CANARY_NAME, CANARY_NHS)))
+    world.push(
+        "officer", protocol.change("people", mine, person(world.pair_a, CANARY_NAME, CANARY_NHS))
+    )
     world.push(
         "officer2",
-        protocol.change("people", theirs, person(world.pair_b, OTHER_CANARY_NAME, OTHER_CANARY_NHS)),
+        protocol.change(
+            "people", theirs, person(world.pair_b, OTHER_CANARY_NAME, OTHER_CANARY_NHS)
+        ),
     )
     result = world.push(
         "clinician2",
         protocol.change(
-            "contacts", note,
-            {"person_id": str(theirs), "started_at": "2026-11-02T10:00:00+00:00",
-             "duration_minutes": 30, "mechanism": "01", "attendance": "5",
-             "staff_present": "both", "shared_note": "seen"},
+            "contacts",
+            note,
+            {
+                "person_id": str(theirs),
+                "started_at": "2026-11-02T10:00:00+00:00",
+                "duration_minutes": 30,
+                "mechanism": "01",
+                "attendance": "5",
+                "staff_present": "both",
+                "shared_note": "seen",
+            },
             clinical={"clinical_note": (b"\x02" * 40, 1)},
         ),
     )
@@ -151,8 +162,12 @@ def test_every_table_refuses_every_statement(world: World, officer):
         for verb, query in (
             ("SELECT", sql.SQL("SELECT * FROM {}").format(name)),
             ("INSERT", sql.SQL("INSERT INTO {} DEFAULT VALUES").format(name)),
-            ("UPDATE", sql.SQL("UPDATE {} SET {} = {}").format(
-                name, sql.Identifier(column), sql.Identifier(column))),
+            (
+                "UPDATE",
+                sql.SQL("UPDATE {} SET {} = {}").format(
+                    name, sql.Identifier(column), sql.Identifier(column)
+                ),
+            ),
             ("DELETE", sql.SQL("DELETE FROM {}").format(name)),
             ("TRUNCATE", sql.SQL("TRUNCATE {}").format(name)),
             ("COPY TO", sql.SQL("COPY {} TO STDOUT").format(name)),
@@ -161,8 +176,9 @@ def test_every_table_refuses_every_statement(world: World, officer):
             got = attempt(officer, f"{verb} sim.{table}", query)
             assert got.sqlstate == "42501", (table, verb, got)
         with officer.transaction(force_rollback=True):
-            got = attempt(officer, f"BEGIN; LOCK TABLE sim.{table}",
-                          sql.SQL("LOCK TABLE {}").format(name))
+            got = attempt(
+                officer, f"BEGIN; LOCK TABLE sim.{table}", sql.SQL("LOCK TABLE {}").format(name)
+            )
         assert got.sqlstate == "42501", (table, "LOCK", got)
 
 
@@ -170,14 +186,25 @@ def test_no_function_outside_the_api_can_be_called(world: World, officer):
     for name, signature in sim_functions(world):
         if name in API:
             continue
-        args = ", ".join("NULL" for _ in range(signature.count(",") + 1)) if "()" not in signature else ""
+        args = (
+            ", ".join("NULL" for _ in range(signature.count(",") + 1))
+            if "()" not in signature
+            else ""
+        )
         got = attempt(officer, f"call sim.{name}", sql.SQL(f"SELECT sim.{name}({args})"))
         assert got.sqlstate == "42501", (signature, got)
 
 
 def test_joining_is_for_invitations_only(officer):
-    got = attempt(officer, "sim.join_team as a device", "SELECT sim.join_team(%s, %s)",
-                  ("SCRAM-SHA-256$4096:AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 43 + "=:" + "A" * 43 + "=", b"k" * 32))
+    got = attempt(
+        officer,
+        "sim.join_team as a device",
+        "SELECT sim.join_team(%s, %s)",
+        (
+            "SCRAM-SHA-256$4096:AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 43 + "=:" + "A" * 43 + "=",
+            b"k" * 32,
+        ),
+    )
     assert got.sqlstate == "42501"
 
 
@@ -187,8 +214,11 @@ def test_joining_is_for_invitations_only(officer):
 def test_lead_only_functions_refuse_an_officer(world: World, officer):
     lead_device = world.devices["lead"].device_id
     checks = [
-        ("sim.invite as an officer", "SELECT sim.invite('mallory', 'team_lead', true, 24, %s)",
-         ("SCRAM-SHA-256$4096:AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 43 + "=:" + "A" * 43 + "=",)),
+        (
+            "sim.invite as an officer",
+            "SELECT sim.invite('mallory', 'team_lead', true, 24, %s)",
+            ("SCRAM-SHA-256$4096:AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 43 + "=:" + "A" * 43 + "=",),
+        ),
         ("sim.revoke_device(the lead's device)", "SELECT sim.revoke_device(%s)", (lead_device,)),
         ("sim.revoke_user(the lead)", "SELECT sim.revoke_user(%s)", (world.user_ids["lead"],)),
     ]
@@ -200,9 +230,13 @@ def test_lead_only_functions_refuse_an_officer(world: World, officer):
     assert {d["user"] for d in status.rows[0][0]["devices"]} == {str(world.user_ids["officer"])}
 
 
-def test_pull_with_forged_arguments_shows_only_the_pairs_rows_and_no_clinical_text(world: World, officer, victims):
+def test_pull_with_forged_arguments_shows_only_the_pairs_rows_and_no_clinical_text(
+    world: World, officer, victims
+):
     for after, limit in ((-1, 1000), (0, 10**9), (None, None), (-(2**62), -5)):
-        got = attempt(officer, f"sim.pull({after}, {limit})", "SELECT sim.pull(%s, %s)", (after, limit))
+        got = attempt(
+            officer, f"sim.pull({after}, {limit})", "SELECT sim.pull(%s, %s)", (after, limit)
+        )
         assert got.sqlstate is None
         page = got.rows[0][0]
         rows = {c["row_id"] for c in page["changes"]}
@@ -213,12 +247,27 @@ def test_pull_with_forged_arguments_shows_only_the_pairs_rows_and_no_clinical_te
 
 def test_push_with_forged_author_and_device_records_the_real_ones(world: World, officer, victims):
     forged = protocol.change(
-        "contacts", uuid.uuid4(),
-        {"person_id": str(victims["mine"]), "started_at": "2026-11-02T10:00:00+00:00",
-         "duration_minutes": 30, "mechanism": "01", "attendance": "5", "staff_present": "both"},
+        "contacts",
+        uuid.uuid4(),
+        {
+            "person_id": str(victims["mine"]),
+            "started_at": "2026-11-02T10:00:00+00:00",
+            "duration_minutes": 30,
+            "mechanism": "01",
+            "attendance": "5",
+            "staff_present": "both",
+        },
     )
-    forged |= {"device_id": str(world.devices["lead"].device_id), "author": str(world.user_ids["lead"])}
-    got = attempt(officer, "push claiming the lead's device and user", "SELECT sim.push(%s)", (Jsonb([forged]),))
+    forged |= {
+        "device_id": str(world.devices["lead"].device_id),
+        "author": str(world.user_ids["lead"]),
+    }
+    got = attempt(
+        officer,
+        "push claiming the lead's device and user",
+        "SELECT sim.push(%s)",
+        (Jsonb([forged]),),
+    )
     assert got.rows[0][0]["results"][0]["status"] == "accepted"
     with world.db.admin_connect() as admin:
         row = admin.execute(
@@ -230,53 +279,96 @@ def test_push_with_forged_author_and_device_records_the_real_ones(world: World, 
 def test_push_against_other_pairs_rows_is_refused_alike(world: World, officer, victims):
     cases = {
         "push: contact on another pair's person": protocol.change(
-            "contacts", uuid.uuid4(), {"person_id": str(victims["theirs"])}),
+            "contacts", uuid.uuid4(), {"person_id": str(victims["theirs"])}
+        ),
         "push: contact on a person who does not exist": protocol.change(
-            "contacts", uuid.uuid4(), {"person_id": str(uuid.uuid4())}),
+            "contacts", uuid.uuid4(), {"person_id": str(uuid.uuid4())}
+        ),
         "push: overwrite another pair's person": protocol.change(
-            "people", victims["theirs"], person(world.pair_a, "Taken", None)),
-        "push: delete another pair's person": protocol.change("people", victims["theirs"], None, op="delete"),
-        "push: delete a row that does not exist": protocol.change("people", uuid.uuid4(), None, op="delete"),
+            "people", victims["theirs"], person(world.pair_a, "Taken", None)
+        ),
+        "push: delete another pair's person": protocol.change(
+            "people", victims["theirs"], None, op="delete"
+        ),
+        "push: delete a row that does not exist": protocol.change(
+            "people", uuid.uuid4(), None, op="delete"
+        ),
         "push: overwrite another pair's clinical note row": protocol.change(
-            "contacts", victims["note"], {"person_id": str(victims["mine"])}),
+            "contacts", victims["note"], {"person_id": str(victims["mine"])}
+        ),
         "push: a person onto another pair's caseload": protocol.change(
-            "people", uuid.uuid4(), person(world.pair_b, "Planted", None)),
-        "push: a pair (leads only)": protocol.change("pairs", world.pair_b, {"officer_id": str(world.user_ids["officer"])}),
+            "people", uuid.uuid4(), person(world.pair_b, "Planted", None)
+        ),
+        "push: a pair (leads only)": protocol.change(
+            "pairs", world.pair_b, {"officer_id": str(world.user_ids["officer"])}
+        ),
         "push: a person with no pair (leads only)": protocol.change(
-            "people", uuid.uuid4(), {**person(world.pair_a, "Unpaired", None), "pair_id": None}),
+            "people", uuid.uuid4(), {**person(world.pair_a, "Unpaired", None), "pair_id": None}
+        ),
         "push: an s136 episode under another pair's incident": protocol.change(
-            "s136_episodes", uuid.uuid4(), {"incident_id": str(victims["theirs"])}),
+            "s136_episodes", uuid.uuid4(), {"incident_id": str(victims["theirs"])}
+        ),
         "push: a revision of another pair's contact": protocol.change(
-            "contact_revisions", uuid.uuid4(), {"contact_id": str(victims["note"])}),
+            "contact_revisions", uuid.uuid4(), {"contact_id": str(victims["note"])}
+        ),
         "push: clinical text from an officer": protocol.change(
-            "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])}, clinical={"clinical_note": (b"x", 1)}),
+            "contacts",
+            uuid.uuid4(),
+            {"person_id": str(victims["mine"])},
+            clinical={"clinical_note": (b"x", 1)},
+        ),
     }
     answers = {}
     for what, change in cases.items():
         got = attempt(officer, what, "SELECT sim.push(%s)", (Jsonb([change]),))
         answers[what] = {k: v for k, v in got.rows[0][0]["results"][0].items() if k != "change_id"}
-    assert all(a == {"status": "refused", "code": "not_permitted"} for a in answers.values()), answers
+    assert all(a == {"status": "refused", "code": "not_permitted"} for a in answers.values()), (
+        answers
+    )
     with world.db.admin_connect() as admin:
         theirs = admin.execute(
-            "SELECT payload->>'given_name', deleted FROM sim.rows WHERE row_id = %s", (victims["theirs"],)
+            "SELECT payload->>'given_name', deleted FROM sim.rows WHERE row_id = %s",
+            (victims["theirs"],),
         ).fetchone()
-        pair_b = admin.execute("SELECT officer_id FROM sim.pairs WHERE id = %s", (world.pair_b,)).fetchone()
+        pair_b = admin.execute(
+            "SELECT officer_id FROM sim.pairs WHERE id = %s", (world.pair_b,)
+        ).fetchone()
     assert theirs == (OTHER_CANARY_NAME, False)
     assert pair_b == (world.user_ids["officer2"],)
 
 
 def test_sql_in_table_names_and_payloads_is_only_ever_data(world: World, officer, victims):
     evil = "x'); DROP TABLE sim.rows; --"
-    for table in (evil, "people\"; DROP TABLE sim.rows; --", "sim.rows", "../people"):
-        got = attempt(officer, f"push to table {table!r}", "SELECT sim.push(%s)",
-                      (Jsonb([protocol.change(table, uuid.uuid4(), {"a": 1})]),))
+    for table in (evil, 'people"; DROP TABLE sim.rows; --', "sim.rows", "../people"):
+        got = attempt(
+            officer,
+            f"push to table {table!r}",
+            "SELECT sim.push(%s)",
+            (Jsonb([protocol.change(table, uuid.uuid4(), {"a": 1})]),),
+        )
         assert got.rows[0][0]["results"][0]["code"] in ("unknown_table", "invalid")
     row = uuid.uuid4()
-    got = attempt(officer, "push a person whose name is SQL", "SELECT sim.push(%s)",
-                  (Jsonb([protocol.change("people", row, person(world.pair_a, evil, None, family_name="'||pg_sleep(5)||'"))]),))
+    got = attempt(
+        officer,
+        "push a person whose name is SQL",
+        "SELECT sim.push(%s)",
+        (
+            Jsonb(
+                [
+                    protocol.change(
+                        "people",
+                        row,
+                        person(world.pair_a, evil, None, family_name="'||pg_sleep(5)||'"),
+                    )
+                ]
+            ),
+        ),
+    )
     assert got.rows[0][0]["results"][0]["status"] == "accepted"
     with world.db.admin_connect() as admin:
-        stored = admin.execute("SELECT payload->>'given_name' FROM sim.rows WHERE row_id = %s", (row,)).fetchone()
+        stored = admin.execute(
+            "SELECT payload->>'given_name' FROM sim.rows WHERE row_id = %s", (row,)
+        ).fetchone()
         assert admin.execute("SELECT to_regclass('sim.rows') IS NOT NULL").fetchone() == (True,)
     assert stored == (evil,)
     for what, payload in (
@@ -296,11 +388,14 @@ def test_sql_in_table_names_and_payloads_is_only_ever_data(world: World, officer
 
 def test_advisory_locks_are_harmless(world: World, officer, victims):
     for key in (0, 1, 42, 2**31 - 1):
-        assert not attempt(officer, f"pg_advisory_lock({key})", "SELECT pg_advisory_lock(%s)", (key,)).refused
+        assert not attempt(
+            officer, f"pg_advisory_lock({key})", "SELECT pg_advisory_lock(%s)", (key,)
+        ).refused
     attempt(officer, "pg_advisory_lock(0, 0)", "SELECT pg_advisory_lock(0, 0)")
     started = time.monotonic()
-    result = world.push("clinician", protocol.change(
-        "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])}))[0]
+    result = world.push(
+        "clinician", protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})
+    )[0]
     assert result["status"] == "accepted" and time.monotonic() - started < 5  # never waited
 
 
@@ -310,21 +405,35 @@ def test_holding_the_team_lock_is_ended_by_the_next_push(world: World, victims):
     with world.db.admin_connect() as admin:
         admin.execute("UPDATE sim.team SET lock_wait = '300 ms', stalled_after = '1 second'")
         admin.commit()
-    holder = world.db.login(world.devices["officer"].login_role, world.devices["officer"].secret,
-                            autocommit=False)
+    holder = world.db.login(
+        world.devices["officer"].login_role, world.devices["officer"].secret, autocommit=False
+    )
     try:
         for setting in ("statement_timeout", "idle_in_transaction_session_timeout", "lock_timeout"):
             holder.execute(sql.SQL("SET {} = 0").format(sql.Identifier(setting)))
-        first = attempt(holder, "BEGIN; sim.push(...) and never commit (timeouts set to 0)",
-                        "SELECT sim.push(%s)", (Jsonb([protocol.change(
-                            "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})]),))
+        first = attempt(
+            holder,
+            "BEGIN; sim.push(...) and never commit (timeouts set to 0)",
+            "SELECT sim.push(%s)",
+            (
+                Jsonb(
+                    [protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})]
+                ),
+            ),
+        )
         assert first.rows[0][0]["results"][0]["status"] == "accepted"
         deadline = time.monotonic() + 30
         answers = []
         while time.monotonic() < deadline:
             with protocol.device_connection(world.devices["clinician"]) as conn:
-                answer = protocol.push(conn, [protocol.change(
-                    "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})])
+                answer = protocol.push(
+                    conn,
+                    [
+                        protocol.change(
+                            "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])}
+                        )
+                    ],
+                )
             answers.append(answer["status"])
             if answer["status"] == "done":
                 break
@@ -335,32 +444,56 @@ def test_holding_the_team_lock_is_ended_by_the_next_push(world: World, victims):
     finally:
         holder.close()
         with world.db.admin_connect() as admin:
-            admin.execute("UPDATE sim.team SET lock_wait = '5 seconds', stalled_after = '45 seconds'")
+            admin.execute(
+                "UPDATE sim.team SET lock_wait = '5 seconds', stalled_after = '45 seconds'"
+            )
             admin.commit()
 
 
 def test_a_long_statement_is_stopped_by_the_roles_statement_timeout(world: World):
     officer_role = world.devices["officer"].login_role
     with world.connect("officer") as conn:
-        shown = attempt(conn, "SHOW statement_timeout (the role's default)", "SHOW statement_timeout")
+        shown = attempt(
+            conn, "SHOW statement_timeout (the role's default)", "SHOW statement_timeout"
+        )
         assert shown.rows == [("30s",)]
-    with world.db.admin_connect(autocommit=True) as admin:  # shortened here only to keep the test quick
-        admin.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '500ms'").format(sql.Identifier(officer_role)))
+    with world.db.admin_connect(
+        autocommit=True
+    ) as admin:  # shortened here only to keep the test quick
+        admin.execute(
+            sql.SQL("ALTER ROLE {} SET statement_timeout = '500ms'").format(
+                sql.Identifier(officer_role)
+            )
+        )
     try:
         with world.connect("officer") as conn:
             got = attempt(conn, "SELECT pg_sleep(5) under statement_timeout", "SELECT pg_sleep(5)")
         assert got.sqlstate == "57014"
     finally:
         with world.db.admin_connect(autocommit=True) as admin:
-            admin.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '30s'").format(sql.Identifier(officer_role)))
+            admin.execute(
+                sql.SQL("ALTER ROLE {} SET statement_timeout = '30s'").format(
+                    sql.Identifier(officer_role)
+                )
+            )
 
 
 def test_prepared_transactions_cannot_keep_a_lock_past_the_session(world: World, victims):
-    conn = world.db.login(world.devices["officer"].login_role, world.devices["officer"].secret, autocommit=False)
+    conn = world.db.login(
+        world.devices["officer"].login_role, world.devices["officer"].secret, autocommit=False
+    )
     try:
-        conn.execute("SELECT sim.push(%s)", (Jsonb([protocol.change(
-            "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})]),))
-        got = attempt(conn, "PREPARE TRANSACTION after a push", "PREPARE TRANSACTION 'keep-the-lock'")
+        conn.execute(
+            "SELECT sim.push(%s)",
+            (
+                Jsonb(
+                    [protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})]
+                ),
+            ),
+        )
+        got = attempt(
+            conn, "PREPARE TRANSACTION after a push", "PREPARE TRANSACTION 'keep-the-lock'"
+        )
         assert got.refused
     finally:
         conn.close()
@@ -371,7 +504,9 @@ def test_a_device_has_at_most_four_connections(world: World):
     try:
         with pytest.raises(psycopg.OperationalError) as refused:
             world.connect("officer")
-        REPORT.append(("a fifth connection at once", str(refused.value).strip().splitlines()[-1][:140]))
+        REPORT.append(
+            ("a fifth connection at once", str(refused.value).strip().splitlines()[-1][:140])
+        )
         assert "too many connections" in str(refused.value)
     finally:
         for conn in conns:
@@ -386,9 +521,14 @@ def test_no_object_can_be_created(officer):
         ("CREATE TABLE sim.x", "CREATE TABLE sim.x (a int)"),
         ("CREATE TABLE public.x", "CREATE TABLE public.x (a int)"),
         ("CREATE TEMP TABLE", "CREATE TEMP TABLE x (a int)"),
-        ("CREATE FUNCTION sim.caller_device() (shadowing)",
-         "CREATE FUNCTION sim.caller_device() RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'"),
-        ("CREATE FUNCTION public.f", "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'"),
+        (
+            "CREATE FUNCTION sim.caller_device() (shadowing)",
+            "CREATE FUNCTION sim.caller_device() RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'",
+        ),
+        (
+            "CREATE FUNCTION public.f",
+            "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        ),
         ("CREATE SCHEMA", "CREATE SCHEMA evil"),
         ("CREATE ROLE", "CREATE ROLE evil LOGIN PASSWORD 'x'"),
         ("CREATE EXTENSION dblink", "CREATE EXTENSION dblink"),
@@ -400,26 +540,56 @@ def test_no_object_can_be_created(officer):
 
 def test_no_other_role_can_be_taken_on(world: World, officer):
     roles = world.roles
-    targets = [roles.owner, roles.resolver, roles.rolemgr, roles.dedup, roles.invitee,
-               world.devices["lead"].login_role, world.devices["officer2"].login_role, "simadmin"]
+    targets = [
+        roles.owner,
+        roles.resolver,
+        roles.rolemgr,
+        roles.dedup,
+        roles.invitee,
+        world.devices["lead"].login_role,
+        world.devices["officer2"].login_role,
+        "simadmin",
+    ]
     for target in targets:
-        got = attempt(officer, f"SET ROLE {target}", sql.SQL("SET ROLE {}").format(sql.Identifier(target)))
+        got = attempt(
+            officer, f"SET ROLE {target}", sql.SQL("SET ROLE {}").format(sql.Identifier(target))
+        )
         assert got.sqlstate == "42501", (target, got)
-        got = attempt(officer, f"SET SESSION AUTHORIZATION {target}",
-                      sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(target)))
+        got = attempt(
+            officer,
+            f"SET SESSION AUTHORIZATION {target}",
+            sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(target)),
+        )
         assert got.sqlstate == "42501", (target, got)
     # The device's own group: allowed (it is a member), and it gains nothing.
-    assert not attempt(officer, f"SET ROLE {roles.device}", sql.SQL("SET ROLE {}").format(sql.Identifier(roles.device))).refused
-    assert attempt(officer, "SELECT sim.rows as the device group", "SELECT * FROM sim.rows").sqlstate == "42501"
+    assert not attempt(
+        officer,
+        f"SET ROLE {roles.device}",
+        sql.SQL("SET ROLE {}").format(sql.Identifier(roles.device)),
+    ).refused
+    assert (
+        attempt(officer, "SELECT sim.rows as the device group", "SELECT * FROM sim.rows").sqlstate
+        == "42501"
+    )
     attempt(officer, "RESET ROLE", "RESET ROLE")
     me = sql.Identifier(world.devices["officer"].login_role)
     for what, statement in (
         ("ALTER ROLE self CREATEROLE", sql.SQL("ALTER ROLE {} CREATEROLE").format(me)),
         ("ALTER ROLE self BYPASSRLS", sql.SQL("ALTER ROLE {} BYPASSRLS").format(me)),
-        ("ALTER ROLE self CONNECTION LIMIT -1", sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(me)),
-        (f"GRANT {roles.owner} TO self", sql.SQL("GRANT {} TO {}").format(sql.Identifier(roles.owner), me)),
-        ("ALTER ROLE lead's device PASSWORD", sql.SQL("ALTER ROLE {} PASSWORD 'x'").format(
-            sql.Identifier(world.devices["lead"].login_role))),
+        (
+            "ALTER ROLE self CONNECTION LIMIT -1",
+            sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(me),
+        ),
+        (
+            f"GRANT {roles.owner} TO self",
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(roles.owner), me),
+        ),
+        (
+            "ALTER ROLE lead's device PASSWORD",
+            sql.SQL("ALTER ROLE {} PASSWORD 'x'").format(
+                sql.Identifier(world.devices["lead"].login_role)
+            ),
+        ),
     ):
         got = attempt(officer, what, statement)
         assert got.sqlstate == "42501", (what, got)
@@ -435,18 +605,28 @@ def test_the_catalogues_give_nothing_away(world: World, officer):
     ):
         got = attempt(officer, what, query)
         assert got.sqlstate == "42501", (what, got)
-    passwords = attempt(officer, "pg_roles.rolpassword", "SELECT DISTINCT rolpassword FROM pg_roles")
+    passwords = attempt(
+        officer, "pg_roles.rolpassword", "SELECT DISTINCT rolpassword FROM pg_roles"
+    )
     assert passwords.rows == [("********",)]
-    stats = attempt(officer, "pg_stats for sim tables", "SELECT count(*) FROM pg_stats WHERE schemaname = 'sim'")
+    stats = attempt(
+        officer, "pg_stats for sim tables", "SELECT count(*) FROM pg_stats WHERE schemaname = 'sim'"
+    )
     assert stats.rows == [(0,)]
     with world.connect("clinician") as other:
         other_pid = other.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         other.execute("SELECT sim.hello()")
-        seen = attempt(officer, "pg_stat_activity: another device's query",
-                       "SELECT query FROM pg_stat_activity WHERE pid = %s", (other_pid,))
+        seen = attempt(
+            officer,
+            "pg_stat_activity: another device's query",
+            "SELECT query FROM pg_stat_activity WHERE pid = %s",
+            (other_pid,),
+        )
         assert seen.rows == [("<insufficient privilege>",)]
         for verb in ("pg_terminate_backend", "pg_cancel_backend"):
-            got = attempt(officer, f"{verb}(another device)", sql.SQL(f"SELECT {verb}(%s)"), (other_pid,))
+            got = attempt(
+                officer, f"{verb}(another device)", sql.SQL(f"SELECT {verb}(%s)"), (other_pid,)
+            )
             assert got.sqlstate == "42501"
 
 
@@ -464,7 +644,9 @@ def test_an_invitation_login_can_only_join_once(world: World, tmp_path):
         invitation = create_invitation(conn, world.db.address, username="newcomer", role="officer")
     from sim_desk.teamserver.connection import invitation_login_password
 
-    with world.db.login(invitation.login_role, invitation_login_password(invitation.secret)) as guest:
+    with world.db.login(
+        invitation.login_role, invitation_login_password(invitation.secret)
+    ) as guest:
         for what, query in (
             ("invitation login: SELECT sim.rows", "SELECT * FROM sim.rows"),
             ("invitation login: sim.pull", "SELECT sim.pull(0, 10)"),
@@ -472,20 +654,36 @@ def test_an_invitation_login_can_only_join_once(world: World, tmp_path):
             ("invitation login: sim.hello", "SELECT sim.hello()"),
         ):
             assert attempt(guest, what, query).sqlstate == "42501", what
-        got = attempt(guest, "join_team with a plaintext password as the verifier",
-                      "SELECT sim.join_team(%s, %s)", ("hunter2-plaintext", b"k" * 32))
+        got = attempt(
+            guest,
+            "join_team with a plaintext password as the verifier",
+            "SELECT sim.join_team(%s, %s)",
+            ("hunter2-plaintext", b"k" * 32),
+        )
         assert got.sqlstate == "22023"
-        got = attempt(guest, "join_team with an md5 hash as the verifier",
-                      "SELECT sim.join_team(%s, %s)", ("md5" + "0" * 32, b"k" * 32))
+        got = attempt(
+            guest,
+            "join_team with an md5 hash as the verifier",
+            "SELECT sim.join_team(%s, %s)",
+            ("md5" + "0" * 32, b"k" * 32),
+        )
         assert got.sqlstate == "22023"
         verifier = protocol_verifier(guest)
-        assert not attempt(guest, "join_team (first time)", "SELECT sim.join_team(%s, %s)", (verifier, b"k" * 32)).refused
-        got = attempt(guest, "join_team again with the same invitation", "SELECT sim.join_team(%s, %s)",
-                      (protocol_verifier(guest), b"j" * 32))
+        assert not attempt(
+            guest, "join_team (first time)", "SELECT sim.join_team(%s, %s)", (verifier, b"k" * 32)
+        ).refused
+        got = attempt(
+            guest,
+            "join_team again with the same invitation",
+            "SELECT sim.join_team(%s, %s)",
+            (protocol_verifier(guest), b"j" * 32),
+        )
         assert got.sqlstate == "42501"
     with pytest.raises(psycopg.OperationalError) as refused:
         world.db.login(invitation.login_role, invitation_login_password(invitation.secret))
-    REPORT.append(("log in again with a used invitation", str(refused.value).strip().splitlines()[-1][:140]))
+    REPORT.append(
+        ("log in again with a used invitation", str(refused.value).strip().splitlines()[-1][:140])
+    )
 
 
 def protocol_verifier(conn: psycopg.Connection[Any]) -> str:
@@ -499,11 +697,22 @@ def spare_officer_device(world: World, _team_template, tmp_path) -> Any:
     """A second laptop of the officer's (another vault copy), to revoke without harming others."""
     source = _team_template[0]
     shutil.copytree(source, tmp_path / "vault")
-    team = Team(VaultPaths.at(tmp_path / "vault" / "team.simvault"),
-                AppDirs(tmp_path / "d", tmp_path / "s", tmp_path / "c"), "", world.pair_a, world.pair_b, fixed_clock)
+    team = Team(
+        VaultPaths.at(tmp_path / "vault" / "team.simvault"),
+        AppDirs(tmp_path / "d", tmp_path / "s", tmp_path / "c"),
+        "",
+        world.pair_a,
+        world.pair_b,
+        fixed_clock,
+    )
     with protocol.device_connection(world.devices["lead"]) as conn:
-        invitation = create_invitation(conn, world.db.address, username="officer", role="officer",
-                                       user_id=world.user_ids["officer"])
+        invitation = create_invitation(
+            conn,
+            world.db.address,
+            username="officer",
+            role="officer",
+            user_id=world.user_ids["officer"],
+        )
     with team.unlock("officer") as vault:
         return join_team(vault, invitation).credential
 
@@ -511,32 +720,55 @@ def spare_officer_device(world: World, _team_template, tmp_path) -> Any:
 def test_a_revoked_device_is_cut_off_at_once(world: World, victims, spare_officer_device):
     device = spare_officer_device
     session = world.db.login(device.login_role, device.secret)
-    assert not attempt(session, "spare device: sim.hello() before revocation", "SELECT sim.hello()").refused
+    assert not attempt(
+        session, "spare device: sim.hello() before revocation", "SELECT sim.hello()"
+    ).refused
     with protocol.device_connection(world.devices["lead"]) as conn:
         assert protocol.revoke_device(conn, device.device_id)
-    got = attempt(session, "revoked device's open session: sim.push", "SELECT sim.push(%s)",
-                  (Jsonb([protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})]),))
+    got = attempt(
+        session,
+        "revoked device's open session: sim.push",
+        "SELECT sim.push(%s)",
+        (Jsonb([protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})]),),
+    )
     assert got.refused and got.sqlstate in ("57P01", "08000", "08006", "?????")
     session.close()
     with pytest.raises(psycopg.OperationalError) as refused:
         world.db.login(device.login_role, device.secret)
-    REPORT.append(("revoked device logs in again", str(refused.value).strip().splitlines()[-1][:140]))
+    REPORT.append(
+        ("revoked device logs in again", str(refused.value).strip().splitlines()[-1][:140])
+    )
     assert "not permitted to log in" in str(refused.value)
 
 
-def test_every_function_refuses_a_revoked_device_whose_session_survived(world: World, victims, spare_officer_device):
+def test_every_function_refuses_a_revoked_device_whose_session_survived(
+    world: World, victims, spare_officer_device
+):
     """Should ending its sessions ever fail, the device is still refused by every function."""
     device = spare_officer_device
     session = world.db.login(device.login_role, device.secret)
     try:
         with world.db.admin_connect() as admin:  # revoked in the table only: its login still works
-            admin.execute("UPDATE sim.devices SET revoked_at = now() WHERE id = %s", (device.device_id,))
+            admin.execute(
+                "UPDATE sim.devices SET revoked_at = now() WHERE id = %s", (device.device_id,)
+            )
             admin.commit()
         for what, query, params in (
             ("revoked (session kept): sim.hello", "SELECT sim.hello()", None),
             ("revoked (session kept): sim.pull", "SELECT sim.pull(0, 10)", None),
-            ("revoked (session kept): sim.push", "SELECT sim.push(%s)",
-             (Jsonb([protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})]),)),
+            (
+                "revoked (session kept): sim.push",
+                "SELECT sim.push(%s)",
+                (
+                    Jsonb(
+                        [
+                            protocol.change(
+                                "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])}
+                            )
+                        ]
+                    ),
+                ),
+            ),
             ("revoked (session kept): sim.team_status", "SELECT sim.team_status()", None),
         ):
             got = attempt(session, what, query, params)
@@ -551,8 +783,10 @@ def test_pushes_from_many_sessions_of_one_device_cannot_jump_the_queue(world: Wo
 
     def push_some() -> None:
         for _ in range(10):
-            results = world.push("officer", protocol.change(
-                "contacts", uuid.uuid4(), {"person_id": str(victims["mine"])}))
+            results = world.push(
+                "officer",
+                protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])}),
+            )
             seqs.append(results[0]["seq"])
 
     threads = [threading.Thread(target=push_some) for _ in range(2)]

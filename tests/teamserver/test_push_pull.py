@@ -38,14 +38,31 @@ def contact(person_id: uuid.UUID, note: str = "Met at the library") -> dict[str,
 def people(world: World) -> dict[str, uuid.UUID]:
     """One person on each pair's caseload."""
     a, b = uuid.uuid4(), uuid.uuid4()
-    assert world.push("officer", protocol.change("people", a, person(world.pair_a, "Aisha", "9434765870")))[0]["status"] == "accepted"
-    assert world.push("officer2", protocol.change("people", b, person(world.pair_b, "Bartek", "9434765889", police_reference="MPS-B-1")))[0]["status"] == "accepted"
+    assert (
+        world.push(
+            "officer", protocol.change("people", a, person(world.pair_a, "Aisha", "9434765870"))
+        )[0]["status"]
+        == "accepted"
+    )
+    assert (
+        world.push(
+            "officer2",
+            protocol.change(
+                "people",
+                b,
+                person(world.pair_b, "Bartek", "9434765889", police_reference="MPS-B-1"),
+            ),
+        )[0]["status"]
+        == "accepted"
+    )
     return {"a": a, "b": b}
 
 
 def test_officer_pushes_a_person_and_only_the_pair_and_the_lead_pull_it(world: World):
     pid = uuid.uuid4()
-    results = world.push("officer", protocol.change("people", pid, person(world.pair_a, "Ada", None)))
+    results = world.push(
+        "officer", protocol.change("people", pid, person(world.pair_a, "Ada", None))
+    )
     assert results[0]["status"] == "accepted", results
     assert str(pid) in rows_seen(world, "clinician")
     assert str(pid) in rows_seen(world, "lead")
@@ -115,27 +132,39 @@ def test_another_devices_change_replayed_is_refused_and_changes_nothing(world: W
 def test_refusals_do_not_tell_whether_a_person_exists_on_another_caseload(world: World, people):
     nobody = uuid.uuid4()
     # A contact for another pair's person, and for a person who does not exist.
-    elsewhere = world.push("officer", protocol.change("contacts", uuid.uuid4(), contact(people["b"])))
+    elsewhere = world.push(
+        "officer", protocol.change("contacts", uuid.uuid4(), contact(people["b"]))
+    )
     missing = world.push("officer", protocol.change("contacts", uuid.uuid4(), contact(nobody)))
-    assert without_id(elsewhere[0]) == without_id(missing[0]) == {
-        "status": "refused", "code": "not_permitted"
-    }
+    assert (
+        without_id(elsewhere[0])
+        == without_id(missing[0])
+        == {"status": "refused", "code": "not_permitted"}
+    )
     # Deleting another pair's person, and deleting no one.
     elsewhere = world.push("officer", protocol.change("people", people["b"], None, op="delete"))
     missing = world.push("officer", protocol.change("people", nobody, None, op="delete"))
     assert without_id(elsewhere[0]) == without_id(missing[0])
     # Taking another pair's person over (an upsert of their row into this pair).
-    taken = world.push("officer", protocol.change("people", people["b"], person(world.pair_a, "X", None)))
+    taken = world.push(
+        "officer", protocol.change("people", people["b"], person(world.pair_a, "X", None))
+    )
     assert without_id(taken[0]) == {"status": "refused", "code": "not_permitted"}
     assert str(people["b"]) not in rows_seen(world, "officer")
 
 
-def test_the_same_nhs_number_on_another_caseload_is_accepted_and_shown_to_the_lead(world: World, people):
+def test_the_same_nhs_number_on_another_caseload_is_accepted_and_shown_to_the_lead(
+    world: World, people
+):
     # NHS numbers are unique: refusing this one would tell the officer that someone on another
     # caseload has it. It is accepted like any other, and the lead gets a merge proposal.
     twin, fresh = uuid.uuid4(), uuid.uuid4()
-    twin_result = world.push("officer", protocol.change("people", twin, person(world.pair_a, "Bart", "9434765889")))
-    fresh_result = world.push("officer", protocol.change("people", fresh, person(world.pair_a, "Fresh", "9434765897")))
+    twin_result = world.push(
+        "officer", protocol.change("people", twin, person(world.pair_a, "Bart", "9434765889"))
+    )
+    fresh_result = world.push(
+        "officer", protocol.change("people", fresh, person(world.pair_a, "Fresh", "9434765897"))
+    )
     assert twin_result[0]["status"] == fresh_result[0]["status"] == "accepted"
     assert without_id(twin_result[0]).keys() == without_id(fresh_result[0]).keys()
     with world.db.admin_connect() as admin:
@@ -148,7 +177,10 @@ def test_the_same_nhs_number_on_another_caseload_is_accepted_and_shown_to_the_le
 
 def test_a_contact_cannot_move_to_another_pairs_person(world: World, people):
     cid = uuid.uuid4()
-    assert world.push("officer", protocol.change("contacts", cid, contact(people["a"])))[0]["status"] == "accepted"
+    assert (
+        world.push("officer", protocol.change("contacts", cid, contact(people["a"])))[0]["status"]
+        == "accepted"
+    )
     moved = world.push("officer", protocol.change("contacts", cid, contact(people["b"])))[0]
     assert (moved["status"], moved["code"]) == ("refused", "not_permitted")
     with world.db.admin_connect() as admin:
@@ -159,9 +191,13 @@ def test_a_contact_cannot_move_to_another_pairs_person(world: World, people):
 def test_only_a_lead_moves_a_person_to_another_pair(world: World):
     pid = uuid.uuid4()
     world.push("officer", protocol.change("people", pid, person(world.pair_a, "Mover", None)))
-    by_officer = world.push("officer", protocol.change("people", pid, person(world.pair_b, "Mover", None)))[0]
+    by_officer = world.push(
+        "officer", protocol.change("people", pid, person(world.pair_b, "Mover", None))
+    )[0]
     assert (by_officer["status"], by_officer["code"]) == ("refused", "not_permitted")
-    by_lead = world.push("lead", protocol.change("people", pid, person(world.pair_b, "Mover", None)))[0]
+    by_lead = world.push(
+        "lead", protocol.change("people", pid, person(world.pair_b, "Mover", None))
+    )[0]
     assert by_lead["status"] == "accepted"
     # Pair A no longer sees the person (not even the history); pair B does.
     assert str(pid) not in rows_seen(world, "officer")
@@ -183,7 +219,9 @@ def test_refused_changes_never_block_the_changes_behind_them(world: World, peopl
 
 def test_clocks_far_ahead_of_the_server_are_refused(world: World, people):
     far = protocol.hlc_now() + (10 * 60 * 1000 << 16)
-    result = world.push("officer", protocol.change("contacts", uuid.uuid4(), contact(people["a"]), hlc=far))[0]
+    result = world.push(
+        "officer", protocol.change("contacts", uuid.uuid4(), contact(people["a"]), hlc=far)
+    )[0]
     assert (result["status"], result["code"]) == ("refused", "clock_ahead")
 
 
@@ -197,7 +235,9 @@ def test_tables_outside_the_list_are_refused(world: World, table: str):
 
 
 def test_analysts_push_nothing_and_pull_nothing(world: World):
-    result = world.push("analyst", protocol.change("people", uuid.uuid4(), person(world.pair_a, "Q", None)))[0]
+    result = world.push(
+        "analyst", protocol.change("people", uuid.uuid4(), person(world.pair_a, "Q", None))
+    )[0]
     assert result["code"] == "not_permitted"
     assert world.pull("analyst")["changes"] == []
 
@@ -226,7 +266,9 @@ def test_changes_are_numbered_in_commit_order_without_gaps(world: World, people)
 
     def pusher(name: str) -> None:
         for _ in range(15):
-            batch = [protocol.change("contacts", uuid.uuid4(), contact(people["a"])) for _ in range(4)]
+            batch = [
+                protocol.change("contacts", uuid.uuid4(), contact(people["a"])) for _ in range(4)
+            ]
             results[name] += world.push(name, *batch)
 
     threads = [threading.Thread(target=pusher, args=(name,)) for name in results]
@@ -235,7 +277,9 @@ def test_changes_are_numbered_in_commit_order_without_gaps(world: World, people)
     for thread in threads:
         thread.join(timeout=120)
     seqs = sorted(r["seq"] for rs in results.values() for r in rs)
-    assert len(seqs) == 120 and all(r["status"] == "accepted" for rs in results.values() for r in rs)
+    assert len(seqs) == 120 and all(
+        r["status"] == "accepted" for rs in results.values() for r in rs
+    )
     with world.db.admin_connect() as admin:
         stored = [row[0] for row in admin.execute("SELECT seq FROM sim.changes ORDER BY seq")]
     assert stored == list(range(1, len(stored) + 1))  # no gaps, ever

@@ -24,7 +24,9 @@ def upgrade() -> None:
     prefix = check_role_prefix(context.config.attributes["role_prefix"])
     sql = Path(__file__).with_name("0001_team_server.sql").read_text(encoding="utf-8")
     # psycopg itself, with no parameters: the SQL holds % and : that a bind layer would parse.
-    op.get_bind().connection.driver_connection.execute(sql.replace("@p@", prefix))
+    driver = op.get_bind().connection.driver_connection
+    assert driver is not None
+    driver.execute(sql.replace("@p@", prefix))
 
 
 def downgrade() -> None:
