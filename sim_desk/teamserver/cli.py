@@ -242,12 +242,19 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
         raise _UsageError("Say what to revoke: --device ID or --server-user NAME (one of them).")
 
     def revoke(conn: Any) -> str:
+        if not args.admin_user and protocol.hello(conn)["user"]["role"] != "team_lead":
+            from sim_desk.teamserver.errors import ServerRefused
+
+            raise ServerRefused("Only a team lead can revoke devices or users.")
         if args.device is not None:
             if protocol.revoke_device(conn, args.device):
                 return f"Revoked device {args.device}: it can no longer log in."
             return f"Device {args.device} was revoked already, or there is no such device."
-        user = protocol.find_user(conn, args.server_user) if not args.admin_user else None
-        target = user.id if user is not None else _admin_user_id(conn, args.server_user)
+        if args.admin_user:
+            target = _admin_user_id(conn, args.server_user)
+        else:
+            user = protocol.find_user(conn, args.server_user)
+            target = None if user is None else user.id
         if target is None:
             raise NotFound(f"There is no user called {args.server_user} on the team server.")
         count = protocol.revoke_user(conn, target)

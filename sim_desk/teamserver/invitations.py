@@ -27,7 +27,12 @@ from sim_desk.teamserver.connection import (
     new_secret,
     scram_verifier,
 )
-from sim_desk.teamserver.errors import InvitationInvalid, ServerError, ServerRefused
+from sim_desk.teamserver.errors import (
+    InvitationInvalid,
+    ServerError,
+    ServerRefused,
+    ServerUnreachable,
+)
 
 FORMAT = "sim-desk-invitation"
 VERSION = 1
@@ -218,6 +223,10 @@ def create_invitation(
         raise ServerRefused(
             "Only a team lead can invite people to the team server (or the trust's database"
             " administrator, with 'sim-desk server invite --admin-user')."
+        ) from None
+    except psycopg.OperationalError:
+        raise ServerUnreachable(
+            "The connection to the team server was lost; no invitation was made. Try again."
         ) from None
     except psycopg.errors.InvalidParameterValue:
         raise ServerError(

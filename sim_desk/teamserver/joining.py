@@ -30,7 +30,12 @@ from sim_desk.teamserver.connection import (
     new_secret,
     scram_verifier,
 )
-from sim_desk.teamserver.errors import InvitationInvalid, ServerLoginFailed, ServerRefused
+from sim_desk.teamserver.errors import (
+    InvitationInvalid,
+    ServerLoginFailed,
+    ServerRefused,
+    ServerUnreachable,
+)
 from sim_desk.teamserver.invitations import Invitation
 
 
@@ -129,6 +134,11 @@ def join_team(
             raise InvitationInvalid(
                 "The server says this invitation has been used, withdrawn or has expired. Ask"
                 " your team lead for a new one."
+            ) from None
+        except psycopg.OperationalError:
+            raise ServerUnreachable(
+                "The connection to the team server was lost while joining. Run 'sim-desk join'"
+                " again with the same invitation: it carries on where this stopped."
             ) from None
     finally:
         conn.close()

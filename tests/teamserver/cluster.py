@@ -62,7 +62,7 @@ class ClusterUnavailable(RuntimeError):
 
 
 @dataclass
-class TestCA:
+class ThrowawayCA:
     """A certificate authority made for one test session, and the server certificate it signed."""
 
     ca_pem: bytes
@@ -71,7 +71,7 @@ class TestCA:
     server_key_pem: bytes
 
     @classmethod
-    def make(cls, server_name: str = "localhost") -> TestCA:
+    def make(cls, server_name: str = "localhost") -> ThrowawayCA:
         now = dt.datetime.now(dt.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SIM Desk test trust CA")])
@@ -211,7 +211,7 @@ class Cluster:
 
     folder: Path
     port: int
-    ca: TestCA
+    ca: ThrowawayCA
     ca_file: Path
     admin_password: str
     log_file: Path
@@ -288,7 +288,7 @@ def start_cluster() -> Cluster:
         raise ClusterUnavailable(
             "initdb failed: " + initdb.stderr.decode("utf-8", "replace")[-2000:]
         )
-    ca = TestCA.make()
+    ca = ThrowawayCA.make()
     for name, content in (
         ("server.crt", ca.server_cert_pem),
         ("server.key", ca.server_key_pem),
