@@ -20,6 +20,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -54,6 +55,7 @@ RECOMMENDED_LOGGING = {
 TEST_ONLY = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 ADMIN_USER = "simadmin"
+FALLBACK_USER = "simdesk-pg"
 STARTUP_DEADLINE_S = 60.0
 
 
@@ -192,7 +194,29 @@ class RunAs:
     def for_this_process(cls) -> RunAs:
         if os.geteuid() != 0:
             return cls(None, None)
-        entry = pwd.getpwnam("nobody")
+        try:
+            entry = pwd.getpwnam("nobody")
+        except KeyError:  # a machine without 'nobody': a system user of our own
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    FALLBACK_USER,
+                ],
+                check=False,
+                capture_output=True,
+                timeout=30,
+            )
+            try:
+                entry = pwd.getpwnam(FALLBACK_USER)
+            except KeyError:
+                raise ClusterUnavailable(
+                    "Running as root, and there is no unprivileged user to run PostgreSQL as"
+                    f" ('nobody', or '{FALLBACK_USER}', which could not be created)."
+                ) from None
         return cls(entry.pw_uid, entry.pw_gid)
 
     def popen_options(self) -> dict[str, object]:
@@ -237,7 +261,7 @@ class Cluster:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: PostgreSQL's "smart" shutdown
+            self.process.send_signal(signal.SIGINT)  # "fast" shutdown: ends open sessions
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -114,6 +115,21 @@ class World:
         """A raw connection as ``name``'s device, as an attacker holding its credential would."""
         credential = self.devices[name]
         return self.db.login(credential.login_role, credential.secret)
+
+    def wait_until_sessions_end(self, name: str, timeout: float = 10.0) -> None:
+        """Closed connections end on the server a moment later; a test that counts a device's
+        connections waits for that (bounded), rather than sleeping a fixed time."""
+        deadline = time.monotonic() + timeout
+        role = self.devices[name].login_role
+        with self.db.admin_connect(autocommit=True) as admin:
+            while time.monotonic() < deadline:
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)
+                ).fetchone()
+                if row == (0,):
+                    return
+                time.sleep(0.02)
+        raise AssertionError(f"{name}'s sessions did not end within {timeout} s")
 
     def push(self, name: str, *changes: dict[str, Any]) -> list[dict[str, Any]]:
         with protocol.device_connection(self.devices[name]) as conn:

@@ -500,6 +500,7 @@ def test_prepared_transactions_cannot_keep_a_lock_past_the_session(world: World,
 
 
 def test_a_device_has_at_most_four_connections(world: World):
+    world.wait_until_sessions_end("officer")
     conns = [world.connect("officer") for _ in range(4)]
     try:
         with pytest.raises(psycopg.OperationalError) as refused:
@@ -511,6 +512,7 @@ def test_a_device_has_at_most_four_connections(world: World):
     finally:
         for conn in conns:
             conn.close()
+        world.wait_until_sessions_end("officer")
 
 
 # -- objects, roles and catalogues -------------------------------------------------------------

@@ -342,7 +342,8 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE format('ALTER ROLE %I NOLOGIN', role_name);
-    PERFORM pg_terminate_backend(a.pid)
+    -- Waits (up to 5 s each) until the sessions have really gone.
+    PERFORM pg_terminate_backend(a.pid, 5000)
     FROM pg_catalog.pg_stat_activity a
     WHERE a.usename = role_name AND a.pid <> pg_backend_pid();
 END
@@ -356,7 +357,8 @@ BEGIN
     IF role_name = session_user THEN
         RETURN;  -- a session cannot drop its own login; the next sweep will
     END IF;
-    PERFORM pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a WHERE a.usename = role_name;
+    PERFORM pg_terminate_backend(a.pid, 5000)
+    FROM pg_catalog.pg_stat_activity a WHERE a.usename = role_name;
     EXECUTE format('DROP ROLE IF EXISTS %I', role_name);
 END
 $$;
@@ -371,7 +373,7 @@ BEGIN
     IF stalled IS NULL OR stalled < interval '100 ms' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'stalled must be at least 100 ms';
     END IF;
-    SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid)) INTO ended
+    SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid, 5000)) INTO ended
     FROM pg_catalog.pg_stat_activity a
     WHERE a.pid <> pg_backend_pid()
       AND a.xact_start < clock_timestamp() - stalled
