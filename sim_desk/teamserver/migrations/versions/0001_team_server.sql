@@ -727,9 +727,10 @@ DECLARE
     results jsonb := '[]';
     change jsonb;
 BEGIN
-    IF jsonb_typeof(changes) IS DISTINCT FROM 'array' OR jsonb_array_length(changes) > 500 THEN
+    IF jsonb_typeof(changes) IS DISTINCT FROM 'array' OR jsonb_array_length(changes) > 500
+       OR pg_column_size(changes) > 16777216 THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = 'push takes a JSON array of at most 500 changes';
+            MESSAGE = 'push takes a JSON array of at most 500 changes (16 MB in all)';
     END IF;
     team_row := sim._lock_team();
     IF team_row.id IS NULL THEN
