@@ -689,6 +689,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("self-test", help="exercise every layer on a temporary vault")
     p.set_defaults(run=cmd_self_test)
+
+    from sim_desk.teamserver.cli import add_commands as add_team_server_commands
+
+    add_team_server_commands(sub, _Parser)  # `server ...` and `join` (issue 18)
     return parser
 
 
