@@ -232,31 +232,40 @@ class CalendarVisits:
     visits: tuple[CalendarVisit, ...]
 
 
-def _first_grapheme(text: str) -> str:
+_MARKS = ("Mn", "Mc", "Me")
+
+
+def _letters(text: str) -> str:
+    """The letters of a name part with their combining marks: no digits, quotes or brackets."""
+    out = []
+    for char in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(char)
+        if category.startswith("L") or (category in _MARKS and out):
+            out.append(char)
+    return "".join(out)
+
+
+def _first_grapheme(letters: str) -> str:
     """The first letter with its combining marks (a good-enough grapheme for initials)."""
-    text = unicodedata.normalize("NFC", text.strip())
-    if not text:
+    if not letters:
         return ""
-    out = text[0]
-    for char in text[1:]:
-        if unicodedata.category(char) not in ("Mn", "Mc", "Me"):
+    out = letters[0]
+    for char in letters[1:]:
+        if unicodedata.category(char) not in _MARKS:
             break
         out += char
     return out
 
 
 def initials(given_name: str, family_name: str) -> str:
-    """Initials such as "A.O." for Amara Okafor.
+    """Initials such as "A.O." for Amara Okafor, from letters only ("'Ana (Nan)" gives "A.").
 
     When every part of the name is a single letter (common in Chinese names), the initials would
     be the full name, so none are given and the calendar reference alone identifies the event.
     """
-    parts = [p for p in (given_name.strip(), family_name.strip()) if p]
+    parts = [p for p in (_letters(given_name), _letters(family_name)) if p]
     firsts = [_first_grapheme(p) for p in parts]
-    if not parts or all(
-        first == unicodedata.normalize("NFC", part)
-        for first, part in zip(firsts, parts, strict=True)
-    ):
+    if not parts or all(first == part for first, part in zip(firsts, parts, strict=True)):
         return ""
     return "".join(f"{first.upper()}." for first in firsts)
 
