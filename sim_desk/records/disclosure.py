@@ -487,7 +487,12 @@ def _check(cells: Mapping[Key, Cell], relations: Sequence[Relation]) -> None:
                 )
 
 
-def _audit_component(model: _Component, *, exact: bool, relaxation: bool) -> dict[Key, CellAudit]:
+def _audit_component(
+    model: _Component, *, exact: bool, relaxation: bool, confirm: bool = True
+) -> dict[Key, CellAudit]:
+    """Every cell's verdict. With ``confirm`` False, a cell that the joint pushes could not
+    prove safe is called unsafe without a solve of its own (faster; for choosing complements,
+    where a wrong "unsafe" costs one more suppression and never a disclosure)."""
     import numpy as np
 
     n = len(model.cells)
@@ -503,29 +508,37 @@ def _audit_component(model: _Component, *, exact: bool, relaxation: bool) -> dic
         np.minimum(seen_low, x, out=seen_low)
         np.maximum(seen_high, x, out=seen_high)
 
-    def open_cells(upwards: bool) -> list[int]:
-        reached = seen_high >= band_high - slack if upwards else seen_low <= band_low + slack
-        return [i for i in range(n) if not reached[i]]
+    def open_up():
+        return seen_high < band_high - slack
 
+    def open_down():
+        return seen_low > band_low + slack
+
+    # Push every open cell towards the end of its band it has not reached, all in one solve,
+    # for as long as that proves some of them (a cell open at both ends goes up first).
+    up, down = open_up(), open_down()
+    while up.sum() + down.sum() > 1:
+        objective = np.where(up, -1.0, np.where(down, 1.0, 0.0))
+        take(model.solve(objective, relaxation=relaxation))
+        still_up, still_down = open_up(), open_down()
+        if still_up.sum() + still_down.sum() == up.sum() + down.sum():
+            break
+        up, down = still_up, still_down
+    # Then each cell still open on its own: its extreme, exactly.
     for upwards in (True, False):
         sign = -1.0 if upwards else 1.0
-        # Push every open cell in one direction at once while that proves some of them.
-        targets = open_cells(upwards)
-        while len(targets) > 1:
-            objective = np.zeros(n)
-            objective[targets] = sign
-            take(model.solve(objective, relaxation=relaxation))
-            still = open_cells(upwards)
-            if len(still) == len(targets):
-                break
-            targets = still
-        # Then each cell still open on its own: its extreme, exactly.
-        for i in open_cells(upwards) if not exact else range(n):
+        if exact:
+            pending = range(n)
+        elif confirm:
+            pending = np.flatnonzero(open_up() if upwards else open_down())
+        else:
+            pending = []
+        for i in pending:
             objective = np.zeros(n)
             objective[i] = sign
             x = model.solve(objective, relaxation=relaxation)
             take(x)
-            (solved_high if upwards else solved_low)[i] = float(x[i])
+            (solved_high if upwards else solved_low)[int(i)] = float(x[i])
 
     found = {}
     for i, cell in enumerate(model.cells):
@@ -611,21 +624,39 @@ class _Cache:
 
 
 def _audit_incrementally(
-    cells: Mapping[Key, Cell], relations: Sequence[Relation], cache: _Cache
+    cells: Mapping[Key, Cell],
+    relations: Sequence[Relation],
+    cache: _Cache,
+    *,
+    confirm: bool = True,
 ) -> Audit:
     """:func:`audit`, reusing the verdicts of components that did not change since last time."""
     started = time.perf_counter()
     _check(cells, relations)
     fixed = {k: c.value for k, c in cells.items() if c.status == Status.SHOWN}
     found: dict[Key, CellAudit] = {}
+    pending: list[tuple[tuple, list[Key], list[Relation]]] = []
     for keys, related in _components(cells, relations):
         members = sorted({m for r in related for m in (r.total, *r.parts)} | set(keys), key=repr)
-        signature = tuple(cells[m] for m in members)
-        if signature not in cache.verdicts:
-            model = _Component([cells[k] for k in keys], related, fixed)
-            cache.verdicts[signature] = _audit_component(model, exact=False, relaxation=False)
-            cache.solves += model.solves
-        found.update(cache.verdicts[signature])
+        signature = (confirm, *(cells[m] for m in members))
+        if signature in cache.verdicts:
+            found.update(cache.verdicts[signature])
+        else:
+            pending.append((signature, keys, related))
+    # Without confirming solves, every changed component is pushed in one model: they share
+    # no cell, so the model is block-diagonal, and one call to HiGHS serves them all.
+    batches = [pending] if not confirm and pending else [[p] for p in pending]
+    for batch in batches:
+        model = _Component(
+            [cells[k] for _, keys, _ in batch for k in keys],
+            [r for _, _, related in batch for r in related],
+            fixed,
+        )
+        verdicts = _audit_component(model, exact=False, relaxation=False, confirm=confirm)
+        cache.solves += model.solves
+        for signature, keys, _ in batch:
+            cache.verdicts[signature] = {k: verdicts[k] for k in keys}
+            found.update(cache.verdicts[signature])
     ordered = {k: found[k] for k in cells if k in found}
     return Audit(
         ordered,
@@ -683,7 +714,9 @@ def protect(
             of_cell[member].append(relation)
     cache = _Cache()
     chosen: list[Key] = []
-    result = _audit_incrementally(current, relations, cache)
+    # Rounds call a cell unsafe as soon as the joint pushes fail to prove it safe: one solve
+    # fewer per such cell, at worst one complement more. Whatever ends up safe was proved so.
+    result = _audit_incrementally(current, relations, cache, confirm=False)
     first_unsafe = len(result.unsafe)
     rounds = 0
     while not result.ok and rounds < max_rounds:
@@ -700,7 +733,9 @@ def protect(
         for key in picks:
             current[key] = _as_complement(current[key], complement_known)
             chosen.append(key)
-        result = _audit_incrementally(current, relations, cache)
+        result = _audit_incrementally(current, relations, cache, confirm=False)
+    if not result.ok:
+        result = _audit_incrementally(current, relations, cache, confirm=True)
     return Protection(
         current, result, tuple(chosen), first_unsafe, rounds, time.perf_counter() - started
     )
@@ -737,9 +772,12 @@ def _complement_for(
                 if any(m in taken for m in members):
                     return None  # this round already opened this relation: audit again first
                 hidden = sum(cells[m].status == Status.SUPPRESSED for m in members)
+                # One figure in two tables: hiding one copy of it hides nothing, so the other
+                # copy is no complement; its own relations are searched instead.
+                identity = len(relation.parts) == 1
                 for position, member in enumerate(members):
                     cell = cells[member]
-                    if cell.status == Status.SUPPRESSED:
+                    if cell.status == Status.SUPPRESSED or identity:
                         if member not in reached:
                             reached.add(member)
                             further.append(member)
