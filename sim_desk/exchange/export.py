@@ -224,7 +224,13 @@ def _check_options(
             " A second release of the same period must use the same settings, or the two could"
             " be compared to single people out. Choose the same settings, or wait for the next"
             " period (it starts on the 1st of next month).",
-            "k" if k != first.k else "months" if months != first.months else "k",
+            "k"
+            if k != first.k
+            else "months"
+            if months != first.months
+            else "linkage"
+            if linkage != first.linkage
+            else "max_suppressed_share",
         )
 
 

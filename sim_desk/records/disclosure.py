@@ -527,12 +527,11 @@ def _audit_component(
     # Then each cell still open on its own: its extreme, exactly.
     for upwards in (True, False):
         sign = -1.0 if upwards else 1.0
+        pending: list[int] = []
         if exact:
-            pending = range(n)
+            pending = list(range(n))
         elif confirm:
-            pending = np.flatnonzero(open_up() if upwards else open_down())
-        else:
-            pending = []
+            pending = [int(i) for i in np.flatnonzero(open_up() if upwards else open_down())]
         for i in pending:
             objective = np.zeros(n)
             objective[i] = sign
