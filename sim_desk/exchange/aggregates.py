@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from sim_desk.records import disclosure
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason
 
@@ -69,7 +71,7 @@ TOTAL_TYPES: dict[str, tuple[str, ...]] = {
     "all_harms": tuple(t.value for t in HARM_TYPES),
 }
 #: Incident types whose direction of change (down, level, up, too early) is published.
-DIRECTION_TYPES: tuple[str, ...] = ("all_demand", "all_harms", "s136")
+DIRECTION_TYPES: tuple[str, ...] = ("all_demand",)
 DIRECTIONS: tuple[str, ...] = ("down", "level", "up", "too_early")
 #: Follow-up after enrolment before anyone counts as down, level or up.
 MIN_FOLLOW_UP_DAYS = 90
@@ -122,9 +124,9 @@ MEASURES: dict[str, tuple[str, str]] = {
         "after count / after person-years, from the rounded figures",
         "per person-year at risk",
     ),
-    "people_down": ("people whose rate fell", "people"),
-    "people_level": ("people whose rate stayed the same", "people"),
-    "people_up": ("people whose rate rose", "people"),
+    "people_down": ("people whose rate of all crisis demand fell", "people"),
+    "people_level": ("people whose rate of all crisis demand stayed the same", "people"),
+    "people_up": ("people whose rate of all crisis demand rose", "people"),
     "people_too_early": (
         f"people with under {MIN_FOLLOW_UP_DAYS} days of follow-up, or no time at risk before"
         " or after (too early to tell)",
@@ -272,19 +274,26 @@ def _build(people: Sequence[PersonFigures], flow: FlowFigures, types: Sequence[s
         ),
     ]
     names = list(_group_keys("", "", types))
+    columns = _per_person(people, names)
     for breakdown, _ in BREAKDOWNS:
-        labels = ["All"] if breakdown == "all" else sorted({p.groups[breakdown] for p in people})
-        for group in labels:
-            members = (
-                list(people)
-                if breakdown == "all"
-                else [p for p in people if p.groups[breakdown] == group]
+        if breakdown == "all":
+            labels, member_of = ["All"], np.zeros(len(people), dtype=np.int64)
+        else:
+            found, member_of = np.unique(
+                np.array([p.groups[breakdown] for p in people], dtype=object), return_inverse=True
             )
-            sums = _sums(members, types)
+            labels = [str(label) for label in found]
+        # Every group's sums at once: one weighted count per figure.
+        sums = {
+            name: np.bincount(member_of, weights=column, minlength=len(labels))
+            for name, column in columns.items()
+        }
+        for g, group in enumerate(labels):
             keys = []
             for name in names:
                 key = _key(breakdown, group, name)
-                tables.values[key] = sums[name]
+                total = float(sums[name][g])
+                tables.values[key] = total if key[4].endswith("person_years") else round(total)
                 keys.append(key)
             tables.continuous |= {
                 _key(breakdown, group, n) for n in ("before_person_years", "after_person_years")
@@ -305,24 +314,30 @@ def _build(people: Sequence[PersonFigures], flow: FlowFigures, types: Sequence[s
     return tables
 
 
-def _sums(members: Sequence[PersonFigures], types: Sequence[str]) -> dict[str, float]:
-    sums: dict[str, float] = {
-        "people": len(members),
-        "contacts": sum(p.contacts for p in members),
-        "attended": sum(p.attended for p in members),
-        "before_person_years": sum(p.before_years for p in members),
-        "after_person_years": sum(p.after_years for p in members),
-    }
-    sums["not_attended"] = sums["contacts"] - sums["attended"]
-    for kind in types:
-        sums[f"{kind}|before_count"] = sum(p.before.get(kind, 0) for p in members)
-        sums[f"{kind}|after_count"] = sum(p.after.get(kind, 0) for p in members)
-        if kind in DIRECTION_TYPES:
-            for direction in DIRECTIONS:
-                sums[f"{kind}|people_{direction}"] = sum(
-                    p.directions[kind] == direction for p in members
-                )
-    return sums
+def _per_person(people: Sequence[PersonFigures], names: Sequence[str]) -> dict[str, Any]:
+    """Each figure's value for each person, as one column of numbers per figure."""
+    columns: dict[str, Any] = {}
+    for name in names:
+        kind, _, measure = name.rpartition("|")
+        if name == "people":
+            values = [1.0] * len(people)
+        elif name == "not_attended":
+            values = [p.contacts - p.attended for p in people]
+        elif not kind:
+            attribute = {
+                "before_person_years": "before_years",
+                "after_person_years": "after_years",
+            }.get(name, name)
+            values = [getattr(p, attribute) for p in people]
+        elif measure == "before_count":
+            values = [p.before.get(kind, 0) for p in people]
+        elif measure == "after_count":
+            values = [p.after.get(kind, 0) for p in people]
+        else:
+            direction = measure.removeprefix("people_")
+            values = [float(p.directions[kind] == direction) for p in people]
+        columns[name] = np.array(values, dtype=float)
+    return columns
 
 
 def _within_group(breakdown: str, group: str, types: Sequence[str]) -> list[disclosure.Relation]:
@@ -421,8 +436,8 @@ def publish(
         max_rounds: rounds of complementary suppression before a table is given up as failing
             (tests lower it to see the refusal).
     """
-    started = time.perf_counter()
     tables = _build(people, flow, types)
+    started = time.perf_counter()  # the audit's own time: protection and proofs
     withheld = {
         group for group in tables.order if rule.is_small(tables.values[_people_key(*group)])
     }
@@ -446,6 +461,7 @@ def publish(
                 final[key] = _unpublish(cell)
         result = disclosure.audit(final.values(), tables.relations)
         solves += result.solves
+    audit_seconds = time.perf_counter() - started
     complementary = sum(
         1
         for key in protection.complementary
@@ -465,7 +481,7 @@ def publish(
         withheld_groups=len(withheld),
         unsafe=len(result.unsafe),
         solves=solves,
-        seconds=time.perf_counter() - started,
+        seconds=audit_seconds,
         method=result.method,
         not_written=tuple(
             TableNotWritten(table, breakdown, reason)

@@ -428,6 +428,22 @@ def _safety(
     return tuple(out)
 
 
+def _ladder_values(qi: QuasiIdentifier, rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """Each row's label at each rung: every distinct raw value is generalised once."""
+    raw = [row.get(qi.source) for row in rows]
+    out = []
+    for level in range(len(qi.levels)):
+        labels: dict[Any, str] = {}
+        column = []
+        for value in raw:
+            label = labels.get(value)
+            if label is None:
+                label = labels[value] = qi.generalise(value, level)
+            column.append(label)
+        out.append(column)
+    return out
+
+
 def anonymise(
     rows: Sequence[Mapping[str, Any]],
     *,
@@ -454,13 +470,7 @@ def anonymise(
     if not 0.0 <= max_suppressed_share <= 0.5:
         raise ValueError("the suppressed share must be between 0 and 0.5")
     n = len(rows)
-    values = [
-        [
-            [qi.generalise(row.get(qi.source), level) for row in rows]
-            for level in range(len(qi.levels))
-        ]
-        for qi in quasi_identifiers
-    ]
+    values = [_ladder_values(qi, rows) for qi in quasi_identifiers]
     if levels is None:
         levels, _ = choose_levels(values, n, k, math.floor(max_suppressed_share * n))
     else:

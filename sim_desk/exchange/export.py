@@ -152,10 +152,12 @@ def _directions(
 
 
 def _extract_row(
-    person: export_data.ExportPerson, data_as_of: date, directions: Mapping[str, str]
+    person: export_data.ExportPerson,
+    counts: tuple[dict[str, int], dict[str, int]],
+    directions: Mapping[str, str],
 ) -> dict[str, Any]:
     """One person's raw values for the extract: only the pure layer decides what comes out."""
-    before, after = _counts(person)
+    before, after = counts
     engagement = person.engagement
     return {
         "person_id": person.person_id,
@@ -177,8 +179,12 @@ def _extract_row(
     }
 
 
-def _figures(person: export_data.ExportPerson, directions: Mapping[str, str]) -> agg.PersonFigures:
-    before, after = _counts(person)
+def _figures(
+    person: export_data.ExportPerson,
+    counts: tuple[dict[str, int], dict[str, int]],
+    directions: Mapping[str, str],
+) -> agg.PersonFigures:
+    before, after = counts
     return agg.PersonFigures(
         groups={
             "enrolment_year": str(person.enrolled_on.year),
@@ -283,12 +289,10 @@ def plan_export(
 
     clock = time.perf_counter()
     _step(progress, 0.55, "Generalising the pseudonymised extract until every group has k")
-    directions = [_directions(p, *_counts(p)) for p in cohort.people]
+    counts = [_counts(p) for p in cohort.people]
+    directions = [_directions(p, *c) for p, c in zip(cohort.people, counts, strict=True)]
     release = anon.anonymise(
-        [
-            _extract_row(p, cohort.data_as_of, d)
-            for p, d in zip(cohort.people, directions, strict=True)
-        ],
+        [_extract_row(p, c, d) for p, c, d in zip(cohort.people, counts, directions, strict=True)],
         key=key,
         attributes=EXTRACT_ATTRIBUTES,
         k=k,
@@ -306,7 +310,7 @@ def plan_export(
     clock = time.perf_counter()
     _step(progress, 0.7, "Protecting the published figures and auditing them")
     published = agg.publish(
-        [_figures(p, d) for p, d in zip(cohort.people, directions, strict=True)],
+        [_figures(p, c, d) for p, c, d in zip(cohort.people, counts, directions, strict=True)],
         agg.FlowFigures(cohort.flow.referred, cohort.flow.enrolled, cohort.flow.statuses),
         TYPES,
         window_years=_window_years(months),
@@ -330,14 +334,16 @@ def plan_export(
     }
     published_hash = content_sha256(aggregate_rows)
     timings["published"] = time.perf_counter() - clock
+    timings["audit"] = audit.seconds
 
     changed = False
     refused = None
     if first is not None:
         if published_hash != first.published_sha256:
             changed = True
-            aggregate_rows = first.published_rows
-            disclosure = {**first.published_audit, "issued_again_as_first_released": True}
+            again = releases.published_figures(vault, first)
+            aggregate_rows = again.rows
+            disclosure = {**again.audit, "issued_again_as_first_released": True}
             published_hash = first.published_sha256
         if extract_hash != first.extract_sha256:
             refused = (

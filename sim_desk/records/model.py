@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -429,7 +430,7 @@ class ExportRelease(Base, Tracked):
     period_end: Mapped[date] = mapped_column(Date, index=True)
     months: Mapped[int] = mapped_column(Integer)
     k: Mapped[int] = mapped_column(Integer)
-    max_suppressed_share: Mapped[float] = mapped_column()
+    max_suppressed_share: Mapped[float] = mapped_column(Float)
     linkage: Mapped[bool] = mapped_column(Boolean)
     levels: Mapped[dict[str, Any]] = mapped_column()  # {"quasi_identifier": rung, ...}
     published: Mapped[dict[str, Any]] = mapped_column()  # {"columns": [...], "rows": [[...]]}

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from sim_desk.records.model import ExportRelease
 from sim_desk.records.unlocked import UnlockedVault
@@ -27,8 +27,9 @@ from sim_desk.records.unlocked import UnlockedVault
 
 @dataclass(frozen=True)
 class EarlierRelease:
-    """One release of a period, as logged."""
+    """One release of a period, as logged (its published figures are read on demand)."""
 
+    release_id: uuid.UUID
     released_at: datetime
     released_by: uuid.UUID | None
     period_end: date
@@ -37,12 +38,18 @@ class EarlierRelease:
     max_suppressed_share: float
     linkage: bool
     levels: Mapping[str, int]
-    published_columns: tuple[str, ...]
-    published_rows: tuple[tuple[str, ...], ...]
-    published_audit: Mapping[str, Any]
     published_sha256: str
     extract_sha256: str
     extract_rows: int
+
+
+@dataclass(frozen=True)
+class PublishedFigures:
+    """The figures a release published, and its disclosure audit's account."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    audit: Mapping[str, Any]
 
 
 def releases_of(vault: UnlockedVault, period_end: date) -> tuple[EarlierRelease, ...]:
@@ -53,11 +60,13 @@ def releases_of(vault: UnlockedVault, period_end: date) -> tuple[EarlierRelease,
     with vault.read() as session:
         found = session.execute(
             select(ExportRelease)
+            .options(defer(ExportRelease.published))
             .where(ExportRelease.period_end == period_end)
             .order_by(ExportRelease.created_at, ExportRelease.id)
         ).scalars()
         return tuple(
             EarlierRelease(
+                release_id=r.id,
                 released_at=r.created_at,
                 released_by=r.created_by,
                 period_end=r.period_end,
@@ -66,15 +75,25 @@ def releases_of(vault: UnlockedVault, period_end: date) -> tuple[EarlierRelease,
                 max_suppressed_share=r.max_suppressed_share,
                 linkage=r.linkage,
                 levels=dict(r.levels),
-                published_columns=tuple(r.published["columns"]),
-                published_rows=tuple(tuple(row) for row in r.published["rows"]),
-                published_audit=dict(r.published.get("audit", {})),
                 published_sha256=r.published_sha256,
                 extract_sha256=r.extract_sha256,
                 extract_rows=r.extract_rows,
             )
             for r in found
         )
+
+
+def published_figures(vault: UnlockedVault, release: EarlierRelease) -> PublishedFigures:
+    """The figures a logged release published, to issue them again."""
+    with vault.read() as session:
+        published = session.execute(
+            select(ExportRelease.published).where(ExportRelease.id == release.release_id)
+        ).scalar_one()
+    return PublishedFigures(
+        tuple(published["columns"]),
+        tuple(tuple(row) for row in published["rows"]),
+        dict(published.get("audit", {})),
+    )
 
 
 def log_release(

@@ -38,8 +38,8 @@ def true_values(vault, months=12):
     cohort = export_data.export_cohort(vault, months=months)
     figures = []
     for person in cohort.people:
-        before, after = export._counts(person)
-        figures.append(export._figures(person, export._directions(person, before, after)))
+        counts = export._counts(person)
+        figures.append(export._figures(person, counts, export._directions(person, *counts)))
     flow = agg.FlowFigures(cohort.flow.referred, cohort.flow.enrolled, cohort.flow.statuses)
     return agg._build(figures, flow, export.TYPES).values
 
