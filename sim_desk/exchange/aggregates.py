@@ -205,7 +205,7 @@ class DisclosureAudit:
     """What the audit did, for the dictionary and the preview. No true value is held here."""
 
     checked: int  # rounded or suppressed figures audited
-    first_unsafe: int  # of those, how many could be narrowed before complementary suppression
+    first_unsafe: int  # of those, how many were not proved safe before complementary suppression
     complementary: int  # figures suppressed to protect others
     withheld_groups: int  # groups of 1 to 7 people (or hidden as a complement)
     unsafe: int  # still unsafe at the end: always 0 in what is written

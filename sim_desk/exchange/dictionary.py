@@ -204,7 +204,9 @@ def data_dictionary(
             " total), found by integer programming (HiGHS, through SciPy), as tau-ARGUS audits"
             " tables. A figure passes when that range still holds its whole band: all of 1 to 7"
             " for a suppressed small count, everything that rounds to the printed figure for a"
-            " rounded one. A table that fails is not written.",
+            " rounded one. A table that fails is not written. cells_at_risk counts the figures"
+            " the first pass did not prove safe (nearly all could be narrowed); each led to a"
+            " complementary suppression.",
             **plan.disclosure,
         },
         "pseudonyms": {

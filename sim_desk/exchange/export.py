@@ -321,7 +321,7 @@ def plan_export(
     disclosure = {
         "method": audit.method,
         "cells_checked": audit.checked,
-        "cells_unsafe_before_complementary_suppression": audit.first_unsafe,
+        "cells_at_risk_before_complementary_suppression": audit.first_unsafe,
         "complementary_suppressions": audit.complementary,
         "groups_withheld": audit.withheld_groups,
         "cells_unsafe_in_what_is_written": audit.unsafe,

@@ -43,7 +43,13 @@ suppressions until the audit passes (or nothing more can be suppressed, which it
 
 API stability: the names above, with their fields and arguments, are the stable surface (first
 committed for issue 13; the cohort report's equality tables use them, issue 14). Changes to it
-are listed here.
+are listed here:
+
+* Since the first commit, :func:`protect` proves cells safe in joint pushes only and suppresses
+  a complement for any cell they leave unproved (it no longer solves for each such cell), and
+  looks for complements outwards from a cell's own relations; ``Protection.first_unsafe``
+  therefore counts cells the first pass did not prove safe (a few more than :func:`audit`
+  would call unsafe). Names, fields and arguments are unchanged.
 """
 
 from __future__ import annotations
@@ -694,7 +700,7 @@ class Protection:
     cells: Mapping[Key, Cell]
     audit: Audit
     complementary: tuple[Key, ...]  # in the order chosen
-    first_unsafe: int  # cells the audit found unsafe before any complementary suppression
+    first_unsafe: int  # cells the first pass did not prove safe, before any complement
     rounds: int
     seconds: float
 

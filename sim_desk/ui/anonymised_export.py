@@ -500,9 +500,10 @@ def published_text(plan: ExportPlan) -> str:
     if "cells_checked" in audit:
         text += (
             f" Disclosure audit: {audit['cells_checked']} hidden or rounded figures checked;"
-            f" {audit['cells_unsafe_before_complementary_suppression']} could have been worked"
-            f" out before {audit['complementary_suppressions']} more were hidden to protect"
-            f" them; {audit['cells_unsafe_in_what_is_written']} can be in what will be written."
+            f" {audit['cells_at_risk_before_complementary_suppression']} were at risk of being"
+            f" worked out until {audit['complementary_suppressions']} more were hidden to"
+            f" protect them; {audit['cells_unsafe_in_what_is_written']} can be in what will be"
+            " written."
         )
     return text
 

@@ -359,3 +359,26 @@ def test_who_may_export(demo_unlock):
             export.plan_export(analyst, k=2)
     with demo_unlock("lead") as lead:
         assert export.plan_export(lead, months=6).months == 6
+
+
+def test_the_command_line_names_both_products_and_refuses_a_second_release_with_other_k(
+    demo_paths, tmp_path, capsys
+):
+    from sim_desk import cli, demo
+
+    secret = tmp_path / "analyst.pass"
+    secret.write_text(demo.DEMO_LOGINS["analyst"][0] + "\n")
+    base = ["export", "--vault", str(demo_paths.database), "--user", "analyst"]
+    base += ["--passphrase-file", str(secret)]
+    assert cli.main([*base, "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Published figures (anonymous" in out and "Pseudonymised extract (personal data" in out
+    assert "data-sharing agreement" in out and "disclosure audit" in out
+    assert "Nothing written" in out and not (tmp_path / "dry").exists()
+    assert cli.main([*base, "--out", str(tmp_path / "first.zip")]) == 0
+    assert (tmp_path / "first.zip").exists()
+    capsys.readouterr()
+    assert cli.main([*base, "--k", "8", "--out", str(tmp_path / "second")]) == 4
+    err = capsys.readouterr().err
+    assert "same settings" in err and "k 5" in err
+    assert not (tmp_path / "second").exists()
