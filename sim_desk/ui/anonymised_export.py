@@ -459,12 +459,18 @@ class AnonymisedExportPanel(QFrame):
             if result.archive_sha256
             else str(where / "data_dictionary.json")
         )
-        self.written.setText(
-            f"Written to {where}: {', '.join(result.files)}. {result.rows} people listed in the"
-            f" pseudonymised extract, {result.rows_suppressed} left out. The data dictionary is"
-            f" {dictionary}. The files can be read only by you on this computer; the audit log"
-            " records their SHA-256. Keep people.csv inside the trust; aggregates.csv may be"
+        extract = (
+            f"{result.rows} people listed in the pseudonymised extract,"
+            f" {result.rows_suppressed} left out. Keep people.csv inside the trust;"
+            " aggregates.csv may be published."
+            if "people.csv" in result.files
+            else "people.csv was not written again (see the preview); aggregates.csv may be"
             " published."
+        )
+        self.written.setText(
+            f"Written to {where}: {', '.join(result.files)}. {extract} The data dictionary is"
+            f" {dictionary}. The files can be read only by you on this computer; the audit log"
+            " records their SHA-256."
         )
         self.written.show()
         _scroll_to(self.written)
