@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo run test test-slow lint screenshots clean
+.PHONY: install demo run test test-slow test-fuzz lint screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m slow
+
+## Property tests (hypothesis) with random examples, 50 times as many as make test
+## (SIM_DESK_FUZZ_SCALE=N to change); failures are kept in .hypothesis/ and tried first next time.
+test-fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "hypothesis or fuzz" -p no:cacheprovider
 
 ## Render each main screen of the demo vault offscreen to docs/screenshots/.
 screenshots: $(STAMP)

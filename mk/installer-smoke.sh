@@ -26,9 +26,9 @@ echo "$version"
 
 echo "== $app self-test (no display)"
 "${headless[@]}" "$app" self-test
-left=$(find "$scratch/home" "$scratch/tmp" -mindepth 1 | head -5)
+left=$(find "$scratch/home" "$scratch/tmp" -mindepth 1 | awk 'NR <= 5')
 [[ -z "$left" ]] || { echo "installer-smoke: self-test left files behind:" >&2; echo "$left" >&2; exit 1; }
-caches=$(find "$bundle" -name __pycache__ | head -5)
+caches=$(find "$bundle" -name __pycache__ | awk 'NR <= 5')
 [[ -z "$caches" ]] || { echo "installer-smoke: bytecode written into the bundle: $caches" >&2; exit 1; }
 
 echo "== $app (the GUI, offscreen): first-run wizard stays up"
@@ -43,4 +43,6 @@ echo "still running after 10 s (stopped by timeout, as intended)"
 
 echo "== size"
 du -sh "$bundle"
-du -sh "$bundle"/_internal/* | sort -rh | head -12
+# awk reads all of sort's output (head would close the pipe early: SIGPIPE, exit 141 under
+# pipefail).
+du -sh "$bundle"/_internal/* | sort -rh | awk 'NR <= 12'

@@ -100,7 +100,19 @@ def open_vault(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if not args.user:
         raise UsageError("Say who you are with --user NAME.")
     secret = read_secret(args.passphrase_file, prompt=f"Passphrase for {args.user}: ")
-    return access.unlock(paths, args.user, secret)
+    return warn_about(access.unlock(paths, args.user, secret))
+
+
+def warn_about(vault):  # type: ignore[no-untyped-def]
+    """Says on stderr, before any work, what unlocking found wrong with the audit log."""
+    for finding in vault.opening_findings:
+        print(f"sim-desk: WARNING: possible tampering or lost records: {finding}.", file=sys.stderr)
+        print(
+            "sim-desk: run 'sim-desk verify' and tell your team lead; restore from a backup"
+            " if records are missing.",
+            file=sys.stderr,
+        )
+    return vault
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -289,22 +301,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sim_desk.records import access
-    from sim_desk.records.verify import verify_vault, verify_with_passphrase
+    from sim_desk.records.verify import verify_with_passphrase
 
     paths = vault_paths(args)
     if not args.user:
         raise UsageError("Say who you are with --user NAME.")
     secret = read_secret(args.passphrase_file, prompt=f"Passphrase for {args.user}: ")
-    try:
-        with access.unlock(paths, args.user, secret) as vault:
-            report = verify_vault(vault)
-    except VaultDamaged as damage:
-        # The vault will not open normally: check it from the key slot, reading files only.
-        print(f"sim-desk: {damage}", file=sys.stderr)
-        report = verify_with_passphrase(paths, args.user, secret)
+    # Read-only from the key slot: unlocking would write an audit entry (and update the audit
+    # head copy) before the check, hiding a truncated log or a deleted head copy.
+    report = verify_with_passphrase(paths, args.user, secret)
     for line in report.lines():
         print(line)
+    if args.reviewed:
+        from sim_desk.records import access
+        from sim_desk.records.verify import mark_findings_reviewed
+
+        with access.unlock(paths, args.user, secret) as vault:
+            marked = mark_findings_reviewed(vault)
+        print(f"Marked {marked} audit finding(s) as looked into by {args.user}.")
+        return EXIT_OK
     if report.ok:
         return EXIT_OK
     print(
@@ -340,32 +355,43 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_rekey(args: argparse.Namespace) -> int:
     from sim_desk.records import access
-    from sim_desk.records.rekey import rotate_keys
+    from sim_desk.records.rekey import confirm_recovery_key, renew_recovery_key, rotate_keys
 
     paths = vault_paths(args)
     if args.recovery_key_file or not args.user:
         secret = read_secret(args.recovery_key_file, prompt="Recovery key: ", env=None)
-        vault = access.unlock_with_recovery_key(paths, secret)
+        vault = warn_about(access.unlock_with_recovery_key(paths, secret))
     else:
         vault = open_vault(args)
     with vault:
-        result = rotate_keys(
-            vault, new_recovery=not args.keep_recovery_key, drop_old_slots=args.drop_old_slots
-        )
-    print(
-        f"Keys rotated (generation {result.generation}): {result.notes_reencrypted}"
-        f" clinician-only notes re-encrypted, {result.slots_rewrapped} key slots re-sealed."
-    )
-    print(
-        "Everyone keeps their passphrase; copies of the vault made before now cannot be"
-        " opened with keys taken from them."
-    )
-    if result.dropped_users:
-        print("Slots dropped (those users must be added again): " + ", ".join(result.dropped_users))
-    if result.recovery_key:
-        print()
-        print("NEW RECOVERY KEY (the old one no longer works; print a new recovery sheet):")
-        print(f"    {result.recovery_key}")
+        if args.recovery_key_only:
+            renewed = renew_recovery_key(vault)
+            recovery_key, slot_id = renewed.recovery_key, renewed.slot_id
+        else:
+            result = rotate_keys(
+                vault, new_recovery=not args.keep_recovery_key, drop_old_slots=args.drop_old_slots
+            )
+            recovery_key, slot_id = result.recovery_key, result.recovery_slot_id
+            print(
+                f"Keys rotated (generation {result.generation}): {result.notes_reencrypted}"
+                f" clinician-only notes re-encrypted, {result.slots_rewrapped} key slots"
+                " re-sealed."
+            )
+            print(
+                "Everyone keeps their passphrase; copies of the vault made before now cannot be"
+                " opened with keys taken from them."
+            )
+            if result.dropped_users:
+                print(
+                    "Slots dropped (those users must be added again): "
+                    + ", ".join(result.dropped_users)
+                )
+        if recovery_key and slot_id:
+            print()
+            print("NEW RECOVERY KEY (print a new recovery sheet; the old one stops working now):")
+            print(f"    {recovery_key}", flush=True)
+            # Printed: someone has it now, so the earlier recovery key can go.
+            confirm_recovery_key(vault, slot_id)
     return EXIT_OK
 
 
@@ -378,7 +404,8 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from sim_desk import demo
 
-    demo.print_summary(vault_paths(args), user=args.user, passphrase_file=args.passphrase_file)
+    with open_vault(args) as vault:
+        demo.print_counts(vault)
     return EXIT_OK
 
 
@@ -663,14 +690,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the current recovery key instead of issuing a new one",
     )
     p.add_argument(
+        "--recovery-key-only",
+        action="store_true",
+        help="only issue a new recovery key (a lost or worn sheet); the keys stay as they are",
+    )
+    p.add_argument(
         "--drop-old-slots",
         action="store_true",
         help="drop old-format slots of users who have not signed in since upgrading",
     )
     p.set_defaults(run=cmd_rekey)
 
-    p = sub.add_parser("verify", help="check the database, encryption and audit chain")
+    p = sub.add_parser(
+        "verify", help="check the database, encryption, audit chain and key file (reads only)"
+    )
     _auth(p)
+    p.add_argument(
+        "--reviewed",
+        action="store_true",
+        help="team leads: after checking, mark the audit log's tampering findings as looked"
+        " into (they are then listed as notes)",
+    )
     p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("summary", help="print what a vault holds (counts, no names)")
@@ -705,3 +745,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sim-desk: stopped; nothing half-written was kept.", file=sys.stderr)
         return EXIT_UNEXPECTED
+    except Exception as error:  # a bug, or damage met where no use case expected it
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    """Damage gets the same exit code and words wherever it is met; anything else is a bug,
+    reported by type and place only (an exception's text may quote record data)."""
+    import traceback
+
+    from sim_desk.records.store import DAMAGED_DATABASE, is_damage
+
+    if is_damage(error) or is_damage(error.__cause__ or error):
+        print(f"sim-desk: {DAMAGED_DATABASE}", file=sys.stderr)
+        return EXIT_VAULT
+    frames = traceback.extract_tb(error.__traceback__)
+    where = "; ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames[-4:])
+    print(
+        f"sim-desk: something went wrong inside SIM Desk ({type(error).__name__} at {where})."
+        " Nothing saved before was lost. Please tell whoever looks after SIM Desk.",
+        file=sys.stderr,
+    )
+    return EXIT_UNEXPECTED

@@ -6,6 +6,7 @@ team in it is made per test session and copied for each test that needs one.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sim_desk.records import access, people, users
+import tests.fuzzing  # noqa: F401  (loads the hypothesis profile before any test module)
+from sim_desk.records import access, people, slotcrypto, users
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.codes import Role
 from sim_desk.records.unlocked import UnlockedVault
@@ -50,6 +52,20 @@ class Team:
 
 def fixed_clock() -> datetime:
     return FIXED_NOW
+
+
+_derive_once = functools.lru_cache(maxsize=None)(slotcrypto.derive_passphrase_key)
+
+
+@pytest.fixture(autouse=True)
+def _argon2_once_per_passphrase(request: pytest.FixtureRequest, monkeypatch) -> None:
+    """Argon2id (64 MiB, t=3) for the same passphrase and salt is worked out once per test run.
+
+    It is a pure function, so this changes no result, only the half second each unlock spends
+    on it. Tests about passphrases themselves (marked ``real_kdf``) run it every time.
+    """
+    if request.node.get_closest_marker("real_kdf") is None:
+        monkeypatch.setattr(slotcrypto, "derive_passphrase_key", _derive_once)
 
 
 @pytest.fixture(autouse=True)

@@ -292,6 +292,18 @@ def _make_person(
     if closing is None:
         _plan(vault, rng, person_id, today, enrolled)
     elif closing[1] < today:
+        if closing[0] == ExitReason.DIED:
+            # A death is recorded as a harm, on the day the record closes: the reports must
+            # count it (a death on the closure day once fell between the windows).
+            incidents.record_incident(
+                vault,
+                person_id,
+                incidents.IncidentDetails(
+                    occurred_at=_at(closing[1], rng.randint(0, 23), rng.choice((0, 30))),
+                    incident_type=IncidentType.DEATH,
+                    source=IncidentSource.NHS,
+                ),
+            )
         people.change_status(
             vault, person_id, PersonStatus.CLOSED, on=closing[1], exit_reason=closing[0]
         )
@@ -435,30 +447,27 @@ def print_logins(paths: VaultPaths) -> None:
         print(f"  {name:11} {passphrase!r:28} {role.label} - {shown}")
 
 
-def print_summary(
-    paths: VaultPaths, *, user: str | None = None, passphrase_file: str | None = None
-) -> None:
-    """Counts of what the vault holds (no names), within what the user may see."""
-    if user:
-        from sim_desk.cli import read_secret
+def print_summary(paths: VaultPaths) -> None:
+    """Counts of what the demo vault holds (no names), as its team lead sees them."""
+    user, secret = "lead", DEMO_LOGINS["lead"][0]
+    with access.unlock(paths, user, secret) as vault:
+        print_counts(vault)
 
-        secret = read_secret(passphrase_file, prompt=f"Passphrase for {user}: ")
-    else:
-        user, secret = "lead", DEMO_LOGINS["lead"][0]
+
+def print_counts(vault: UnlockedVault) -> None:
+    """Counts of what the vault holds (no names), within what the signed-in user may see."""
     from sim_desk.records.caseload import vault_counts
 
-    with access.unlock(paths, user, secret) as vault:
-        counts = vault_counts(vault)
-        statuses = ", ".join(
-            f"{PersonStatus(k).label.lower()} {v}"
-            for k, v in sorted(counts.people_by_status.items())
-        )
-        print(f"People: {counts.people} ({statuses})")
-        print(
-            f"Contacts: {counts.contacts}   Incidents: {counts.incidents}"
-            f"   Planned visits: {counts.planned_visits}"
-        )
-        print(f"Signed in as {vault.actor.display_name} ({vault.actor.role.label}).")
+    counts = vault_counts(vault)
+    statuses = ", ".join(
+        f"{PersonStatus(k).label.lower()} {v}" for k, v in sorted(counts.people_by_status.items())
+    )
+    print(f"People: {counts.people} ({statuses})")
+    print(
+        f"Contacts: {counts.contacts}   Incidents: {counts.incidents}"
+        f"   Planned visits: {counts.planned_visits}"
+    )
+    print(f"Signed in as {vault.actor.display_name} ({vault.actor.role.label}).")
 
 
 def default_demo_path() -> Path:

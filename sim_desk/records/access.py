@@ -7,6 +7,7 @@ state folder and moved into the audit log by the next successful unlock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlcipher3
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DatabaseError
 
@@ -22,11 +24,22 @@ from sim_desk.records import audit
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.audit import Action
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import AuthenticationFailed, ValidationError, VaultDamaged
-from sim_desk.records.fileio import fsync_directory
+from sim_desk.records.errors import (
+    AuthenticationFailed,
+    SimDeskError,
+    ValidationError,
+    VaultDamaged,
+)
+from sim_desk.records.fileio import fsync_directory, remove_stale_temp_files
 from sim_desk.records.model import Pair, User, VaultMeta
 from sim_desk.records.rekey import settle_rotation
-from sim_desk.records.store import DAMAGED_DATABASE, is_damage, make_engine, migrate
+from sim_desk.records.store import (
+    DAMAGED_DATABASE,
+    connect_raw,
+    is_damage,
+    make_engine,
+    migrate,
+)
 from sim_desk.records.unlocked import Actor, UnlockedVault, system_clock
 from sim_desk.records.vault import (
     KdfParams,
@@ -172,8 +185,11 @@ def create_vault(
 # -- failed unlocks ------------------------------------------------------------------------
 
 
-def _failed_unlock_log(dirs: AppDirs, vault_id: str) -> Path:
-    return dirs.state / f"failed-unlocks-{vault_id}.jsonl"
+def _failed_unlock_log(dirs: AppDirs, vault_id: str, paths: VaultPaths) -> Path:
+    """One file per vault *file*: copies of a vault (a restored backup, the demo copied) share
+    its id, and each copy's audit log must get only the attempts made on it."""
+    where = hashlib.sha256(str(paths.database.resolve()).encode("utf-8")).hexdigest()[:16]
+    return dirs.state / f"failed-unlocks-{vault_id}-{where}.jsonl"
 
 
 def _note_failed_unlock(dirs: AppDirs, paths: VaultPaths, username: str, when: datetime) -> None:
@@ -185,14 +201,16 @@ def _note_failed_unlock(dirs: AppDirs, paths: VaultPaths, username: str, when: d
     slot = slots.user_slot(username)
     line = json.dumps({"at": when.isoformat(), "user_id": slot.user_id if slot else None})
     dirs.ensure(dirs.state)
-    log = _failed_unlock_log(dirs, slots.vault_id)
+    log = _failed_unlock_log(dirs, slots.vault_id, paths)
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
 
 
-def _take_failed_unlocks(dirs: AppDirs, vault_id: uuid.UUID) -> list[dict[str, str | None]]:
-    log = _failed_unlock_log(dirs, str(vault_id))
+def _take_failed_unlocks(
+    dirs: AppDirs, vault_id: uuid.UUID, paths: VaultPaths
+) -> list[dict[str, str | None]]:
+    log = _failed_unlock_log(dirs, str(vault_id), paths)
     try:
         lines = log.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -253,6 +271,9 @@ def _open(
     clock: Callable[[], datetime],
     action: str,
 ) -> UnlockedVault:
+    # Nothing is written before this check: the unlock's own audit entry would otherwise hide
+    # a truncated log or a deleted head copy.
+    finding = _anchor_finding(paths, keys)
     if keys.journal:  # a key rotation was interrupted: finish or undo it first
         keys = settle_rotation(paths, keys)
     engine = make_engine(paths.database, keys.record_key)
@@ -287,8 +308,22 @@ def _open(
         engine.dispose()
         raise
     vault = UnlockedVault(paths, keys, engine, actor, clock=clock)
-    pending = _take_failed_unlocks(dirs, keys.vault_id)
+    pending = _take_failed_unlocks(dirs, keys.vault_id, paths)
     with vault.write() as session:
+        # The write lock is held: no other process is writing the vault's files now, so
+        # temporary files beside them were left by a writer that was killed.
+        remove_stale_temp_files(paths.audit_head, paths.keyslots, paths.keyslots_pending)
+        if finding is not None:
+            vault.audit(
+                session,
+                Action.AUDIT_ANCHOR_MISMATCH,
+                "vault",
+                keys.vault_id,
+                kind=finding.kind,
+                log_seq=finding.log_seq,
+                head_seq=finding.head_seq,
+            )
+            vault.opening_findings = (finding.message,)
         for entry in pending:
             at = datetime.fromisoformat(str(entry["at"]))
             user = uuid.UUID(str(entry["user_id"])) if entry.get("user_id") else None
@@ -301,13 +336,32 @@ def _open(
                 entity_id=keys.vault_id,
                 detail={"known_user": user is not None},
             )
-            session.info["audited"] = True
         vault.audit(session, action, "vault", keys.vault_id)
         if keys.upgraded is not None and _save_upgraded_slot(paths, keys.upgraded):
             vault.audit(session, Action.SLOT_UPGRADED, "user", keys.user_id, slot_format=2)
     if pending:
-        _failed_unlock_log(dirs, str(keys.vault_id)).unlink(missing_ok=True)
+        _failed_unlock_log(dirs, str(keys.vault_id), paths).unlink(missing_ok=True)
     return vault
+
+
+def _anchor_finding(paths: VaultPaths, keys: VaultKeys) -> audit.AnchorFinding | None:
+    """Compares the chain's end with the head copy, reading only. None when they agree, or
+    when the database cannot be read this way (opening it then says why)."""
+    candidates = [keys.record_key] + ([keys.pending.record_key] if keys.pending else [])
+    for record_key in candidates:
+        try:
+            conn = connect_raw(paths.database, record_key, read_only=True)
+        except AuthenticationFailed:
+            continue
+        except SimDeskError:
+            return None
+        try:
+            return audit.check_anchor_of(conn, audit.read_head(paths))
+        except sqlcipher3.DatabaseError:
+            return None  # damaged or not a vault: the normal open reports it
+        finally:
+            conn.close()
+    return None
 
 
 def _mismatch_message(paths: VaultPaths) -> str:
@@ -339,6 +393,14 @@ def _actor(session, keys: VaultKeys) -> Actor:  # type: ignore[no-untyped-def]
     if user is None or not user.active:
         raise AuthenticationFailed(
             "This user has been removed from the vault. Ask your team lead if that is a mistake."
+        )
+    if user.username != keys.username or user.role != keys.role.value:
+        # The slot opened, so its seals are intact: its name or role was edited in the file,
+        # which the database (authenticated page by page) contradicts.
+        raise VaultDamaged(
+            "The key file (the vault's -keys file) is damaged: a key slot's user name or role"
+            " does not match the vault's own list of users. Restore the key file from a"
+            " backup of this vault; nothing in the vault was changed."
         )
     pair_ids = frozenset(
         session.execute(

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 OWNER_ONLY = 0o600
+#: Temporary files are named ``.<target name>.<random>.tmp`` beside their target.
+_TEMP_SUFFIX = ".tmp"
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}."
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = OWNER_ONLY) -> None:
     """Replaces ``path`` with ``data`` so that a crash leaves either the old or the new file.
 
-    The temporary file is created with ``mode`` from the start, so the content is never readable
-    by others even for an instant.
+    The temporary file is created owner-only (and widened to ``mode`` only if asked), so the
+    content is never readable by others even for an instant.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    # A unique name (not the process id: a killed writer's file would clash with a later
+    # process that got the same id). mkstemp creates it 0600; a wider mode is set after.
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if mode != OWNER_ONLY:
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -43,3 +54,24 @@ def fsync_directory(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def remove_stale_temp_files(*targets: Path) -> int:
+    """Deletes temporary files that a killed :func:`write_atomic` left beside ``targets``.
+
+    Only call this while no other process can be writing those targets (the vault's files are
+    written under its database write lock). Returns how many were removed.
+    """
+    removed = 0
+    for target in targets:
+        prefix = _temp_prefix(target)
+        try:
+            names = os.listdir(target.parent)
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith(prefix) and name.endswith(_TEMP_SUFFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target.parent / name)
+                    removed += 1
+    return removed

@@ -8,6 +8,14 @@ the public key of every remaining slot (format-2 slots, :mod:`slotcrypto`), whic
 passphrase. Nobody's passphrase changes. By default a new recovery key is issued as well, since a
 leaver may have seen the printed sheet.
 
+A new recovery key is only worth something once a person has it on paper. So it is made *before*
+the journal and travels in it, as an extra recovery slot marked unconfirmed; the earlier recovery
+slot is re-wrapped and kept beside it. Only :func:`confirm_recovery_key`, called once someone has
+said the new key is printed or written down, removes the earlier one. Killed at any point, the
+vault therefore opens with a recovery key that somebody has seen: the earlier one until the
+confirmation, the new one after it. (Until then a leaver's copy of the old sheet still opens the
+vault: confirm promptly.)
+
 Order of operations (safe if killed at any point; the vault opens with exactly one key set):
 
 1. Under the database write lock, the next generation's slot file is written beside the vault
@@ -37,6 +45,7 @@ from sim_desk.records.audit import Action
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import (
     AuthenticationFailed,
+    NotFound,
     PermissionDenied,
     ValidationError,
     VaultBusy,
@@ -67,6 +76,16 @@ class RotationResult:
     slots_rewrapped: int
     dropped_users: tuple[str, ...]
     recovery_key: str | None  # a new recovery key to print, or None if the old one still works
+    #: The new recovery key's slot, for :func:`confirm_recovery_key` once it is printed.
+    recovery_slot_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewRecoveryKey:
+    """A recovery key to show once; confirm it (:func:`confirm_recovery_key`) once printed."""
+
+    recovery_key: str
+    slot_id: str
 
 
 def _tell(progress: Progress | None, fraction: float, message: str) -> None:
@@ -98,8 +117,11 @@ def _next_slots(
     clinical_key: bytes,
     *,
     drop_old_slots: bool,
-) -> tuple[SlotFile, list[str], bool]:
-    """The next generation's slots. Returns (slot file, dropped usernames, recovery kept)."""
+    new_recovery: Slot | None,
+) -> tuple[SlotFile, list[str]]:
+    """The next generation's slots (and the usernames dropped): every remaining member's slot
+    and the confirmed recovery slot re-wrapped, plus ``new_recovery`` if given. Unconfirmed
+    recovery slots of earlier attempts are dropped: the confirmed one is the one people have."""
     generation = current.generation + 1
     active = {str(u.id): u for u in session.execute(select(User).where(User.active)).scalars()}
     old_format = [
@@ -116,15 +138,16 @@ def _next_slots(
         )
     slots: list[Slot] = []
     dropped: list[str] = []
-    keep_recovery = False
+    confirmed_recovery = any(s.kind == "recovery" and s.confirmed for s in current.slots)
     for slot in current.slots:
         user = active.get(slot.user_id or "")
         if slot.kind == "user" and (user is None or slot.version != 2):
             dropped.append(slot.username or "?")  # removed users, stale or old-format slots
             continue
-        if slot.kind == "recovery" and slot.version != 2:
-            continue  # cannot be re-wrapped: a new recovery key is issued instead
-        keep_recovery |= slot.kind == "recovery"
+        if slot.kind == "recovery" and (
+            slot.version != 2 or (confirmed_recovery and not slot.confirmed)
+        ):
+            continue  # old format (cannot be re-wrapped), or never confirmed as printed
         clinical = slot.kind == "recovery" or (
             slot.clinical and bool(user and user.clinical_access)
         )
@@ -137,7 +160,25 @@ def _next_slots(
                 generation=generation,
             )
         )
-    return SlotFile(current.vault_id, slots, generation), dropped, keep_recovery
+    if new_recovery is not None:
+        slots.append(new_recovery)
+    return SlotFile(current.vault_id, slots, generation), dropped
+
+
+def _new_recovery_slot(
+    vault_id: str, record_key: bytes, clinical_key: bytes, generation: int
+) -> tuple[str, Slot]:
+    recovery_key = new_recovery_key()
+    slot = make_slot(
+        vault_id,
+        recovery_key,
+        kind="recovery",
+        record_key=record_key,
+        clinical_key=clinical_key,
+        generation=generation,
+    )
+    slot.confirmed = False
+    return recovery_key, slot
 
 
 def _reencrypt_notes(
@@ -224,8 +265,19 @@ def rotate_keys(
                     "The key-slot file and the database disagree about the key generation."
                     " Restore the vault from a backup."
                 )
-            upcoming, dropped, kept = _next_slots(
-                session, current, record_key, clinical_key, drop_old_slots=drop_old_slots
+            has_recovery = any(s.kind == "recovery" and s.version == 2 for s in current.slots)
+            recovery_key, recovery_slot = None, None
+            if new_recovery or not has_recovery:
+                recovery_key, recovery_slot = _new_recovery_slot(
+                    current.vault_id, record_key, clinical_key, current.generation + 1
+                )
+            upcoming, dropped = _next_slots(
+                session,
+                current,
+                record_key,
+                clinical_key,
+                drop_old_slots=drop_old_slots,
+                new_recovery=recovery_slot,
             )
             write_slot_file(paths, upcoming, pending=True)  # the journal (step 1)
             journal_written_at = current.generation
@@ -241,7 +293,9 @@ def rotate_keys(
                 notes=notes,
                 slots=len(upcoming.slots),
                 dropped=len(dropped),
+                new_recovery=recovery_slot is not None,
             )
+            _tell(progress, 0.6, "Committing the new keys")
         # Committed (step 2): from here on the rotation is finished, never undone.
     except BaseException:
         if journal_written_at is not None and not _drop_journal_if_unused(
@@ -252,18 +306,19 @@ def rotate_keys(
     _tell_committed(progress, 0.65, "Re-encrypting the database")
     try:
         vault.close_connections()  # rekey_database needs the only connection to the file
-        _finish(paths, old_record, record_key)
+        _finish(paths, old_record, record_key, progress)
     except BaseException:
         _lock_quietly(vault)  # the database may be under either key; the next unlock settles it
         raise
     vault.replace_keys(record_key, clinical_key)
-    recovery = None
-    if new_recovery or not kept:
-        _tell_committed(progress, 0.8, "Making a new recovery key")
-        recovery = renew_recovery_key(vault)
     _tell_committed(progress, 1.0, "Keys rotated")
     return RotationResult(
-        upcoming.generation, notes, len(upcoming.slots), tuple(sorted(dropped)), recovery
+        upcoming.generation,
+        notes,
+        len(upcoming.slots),
+        tuple(sorted(dropped)),
+        recovery_key,
+        recovery_slot.slot_id if recovery_slot else None,
     )
 
 
@@ -273,7 +328,9 @@ def _lock_quietly(vault: UnlockedVault) -> None:
         vault.lock()
 
 
-def _finish(paths: VaultPaths, old_record: bytes, new_record: bytes) -> None:
+def _finish(
+    paths: VaultPaths, old_record: bytes, new_record: bytes, progress: Progress | None = None
+) -> None:
     """Steps 3 and 4. Idempotent: safe to run again after a crash at any point in them."""
     try:
         conn = connect_raw(paths.database, old_record)
@@ -286,6 +343,7 @@ def _finish(paths: VaultPaths, old_record: bytes, new_record: bytes) -> None:
             conn.close()
     conn = connect_raw(paths.database, new_record)  # proves step 3 before the slots move
     conn.close()
+    _tell_committed(progress, 0.9, "Putting the new key file in place")
     with contextlib.suppress(FileNotFoundError):  # another unlock may have finished it
         os.replace(paths.keyslots_pending, paths.keyslots)
     fsync_directory(paths.database.parent)
@@ -355,27 +413,58 @@ def _need_new_keys(keys: VaultKeys) -> AuthenticationFailed:
     )
 
 
-def renew_recovery_key(vault: UnlockedVault) -> str:
-    """Issues a new recovery key (for a new printed sheet); the old one stops working.
+def renew_recovery_key(vault: UnlockedVault) -> NewRecoveryKey:
+    """Issues a new recovery key (for a new printed sheet). The earlier one keeps working until
+    :func:`confirm_recovery_key` says the new one is printed or written down.
 
     Needs both keys, so a clinical team lead or the recovery key itself.
     """
     _require_rotator(vault)
-    recovery_key = new_recovery_key()
     record_key, clinical_key = vault.keys_to_wrap(clinical=True)
+    assert clinical_key is not None
     with vault.write() as session:
         if vault.paths.keyslots_pending.exists():
             raise VaultBusy("A key rotation is unfinished. Lock the vault, unlock it, try again.")
         slots = read_slot_file(vault.paths)
-        slot = make_slot(
-            slots.vault_id,
-            recovery_key,
-            kind="recovery",
-            record_key=record_key,
-            clinical_key=clinical_key,
-            generation=slots.generation,
+        recovery_key, slot = _new_recovery_slot(
+            slots.vault_id, record_key, clinical_key, slots.generation
         )
-        slots.slots = [s for s in slots.slots if s.kind != "recovery"] + [slot]
+        confirmed = [s for s in slots.slots if s.kind == "recovery" and s.confirmed]
+        # Earlier unconfirmed keys go (nobody said they have them); the confirmed one stays.
+        slots.slots = [s for s in slots.slots if s.kind != "recovery"] + confirmed + [slot]
         vault.audit(session, Action.RECOVERY_KEY_RENEWED, "vault", vault.vault_id)
         write_slot_file(vault.paths, slots)
-    return recovery_key
+    return NewRecoveryKey(recovery_key, slot.slot_id)
+
+
+def confirm_recovery_key(vault: UnlockedVault, slot_id: str) -> None:
+    """Someone has printed or written down the new recovery key of ``slot_id``: it becomes the
+    vault's recovery key and every other recovery key stops working.
+
+    Raises:
+        NotFound: that recovery slot is gone (a later rotation or renewal replaced it).
+    """
+    vault.require_role(Role.TEAM_LEAD, doing="confirm a new recovery key")
+    with vault.write() as session:
+        if vault.paths.keyslots_pending.exists():
+            raise VaultBusy("A key rotation is unfinished. Lock the vault, unlock it, try again.")
+        slots = read_slot_file(vault.paths)
+        chosen = next(
+            (s for s in slots.slots if s.kind == "recovery" and s.slot_id == slot_id), None
+        )
+        if chosen is None:
+            raise NotFound(
+                "That recovery key has been replaced by a newer one. Use the newest recovery"
+                " sheet, or make a new recovery key."
+            )
+        if chosen.confirmed and len(slots.recovery_slots) == 1:
+            return
+        chosen.confirmed = True
+        slots.slots = [s for s in slots.slots if s.kind != "recovery"] + [chosen]
+        vault.audit(session, Action.RECOVERY_KEY_CONFIRMED, "vault", vault.vault_id)
+        write_slot_file(vault.paths, slots)
+
+
+def unconfirmed_recovery_keys(paths: VaultPaths) -> int:
+    """How many recovery keys were made but never confirmed as printed (reads the key file)."""
+    return sum(1 for s in read_slot_file(paths).recovery_slots if not s.confirmed)

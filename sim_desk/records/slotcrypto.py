@@ -17,6 +17,7 @@ are still opened, and are upgraded to format 2 the next time their owner signs i
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,11 @@ def bound(fields: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
+def digest(fields: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the fields' canonical form: catches damage, not a determined editor."""
+    return hashlib.sha256(bound(fields)).hexdigest()
+
+
 def seal(key: bytes, nonce: bytes, plaintext: bytes, associated: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -67,7 +73,7 @@ def unseal(key: bytes, nonce: bytes, sealed: bytes, associated: bytes) -> bytes:
 
     try:
         return AESGCM(key).decrypt(nonce, sealed, associated)
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: a nonce or key of the wrong size
         raise Unsealable from None
 
 

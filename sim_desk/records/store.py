@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from sim_desk.records.errors import AuthenticationFailed, VaultBusy, VaultDamaged, VaultNotFound
+from sim_desk.records.write_path import unrecorded_writes
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -47,6 +48,13 @@ PRAGMAS = (
     "PRAGMA secure_delete = ON",
     "PRAGMA busy_timeout = 10000",
     "PRAGMA cache_size = -16000",
+)
+#: For checks that must not write: no journal-mode change, and SQLite refuses any write.
+READ_ONLY_PRAGMAS = (
+    "PRAGMA cipher_memory_security = OFF",
+    "PRAGMA query_only = ON",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA busy_timeout = 10000",
 )
 
 
@@ -92,8 +100,34 @@ def is_damage(error: BaseException) -> bool:
     return isinstance(orig, sqlcipher3.DatabaseError) and any(w in text for w in _DAMAGE_WORDS)
 
 
-def connect_raw(database: Path, record_key: bytes, *, create: bool = False) -> Any:
+def quiet_connection(database: str | Path, *, read_only: bool = False) -> Any:
+    """A bare sqlcipher3 connection (no key yet) that keeps SQLCipher's own log off stderr.
+
+    SQLCipher logs "ERROR CORE ... hmac check failed" at its default level; we report damage
+    ourselves, in words, so its log would only alarm and clutter a terminal. ``read_only`` opens
+    the file so that nothing is written to it, not even SQLite's checkpoint of a ``-wal`` file
+    when the connection closes (checks must not change what they check).
+    """
+    if read_only:
+        path = Path(database).absolute()
+        target, uri = path.as_uri() + "?mode=ro", True
+        if not any(path.with_name(path.name + s).exists() for s in ("-wal", "-shm")):
+            # Closed cleanly and open nowhere: read the file as it is, without creating an
+            # empty -wal and -shm beside it (a read-only connection cannot remove them again).
+            target += "&immutable=1"
+    else:
+        target, uri = str(database), False
+    conn = sqlcipher3.connect(target, isolation_level=None, check_same_thread=False, uri=uri)
+    conn.execute("PRAGMA cipher_log_level = NONE")
+    return conn
+
+
+def connect_raw(
+    database: Path, record_key: bytes, *, create: bool = False, read_only: bool = False
+) -> Any:
     """Opens a DB-API connection to the vault database with the record key set and checked.
+
+    With ``read_only`` nothing is written to the vault's files (see :func:`quiet_connection`).
 
     Raises:
         VaultNotFound: the file is missing and ``create`` is false.
@@ -110,7 +144,7 @@ def connect_raw(database: Path, record_key: bytes, *, create: bool = False) -> A
         )
     # isolation_level=None: we issue BEGIN ourselves (see _begin) so that write transactions
     # take the write lock up front and the audit chain can never fork between two writers.
-    conn = sqlcipher3.connect(str(database), isolation_level=None, check_same_thread=False)
+    conn = quiet_connection(database, read_only=read_only)
     try:
         conn.execute(_raw_key_pragma(record_key))
         # The first real read is what proves the key: SQLCipher decrypts page 1 here.
@@ -123,18 +157,23 @@ def connect_raw(database: Path, record_key: bytes, *, create: bool = False) -> A
         ) from exc
     # cipher_memory_security=ON wipes every freed buffer and costs 3-5x on reads; the keys are
     # dropped when the vault locks and the process memory is the user's own, so we keep it off.
-    for pragma in PRAGMAS:
+    for pragma in READ_ONLY_PRAGMAS if read_only else PRAGMAS:
         conn.execute(pragma)
     return conn
 
 
-def make_engine(database: Path, record_key: bytes, *, create: bool = False) -> Engine:
-    """An engine whose every connection is keyed. Keeps a private copy of the key."""
+def make_engine(
+    database: Path, record_key: bytes, *, create: bool = False, read_only: bool = False
+) -> Engine:
+    """An engine whose every connection is keyed. Keeps a private copy of the key.
+
+    ``read_only`` engines write nothing to the vault's files (for checks; see connect_raw).
+    """
     key = bytes(record_key)
 
     engine = create_engine(
         "sqlite://",
-        creator=lambda: connect_raw(database, key, create=create),
+        creator=lambda: connect_raw(database, key, create=create, read_only=read_only),
         module=sqlcipher3,
         poolclass=QueuePool,
         pool_size=2,  # the GUI thread and one worker, kept warm
@@ -205,7 +244,7 @@ def migrate(engine: Engine, *, creating: bool = False) -> None:
             "This vault was written by a newer version of SIM Desk. Install the newer version to"
             " open it; nothing has been changed."
         )
-    with engine.begin() as conn:
+    with unrecorded_writes(), engine.begin() as conn:  # the schema, not anyone's records
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 
@@ -233,9 +272,9 @@ def rekey_database(conn: Any, new_record_key: bytes) -> None:
 
 
 @contextmanager
-def raw_connection(database: Path, record_key: bytes) -> Iterator[Any]:
+def raw_connection(database: Path, record_key: bytes, *, read_only: bool = False) -> Iterator[Any]:
     """A bare keyed DB-API connection, for integrity checks and maintenance."""
-    conn = connect_raw(database, record_key)
+    conn = connect_raw(database, record_key, read_only=read_only)
     try:
         yield conn
     finally:

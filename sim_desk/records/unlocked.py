@@ -7,6 +7,8 @@ pass it to the same use-case functions.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import threading
 import uuid
@@ -21,13 +23,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from sim_desk.records import audit
+from sim_desk.records import audit, write_path
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import PermissionDenied, VaultDamaged, VaultLocked
 from sim_desk.records.store import DAMAGED_DATABASE, is_damage, make_engine, session_factories
 from sim_desk.records.vault import VaultKeys, VaultPaths
+from sim_desk.records.write_path import RowWrite
+
+log = logging.getLogger(__name__)
 
 #: Long operations (backup, restore, key rotation) report (fraction done 0..1, what is happening).
 Progress = Callable[[float, str], None]
@@ -111,11 +116,24 @@ class UnlockedVault:
         self._engine: Engine | None = engine
         self._record_key = bytearray(keys.record_key)
         self._clinical_key = bytearray(keys.clinical_key) if keys.clinical_key else None
-        self._reader, self._writer = session_factories(engine)
+        self._reader, self._writer = self._sessions(engine)
         self._local = threading.local()
+        #: Called with (session, rows written) just before each write transaction commits, in
+        #: it: the place for anything that must commit with every change (see write_path).
+        self.write_observers: list[Callable[[Session, list[RowWrite]], None]] = []
         #: Values derived from records that a use case may keep between calls while this
         #: sign-in lasts (the search keys of names, for the caseload search): emptied on lock.
         self.cache: dict[str, Any] = {}
+        #: What unlocking found wrong before it wrote anything (the audit log and its head
+        #: copy disagreeing), in words; also kept in the audit log. Shown at once by the app.
+        self.opening_findings: tuple[str, ...] = ()
+
+    @staticmethod
+    def _sessions(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        reader, writer = session_factories(engine)
+        write_path.record_writes(writer)
+        write_path.guard(engine)
+        return reader, writer
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -154,10 +172,14 @@ class UnlockedVault:
             try:
                 yield session
             except DatabaseError as exc:
+                _discard(session, damaged=is_damage(exc))
                 if is_damage(exc):
                     raise VaultDamaged(DAMAGED_DATABASE) from exc
                 raise
-            finally:
+            except BaseException:
+                _discard(session)
+                raise
+            else:
                 session.rollback()
 
     @contextmanager
@@ -165,31 +187,56 @@ class UnlockedVault:
         """A write session: BEGIN IMMEDIATE, commit on success, roll back on any error.
 
         Audit entries appended inside it commit with the change they describe, or not at all.
-        After the commit, the head copy beside the database is brought up to date. Inside
+        The head copy beside the database learns where the chain will end just before the
+        commit, and that it ends there just after (see ``audit.HeadCopy``). Inside
         :meth:`batch`, the batch's session is reused and nothing commits until the batch ends.
         """
         self.engine  # noqa: B018 - raises VaultLocked when locked
         shared = getattr(self._local, "batch", None)
         if shared is not None:
-            with shared.begin_nested():  # a savepoint: one failed use case undoes only itself
-                yield shared
+            recorder = write_path.recorder_of(shared)
+            mark = recorder.mark() if recorder is not None else 0
+            try:
+                with shared.begin_nested():  # a savepoint: one failed use case undoes only itself
+                    yield shared
+            except BaseException:
+                if recorder is not None:
+                    recorder.roll_back_to(mark)
+                raise
             return
-        with self._writer() as session:
+        with self._writer() as session, write_path.recording(session) as recorder:
             try:
                 yield session
                 session.flush()
-                head = audit.current_head(session) if session.info.get("audited") else None
+                if self.write_observers and recorder.rows:
+                    for observer in self.write_observers:
+                        observer(session, recorder.rows)
+                    session.flush()
+                ends = audit.pending_end(session)
+                if ends is not None:  # under the write lock, before the commit
+                    audit.write_head(self.paths, ends[0], pending=ends[1])
                 session.commit()
             except DatabaseError as exc:
-                session.rollback()
+                _discard(session, damaged=is_damage(exc))
                 if is_damage(exc):
                     raise VaultDamaged(DAMAGED_DATABASE) from exc
                 raise
             except BaseException:
-                session.rollback()
+                _discard(session)
                 raise
-        if head is not None:
-            audit.write_head(self.paths, head)
+        if ends is not None:
+            self._settle_head(ends[1])
+
+    def _settle_head(self, end: audit.AuditHead | None) -> None:
+        """After a commit: the head copy says the chain ends at ``end``, unless another writer
+        has committed since (its own update then speaks for both). Takes the write lock again,
+        so no other writer's head update can land in between and be overwritten."""
+        try:
+            with self.engine.execution_options(write=True).begin() as conn:
+                if audit.current_head(conn) == end:
+                    audit.write_head(self.paths, end)
+        except Exception:  # committed already; the copy then says the write is "in flight"
+            log.warning("the audit head copy was not brought up to date after a commit")
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -224,7 +271,6 @@ class UnlockedVault:
             entity_id=entity_id,
             detail={**detail, "recovery": True} if self.actor.is_recovery else detail,
         )
-        session.info["audited"] = True
 
     # -- roles ------------------------------------------------------------------------------
     def require_role(self, *roles: Role, doing: str) -> None:
@@ -283,7 +329,7 @@ class UnlockedVault:
         engine = self.engine
         engine.dispose()
         self._engine = make_engine(self.paths.database, record_key)
-        self._reader, self._writer = session_factories(self._engine)
+        self._reader, self._writer = self._sessions(self._engine)
         for old in (self._record_key, self._clinical_key):
             if old is not None:
                 old[:] = bytes(len(old))
@@ -295,13 +341,22 @@ class UnlockedVault:
     def is_locked(self) -> bool:
         return self._engine is None
 
-    def lock(self) -> None:
-        """Audits the lock, closes every connection and drops the keys. Safe to call twice."""
+    def lock(self, *, quietly: bool = False) -> None:
+        """Audits the lock, closes every connection and drops the keys. Safe to call twice.
+
+        With ``quietly``, a lock whose audit entry cannot be written (a damaged vault) still
+        closes and drops the keys, without raising: an error already on its way out is the one
+        to report.
+        """
         if self._engine is None:
             return
         try:
             with self.write() as session:
                 self.audit(session, audit.Action.LOCK)
+        except Exception:
+            if not quietly:
+                raise
+            log.warning("the lock could not be audited")
         finally:
             self.cache.clear()
             self._engine.dispose()
@@ -315,5 +370,21 @@ class UnlockedVault:
     def __enter__(self) -> UnlockedVault:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.lock()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.lock(quietly=exc_type is not None)
+
+
+def _discard(session: Session, *, damaged: bool = False) -> None:
+    """Ends a failed session. After SQLCipher meets a page that fails its HMAC, the connection
+    stays unusable (even a rollback or the next BEGIN says "attempt to write a readonly
+    database"), so it is closed rather than put back in the pool for the next use case, whose
+    error would then hide the damage."""
+    if damaged:
+        with contextlib.suppress(Exception):
+            if session.in_transaction():
+                session.connection().invalidate()  # before the rollback hands it back
+    try:
+        session.rollback()
+    except DatabaseError:
+        with contextlib.suppress(Exception):
+            session.close()

@@ -43,6 +43,7 @@ from sim_desk.records.keyslots import (
     Slot,
     SlotFile,
     SlotKey,
+    check_slot,
     make_slot,
     new_key,
     normalise_username,
@@ -296,6 +297,7 @@ def unlock_user(paths: VaultPaths, username: str, passphrase: str) -> VaultKeys:
             "There is no user with that name in this vault. Check the spelling, or ask your team"
             " lead to add you."
         )
+    check_slot(slot_file, slot)
     key = unseal_slot(slot_file.vault_id, slot, passphrase)
     return _vault_keys(paths, slot_file, slot, key)
 
@@ -303,17 +305,20 @@ def unlock_user(paths: VaultPaths, username: str, passphrase: str) -> VaultKeys:
 def unlock_recovery(paths: VaultPaths, recovery_key: str) -> VaultKeys:
     """Unwraps the recovery slot. The recovery key acts as a clinical team lead."""
     slot_file = read_slot_file(paths)
-    slot = slot_file.recovery_slot
-    if slot is None:
+    slots = slot_file.recovery_slots
+    if not slots:
         raise VaultDamaged("This vault has no recovery-key slot. Restore it from a backup.")
-    try:
-        key = unseal_slot(slot_file.vault_id, slot, normalise_recovery_key(recovery_key))
-        return _vault_keys(paths, slot_file, slot, key)
-    except AuthenticationFailed:
-        raise AuthenticationFailed(
-            "That recovery key is not right for this vault. Check each group of four against"
-            " the printed recovery sheet."
-        ) from None
+    for slot in slots:  # two only while a new recovery key waits to be confirmed as printed
+        check_slot(slot_file, slot)
+        try:
+            key = unseal_slot(slot_file.vault_id, slot, normalise_recovery_key(recovery_key))
+            return _vault_keys(paths, slot_file, slot, key)
+        except AuthenticationFailed:
+            continue
+    raise AuthenticationFailed(
+        "That recovery key is not right for this vault. Check each group of four against"
+        " the printed recovery sheet."
+    )
 
 
 def refuse_existing(paths: VaultPaths) -> None:

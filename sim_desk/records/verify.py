@@ -1,8 +1,12 @@
-"""`verify`: SQLite's integrity check, SQLCipher's page HMAC check, and the audit chain.
+"""`verify`: SQLite's integrity check, SQLCipher's page HMAC check, the audit chain against its
+head copy, and every key slot.
 
 Each check runs on its own, so one that cannot run (a damaged page makes ``integrity_check``
 stop with "database disk image is malformed") does not hide what the others find. It needs only
 the record key, not a full unlock, so it also names the damage in a vault that refuses to open.
+
+Every check reads only: connections are opened read-only, so not even SQLite's checkpoint of a
+``-wal`` file touches the vault, and nothing is audited before (or instead of) what is checked.
 """
 
 from __future__ import annotations
@@ -11,14 +15,26 @@ import re
 from dataclasses import dataclass
 
 import sqlcipher3
+from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from sim_desk.records import audit
+from sim_desk.records.codes import Role
 from sim_desk.records.errors import AuthenticationFailed, SimDeskError
-from sim_desk.records.store import connect_raw, is_damage, key_opens, make_engine, raw_key_literal
+from sim_desk.records.keyslots import slot_file_problems
+from sim_desk.records.model import AuditEvent
+from sim_desk.records.store import (
+    connect_raw,
+    is_damage,
+    key_opens,
+    make_engine,
+    quiet_connection,
+    raw_connection,
+    raw_key_literal,
+)
 from sim_desk.records.unlocked import UnlockedVault
-from sim_desk.records.vault import VaultPaths, unlock_user
+from sim_desk.records.vault import VaultPaths, read_slot_file, unlock_user
 
 _HMAC_PAGE = re.compile(r"HMAC verification failed for page (\d+)", re.IGNORECASE)
 _WHAT_TO_DO = (
@@ -33,6 +49,9 @@ class VerifyReport:
     cipher_problems: tuple[str, ...]
     chain: audit.ChainReport
     damaged_tables: tuple[str, ...] = ()
+    key_problems: tuple[str, ...] = ()
+    key_notes: tuple[str, ...] = ()
+    slots_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -40,6 +59,7 @@ class VerifyReport:
             not self.integrity_problems
             and not self.cipher_problems
             and not self.damaged_tables
+            and not self.key_problems
             and self.chain.ok
         )
 
@@ -63,6 +83,11 @@ class VerifyReport:
         else:
             out += [f"audit log: {p}" for p in self.chain.problems]
         out += [f"audit log note: {n}" for n in self.chain.notes]
+        if self.key_problems:
+            out += [f"key file: {p}" for p in self.key_problems]
+        else:
+            out.append(f"key file: ok ({self.slots_checked} key slots)")
+        out += [f"key file note: {n}" for n in self.key_notes]
         if not self.ok:
             out.append(_WHAT_TO_DO)
         return out
@@ -83,7 +108,7 @@ def _explain_cipher(problem: str) -> str:
 def _cipher_problems(paths: VaultPaths, record_key: bytes) -> tuple[str, ...]:
     """SQLCipher's per-page HMAC check. Uses a bare connection: it works even when page 1 (which
     every ordinary open reads first) is the damaged one."""
-    conn = sqlcipher3.connect(str(paths.database), isolation_level=None)
+    conn = quiet_connection(paths.database, read_only=True)
     try:
         conn.execute(f'PRAGMA key = "{raw_key_literal(record_key)}"')
         return tuple(str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check"))
@@ -107,7 +132,7 @@ def _structure(
     After SQLCipher meets a page that fails its HMAC, that connection refuses every later read,
     so each check that fails is followed by a fresh connection.
     """
-    conn = connect_raw(paths.database, record_key)
+    conn = connect_raw(paths.database, record_key, read_only=True)
     try:
         rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
         problems = tuple(p for p in rows if p != "ok")
@@ -118,7 +143,7 @@ def _structure(
     if pages_ok and not problems:
         return problems, ()
     damaged = []
-    conn = connect_raw(paths.database, record_key)
+    conn = connect_raw(paths.database, record_key, read_only=True)
     try:
         tables = [
             r[0]
@@ -134,14 +159,14 @@ def _structure(
             except sqlcipher3.DatabaseError:
                 damaged.append(table)
                 conn.close()
-                conn = connect_raw(paths.database, record_key)
+                conn = connect_raw(paths.database, record_key, read_only=True)
     finally:
         conn.close()
     return problems, tuple(damaged)
 
 
 def _chain(paths: VaultPaths, record_key: bytes) -> audit.ChainReport:
-    engine = make_engine(paths.database, record_key)
+    engine = make_engine(paths.database, record_key, read_only=True)
     try:
         with Session(bind=engine) as session:
             return audit.verify_chain(session, audit.read_head(paths))
@@ -153,17 +178,78 @@ def _chain(paths: VaultPaths, record_key: bytes) -> audit.ChainReport:
         engine.dispose()
 
 
+def _key_file(paths: VaultPaths, record_key: bytes) -> tuple[list[str], list[str], int]:
+    """(problems, notes, slots checked): every slot's shape and digest, and each user slot
+    against the vault's own list of users (name, role, clinical access, still active)."""
+    try:
+        slot_file = read_slot_file(paths)
+    except SimDeskError as error:
+        return [str(error)], [], 0
+    problems = slot_file_problems(slot_file)
+    notes: list[str] = []
+    try:
+        with raw_connection(paths.database, record_key, read_only=True) as conn:
+            users = {
+                str(row[0]).replace("-", ""): row[1:]
+                for row in conn.execute(
+                    "SELECT id, username, role, clinical_access, active FROM users"
+                )
+            }
+    except (SimDeskError, sqlcipher3.DatabaseError):
+        return problems, notes, len(slot_file.slots)  # the database checks name the damage
+    slotted: set[str] = set()
+    for slot in slot_file.slots:
+        if slot.kind != "user":
+            continue
+        user = users.get(str(slot.user_id).replace("-", ""))
+        name = slot.username or "?"
+        if user is None:
+            notes.append(
+                f"the slot of {name} belongs to no user of this vault (an add that was"
+                " interrupted); adding that user again replaces it"
+            )
+            continue
+        username, role, clinical_access, active = user
+        slotted.add(str(slot.user_id).replace("-", ""))
+        if username != slot.username or role != slot.role:
+            problems.append(f"the slot of {name} does not match the user it belongs to")
+        elif slot.clinical and not clinical_access:
+            problems.append(f"the slot of {name} holds the clinical key without clinical access")
+        elif not active:
+            problems.append(f"the slot of {name} belongs to a removed user and must go")
+    for key, (username, _role, _clinical, active) in users.items():
+        if active and key not in slotted:
+            notes.append(
+                f"{username} has no key slot and cannot sign in; a team lead can reset their"
+                " passphrase"
+            )
+    waiting = [s for s in slot_file.recovery_slots if not s.confirmed]
+    if waiting:
+        notes.append(
+            "a new recovery key was made but nobody has confirmed it is printed or written"
+            " down; the earlier recovery key still works. A team lead should make a new one"
+            " (Team page, or 'sim-desk rekey --recovery-key-only')"
+        )
+    if paths.keyslots_pending.exists():
+        notes.append("a key rotation is unfinished; the next unlock finishes or undoes it")
+    return problems, notes, len(slot_file.slots)
+
+
 def verify_keys(paths: VaultPaths, record_key: bytes) -> VerifyReport:
-    """Runs every check with the record key alone. Reads only (besides SQLite's own recovery of
-    an interrupted write), so it is safe on a vault that may be damaged."""
+    """Runs every check with the record key alone. Reads only, so it is safe on a vault that
+    may be damaged, and what it reports is what was there before anyone wrote to it."""
     cipher = _cipher_problems(paths, record_key)
+    problems, notes, slots = _key_file(paths, record_key)
     try:
         integrity, damaged = _structure(paths, record_key, pages_ok=not cipher)
     except AuthenticationFailed:
-        unreadable = ("the database cannot be opened at all: its first page is damaged",)
+        integrity = ("the database cannot be opened at all: its first page is damaged",)
+        cipher = cipher or ("HMAC verification failed for page 1",)
         chain = audit.ChainReport(0, ("the audit log cannot be read: the database is damaged",))
-        return VerifyReport(unreadable, cipher or ("HMAC verification failed for page 1",), chain)
-    return VerifyReport(integrity, cipher, _chain(paths, record_key), damaged)
+        damaged = ()
+    else:
+        chain = _chain(paths, record_key)
+    return VerifyReport(integrity, cipher, chain, damaged, tuple(problems), tuple(notes), slots)
 
 
 def verify_vault(vault: UnlockedVault) -> VerifyReport:
@@ -178,3 +264,37 @@ def verify_with_passphrase(paths: VaultPaths, username: str, passphrase: str) ->
     if keys.pending is not None and not key_opens(paths.database, keys.record_key):
         return verify_keys(paths, keys.pending.record_key)  # an unfinished rotation got this far
     return verify_keys(paths, keys.record_key)
+
+
+def mark_findings_reviewed(vault: UnlockedVault) -> int:
+    """A team lead has looked into the audit log's tampering findings so far: ``verify`` lists
+    them as notes from now on (they stay in the log). Returns how many were marked."""
+    vault.require_role(Role.TEAM_LEAD, doing="mark audit findings as looked into")
+    with vault.write() as session:
+        rows = session.execute(
+            select(AuditEvent.seq, AuditEvent.action, AuditEvent.detail).where(
+                AuditEvent.action.in_(
+                    [audit.Action.AUDIT_ANCHOR_MISMATCH, audit.Action.AUDIT_FINDINGS_REVIEWED]
+                )
+            )
+        ).all()
+        reviewed = max(
+            (
+                int((detail or {}).get("up_to", 0))
+                for _seq, action, detail in rows
+                if action == audit.Action.AUDIT_FINDINGS_REVIEWED
+            ),
+            default=0,
+        )
+        new = [seq for seq, action, _ in rows if action == audit.Action.AUDIT_ANCHOR_MISMATCH]
+        new = [seq for seq in new if seq > reviewed]
+        if new:
+            vault.audit(
+                session,
+                audit.Action.AUDIT_FINDINGS_REVIEWED,
+                "vault",
+                vault.vault_id,
+                up_to=max(new),
+                findings=len(new),
+            )
+    return len(new)

@@ -72,8 +72,11 @@ def collect_garbage_on_gui_thread(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from sim_desk.ui.fonts import register_bundled_fonts
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     collect_garbage_on_gui_thread(app)
@@ -83,6 +86,8 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
     icon = resources_dir() / "icons" / "sim-desk.svg"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
+    fonts = resources_dir() / "fonts"
+    QTimer.singleShot(0, lambda: register_bundled_fonts(fonts))  # names in any script, not boxes
     return app
 
 
@@ -128,14 +133,19 @@ def run(paths: VaultPaths | None = None, *, dirs: AppDirs | None = None) -> int:
         )
         return 1
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
 
     from sim_desk.settings import Settings
+    from sim_desk.ui.messages import install_excepthooks
     from sim_desk.ui.session import UiSession
     from sim_desk.ui.unlock import UnlockDialog
 
     app = make_application()
+    install_excepthooks(app)
     dirs = dirs or AppDirs.default()
     settings = Settings.load(dirs)
+    if settings.problems:
+        QMessageBox.information(None, "Settings", "\n\n".join(settings.problems))
     if paths is None and settings.last_vault and Path(settings.last_vault).exists():
         paths = VaultPaths.at(settings.last_vault)
     if paths is None and dirs.default_vault.exists():

@@ -8,6 +8,8 @@ checker's findings listed for whoever restores the vault.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -22,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.codes import Role
+from sim_desk.records.errors import SimDeskError
 from sim_desk.records.verify import VerifyReport
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
@@ -63,8 +67,18 @@ def what_to_do(session: UiSession) -> str:
 class DamageDialog(QDialog):
     """What is wrong, what to do, and the checker's findings (no personal data in them)."""
 
-    def __init__(self, session: UiSession, lines: list[str], parent: QWidget | None = None):
+    def __init__(
+        self,
+        session: UiSession,
+        lines: list[str],
+        parent: QWidget | None = None,
+        *,
+        reviewable: bool = False,
+        on_reviewed: Callable[[], None] | None = None,
+    ):
         super().__init__(parent)
+        self.session = session
+        self.on_reviewed = on_reviewed
         self.setWindowTitle(TITLE)
         self.setAccessibleName(TITLE)
         self.setMinimumSize(620, 420)
@@ -75,6 +89,18 @@ class DamageDialog(QDialog):
         self.findings.setReadOnly(True)
         self.findings.setAccessibleName("What the check found")
         buttons = QDialogButtonBox()
+        self.reviewed_button: QPushButton | None = None
+        if reviewable and session.is_unlocked and session.vault.actor.role == Role.TEAM_LEAD:
+            self.reviewed_button = buttons.addButton(
+                "I have looked into the audit findings", QDialogButtonBox.ButtonRole.ActionRole
+            )
+            self.reviewed_button.setAccessibleName("Mark the audit findings as looked into")
+            self.reviewed_button.setToolTip(
+                "They stay in the audit log and are listed as looked into by you; damage to"
+                " the database itself is still reported"
+            )
+            self.reviewed_button.setAutoDefault(False)
+            self.reviewed_button.clicked.connect(self.mark_reviewed)
         copy = buttons.addButton("Copy the findings", QDialogButtonBox.ButtonRole.ActionRole)
         copy.setAccessibleName("Copy the findings")
         copy.setAutoDefault(False)
@@ -91,6 +117,19 @@ class DamageDialog(QDialog):
         layout.addWidget(self.findings, 1)
         layout.addWidget(buttons)
 
+    def mark_reviewed(self) -> None:
+        """A team lead has looked into the audit log's findings: they become notes."""
+        from sim_desk.records.verify import mark_findings_reviewed
+
+        try:
+            mark_findings_reviewed(self.session.vault)
+        except SimDeskError as error:
+            show_error(self, error, title=TITLE)
+            return
+        self.accept()
+        if self.on_reviewed is not None:
+            self.on_reviewed()
+
     def copy_findings(self) -> None:
         """For a message to IT or the team lead: the findings name pages and tables, no one."""
         clipboard = QGuiApplication.clipboard()
@@ -105,6 +144,9 @@ class DamageBanner(QFrame):
         super().__init__(parent)
         self.session = session
         self.lines: list[str] = []
+        self.reviewable = False
+        #: Called after a team lead marks the audit findings as looked into (checks again).
+        self.on_reviewed: Callable[[], None] | None = None
         self.dialog: DamageDialog | None = None
         self.setObjectName("damageBanner")
         self.setAccessibleName("Vault damage warning")
@@ -122,6 +164,8 @@ class DamageBanner(QFrame):
 
     def show_report(self, report: VerifyReport) -> None:
         self.lines = report.lines()
+        # Only the audit log's recorded findings can be marked as looked into.
+        self.reviewable = any("at an unlock on" in p for p in report.chain.problems)
         self.text.setText(
             f"<b>{TITLE}.</b> Some records may be unreadable. Restore it from your latest"
             " backup (Settings → Backup and restore), or tell your team lead."
@@ -133,7 +177,13 @@ class DamageBanner(QFrame):
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.raise_()
             return self.dialog
-        self.dialog = DamageDialog(self.session, self.lines, self.window())
+        self.dialog = DamageDialog(
+            self.session,
+            self.lines,
+            self.window(),
+            reviewable=self.reviewable,
+            on_reviewed=self.on_reviewed,
+        )
         self.dialog.open()
         return self.dialog
 
@@ -152,6 +202,7 @@ class IntegrityCheck:
     def __init__(self, session: UiSession, banner: DamageBanner) -> None:
         self.session = session
         self.banner = banner
+        banner.on_reviewed = self.start
         self.job: object | None = None
         self.report: VerifyReport | None = None
         self.generation = 0  # which unlock a finishing check belongs to
@@ -184,6 +235,16 @@ class IntegrityCheck:
         self.report = report
         if not report.ok:
             self.banner.show_report(report)
+        elif self.session.vault.actor.role == Role.TEAM_LEAD and any(
+            "recovery key" in note for note in report.key_notes
+        ):
+            QMessageBox.information(
+                self.banner.window(),
+                "Recovery key",
+                "A new recovery key was made but nobody confirmed that it was printed or"
+                " written down, so the earlier recovery key still opens this vault. Make a new"
+                " recovery key on the Team page (Keys → New recovery key…) and keep it safe.",
+            )
 
     def _failed(self, error: BaseException, generation: int) -> None:
         self.job = None

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records.errors import ValidationError, VaultBusy
+from sim_desk.records.errors import SimDeskError, ValidationError, VaultBusy
 from sim_desk.records.rekey import RotationResult
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
@@ -114,8 +114,10 @@ class NewRecoveryKeyDialog(QDialog):
         self.setMinimumWidth(560)
 
         intro = QLabel(
-            "The keys were rotated. This is the vault's new recovery key, shown only this once."
-            " The old recovery sheet no longer works: destroy it."
+            "This is the vault's new recovery key, shown only this once. Print the sheet or"
+            " write the key down, then tick the box: from then on the old recovery sheet no"
+            " longer works, so destroy it. Until you tick it, the old sheet still opens the"
+            " vault."
         )
         intro.setWordWrap(True)
         intro.setAccessibleName("About the new recovery key")
@@ -231,6 +233,12 @@ class KeysSection:
         self.rotate_button = QPushButton("Rotate keys…")
         self.rotate_button.setAccessibleName("Rotate keys")
         self.rotate_button.clicked.connect(lambda: self.rotate_keys())
+        self.recovery_button = QPushButton("New recovery key…")
+        self.recovery_button.setAccessibleName("New recovery key")
+        self.recovery_button.setToolTip(
+            "Issue a new recovery key (a lost or worn sheet); the vault's keys stay as they are"
+        )
+        self.recovery_button.clicked.connect(self.new_recovery_key)
         self.status = QLabel()
         self.status.setObjectName("hint")
         self.status.setAccessibleName("Key rotation status")
@@ -251,6 +259,7 @@ class KeysSection:
         )
         row = QHBoxLayout()
         row.addWidget(self.rotate_button)
+        row.addWidget(self.recovery_button)
         row.addStretch(1)
         column.addLayout(row)
         column.addWidget(self.status)
@@ -275,6 +284,7 @@ class KeysSection:
     def update_buttons(self) -> None:
         can = self.session.is_unlocked and self.session.vault.has_clinical_key
         self.rotate_button.setEnabled(can and self.job is None)
+        self.recovery_button.setEnabled(can and self.job is None)
         self.rotate_now_button.setEnabled(can and self.job is None)
         self.rotate_button.setToolTip(
             "Make new keys and re-wrap everyone's key slot"
@@ -393,10 +403,52 @@ class KeysSection:
         self.update_buttons()
         if self.session.is_unlocked:
             self.session.changed.emit("user")
-            if result.recovery_key is not None:
-                self.show_recovery_key(result.recovery_key)
+            if result.recovery_key is not None and result.recovery_slot_id is not None:
+                self.show_recovery_key(result.recovery_key, result.recovery_slot_id)
 
-    def show_recovery_key(self, recovery_key: str) -> NewRecoveryKeyDialog:
+    def new_recovery_key(self) -> NewRecoveryKeyDialog | None:
+        """A new recovery key only (the keys stay): shown once, confirmed when printed."""
+        from sim_desk.records.rekey import renew_recovery_key
+
+        if self.job is not None or not self.session.is_unlocked:
+            return None
+        answer = QMessageBox.question(
+            self.page,
+            "New recovery key",
+            "Make a new recovery key? You will be shown it once to print or write down; the"
+            " old recovery sheet stops working when you confirm that you have it.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        try:
+            renewed = renew_recovery_key(self.session.vault)
+        except SimDeskError as error:
+            show_error(self.page, error, title="New recovery key")
+            return None
+        return self.show_recovery_key(renewed.recovery_key, renewed.slot_id)
+
+    def confirm_recovery_key(self, slot_id: str) -> None:
+        """The person has the new key on paper: it replaces the old one."""
+        from sim_desk.records.rekey import confirm_recovery_key
+
+        if not self.session.is_unlocked:
+            return
+        try:
+            confirm_recovery_key(self.session.vault, slot_id)
+        except SimDeskError as error:
+            show_error(self.page, error, title="New recovery key")
+            return
+        self.status.setText("The new recovery key is in use; the old sheet no longer works.")
+        self.status.show()
+
+    def _recovery_closed(self, dialog: NewRecoveryKeyDialog, slot_id: str) -> None:
+        if dialog.confirm.isChecked():
+            self.confirm_recovery_key(slot_id)
+        self.session.release()
+
+    def show_recovery_key(self, recovery_key: str, slot_id: str) -> NewRecoveryKeyDialog:
         vault = self.session.vault
         dialog = NewRecoveryKeyDialog(
             recovery_key,
@@ -410,6 +462,7 @@ class KeysSection:
         self.recovery_dialog = dialog
         # The old recovery key no longer works: an idle lock now would lose the new one.
         self.session.hold_open()
-        dialog.finished.connect(lambda _result: self.session.release())
+        # Closing is only possible once the box is ticked: the key is on paper.
+        dialog.finished.connect(lambda _result: self._recovery_closed(dialog, slot_id))
         dialog.open()
         return dialog

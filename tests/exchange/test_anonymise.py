@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sim_desk.exchange import aggregates as agg
 from sim_desk.exchange import anonymise as anon
 from sim_desk.exchange.files import csv_bytes
+from tests.fuzzing import examples
 
 QI_COLUMNS = [qi.column for qi in anon.QUASI_IDENTIFIERS]
 ATTRIBUTES = (
@@ -83,7 +84,7 @@ def group_sizes(release):
     return Counter(tuple(row[i] for i in positions) for row in release.rows)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cohort=st.lists(people(), max_size=40),
     k=st.integers(anon.MIN_K, 8),

@@ -9,6 +9,7 @@ from sim_desk.records import export_data, users
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent, LinkageGrant, VaultMeta
 from sim_desk.records.store import _alembic_config, schema_head
+from sim_desk.records.write_path import unrecorded_writes
 
 
 def user_id(vault, username):
@@ -55,7 +56,7 @@ def test_only_a_team_lead_grants_and_only_to_someone_who_exports(team, lead):
 
 
 def test_a_vault_from_before_linkage_is_upgraded_when_opened(team, lead):
-    with lead.engine.begin() as conn:
+    with unrecorded_writes(), lead.engine.begin() as conn:
         config = _alembic_config()
         config.attributes["connection"] = conn
         command.downgrade(config, "0001")

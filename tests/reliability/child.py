@@ -8,7 +8,10 @@ second of interpreter start-up and imports per kill, so hundreds of kills take m
 Commands (one per line on stdin):
     contacts USER PERSON_ID   log contacts with clinician-only notes in an endless loop,
                               printing "committed <id>" only after log_contact has returned
-    rekey USER                rotate the keys once, printing "step <text>" for each step
+    rekey USER [KILL_AT]      rotate the keys once, printing "step <text>" for each step, then
+                              "shown <recovery key>" (the moment a person sees it), confirm it
+                              and print "confirmed"; with KILL_AT, the worker kills itself
+                              (SIGKILL) right after printing the step that starts with it
 
 Passphrases come from the ``SIM_DESK_CHILD_PASSPHRASES`` environment variable (JSON, user name to
 passphrase), never from the command line, where they would show in the process list. Every line
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -56,8 +60,22 @@ def work(paths: VaultPaths, command: list[str], passphrases: dict[str, str]) -> 
             )
             say(f"committed {contact_id}")
     elif mode == "rekey":
-        result = rekey.rotate_keys(vault, progress=lambda _fraction, text: say(f"step {text}"))
+        kill_at = command[2].replace("_", " ") if len(command) > 2 else None
+
+        def step(text: str) -> None:
+            say(f"step {text}")
+            if kill_at is not None and text.startswith(kill_at):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        result = rekey.rotate_keys(vault, progress=lambda _fraction, text: step(text))
         say(f"rotated {result.generation}")
+        step("Showing the recovery key")
+        say(f"shown {result.recovery_key}")
+        step("Confirming the recovery key")
+        assert result.recovery_slot_id is not None
+        rekey.confirm_recovery_key(vault, result.recovery_slot_id)
+        say("confirmed")
+        step("Done")
 
 
 def main(argv: list[str]) -> int:

@@ -154,6 +154,11 @@ class Workers:
         self.wait_for("reaped ")
         return [line for line in self.lines if not line.startswith(("pid ", "reaped "))]
 
+    def finish(self, timeout: float = 120) -> list[str]:
+        """Waits for the worker to end by itself (or kill itself) and returns its lines."""
+        self.wait_for("reaped ", timeout)
+        return [line for line in self.lines if not line.startswith(("pid ", "reaped "))]
+
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()

@@ -196,6 +196,7 @@ def test_backup_while_another_session_keeps_writing_is_consistent(team, seeded, 
 def test_backup_after_a_key_rotation_opens_with_the_new_keys(team, seeded, tmp_path):
     with team.unlock("lead") as lead:
         result = rekey.rotate_keys(lead)
+        rekey.confirm_recovery_key(lead, result.recovery_slot_id)  # printed: the old one goes
         info = backup.backup_vault(lead, tmp_path / "rotated.simbackup")
     assert info.generation == 1
     target = VaultPaths.at(tmp_path / "restored" / "team.simvault")

@@ -74,7 +74,7 @@ def test_writer_killed_20_times_loses_no_committed_contact(team, tmp_path):
 
 
 @pytest.mark.slow
-def test_writer_killed_200_times_loses_no_committed_contact(team, tmp_path):
-    figures = _kill_writer_repeatedly(team, tmp_path, kills=200, seed=200)
+def test_writer_killed_1000_times_loses_no_committed_contact(team, tmp_path):
+    figures = _kill_writer_repeatedly(team, tmp_path, kills=1000, seed=1000)
     print(figures)
-    assert figures["committed"] > 200
+    assert figures["committed"] > 1000

@@ -37,6 +37,7 @@ from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.unlocked import UnlockedVault
 from sim_desk.records.vault import VaultPaths
+from tests import fuzzing
 from tests.conftest import FIXED_NOW, PASSPHRASES, fixed_clock
 
 REFUSALS = (ValidationError, PermissionDenied, NotFound)
@@ -382,9 +383,7 @@ def _check(world: World, case: str, examples: int) -> None:
     strategy, action = CASES[case]
 
     @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
+        max_examples=fuzzing.examples(examples),
         suppress_health_check=list(HealthCheck),
     )
     @given(strategy)
@@ -399,6 +398,7 @@ def _check(world: World, case: str, examples: int) -> None:
     accepted_or_refused_cleanly()
 
 
+@pytest.mark.fuzz
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_input_is_accepted_or_refused_without_a_partial_write(world, case):
     _check(world, case, examples=8 if case == "users" else 20)

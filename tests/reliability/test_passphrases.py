@@ -12,6 +12,9 @@ from sim_desk.records import access, rekey, users
 from sim_desk.records.errors import AuthenticationFailed
 from sim_desk.records.vault import VaultPaths
 
+#: About passphrases themselves: Argon2id runs for every one of them (no test cache).
+pytestmark = pytest.mark.real_kdf
+
 AWKWARD = {
     "quotes-and-semicolons": 'it\'s "quoted"; DROP TABLE users; --',
     "url-characters": "%@/:?&=+#%00%s %n {0}",

@@ -83,9 +83,19 @@ def test_everyone_else_carries_on_after_rotation(team, seeded):
     with access.unlock_with_recovery_key(team.paths, result.recovery_key, dirs=team.dirs) as r:
         with r.read() as session:
             actions = session.execute(select(AuditEvent.action)).scalars().all()
-        assert Action.KEYS_ROTATED in actions and Action.RECOVERY_KEY_RENEWED in actions
+        assert Action.KEYS_ROTATED in actions
+    # Until someone confirms the new key is printed, the printed one still opens the vault ...
+    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
+        pass
+    with team.unlock("lead") as lead:
+        rekey.confirm_recovery_key(lead, result.recovery_slot_id)
+    # ... and from then on only the new one does.
     with pytest.raises(AuthenticationFailed):
         access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
+    with access.unlock_with_recovery_key(team.paths, result.recovery_key, dirs=team.dirs) as r:
+        with r.read() as session:
+            actions = session.execute(select(AuditEvent.action)).scalars().all()
+        assert Action.RECOVERY_KEY_CONFIRMED in actions
 
 
 def test_rotation_can_keep_the_printed_recovery_key(team):
@@ -128,24 +138,83 @@ def test_a_second_rotation_and_new_users_after_it(team):
 
 # -- killed half way ----------------------------------------------------------------------------
 
-STEPS = (
-    "ready",
-    "step Preparing",
-    "step Re-encrypting clinician-only notes",
-    "step Re-encrypting the database",
-    "step Making a new recovery key",
-    "step Keys rotated",
+#: Every step boundary of a rotation as the worker reports it (rekey's progress texts, then the
+#: caller's): the worker kills itself right after reporting the one a test aims at.
+KILL_POINTS = (
+    "Preparing new keys",  # unlocked, nothing written yet
+    "Re-encrypting clinician-only notes",  # the journal (next key file) is written
+    "Committing the new keys",  # notes re-encrypted, not committed
+    "Re-encrypting the database",  # committed: the point of no return
+    "Putting the new key file in place",  # database under the new key, old key file
+    "Keys rotated",  # new key file in place
+    "Showing the recovery key",  # rotation returned; nobody has seen the new recovery key
+    "Confirming the recovery key",  # the new key was shown, not yet confirmed
+    "Done",  # confirmed
 )
+STEPS = ("ready", *(f"step {point}" for point in KILL_POINTS))
+
+
+def _recovery_opens(team, recovery_key: str) -> bool:
+    try:
+        with access.unlock_with_recovery_key(team.paths, recovery_key, dirs=team.dirs):
+            return True
+    except AuthenticationFailed:
+        return False
+
+
+class RotationChecker:
+    """After each kill: the next unlock settles the vault, which then opens with exactly one of
+    the old or new keys, holds every contact and note, is intact, and opens with a recovery key
+    that somebody has seen (the printed one until a new one is confirmed, then the new one)."""
+
+    def __init__(self, team) -> None:
+        self.team = team
+        self.keys = unlock_user(team.paths, "lead", PASSPHRASES["lead"])
+        self.ids = contact_ids(team.paths, self.keys.record_key)
+        self.notes = clinical_notes(team.paths, self.keys.record_key, self.keys.clinical_key)
+        self.printed = team.recovery_key  # the recovery key people have on paper
+        self.outcomes: collections.Counter[str] = collections.Counter()
+
+    def check(self, lines: list[str], unlocker: str, where: str) -> None:
+        team = self.team
+        with team.unlock(unlocker):  # finishes or undoes the rotation: any user's unlock
+            pass
+        assert not team.paths.keyslots_pending.exists(), where
+        after = unlock_user(team.paths, "lead", PASSPHRASES["lead"])
+        if after.record_key == self.keys.record_key:
+            assert after.generation == self.keys.generation, where
+            assert not any(line.startswith("rotated") for line in lines), where
+            self.outcomes["old keys"] += 1
+        else:
+            assert after.generation == self.keys.generation + 1, where
+            assert not opens(team.paths, self.keys.record_key), f"{where}: both keys open"
+            self.outcomes["new keys"] += 1
+        assert contact_ids(team.paths, after.record_key) == self.ids, where
+        notes = clinical_notes(team.paths, after.record_key, after.clinical_key)
+        assert notes == self.notes, f"{where}: clinical notes differ"
+        assert integrity(team.paths, after.record_key) == (["ok"], []), where
+        shown = [line.split(" ", 1)[1] for line in lines if line.startswith("shown ")]
+        if "confirmed" in lines:
+            assert _recovery_opens(team, shown[-1]), f"{where}: the confirmed key fails"
+            assert not _recovery_opens(team, self.printed), f"{where}: the old key still works"
+            self.printed = shown[-1]
+            self.outcomes["new recovery key confirmed"] += 1
+        elif shown and not _recovery_opens(team, self.printed):
+            # Killed while confirming: the key shown is the one that works now.
+            assert _recovery_opens(team, shown[-1]), f"{where}: no seen recovery key works"
+            self.printed = shown[-1]
+            self.outcomes["killed while confirming"] += 1
+        else:
+            assert _recovery_opens(team, self.printed), f"{where}: the printed key fails"
+            if shown:
+                self.outcomes["new recovery key shown, not confirmed"] += 1
+        self.keys = after
 
 
 def _kill_rotation_repeatedly(team, seeded, tmp_path, kills: int, seed: int) -> dict:
     rng = random.Random(seed)
-    keys = unlock_user(team.paths, "lead", PASSPHRASES["lead"])
-    expected_ids = contact_ids(team.paths, keys.record_key)
-    expected_notes = clinical_notes(team.paths, keys.record_key, keys.clinical_key)
-    passphrases = {"lead": PASSPHRASES["lead"]}
-    workers = Workers(team.paths, passphrases, tmp_path / "tmp")
-    outcomes: collections.Counter[str] = collections.Counter()
+    workers = Workers(team.paths, {"lead": PASSPHRASES["lead"]}, tmp_path / "tmp")
+    checker = RotationChecker(team)
     started = time.monotonic()
     try:
         for run in range(kills):
@@ -157,32 +226,33 @@ def _kill_rotation_repeatedly(team, seeded, tmp_path, kills: int, seed: int) -> 
                 time.sleep(rng.uniform(0.0, 0.02))
             lines = workers.kill(pid)
             # Whoever unlocks next finishes or undoes the rotation: an officer as often as a lead.
-            with team.unlock(rng.choice(["officer", "lead"])):
-                pass
-            assert not team.paths.keyslots_pending.exists()
-            after = unlock_user(team.paths, "lead", PASSPHRASES["lead"])
-            if after.record_key == keys.record_key:
-                assert after.generation == keys.generation, f"kill {run}"
-                assert not any(line.startswith("rotated") for line in lines), f"kill {run}"
-                outcomes["old keys"] += 1
-            else:
-                assert after.generation == keys.generation + 1, f"kill {run}"
-                assert not opens(team.paths, keys.record_key), f"kill {run}: both keys open"
-                outcomes["new keys"] += 1
-            assert contact_ids(team.paths, after.record_key) == expected_ids, f"kill {run}"
-            notes = clinical_notes(team.paths, after.record_key, after.clinical_key)
-            assert notes == expected_notes, f"kill {run}: clinical notes differ"
-            assert integrity(team.paths, after.record_key) == (["ok"], []), f"kill {run}"
-            keys = after
+            checker.check(lines, rng.choice(["officer", "lead"]), f"kill {run}")
     finally:
         workers.close()
     with team.unlock("lead") as lead:
         report = verify_vault(lead)
         assert report.ok, report.lines()
-    return {**outcomes, "kills": kills, "seconds": round(time.monotonic() - started, 1)}
+    return {**checker.outcomes, "kills": kills, "seconds": round(time.monotonic() - started, 1)}
 
 
-def test_rotation_killed_5_times_opens_with_old_or_new_keys(team, seeded, tmp_path):
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_rotation_killed_at_each_step_keeps_a_way_in(team, seeded, tmp_path, point):
+    workers = Workers(team.paths, {"lead": PASSPHRASES["lead"]}, tmp_path / "tmp")
+    checker = RotationChecker(team)
+    try:
+        workers.start("rekey", "lead", point.replace(" ", "_"))
+        lines = workers.finish()
+    finally:
+        workers.close()
+    assert f"step {point}" in lines, lines
+    # The worker died right after reporting this step, and not a step later.
+    assert lines[-1] == f"step {point}" or lines[-1].startswith("shown "), lines
+    checker.check(lines, "officer", point)
+    with team.unlock("lead") as lead:
+        assert verify_vault(lead).ok
+
+
+def test_rotation_killed_5_times_at_random_opens_with_old_or_new_keys(team, seeded, tmp_path):
     print(_kill_rotation_repeatedly(team, seeded, tmp_path, kills=5, seed=5))
 
 

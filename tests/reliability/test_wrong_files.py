@@ -17,6 +17,7 @@ from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import AuthenticationFailed, SimDeskError, VaultDamaged, VaultNotFound
 from sim_desk.records.vault import VaultPaths
 from tests.conftest import PASSPHRASES
+from tests.fuzzing import examples
 from tests.reliability.helpers import file_hashes
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) * 40
@@ -128,6 +129,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.fuzz
 def test_edited_key_slot_files_are_refused_with_a_message(_team_template, tmp_path_factory):
     source = _team_template[0]
     folder = tmp_path_factory.mktemp("edited") / "vault"
@@ -137,7 +139,7 @@ def test_edited_key_slot_files_are_refused_with_a_message(_team_template, tmp_pa
     database = file_hashes(paths.database)
     dirs = AppDirs(folder / "d", folder / "s", folder / "c")
 
-    @settings(max_examples=12, deadline=None, database=None)
+    @settings(max_examples=examples(12))
     @given(
         st.sampled_from(["lead", "officer"]),
         st.sampled_from(sorted(original["slots"][0])),

@@ -312,9 +312,14 @@ def test_rotating_keys_from_the_team_page_keeps_passphrases_and_issues_a_recover
     sheet_text = PdfReader(sheet).pages[0].extract_text()
     assert new_key in sheet_text and "North Team" in sheet_text
     snap(dialog, shots, "new-recovery-key")
+    assert "Keys rotated" in find(page, QLabel, "Key rotation status").text()
+    # Until the lead says the new key is kept safe, the printed one still opens the vault.
+    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
+        pass
     find(dialog, QCheckBox, "New recovery key kept safe").setChecked(True)
     assert close.isEnabled()
-    assert "Keys rotated" in find(page, QLabel, "Key rotation status").text()
+    qtbot.mouseClick(close, LEFT)
+    assert "old sheet no longer works" in find(page, QLabel, "Key rotation status").text()
 
     for name in ("officer", "clinician", "analyst"):
         with team.unlock(name) as vault:
@@ -434,3 +439,61 @@ def test_healthy_vault_shows_no_banner(qtbot, team):
     assert window.integrity.report.ok
     assert not window.damage_banner.isVisible()
     session.lock()
+
+
+def test_a_tampered_audit_log_is_shown_loudly_and_a_lead_can_mark_it_looked_into(
+    qtbot, team, shots
+):
+    team.paths.audit_head.unlink()  # the head copy beside the vault deleted
+    session = make_session(team)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    session.unlock("lead", PASSPHRASES["lead"])
+    assert session.vault.opening_findings  # found before the unlock wrote anything
+    banner = window.damage_banner
+    qtbot.waitUntil(banner.isVisible, timeout=SLOW)
+    dialog = banner.dialog
+    assert isinstance(dialog, DamageDialog)
+    assert "the copy was missing" in dialog.findings.toPlainText()
+    snap(dialog, shots, "integrity-audit-finding")
+    assert dialog.reviewed_button is not None
+    qtbot.mouseClick(dialog.reviewed_button, LEFT)
+    qtbot.waitUntil(lambda: window.integrity.report is not None, timeout=SLOW)
+    assert window.integrity.report.ok
+    assert not banner.isVisible()
+    session.lock()
+
+
+def test_an_officer_sees_the_finding_but_cannot_mark_it(qtbot, team):
+    team.paths.audit_head.unlink()
+    session = make_session(team)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    session.unlock("officer", PASSPHRASES["officer"])
+    qtbot.waitUntil(window.damage_banner.isVisible, timeout=SLOW)
+    assert window.damage_banner.dialog.reviewed_button is None
+    session.lock()
+
+
+def test_a_new_recovery_key_alone_replaces_the_old_one_once_confirmed(
+    qtbot, team, lead_session, monkeypatch
+):
+    page = TeamPage(lead_session)
+    qtbot.addWidget(page)
+    page.refresh()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(find(page, QPushButton, "New recovery key"), LEFT)
+    dialog = page.keys.recovery_dialog
+    assert dialog is not None and dialog.isVisible()
+    new_key = dialog.recovery_key
+    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
+        pass  # not confirmed yet: the printed key still works
+    find(dialog, QCheckBox, "New recovery key kept safe").setChecked(True)
+    qtbot.mouseClick(find(dialog, QPushButton, "Close"), LEFT)
+    with pytest.raises(AuthenticationFailed):
+        access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
+    with access.unlock_with_recovery_key(team.paths, new_key, dirs=team.dirs):
+        pass
