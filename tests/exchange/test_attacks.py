@@ -29,6 +29,7 @@ from tests.exchange.attacks import (
     link,
     load_export,
 )
+from tests.fuzzing import examples
 
 QUASI = [qi.column for qi in anon.QUASI_IDENTIFIERS]
 
@@ -387,7 +388,7 @@ def cohorts(draw):
     return people, flow
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cohort=cohorts())
 def test_random_cohorts_publish_nothing_an_interval_attack_can_narrow(cohort):
     people, flow = cohort
@@ -440,7 +441,7 @@ def extract_rows(draw):
     ]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(rows=extract_rows(), k=st.integers(anon.MIN_K, 8))
 def test_random_extracts_are_k_anonymous_and_known_counts_never_single_anyone_out(rows, k):
     from sim_desk.exchange.dictionary import EXTRACT_ATTRIBUTES
