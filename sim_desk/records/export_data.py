@@ -253,7 +253,9 @@ def export_cohort(
             if p.referred_on <= data_as_of or (history[p.id] and history[p.id][0][0] <= data_as_of)
         ]
         enrolled = [p for p in scope if p.enrolled_on is not None and p.enrolled_on <= data_as_of]
-        facts = outcome_data._facts(session, enrolled, today=today, months=months)
+        facts = outcome_data._facts(
+            session, enrolled, today=today, months=months, planned_visits=False
+        )
         statuses: dict[str, int] = defaultdict(int)
         status_of: dict[uuid.UUID, str] = {}
         for person in scope:
