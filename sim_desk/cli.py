@@ -417,7 +417,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with open_vault(args) as vault:
         plan = export.plan_export(vault, k=args.k, linkage=args.linkage, months=args.months)
         audit = plan.disclosure
-        print(f"Data as of {plan.data_as_of:%d %B %Y} (the end of last month).")
+        print(f"Data as of {export.long_date(plan.data_as_of)} (the end of last month).")
         if plan.release.repeat:
             print(
                 "  This period was released before: the published figures are issued again as"

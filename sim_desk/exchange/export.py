@@ -202,6 +202,13 @@ def _figures(
     )
 
 
+def long_date(day: date | datetime) -> str:
+    """A UK date in words, "3 December 2026" (a moment is taken on the UK calendar)."""
+    if isinstance(day, datetime):
+        day = day.astimezone(LOCAL_ZONE).date()
+    return f"{day.day} {day:%B %Y}"
+
+
 def content_sha256(rows: Any) -> str:
     """SHA-256 over rows' content, in a canonical order (JSON of the sorted rows)."""
     canonical = json.dumps(sorted(list(map(list, rows))), ensure_ascii=False)
@@ -225,8 +232,8 @@ def _check_options(
     differ = [f"{name} {old}" for name, (new, old) in wanted.items() if new != old]
     if differ:
         raise ValidationError(
-            f"This period (to {first.period_end:%d %B %Y}) was first released on"
-            f" {first.released_at.astimezone(LOCAL_ZONE):%d %B %Y} with {', '.join(differ)}."
+            f"This period (to {long_date(first.period_end)}) was first released on"
+            f" {long_date(first.released_at)} with {', '.join(differ)}."
             " A second release of the same period must use the same settings, or the two could"
             " be compared to single people out. Choose the same settings, or wait for the next"
             " period (it starts on the 1st of next month).",
@@ -348,7 +355,7 @@ def plan_export(
         if extract_hash != first.extract_sha256:
             refused = (
                 "Records about this period changed after its first release on"
-                f" {first.released_at.astimezone(LOCAL_ZONE):%d %B %Y}, so a second extract"
+                f" {long_date(first.released_at)}, so a second extract"
                 " would show what changed. people.csv is not written again; use the first"
                 " one, or the next period's."
             )

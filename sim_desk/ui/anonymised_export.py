@@ -36,7 +36,6 @@ from sim_desk.exchange.export import ExportPlan, ExportResult
 from sim_desk.records import export_data
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.outcomes import ALLOWED_MONTHS
-from sim_desk.records.unlocked import LOCAL_ZONE
 from sim_desk.ui.exchange_common import (
     fill_table,
     fit_height,
@@ -220,13 +219,12 @@ class AnonymisedExportPanel(QFrame):
         box.addWidget(self.summary)
         box.addWidget(self.extract_refused)
         box.addWidget(self.generalised)
-        box.addWidget(
-            hint(
-                "How many people share each combination of details (k), and how many different"
-                " outcomes there are among them (l: 1 means everyone in some group has the same"
-                " one, so knowing someone is in that group tells it):"
-            )
+        self.safety_hint = hint(
+            "How many people share each combination of details (k), and how many different"
+            " outcomes there are among them (l: 1 means everyone in some group has the same"
+            " one, so knowing someone is in that group tells it):"
         )
+        box.addWidget(self.safety_hint)
         box.addWidget(self.safety)
         write_row = QHBoxLayout()
         write_row.addWidget(hint("Write as"))
@@ -397,8 +395,8 @@ class AnonymisedExportPanel(QFrame):
                 for s in plan.safety
             ],
         )
-        self.generalised.setVisible(plan.extract_written)
-        self.safety.setVisible(plan.extract_written)
+        for part in (self.generalised, self.safety_hint, self.safety):
+            part.setVisible(plan.extract_written)
         fill_table(self.sample, sample_rows(plan.aggregate_rows))
         show_problem(self.write_problem, "")
         self.written.hide()
@@ -478,14 +476,14 @@ class AnonymisedExportPanel(QFrame):
 
 def release_text(plan: ExportPlan) -> str:
     """Where this export stands against earlier releases of its month."""
-    period = f"Data as of {plan.data_as_of:%d %B %Y} (the end of last month)."
+    period = f"Data as of {export.long_date(plan.data_as_of)} (the end of last month)."
     if not plan.release.repeat:
         return (
             f"{period} This is the first release of that period; every later export this month"
             " will repeat it, so that two of them can never be compared."
         )
     first = plan.release.first_released_at
-    when = f" on {first.astimezone(LOCAL_ZONE):%d %B %Y}" if first else ""
+    when = f" on {export.long_date(first)}" if first else ""
     changed = (
         " Records about the period have changed since, so the published figures are issued"
         " again exactly as first released; the changes will appear in next month's release."
