@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -414,6 +415,28 @@ class AuditEvent(Base, Tracked):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+
+class ExportRelease(Base, Tracked):
+    """One anonymised export as released: the period it covers, how it was protected, and the
+    published figures themselves, so that a second release of the same period can repeat the
+    first instead of being compared with it. ``created_by`` is who released it.
+
+    The published figures are anonymous by construction. The pseudonymised extract is not kept:
+    only a SHA-256 over its content (pseudonyms left out), to tell whether it would differ.
+    """
+
+    __tablename__ = "export_releases"
+    period_end: Mapped[date] = mapped_column(Date, index=True)
+    months: Mapped[int] = mapped_column(Integer)
+    k: Mapped[int] = mapped_column(Integer)
+    max_suppressed_share: Mapped[float] = mapped_column(Float)
+    linkage: Mapped[bool] = mapped_column(Boolean)
+    levels: Mapped[dict[str, Any]] = mapped_column()  # {"quasi_identifier": rung, ...}
+    published: Mapped[dict[str, Any]] = mapped_column()  # {"columns": [...], "rows": [[...]]}
+    published_sha256: Mapped[str] = mapped_column(String(64))
+    extract_sha256: Mapped[str] = mapped_column(String(64))
+    extract_rows: Mapped[int] = mapped_column(Integer)
 
 
 class TeamServerDevice(Base, Tracked):

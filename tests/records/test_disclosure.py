@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim_desk.records import disclosure as d
+from tests.fuzzing import examples
 
 ROWS = ("a", "b", "All")
 COLUMNS = ("x", "y", "All")
@@ -78,7 +79,7 @@ def published(values, rule, known=(0, math.inf)):
     return {k: rule.publish(k, v, known=known) for k, v in values.items()}
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(inner=inner_tables, rule=st.sampled_from([d.NHS_RULE, EXACT_COUNTS]))
 def test_the_audit_finds_exactly_what_an_exhaustive_attacker_finds(inner, rule):
     cells = published(table(inner), rule)
@@ -94,7 +95,7 @@ def test_the_audit_finds_exactly_what_an_exhaustive_attacker_finds(inner, rule):
         assert found.safe == (truth[k][0] <= low and truth[k][1] >= top)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(inner=inner_tables, rule=st.sampled_from([d.NHS_RULE, EXACT_COUNTS]))
 def test_protected_tables_hide_every_small_count_from_an_exhaustive_attacker(inner, rule):
     values = table(inner)
@@ -123,7 +124,7 @@ def test_protected_tables_hide_every_small_count_from_an_exhaustive_attacker(inn
                 assert truth[k][0] <= cell.band[0] and truth[k][1] >= cell.band[1]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(inner=inner_tables)
 def test_the_linear_relaxation_is_never_narrower_than_whole_numbers(inner):
     cells = published(table(inner), d.NHS_RULE)

@@ -1,7 +1,7 @@
 """team server device credential, kept inside the vault (issue 18)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03 10:00:00.000000
 
 A laptop that joins a team server keeps its own random login credential and its X25519 private
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
