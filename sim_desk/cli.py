@@ -434,13 +434,39 @@ def cmd_export(args: argparse.Namespace) -> int:
     as_zip = args.zip or out.suffix.lower() == ".zip"
     with open_vault(args) as vault:
         plan = export.plan_export(vault, k=args.k, linkage=args.linkage, months=args.months)
+        audit = plan.disclosure
+        print(f"Data as of {export.long_date(plan.data_as_of)} (the end of last month).")
+        if plan.release.repeat:
+            print(
+                "  This period was released before: the published figures are issued again as"
+                " first released"
+                + (" (records have changed since)." if plan.release.published_changed else ".")
+            )
+        print("Published figures (anonymous; aggregates.csv):")
         print(
-            f"people.csv: {len(plan.people_rows)} of {plan.rows_total} people"
-            f" ({plan.rows_suppressed} left out so that every group has at least {plan.k});"
-            f" smallest group {plan.k_reached}."
+            f"  {len(plan.aggregate_rows)} figures; disclosure audit: {audit.get('cells_checked')}"
+            f" checked, {audit.get('complementary_suppressions')} hidden to protect others,"
+            f" {audit.get('cells_unsafe_in_what_is_written')} unsafe in what is written."
         )
-        for g in plan.generalisations:
-            print(f"  {g.column}: {g.applied}")
+        for table in audit.get("tables_not_written", []):
+            print(f"  NOT WRITTEN: {table['table']} by {table['breakdown']}: {table['reason']}")
+        print(
+            "Pseudonymised extract (personal data, for analysts under a data-sharing agreement"
+            " only; people.csv):"
+        )
+        if plan.release.extract_refused:
+            print(f"  NOT WRITTEN: {plan.release.extract_refused}")
+        else:
+            print(
+                f"  {len(plan.people_rows)} of {plan.rows_total} people"
+                f" ({plan.rows_suppressed} left out so that every group has at least {plan.k});"
+                f" smallest group {plan.k_reached}."
+            )
+            for g in plan.generalisations:
+                print(f"    {g.column}: {g.applied}")
+            for s in plan.safety:
+                diversity = ", ".join(f"{c} {v}" for c, v in s.l_diversity.items())
+                print(f"    k {s.k}, l-diversity {diversity}: {s.name}")
         if args.dry_run:
             print("Nothing written (--dry-run).")
             return EXIT_OK
@@ -605,7 +631,11 @@ def build_parser() -> argparse.ArgumentParser:
     for q in mapping_sub.choices.values():
         q.set_defaults(run=cmd_mapping)
 
-    p = sub.add_parser("export", help="anonymised export for analysts (a new folder or a zip)")
+    p = sub.add_parser(
+        "export",
+        help="published figures (anonymous) and a pseudonymised extract for analysts (a new"
+        " folder or a zip)",
+    )
     _auth(p)
     p.add_argument("--out", required=True, metavar="PATH", help="a new folder, or a .zip file")
     p.add_argument("--zip", action="store_true", help="write a zip even without .zip in PATH")
@@ -707,6 +737,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("self-test", help="exercise every layer on a temporary vault")
     p.set_defaults(run=cmd_self_test)
+
+    from sim_desk.teamserver.cli import add_commands as add_team_server_commands
+
+    add_team_server_commands(sub, _Parser)  # `server ...` and `join` (issue 18)
     return parser
 
 

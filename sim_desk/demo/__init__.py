@@ -314,6 +314,18 @@ def _make_person(
     if closing is None:
         _plan(vault, rng, person_id, today, enrolled)
     elif closing[1] < today:
+        if closing[0] == ExitReason.DIED:
+            # A death is recorded as a harm, on the day the record closes: the reports must
+            # count it (a death on the closure day once fell between the windows).
+            incidents.record_incident(
+                vault,
+                person_id,
+                incidents.IncidentDetails(
+                    occurred_at=_at(closing[1], rng.randint(0, 23), rng.choice((0, 30))),
+                    incident_type=IncidentType.DEATH,
+                    source=IncidentSource.NHS,
+                ),
+            )
         people.change_status(
             vault, person_id, PersonStatus.CLOSED, on=closing[1], exit_reason=closing[0]
         )

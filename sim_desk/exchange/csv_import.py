@@ -176,10 +176,17 @@ def _decode(path: Path) -> str:
         raise ValidationError(
             "File: SIM Desk is not allowed to read it. Check the file's permissions.", "file"
         ) from None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data):
         raise ValidationError(
-            "File: it is saved as UTF-16 ('Unicode text'). Save it from your spreadsheet as"
-            " 'CSV UTF-8 (comma delimited)' and import that.",
+            "File: it is saved as UTF-16 ('Unicode text'), an encoding SIM Desk does not read."
+            " Save it from your spreadsheet as 'CSV UTF-8 (comma delimited)' and import that.",
+            "file",
+        )
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise ValidationError(
+            f"File: line {line} holds a null character, which is not text. The file may be"
+            " damaged or not a CSV file; export it again from where it came from.",
             "file",
         )
     try:
@@ -193,13 +200,71 @@ def _decode(path: Path) -> str:
         ) from None
 
 
+def _looks_like_utf16(data: bytes) -> bool:
+    """UTF-16 saved without a byte-order mark: text in it has every other byte zero."""
+    sample = data[:4096]
+    if len(sample) < 4:
+        return False
+    halves = (sample[0::2], sample[1::2])
+    return any(half.count(0) > 0.3 * len(half) for half in halves)
+
+
+#: A quote that opens a value: at the start of the file, or after a comma or a line end.
+_OPENING_QUOTE = re.compile(r'(?:(?<=^)|(?<=[,\r\n]))"')
+#: A whole quoted value from its opening quote: doubled quotes inside, then the closing one.
+_QUOTED_VALUE = re.compile(r'"(?:[^"]|"")*"(?!")')
+
+
+def _unclosed_quote_line(text: str, start_line: int) -> int | None:
+    """The line where a quote opens a value that is never closed, from ``start_line`` on."""
+    position = 0
+    for _ in range(start_line - 1):
+        position = text.find("\n", position) + 1
+        if position == 0:
+            return None
+    while True:
+        opening = _OPENING_QUOTE.search(text, position)
+        if opening is None:
+            return None
+        closed = _QUOTED_VALUE.match(text, opening.start())
+        if closed is None:
+            return text.count("\n", 0, opening.start()) + 1
+        position = closed.end()
+
+
+def _csv_problem(text: str, start_line: int, error: csv.Error) -> ValidationError:
+    """A message that names what is wrong with the CSV text, and where."""
+    opened = _unclosed_quote_line(text, start_line)
+    if opened is not None:
+        return ValidationError(
+            f'File: line {opened} opens a quote (") that is never closed, so everything after'
+            " it would be read as one value. Close the quote on that line, or remove it, and"
+            " import again.",
+            "file",
+        )
+    if "field limit" in str(error):
+        return ValidationError(
+            f"File: a value on line {start_line} is too long (more than"
+            f" {csv.field_size_limit():,} characters). Shorten it, or check that the line is"
+            " what you meant to import.",
+            "file",
+        )
+    return ValidationError(
+        f"File: line {start_line} cannot be read as CSV. Fix that line and import again.",
+        "file",
+    )
+
+
 def file_header(path: str | os.PathLike[str]) -> list[str]:
     """The header cells of a CSV file as written (for building a column mapping)."""
-    reader = csv.reader(io.StringIO(_decode(Path(path)), newline=""), strict=False)
+    text = _decode(Path(path))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
     try:
         header = [cell.strip() for cell in next(reader, [])]
-    except csv.Error:
-        raise ValidationError("File: the header line cannot be read as CSV.", "file") from None
+    except csv.Error as error:
+        raise _csv_problem(text, 1, error) from None
+    if any("\n" in cell or "\r" in cell for cell in header):
+        raise _csv_problem(text, 1, csv.Error("unclosed quote"))
     while header and not header[-1]:
         header.pop()
     return header
@@ -241,12 +306,13 @@ def _read_rows(path: Path, kind: str, mapping: ColumnMapping | None = None) -> l
             if mapping is not None:
                 by_column = mapping.apply(by_column)
             rows.append(_Row(line, by_column, beyond))
-    except csv.Error:
-        raise ValidationError(
-            f"File: line {reader.line_num} cannot be read as CSV (a stray quote or a null"
-            " character). Fix that line and import again.",
-            "file",
-        ) from None
+    except csv.Error as error:
+        raise _csv_problem(text, last_line + 1, error) from None
+    # A quote never closed swallows the rest of the file into the last value, without error.
+    if rows and any("\n" in c or "\r" in c for c in rows[-1].cells.values()):
+        opened = _unclosed_quote_line(text, rows[-1].line)
+        if opened is not None:
+            raise _csv_problem(text, rows[-1].line, csv.Error("unclosed quote"))
     return rows
 
 

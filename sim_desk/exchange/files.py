@@ -73,6 +73,8 @@ def xlsx_bytes(sheets: Sequence[Sheet], *, at: datetime) -> bytes:
         numeric = [c in sheet.numeric for c in sheet.columns]
         for number, row in enumerate(sheet.rows, start=1):
             for column, (value, is_number) in enumerate(zip(row, numeric, strict=True)):
+                if value == "":
+                    continue  # an empty cell, not an empty string: spreadsheets sum around it
                 cell = _number(value) if is_number else value
                 if isinstance(cell, str):
                     target.write_string(number, column, cell)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import secrets
 import unicodedata
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from sim_desk.records import outcome_data, outcomes
 from sim_desk.records.codes import ExitReason, PersonStatus, PlannedVisitStatus, Role
@@ -29,6 +30,7 @@ from sim_desk.records.model import (
     LinkageGrant,
     Pair,
     Person,
+    PersonStatusChange,
     PlannedVisit,
     User,
     VaultMeta,
@@ -128,6 +130,15 @@ def pseudonym_key(vault: UnlockedVault, *, linkage: bool) -> bytes:
 # -- the cohort for an anonymised export ----------------------------------------------------
 
 
+def period_end(today: date) -> date:
+    """The data date of an export made ``today``: the last day of the month before.
+
+    Exports describe whole months only, so two exports made in the same month describe the
+    same period, and the release log (:mod:`sim_desk.records.releases`) can keep them equal.
+    """
+    return today.replace(day=1) - timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class ExportPerson:
     """One enrolled person's facts for the exporter. No names, numbers, birth dates or text."""
@@ -138,35 +149,124 @@ class ExportPerson:
     ethnic_category: str
     borough: str | None
     enrolled_on: date
-    enrolled_until: date  # closure, or today while still enrolled
-    status: str
+    enrolled_until: date  # the day after the last day followed up: closure, or the data date
+    status: str  # on the data date
     outcome: outcomes.PersonOutcome
     engagement: outcomes.Engagement
 
 
 @dataclass(frozen=True)
+class ExportFlow:
+    """Everyone referred by the data date: enrolled or not, and their status on that date."""
+
+    referred: int
+    enrolled: int
+    statuses: dict[str, int]  # waiting, active, stepping_down, closed_<exit reason>
+
+    @property
+    def not_enrolled(self) -> int:
+        return self.referred - self.enrolled
+
+
+@dataclass(frozen=True)
 class ExportCohort:
-    today: date
+    data_as_of: date  # the last day the figures cover
     months: int
-    flow: outcome_data.Flow
+    flow: ExportFlow
     people: tuple[ExportPerson, ...]
 
+    @property
+    def today(self) -> date:
+        """The first day not covered (what the outcome windows call today)."""
+        return self.data_as_of + timedelta(days=1)
 
-def export_cohort(vault: UnlockedVault, *, months: int = 12) -> ExportCohort:
-    """Everyone referred (for the flow) and every enrolled person's figures, team-wide.
+
+def _status_on(
+    person: Person, changes: list[tuple[date, str, str | None]], day: date
+) -> tuple[str, str | None]:
+    """A person's status (and exit reason) at the end of ``day``, from their history."""
+    earlier = [c for c in changes if c[0] <= day]
+    if earlier:
+        _, status, reason = earlier[-1]
+        return status, reason
+    # No history (records from before it was kept): the dates say as much as can be known.
+    if person.closed_on is not None and person.closed_on <= day:
+        return PersonStatus.CLOSED.value, person.exit_reason
+    if person.enrolled_on is not None and person.enrolled_on <= day:
+        return PersonStatus.ACTIVE.value, None
+    return PersonStatus.REFERRED.value, None
+
+
+def export_cohort(
+    vault: UnlockedVault, *, months: int = 12, as_of: date | None = None
+) -> ExportCohort:
+    """Everyone referred (for the flow) and every enrolled person's figures, team-wide, as at
+    the end of ``as_of`` (default: the last day of last month, :func:`period_end`).
+
+    Records entered later about days up to ``as_of`` are included: that is what the release log
+    is for (a second export of the same period repeats the first).
 
     Raises:
         PermissionDenied: the signed-in user is not an analyst or team lead.
-        ValidationError: the window is not 6, 12 or 24 months.
+        ValidationError: the window is not 6, 12 or 24 months, or ``as_of`` is not yet over.
     """
     vault.require_role(*EXPORTERS, doing="run anonymised exports")
     if months not in outcomes.ALLOWED_MONTHS:
         raise ValidationError("Window: choose 6, 12 or 24 months.", "months")
-    today = vault.today()
+    data_as_of = as_of or period_end(vault.today())
+    if data_as_of >= vault.today():
+        raise ValidationError("Data date: choose a day that is over (before today).", "as_of")
+    today = data_as_of + timedelta(days=1)
     with vault.read() as session:
-        scope = list(session.execute(select(Person).order_by(Person.id)).scalars())
-        enrolled = [p for p in scope if p.enrolled_on is not None and p.enrolled_on <= today]
-        facts = outcome_data._facts(session, enrolled, today=today, months=months)
+        history: dict[uuid.UUID, list[tuple[date, str, str | None]]] = defaultdict(list)
+        for person_id, changed_on, to_status, exit_reason in session.execute(
+            select(
+                PersonStatusChange.person_id,
+                PersonStatusChange.changed_on,
+                PersonStatusChange.to_status,
+                PersonStatusChange.exit_reason,
+            ).order_by(
+                PersonStatusChange.person_id,
+                PersonStatusChange.changed_on,
+                PersonStatusChange.created_at,
+                PersonStatusChange.id,
+            )
+        ):
+            history[person_id].append((changed_on, to_status, exit_reason))
+        # Only the columns the figures need: a trust-wide vault's goals, plans and notes are
+        # long text, and decrypting them for nothing costs a good share of an export.
+        needed = load_only(
+            Person.id,
+            Person.referred_on,
+            Person.enrolled_on,
+            Person.closed_on,
+            Person.exit_reason,
+            Person.date_of_birth,
+            Person.gender,
+            Person.ethnic_category,
+            Person.borough,
+            Person.status,
+        )
+        scope = [
+            p
+            for p in session.execute(select(Person).options(needed).order_by(Person.id)).scalars()
+            if p.referred_on <= data_as_of or (history[p.id] and history[p.id][0][0] <= data_as_of)
+        ]
+        enrolled = [p for p in scope if p.enrolled_on is not None and p.enrolled_on <= data_as_of]
+        facts = outcome_data._facts(
+            session, enrolled, today=today, months=months, planned_visits=False
+        )
+        statuses: dict[str, int] = defaultdict(int)
+        status_of: dict[uuid.UUID, str] = {}
+        for person in scope:
+            status, reason = _status_on(person, history[person.id], data_as_of)
+            status_of[person.id] = status
+            if status == PersonStatus.CLOSED.value:
+                statuses[f"closed_{reason or ExitReason.DISCHARGED.value}"] += 1
+            elif status == PersonStatus.REFERRED.value:
+                statuses["waiting"] += 1
+            else:
+                statuses[status] += 1
         rows = []
         for person in enrolled:
             report = outcome_data._person_report(
@@ -187,25 +287,14 @@ def export_cohort(vault: UnlockedVault, *, months: int = 12) -> ExportCohort:
                     ethnic_category=person.ethnic_category,
                     borough=person.borough,
                     enrolled_on=person.enrolled_on,
-                    enrolled_until=min(person.closed_on or today, today),
-                    status=person.status,
+                    enrolled_until=min(person.closed_on, today) if person.closed_on else today,
+                    status=status_of[person.id],
                     outcome=report.outcome,
                     engagement=report.engagement,
                 )
             )
-        closed: dict[str, int] = {}
-        for p in scope:
-            if p.status == PersonStatus.CLOSED.value:
-                reason = p.exit_reason or ExitReason.DISCHARGED.value
-                closed[reason] = closed.get(reason, 0) + 1
-        flow = outcome_data.Flow(
-            referred=len(scope),
-            enrolled=len(enrolled),
-            active=sum(p.status == PersonStatus.ACTIVE.value for p in scope),
-            stepping_down=sum(p.status == PersonStatus.STEPPING_DOWN.value for p in scope),
-            closed=closed,
-        )
-    return ExportCohort(today, months, flow, tuple(rows))
+    flow = ExportFlow(referred=len(scope), enrolled=len(enrolled), statuses=dict(statuses))
+    return ExportCohort(data_as_of, months, flow, tuple(rows))
 
 
 # -- planned visits for a calendar ----------------------------------------------------------
@@ -232,31 +321,40 @@ class CalendarVisits:
     visits: tuple[CalendarVisit, ...]
 
 
-def _first_grapheme(text: str) -> str:
+_MARKS = ("Mn", "Mc", "Me")
+
+
+def _letters(text: str) -> str:
+    """The letters of a name part with their combining marks: no digits, quotes or brackets."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(char)
+        if category.startswith("L") or (category in _MARKS and out):
+            out.append(char)
+    return "".join(out)
+
+
+def _first_grapheme(letters: str) -> str:
     """The first letter with its combining marks (a good-enough grapheme for initials)."""
-    text = unicodedata.normalize("NFC", text.strip())
-    if not text:
+    if not letters:
         return ""
-    out = text[0]
-    for char in text[1:]:
-        if unicodedata.category(char) not in ("Mn", "Mc", "Me"):
+    out = letters[0]
+    for char in letters[1:]:
+        if unicodedata.category(char) not in _MARKS:
             break
         out += char
     return out
 
 
 def initials(given_name: str, family_name: str) -> str:
-    """Initials such as "A.O." for Amara Okafor.
+    """Initials such as "A.O." for Amara Okafor, from letters only ("'Ana (Nan)" gives "A.").
 
     When every part of the name is a single letter (common in Chinese names), the initials would
     be the full name, so none are given and the calendar reference alone identifies the event.
     """
-    parts = [p for p in (given_name.strip(), family_name.strip()) if p]
+    parts = [p for p in (_letters(given_name), _letters(family_name)) if p]
     firsts = [_first_grapheme(p) for p in parts]
-    if not parts or all(
-        first == unicodedata.normalize("NFC", part)
-        for first, part in zip(firsts, parts, strict=True)
-    ):
+    if not parts or all(first == part for first, part in zip(firsts, parts, strict=True)):
         return ""
     return "".join(f"{first.upper()}." for first in firsts)
 

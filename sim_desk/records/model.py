@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -456,3 +457,54 @@ class AuditEvent(Base, Tracked):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+
+class ExportRelease(Base, Tracked):
+    """One anonymised export as released: the period it covers, how it was protected, and the
+    published figures themselves, so that a second release of the same period can repeat the
+    first instead of being compared with it. ``created_by`` is who released it.
+
+    The published figures are anonymous by construction. The pseudonymised extract is not kept:
+    only a SHA-256 over its content (pseudonyms left out), to tell whether it would differ.
+    """
+
+    __tablename__ = "export_releases"
+    period_end: Mapped[date] = mapped_column(Date, index=True)
+    months: Mapped[int] = mapped_column(Integer)
+    k: Mapped[int] = mapped_column(Integer)
+    max_suppressed_share: Mapped[float] = mapped_column(Float)
+    linkage: Mapped[bool] = mapped_column(Boolean)
+    levels: Mapped[dict[str, Any]] = mapped_column()  # {"quasi_identifier": rung, ...}
+    published: Mapped[dict[str, Any]] = mapped_column()  # {"columns": [...], "rows": [[...]]}
+    published_sha256: Mapped[str] = mapped_column(String(64))
+    extract_sha256: Mapped[str] = mapped_column(String(64))
+    extract_rows: Mapped[int] = mapped_column(Integer)
+
+
+class TeamServerDevice(Base, Tracked):
+    """This laptop's device credential for a team server, kept inside the encrypted vault.
+
+    One per local user. ``secret`` is the device's random login credential (the server holds
+    only its SCRAM verifier); ``private_key`` is the device's X25519 key, to which clinical
+    keys are wrapped. ``state`` is ``pending`` from just before the server is asked to create
+    the device until it has answered, so a join cut short can be carried on, not repeated.
+    """
+
+    __tablename__ = "team_server_devices"
+    local_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), unique=True)
+    team_id: Mapped[uuid.UUID] = mapped_column()
+    team_name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    database: Mapped[str] = mapped_column(String(63))
+    ca_pem: Mapped[str] = mapped_column(Text)
+    device_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    login_role: Mapped[str] = mapped_column(String(63))
+    server_user_id: Mapped[uuid.UUID] = mapped_column()
+    server_username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    secret: Mapped[str] = mapped_column(String(100))
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(10))
+    joined_at: Mapped[datetime | None] = mapped_column()

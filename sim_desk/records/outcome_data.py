@@ -10,7 +10,7 @@ import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
@@ -71,28 +71,66 @@ class PersonOutcomeReport:
 
 @dataclass(frozen=True)
 class Flow:
-    """Intention to treat: where everyone referred in the cohort's scope went."""
+    """Intention to treat: where everyone referred in the cohort's scope went.
+
+    ``closed`` counts, by exit reason, people whose record closed after they were enrolled;
+    ``closed_at_referral`` those whose referral closed before they ever were, whatever the
+    reason given, so the rows under "enrolled" add up to the people enrolled.
+    """
 
     referred: int
     enrolled: int
     active: int
     stepping_down: int
-    closed: dict[str, int]  # exit reason code -> people
+    closed: dict[str, int]  # exit reason code -> people enrolled, then closed
+    closed_at_referral: dict[str, int] = field(default_factory=dict)  # never enrolled
 
     @property
     def not_enrolled(self) -> int:
         return self.referred - self.enrolled
 
+    @property
+    def waiting(self) -> int:
+        """Referred, not enrolled, and not closed: still waiting."""
+        return self.not_enrolled - sum(self.closed_at_referral.values())
+
+    @classmethod
+    def of(cls, people: Sequence[Person], *, today: date) -> Flow:
+        """Where these people (everyone referred in scope) went, as their records stand."""
+        enrolled = [p for p in people if p.enrolled_on is not None and p.enrolled_on <= today]
+        closed: dict[str, int] = defaultdict(int)
+        at_referral: dict[str, int] = defaultdict(int)
+        for p in people:
+            if p.status != PersonStatus.CLOSED.value:
+                continue
+            reason = p.exit_reason or ExitReason.DISCHARGED.value
+            if p.enrolled_on is None:
+                at_referral[reason] += 1
+            else:
+                closed[reason] += 1
+        return cls(
+            referred=len(people),
+            enrolled=len(enrolled),
+            active=sum(p.status == PersonStatus.ACTIVE.value for p in enrolled),
+            stepping_down=sum(p.status == PersonStatus.STEPPING_DOWN.value for p in enrolled),
+            closed=dict(closed),
+            closed_at_referral=dict(at_referral),
+        )
+
 
 @dataclass(frozen=True)
 class CohortEngagement:
-    """Engagement pooled over everyone enrolled, each person's after window."""
+    """Engagement pooled over everyone enrolled, each from enrolment to the end of follow-up
+    (closure, or today). Contacts outside it are counted apart: before enrolment (during
+    referral) and after closure."""
 
     contacts: int
     person_months: float
     attended: int
     planned_due: int
     planned_done_on_time: int
+    contacts_before: int = 0
+    contacts_after: int = 0
 
     @property
     def contacts_per_person_month(self) -> float | None:
@@ -111,11 +149,13 @@ class CohortEngagement:
         return cls(
             contacts=sum(r.engagement.contacts for r in reports),
             person_months=sum(
-                r.outcome.windows.after.days / outcomes.DAYS_PER_MONTH for r in reports
+                r.outcome.windows.followed.days / outcomes.DAYS_PER_MONTH for r in reports
             ),
             attended=sum(r.engagement.attended for r in reports),
             planned_due=sum(r.engagement.planned_due for r in reports),
             planned_done_on_time=sum(r.engagement.planned_done_on_time for r in reports),
+            contacts_before=sum(r.engagement.contacts_before for r in reports),
+            contacts_after=sum(r.engagement.contacts_after for r in reports),
         )
 
 
@@ -156,8 +196,9 @@ _WINDOWS = Table(
     # after the last (the prior window runs on into the before and after windows).
     Column("prior_from", UTCDateTime, nullable=False),
     Column("prior_start", Date, nullable=False),  # its first day, for stays that reach into it
-    Column("after_from", UTCDateTime, nullable=False),
-    Column("after_to", UTCDateTime, nullable=False),
+    Column("after_from", UTCDateTime, nullable=False),  # enrolment: after and followed start
+    Column("followed_to", UTCDateTime, nullable=False),  # end of follow-up (engagement)
+    Column("observed_to", UTCDateTime, nullable=False),  # end of today: later incidents too
     prefixes=["TEMPORARY"],
 )
 
@@ -234,8 +275,18 @@ def _uk_date(
     )
 
 
-def _facts(session: Session, people: Sequence[Person], *, today: date, months: int) -> _Facts:
+def _facts(
+    session: Session,
+    people: Sequence[Person],
+    *,
+    today: date,
+    months: int,
+    planned_visits: bool = True,
+) -> _Facts:
     """Every fact the outcome and engagement figures of these (enrolled) people depend on.
+
+    ``planned_visits=False`` leaves out the planned visits done on time (the anonymised export
+    publishes none, and on a trust-wide vault they are a third of the time).
 
     A trust-wide vault holds half a million contacts and hundreds of thousands of planned
     visits; reading them all took longer than a report may. So the people and their windows go
@@ -260,7 +311,8 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
                 "prior_from": start_of_local_day(spans.prior.start),
                 "prior_start": spans.prior.start,
                 "after_from": start_of_local_day(spans.after.start),
-                "after_to": start_of_local_day(spans.after.end),
+                "followed_to": start_of_local_day(spans.followed.end),
+                "observed_to": start_of_local_day(spans.later.end),
             }
         )
     w = _WINDOWS
@@ -271,14 +323,14 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
         conn.execute(insert(w), windows)
         first = min(p.enrolled_on for p in people if p.enrolled_on is not None)
         conn.execute(insert(_SHIFTS), _clock_shifts(first.year - 1, today.year + 1))
-        # Incidents from the start of the prior window to the end of the after window: no
-        # other incident is counted. Before that, only a stay (an admission, custody) still
-        # going on when the prior window opens matters, for the days at risk.
+        # Incidents from the start of the prior window to the end of today: those after the
+        # after window are counted as later, never dropped. Before the prior window, only a
+        # stay (an admission, custody) still going on when it opens matters, for days at risk.
         is_stay = or_(Incident.incident_type == IncidentType.MH_ADMISSION.value, Incident.custody)
         in_windows = and_(
             Incident.person_id == w.c.person_id,
             Incident.occurred_at >= w.c.prior_from,
-            Incident.occurred_at < w.c.after_to,
+            Incident.occurred_at < w.c.observed_to,
         )
         stays_reaching_in = and_(
             Incident.person_id == w.c.person_id,
@@ -316,9 +368,10 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
             ).join(w, BaselineCount.person_id == w.c.person_id)
         ):
             facts.baselines[ids[n]].append(outcomes.BaselineCount(kind, start, end, count))
-        # Engagement needs only how many contacts each window holds, how many were attended,
-        # and the newest attended one: the database counts on the index, so the ~150,000
-        # contacts of a trust-wide year never come through Python.
+        # Engagement needs only how many contacts each person's follow-up holds, how many were
+        # attended, how many fall before or after it, and the newest attended one: the
+        # database counts on the index, so the ~150,000 contacts of a trust-wide year never
+        # come through Python.
         attended = func.sum(case((Contact.attendance.in_(sorted(_SEEN)), 1), else_=0))
         in_window = {
             n: (count, int(seen or 0))
@@ -329,12 +382,22 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
                     and_(
                         Contact.person_id == w.c.person_id,
                         Contact.started_at >= w.c.after_from,
-                        Contact.started_at < w.c.after_to,
+                        Contact.started_at < w.c.followed_to,
                     ),
                 )
                 .group_by(w.c.n)
             )
         }
+        outside: dict[tuple[int, bool], int] = {}
+        for later, edge in ((False, Contact.started_at < w.c.after_from),
+                            (True, Contact.started_at >= w.c.followed_to)):  # fmt: skip
+            for n, count in conn.execute(
+                select(w.c.n, func.count())
+                .select_from(Contact)
+                .join(w, and_(Contact.person_id == w.c.person_id, edge))
+                .group_by(w.c.n)
+            ):
+                outside[n, later] = count
         # "Days since last contact" looks at every attended contact up to today, in the window
         # or not: the newest one is one index seek per person.
         last_seen = (
@@ -352,12 +415,18 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
         for n, at in conn.execute(select(w.c.n, last_seen)):
             count, seen = in_window.get(n, (0, 0))
             facts.contacts[ids[n]] = outcomes.ContactCounts(
-                count, seen, local_date(at) if at is not None else None
+                count,
+                seen,
+                local_date(at) if at is not None else None,
+                before_window=outside.get((n, False), 0),
+                after_window=outside.get((n, True), 0),
             )
         # Planned visits are counted by the database too: due, and done on time, by the UK
         # calendar (see _uk_date), as outcomes.count_planned_visits defines them. The visits
         # are gathered first (MATERIALIZED), so that the contact that did each is looked up
         # once rather than once for each time _uk_date mentions it.
+        if not planned_visits:
+            return facts
         done_at = (
             select(func.min(Contact.started_at))
             .where(
@@ -378,7 +447,7 @@ def _facts(session: Session, people: Sequence[Person], *, today: date, months: i
                 and_(
                     PlannedVisit.person_id == w.c.person_id,
                     PlannedVisit.due_at >= w.c.after_from,
-                    PlannedVisit.due_at < w.c.after_to,
+                    PlannedVisit.due_at < w.c.followed_to,
                 ),
             )
             .where(PlannedVisit.due_at < start_of_local_day(today + timedelta(days=1)))
@@ -437,7 +506,7 @@ def _person_report(
     engaged = outcomes.engagement(
         facts.contacts.get(person.id, _NO_CONTACTS),
         facts.visits.get(person.id, _NO_VISITS),
-        outcome.windows.after,
+        outcome.windows.followed,
         today,
     )
     return PersonOutcomeReport(person.id, outcome, engaged)
@@ -499,17 +568,7 @@ def cohort_outcomes(
             _person_report(p, facts, today=today, months=months, incident_types=ALL_TYPES)
             for p in enrolled
         )
-        closed: dict[str, int] = defaultdict(int)
-        for p in in_period:
-            if p.status == PersonStatus.CLOSED.value:
-                closed[p.exit_reason or ExitReason.DISCHARGED.value] += 1
-        flow = Flow(
-            referred=len(in_period),
-            enrolled=len(enrolled),
-            active=sum(p.status == PersonStatus.ACTIVE.value for p in in_period),
-            stepping_down=sum(p.status == PersonStatus.STEPPING_DOWN.value for p in in_period),
-            closed=dict(closed),
-        )
+        flow = Flow.of(in_period, today=today)
     cohort = outcomes.cohort_outcome([r.outcome for r in reports], ALL_TYPES)
     with vault.write() as session:
         vault.audit(session, Action.REPORT, "cohort", None, people=len(in_period), months=months)

@@ -9,11 +9,24 @@ here imports Qt, SQLAlchemy or any other part of SIM Desk.
 Conventions, chosen once and used throughout:
 
 * **Windows are half-open**: ``[start, end)``. ``end`` is the first day *not* in the window, so
-  ``Window.days == (end - start).days``. *before* is ``[enrolled − m months, enrolled)``; *after* is
-  ``[enrolled, min(today, closed_on, enrolled + m months))``; *prior* is
-  ``[enrolled − 2m months, enrolled − m months)``. Today is therefore not yet part of the after
-  window (it is not over), and neither is the day of closure. An event on the day of enrolment is
-  an *after* event.
+  ``Window.days == (end - start).days``. Every edge is a whole UK calendar day: an event belongs
+  to the day on which it happened by UK clocks (00:00 to 24:00 local time, 23 or 25 hours on
+  the days the clocks change). :data:`WINDOW_EDGES` says the same in plain words for reports.
+
+  - *prior* is ``[enrolled − 2m months, enrolled − m months)``;
+  - *before* is ``[enrolled − m months, enrolled)``: the day of enrolment is not in it;
+  - *after* starts on the day of enrolment (an event at 00:00 that day is an *after* event) and
+    ends after the earliest of: the day the record closed, **which is in the window** (a death
+    on that day is counted); yesterday, while the record is open (today is not over); and the
+    last day of the same m months;
+  - *later* runs from the end of the after window to today inclusive: events there (after
+    closure, after the m months, or today) are counted and shown, never dropped, but are not
+    in the rates, which need a window fixed in advance.
+
+  A person enrolled today has an empty after window. A person with fewer than
+  :data:`MINIMUM_FOLLOW_UP_DAYS` days at risk after enrolment is counted everywhere, but is
+  "too early to tell" in the person-by-person comparison (went down, stayed level, went up),
+  whose figures say how many people they leave out and why (:class:`LeftOut`).
 * **Calendar months** are added with the day clamped to the end of a short month, so 31 August
   minus 6 months is 28 (or 29) February and 29 February minus 12 months is 28 February.
 * **Hospital and custody stays** cover ``[start, end)`` — the nights away — so a same-day admission
@@ -32,6 +45,8 @@ accept a ``PermutationMethod`` and renamed its normal approximation ``"asymptoti
 
 from __future__ import annotations
 
+import bisect
+import enum
 import functools
 import math
 from collections.abc import Iterable, Sequence
@@ -40,6 +55,11 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 ALLOWED_MONTHS: tuple[int, ...] = (6, 12, 24)
+#: Days at risk after enrolment a person needs before their rate after is compared with their
+#: rate before (went down, stayed level, went up). Three months: a shorter spell says more
+#: about chance, and about how recently the crisis that led to referral passed, than about
+#: change. Below it a person is "too early to tell", and counted as such.
+MINIMUM_FOLLOW_UP_DAYS = 90
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 RATE_RELATIVE_TOLERANCE = 1e-9
@@ -87,11 +107,29 @@ class Window:
 
 @dataclass(frozen=True)
 class OutcomeWindows:
-    """The three windows fixed in advance for one person."""
+    """The windows fixed in advance for one person, and what lies beyond them.
+
+    ``later`` runs from the end of the after window to today inclusive (see the module's
+    conventions); ``followed`` from enrolment to the end of follow-up: the day of closure, or
+    today inclusive while the record is open. Engagement is counted over ``followed``.
+    """
 
     prior: Window
     before: Window
     after: Window
+    later: Window
+    followed: Window
+
+
+#: The windows' edges in plain words, for every report and screen that shows the figures.
+WINDOW_EDGES = (
+    "Each day is a UK calendar day, midnight to midnight (23 or 25 hours when the clocks"
+    " change). <i>Before</i> ends the day before enrolment. <i>After</i> starts on the day of"
+    " enrolment (an incident at 00:00 that day is after) and ends on the earliest of: the day"
+    " the record closed, which is included (a death that day is counted); yesterday, while"
+    " the record is open; and the last day of the window's length. Incidents from then until"
+    " today are shown as <i>later</i>: counted, but not in the rates."
+)
 
 
 def add_months(d: date, months: int) -> date:
@@ -115,16 +153,19 @@ def add_months(d: date, months: int) -> date:
 def outcome_windows(
     enrolled_on: date, *, today: date, closed_on: date | None = None, months: int = 12
 ) -> OutcomeWindows:
-    """Work out the prior, before and after windows for a person.
+    """Work out the prior, before and after windows for a person (see the module's notes).
 
     Args:
         enrolled_on: Date of enrolment; the first day of the after window.
-        today: The day the report is made. It is not itself in the after window.
-        closed_on: Date the person's record was closed, if it has been. Not in the after window.
+        today: The day the report is made. While the record is open, today is not yet in the
+            after window (it is not over); its events are *later*.
+        closed_on: Date the person's record was closed, if it has been: the last day of the
+            after window, unless the window's length ends first.
         months: Length of the before window in calendar months: 6, 12 or 24.
 
     Returns:
-        The windows, contiguous: prior.end == before.start and before.end == after.start.
+        The windows, contiguous: prior.end == before.start, before.end == after.start and
+        after.end == later.start; later runs to today inclusive.
 
     Raises:
         ValueError: If ``months`` is not allowed, or ``today`` or ``closed_on`` is before
@@ -140,13 +181,19 @@ def outcome_windows(
     # month-end clamping cannot make the prior window drift by a day or two.
     before_start = add_months(enrolled_on, -months)
     prior_start = add_months(enrolled_on, -2 * months)
-    after_end = min(today, add_months(enrolled_on, months))
-    if closed_on is not None:
-        after_end = min(after_end, closed_on)
+    # Follow-up ends after the day of closure (a closed record is complete for that day), or
+    # at the start of today while the record is open.
+    one_day = timedelta(days=1)
+    closed = closed_on is not None and closed_on <= today
+    follow_up_end = closed_on + one_day if closed_on is not None and closed else today
+    after_end = min(follow_up_end, add_months(enrolled_on, months))
+    observed_end = today + one_day
     return OutcomeWindows(
         prior=Window(prior_start, before_start),
         before=Window(before_start, enrolled_on),
         after=Window(enrolled_on, after_end),
+        later=Window(after_end, observed_end),
+        followed=Window(enrolled_on, follow_up_end if closed else observed_end),
     )
 
 
@@ -537,16 +584,23 @@ def wilcoxon_paired(before: Sequence[float], after: Sequence[float]) -> Wilcoxon
 
 @dataclass(frozen=True)
 class DirectionCounts:
-    """How many people's rates went down, stayed level or went up."""
+    """How many people's rates went down, stayed level or went up, and for how many it is too
+    early to tell (too little follow-up: :data:`MINIMUM_FOLLOW_UP_DAYS`)."""
 
     down: int
     level: int
     up: int
+    too_early: int = 0
+
+    @property
+    def compared(self) -> int:
+        """People whose rates were compared."""
+        return self.down + self.level + self.up
 
     @property
     def total(self) -> int:
-        """Everyone counted."""
-        return self.down + self.level + self.up
+        """Everyone counted, too early to tell included."""
+        return self.compared + self.too_early
 
 
 def direction_counts(
@@ -644,6 +698,8 @@ class Engagement:
     planned_done_on_time: int
     on_time_share: float | None
     days_since_last_contact: int | None
+    contacts_before: int = 0  # dated before the window: during referral, before enrolment
+    contacts_after: int = 0  # dated after the window: after the record closed
 
 
 @dataclass(frozen=True)
@@ -653,11 +709,14 @@ class ContactCounts:
     in_window: int
     attended: int  # of those in the window
     last_attended_on: date | None  # the latest attended contact on or before today, anywhere
+    before_window: int = 0  # dated before the window (before enrolment: during referral)
+    after_window: int = 0  # dated after it (after the record closed)
 
 
 def count_contacts(contacts: Sequence[ContactFact], window: Window, today: date) -> ContactCounts:
     """Counts contacts for :func:`engagement`: every contact dated in the window, attended or
-    not, and the date of the latest attended contact on or before today, in or out of it."""
+    not, those dated before and after it, and the date of the latest attended contact on or
+    before today, in or out of it."""
     in_window = [c for c in contacts if window.contains(c.started_at.date())]
     past_attended = [c.started_at.date() for c in contacts if c.attended]
     past_attended = [d for d in past_attended if d <= today]
@@ -665,6 +724,8 @@ def count_contacts(contacts: Sequence[ContactFact], window: Window, today: date)
         in_window=len(in_window),
         attended=sum(1 for c in in_window if c.attended),
         last_attended_on=max(past_attended) if past_attended else None,
+        before_window=sum(1 for c in contacts if c.started_at.date() < window.start),
+        after_window=sum(1 for c in contacts if c.started_at.date() >= window.end),
     )
 
 
@@ -723,7 +784,7 @@ def engagement(
             can work out without handing over every contact).
         planned_visits: All the person's planned visits, or their :func:`count_planned_visits`
             (worked out with ``on_time_days``).
-        window: Usually the after window.
+        window: Usually the time followed up since enrolment (``OutcomeWindows.followed``).
         today: The day the report is made.
         on_time_days: Days of grace after the due date.
 
@@ -751,6 +812,8 @@ def engagement(
         planned_done_on_time=visits.done_on_time,
         on_time_share=visits.done_on_time / visits.due if visits.due else None,
         days_since_last_contact=(today - last).days if last is not None else None,
+        contacts_before=counts.before_window,
+        contacts_after=counts.after_window,
     )
 
 
@@ -772,7 +835,11 @@ class PersonOutcomeInput:
 
 @dataclass(frozen=True)
 class TypeOutcome:
-    """One person's (or, within a cohort, the pooled) figures for one incident type."""
+    """One person's (or, within a cohort, the pooled) figures for one incident type.
+
+    ``later`` counts the incidents after the after window up to today (after closure, after
+    the window's length, or today): shown beside the windows, never in the rates.
+    """
 
     incident_type: str
     prior: WindowCount
@@ -783,6 +850,7 @@ class TypeOutcome:
     after_rate: float | None
     before_person_years: float
     after_person_years: float
+    later: WindowCount = WindowCount(0)
 
     @functools.cached_property
     def rate_ratio(self) -> RateRatio:
@@ -794,9 +862,59 @@ class TypeOutcome:
         )
 
 
+class LeftOut(enum.Enum):
+    """Why a person's rates are not compared person by person (they are in every total)."""
+
+    #: Enrolled today: the after window has not begun.
+    ENROLLED_TODAY = "enrolled today, so not yet followed up"
+    #: In hospital or custody with no date out, and too few days at risk since enrolment.
+    STILL_IN_HOSPITAL = (
+        "in hospital or custody with no discharge or release date recorded, so fewer than"
+        f" {MINIMUM_FOLLOW_UP_DAYS} days at risk since enrolment"
+    )
+    #: Followed up, but for too few days at risk.
+    SHORT_FOLLOW_UP = f"followed up for fewer than {MINIMUM_FOLLOW_UP_DAYS} days at risk"
+    #: In hospital or custody for the whole before window: there is no rate before.
+    NO_TIME_BEFORE = "in hospital or custody for the whole before window, so no rate before"
+
+    @property
+    def too_early(self) -> bool:
+        """Whether this is a reason it is too early to tell (rather than no rate before)."""
+        return self is not LeftOut.NO_TIME_BEFORE
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+
+def left_out_reason(
+    windows: OutcomeWindows,
+    stays: Sequence[Stay],
+    before_days_at_risk: int,
+    after_days_at_risk: int,
+    minimum_days: int = MINIMUM_FOLLOW_UP_DAYS,
+) -> LeftOut | None:
+    """Why a person cannot yet be compared with themselves, or None if they can.
+
+    Too early to tell comes first (enrolled today; still in hospital or custody; short
+    follow-up), then no time at risk before enrolment.
+    """
+    if windows.after.days == 0:
+        return LeftOut.ENROLLED_TODAY
+    if after_days_at_risk < minimum_days:
+        still_in = any(s.end is None and s.start < windows.after.end for s in stays)
+        return LeftOut.STILL_IN_HOSPITAL if still_in else LeftOut.SHORT_FOLLOW_UP
+    if before_days_at_risk == 0:
+        return LeftOut.NO_TIME_BEFORE
+    return None
+
+
 @dataclass(frozen=True)
 class PersonOutcome:
-    """One person's outcome figures."""
+    """One person's outcome figures.
+
+    ``left_out`` says why, if so, the person is not in the person-by-person comparison.
+    """
 
     person_key: str
     months: int
@@ -805,6 +923,12 @@ class PersonOutcome:
     before_days_at_risk: int
     after_days_at_risk: int
     types: tuple[TypeOutcome, ...]
+    left_out: LeftOut | None = None
+
+    @property
+    def compared(self) -> bool:
+        """Whether the person's after rates are compared with their before rates."""
+        return self.left_out is None
 
     @property
     def prior_person_years(self) -> float:
@@ -866,25 +990,42 @@ def person_outcome(
     baselines_of: dict[str, list[BaselineCount]] = {}
     for baseline in inp.baseline_counts:
         baselines_of.setdefault(baseline.incident_type, []).append(baseline)
+    spans = (windows.prior, windows.before, windows.after, windows.later)
+    # The four spans follow on from each other, so an event's span is found by its place among
+    # their edges: one pass over a type's events instead of one per span.
+    edges = [windows.prior.start, windows.before.start, windows.after.start, windows.later.start]
+    last_day = windows.later.end
+    prior_years, before_years = person_years(prior_days), person_years(before_days)
+    after_years = person_years(after_days)
     types = []
     for incident_type in incident_types:
         events = events_of.get(incident_type, ())
         baselines = baselines_of.get(incident_type, ())
-        prior, before, after = (
-            count_in_window(w, incident_type, events, baselines)
-            for w in (windows.prior, windows.before, windows.after)
-        )
+        if baselines:
+            prior, before, after, later = (
+                count_in_window(w, incident_type, events, baselines) for w in spans
+            )
+        elif not events:
+            prior = before = after = later = _NOTHING_COUNTED
+        else:
+            tally = [0, 0, 0, 0]
+            for event in events:
+                day = event.occurred_on
+                if edges[0] <= day < last_day:
+                    tally[bisect.bisect_right(edges, day) - 1] += 1
+            prior, before, after, later = (WindowCount(n) for n in tally)
         types.append(
             TypeOutcome(
                 incident_type=incident_type,
                 prior=prior,
                 before=before,
                 after=after,
-                prior_rate=rate_per_person_year(prior.count, person_years(prior_days)),
-                before_rate=rate_per_person_year(before.count, person_years(before_days)),
-                after_rate=rate_per_person_year(after.count, person_years(after_days)),
-                before_person_years=person_years(before_days),
-                after_person_years=person_years(after_days),
+                prior_rate=rate_per_person_year(prior.count, prior_years),
+                before_rate=rate_per_person_year(before.count, before_years),
+                after_rate=rate_per_person_year(after.count, after_years),
+                before_person_years=before_years,
+                after_person_years=after_years,
+                later=later,
             )
         )
     return PersonOutcome(
@@ -895,6 +1036,7 @@ def person_outcome(
         before_days_at_risk=before_days,
         after_days_at_risk=after_days,
         types=tuple(types),
+        left_out=left_out_reason(windows, inp.stays, before_days, after_days),
     )
 
 
@@ -904,11 +1046,15 @@ def person_outcome(
 
 @dataclass(frozen=True)
 class Trajectory:
-    """One person's before and after rates; None where they had no time at risk."""
+    """One person's before and after rates; None where they had no time at risk.
+
+    ``compared`` is False for someone left out of the person-by-person comparison.
+    """
 
     person_key: str
     before_rate: float | None
     after_rate: float | None
+    compared: bool = True
 
 
 @dataclass(frozen=True)
@@ -916,8 +1062,10 @@ class CohortTypeOutcome:
     """Cohort figures for one incident type.
 
     Totals and pooled rates include everyone. The paired figures (Wilcoxon, medians, directions)
-    need a rate in both windows, so they cover the ``n_paired`` people with time at risk in both;
-    ``n_without_time_at_risk`` people are left out of them, and said to be.
+    compare each person's rate after with their own rate before, so they cover the ``n_paired``
+    people followed up long enough with time at risk in both windows. The others,
+    ``n_without_time_at_risk`` of them, are left out of the paired figures for the reasons the
+    cohort's ``left_out`` counts; ``directions.too_early`` are those for whom it is too early.
     """
 
     incident_type: str
@@ -939,15 +1087,31 @@ class CohortTypeOutcome:
     after_summary: Summary
     directions: DirectionCounts
     trajectories: tuple[Trajectory, ...]
+    later_total: WindowCount = WindowCount(0)
 
 
 @dataclass(frozen=True)
 class CohortOutcome:
-    """Cohort figures for every incident type, over everyone passed in."""
+    """Cohort figures for every incident type, over everyone passed in.
+
+    ``left_out`` counts, for each reason in :class:`LeftOut` order, the people not in the
+    person-by-person comparison (reasons with nobody are left out of it).
+    """
 
     n_people: int
     months: int | None
     types: tuple[CohortTypeOutcome, ...]
+    left_out: tuple[tuple[LeftOut, int], ...] = ()
+
+    @property
+    def n_compared(self) -> int:
+        """People in the person-by-person comparison."""
+        return self.n_people - sum(n for _, n in self.left_out)
+
+    @property
+    def too_early(self) -> int:
+        """People for whom it is too early to tell."""
+        return sum(n for reason, n in self.left_out if reason.too_early)
 
     def type_outcome(self, incident_type: str) -> CohortTypeOutcome:
         """The figures for one incident type."""
@@ -982,19 +1146,24 @@ def cohort_outcome(people: Sequence[PersonOutcome], incident_types: Sequence[str
     prior_py = math.fsum(p.prior_person_years for p in people)
     before_py = math.fsum(p.before_person_years for p in people)
     after_py = math.fsum(p.after_person_years for p in people)
+    reasons = [p.left_out for p in people if p.left_out is not None]
+    left_out = tuple((r, reasons.count(r)) for r in LeftOut if r in reasons)
+    too_early = sum(1 for r in reasons if r.too_early)
     types = []
     for incident_type in incident_types:
         outcomes = [(p, p.type_outcome(incident_type)) for p in people]
         prior = sum_counts(t.prior for _, t in outcomes)
         before = sum_counts(t.before for _, t in outcomes)
         after = sum_counts(t.after for _, t in outcomes)
-        paired = [
-            (t.before_rate, t.after_rate)
-            for _, t in outcomes
-            if t.before_rate is not None and t.after_rate is not None
-        ]
+        paired = []
+        for p, t in outcomes:
+            if p.compared:
+                # A compared person has time at risk in both windows, so both rates exist.
+                assert t.before_rate is not None and t.after_rate is not None
+                paired.append((t.before_rate, t.after_rate))
         before_rates = [b for b, _ in paired]
         after_rates = [a for _, a in paired]
+        found = direction_counts(paired)
         types.append(
             CohortTypeOutcome(
                 incident_type=incident_type,
@@ -1014,14 +1183,17 @@ def cohort_outcome(people: Sequence[PersonOutcome], incident_types: Sequence[str
                 wilcoxon=wilcoxon_paired(before_rates, after_rates),
                 before_summary=median_iqr(before_rates),
                 after_summary=median_iqr(after_rates),
-                directions=direction_counts(paired),
+                directions=DirectionCounts(found.down, found.level, found.up, too_early),
                 trajectories=tuple(
-                    Trajectory(p.person_key, t.before_rate, t.after_rate) for p, t in outcomes
+                    Trajectory(p.person_key, t.before_rate, t.after_rate, p.compared)
+                    for p, t in outcomes
                 ),
+                later_total=sum_counts(t.later for _, t in outcomes),
             )
         )
     return CohortOutcome(
         n_people=len(people),
         months=lengths.pop() if lengths else None,
         types=tuple(types),
+        left_out=left_out,
     )

@@ -251,7 +251,12 @@ def age_band(date_of_birth: date | None, on: date) -> str:
 
 @dataclass(frozen=True)
 class GroupFigures:
-    """Headline figures for one group of people: all demand types together, all harms together."""
+    """Headline figures for one group of people: all demand types together, all harms together.
+
+    Every person is in exactly one of ``down``, ``level``, ``up`` and ``not_compared`` (too
+    early to tell, or no rate before enrolment: ``outcomes.LeftOut``), so those add up to
+    ``people``.
+    """
 
     group: str
     people: int
@@ -264,6 +269,7 @@ class GroupFigures:
     down: int
     level: int
     up: int
+    not_compared: int = 0
 
 
 @dataclass(frozen=True)
@@ -278,7 +284,7 @@ def _figures(group: str, people: Sequence[outcomes.PersonOutcome]) -> GroupFigur
 
     pairs = []
     for p in people:
-        if p.before_days_at_risk and p.after_days_at_risk:
+        if p.compared:
             pairs.append(
                 (
                     total(p, DEMAND, "before") / p.before_person_years,
@@ -298,6 +304,7 @@ def _figures(group: str, people: Sequence[outcomes.PersonOutcome]) -> GroupFigur
         down=directions.down,
         level=directions.level,
         up=directions.up,
+        not_compared=len(people) - len(pairs),
     )
 
 
@@ -306,11 +313,20 @@ def _ordered(groups: dict[str, list[outcomes.PersonOutcome]], order: Iterable[st
     return known + sorted(g for g in groups if g not in known)
 
 
-def equality_tables(vault: UnlockedVault, report: CohortReport) -> tuple[EqualityTable, ...]:
+@dataclass(frozen=True)
+class EqualityBreakdown:
+    """The equality tables, and the same figures for everyone in them (their "All" row)."""
+
+    tables: tuple[EqualityTable, ...]
+    everyone: GroupFigures
+
+
+def equality_tables(vault: UnlockedVault, report: CohortReport) -> EqualityBreakdown:
     """The cohort's headline figures by broad ethnic group, gender and age band at enrolment.
 
     Aggregates only (groups, counts and person-time), so analysts may have them. Small numbers
     are suppressed when printed; the counts here are exact so that suppression can be checked.
+    Each table's groups add up to ``everyone``.
     """
     ids = [r.person_id for r in report.people]
     with vault.read() as session:
@@ -329,9 +345,11 @@ def equality_tables(vault: UnlockedVault, report: CohortReport) -> tuple[Equalit
         "Gender": defaultdict(list),
         "Age at enrolment": defaultdict(list),
     }
+    included = []
     for r in report.people:
         if r.person_id not in facts:
             continue
+        included.append(r.outcome)
         ethnic, gender, born, enrolled = facts[r.person_id]
         by["Ethnic group"][ETHNIC_BROAD_GROUP.get(ethnic, "Not stated or not known")].append(
             r.outcome
@@ -343,13 +361,14 @@ def equality_tables(vault: UnlockedVault, report: CohortReport) -> tuple[Equalit
         "Gender": [g.label for g in GenderIdentity],
         "Age at enrolment": [*(b[0] for b in AGE_BANDS), AGE_NOT_KNOWN],
     }
-    return tuple(
+    tables = tuple(
         EqualityTable(
             dimension,
             tuple(_figures(g, groups[g]) for g in _ordered(groups, orders[dimension])),
         )
         for dimension, groups in by.items()
     )
+    return EqualityBreakdown(tables, _figures("All", included))
 
 
 @dataclass(frozen=True)

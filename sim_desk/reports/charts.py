@@ -23,18 +23,24 @@ AFTER_SHADE = colors.HexColor("#f0f4f5")
 FONT, BOLD = "SimSans", "SimSans-Bold"
 
 
-def nice_scale(value: float) -> tuple[float, int]:
+def nice_scale(value: float, *, whole: bool = False) -> tuple[float, int]:
     """A round axis maximum at or above ``value`` and how many equal steps to mark on it.
 
     Steps are 1, 2, 2.5 or 5 times a power of ten, four or five of them, so every tick label
-    is a round number.
+    is a round number. With ``whole`` (counts of incidents) every step is a whole number, and
+    there are fewer steps rather than steps of a fraction (a top of 2 is marked 0, 1, 2).
     """
+    if whole and value <= 5:
+        top = max(1, math.ceil(value))
+        return float(top), top
     if value <= 0:
         return 1.0, 4
     best: tuple[float, int] | None = None
     power = 10 ** math.floor(math.log10(value / 5))
     for scale in (power, power * 10):
         for step in (1, 2, 2.5, 5):
+            if whole and not float(step * scale).is_integer():
+                continue
             for n in (4, 5):
                 top = step * scale * n
                 if top >= value and (best is None or top < best[0]):
@@ -118,24 +124,32 @@ def monthly_chart(
     legend: Sequence[tuple[str, str]],
     value_label: str,
     label_every: int = 3,
+    whole: bool = False,
+    end_index: int | None = None,
+    end_label: str = "",
     height: float = 62 * mm,
     width: float = CONTENT_WIDTH,
 ) -> Drawing:
     """Bars per month, stacked in two patterns, with a dashed line at ``marker_index``.
 
-    The months from the marker on are shaded, so before and after read apart without colour.
+    The months from the marker on are shaded, so before and after read apart without colour;
+    with ``end_index``, the shading stops there and a dotted line labelled ``end_label`` marks
+    it (the end of the after window, with later months after it). ``whole``: the values are
+    counts, so the axis is marked in whole numbers only.
     """
-    d = Drawing(width, height)
+    d = Drawing(width, height, initialFontName=FONT)  # not Helvetica: every font embedded
     g = Group()
     x0, y0 = 30.0, 26.0
     plot_w, plot_h = width - x0 - 6, height - y0 - 26
-    scale = nice_scale(max((b.lower + b.upper for b in bars), default=0))
+    scale = nice_scale(max((b.lower + b.upper for b in bars), default=0), whole=whole)
     top = scale[0]
     n = max(len(bars), 1)
     step = plot_w / n
+    shade_end = n if end_index is None else max(marker_index, min(end_index, n))
     if 0 <= marker_index <= n:
         mx = x0 + marker_index * step
-        g.add(Rect(mx, y0, x0 + plot_w - mx, plot_h, fillColor=AFTER_SHADE, strokeColor=None))
+        ex = x0 + shade_end * step
+        g.add(Rect(mx, y0, ex - mx, plot_h, fillColor=AFTER_SHADE, strokeColor=None))
     _value_axis(g, x0, y0, plot_w, plot_h, scale, value_label)
     for i, b in enumerate(bars):
         x = x0 + i * step + step * 0.15
@@ -160,6 +174,12 @@ def monthly_chart(
         line.strokeDashArray = [3, 2]
         g.add(line)
         g.add(String(mx + 3, y0 + plot_h - 6, marker_label, fontName=BOLD, fontSize=7.5))
+    if end_index is not None and marker_index < end_index < n:
+        ex = x0 + end_index * step
+        line = Line(ex, y0 - 2, ex, y0 + plot_h + 4, strokeColor=INK, strokeWidth=0.9)
+        line.strokeDashArray = [1, 1.5]
+        g.add(line)
+        g.add(String(ex + 3, y0 + plot_h - 15, end_label, fontName=FONT, fontSize=7))
     _legend(g, x0, 4, legend)
     d.add(g)
     return d
@@ -182,7 +202,7 @@ def before_after_chart(
     row_h = 22.0
     label_w = 44 * mm
     height = 24 + row_h * len(rows) + 14
-    d = Drawing(width, height)
+    d = Drawing(width, height, initialFontName=FONT)  # not Helvetica: every font embedded
     g = Group()
     x0, y0 = label_w, 16.0
     plot_w = width - x0 - 34
@@ -238,15 +258,17 @@ def trajectory_chart(
     trajectories: Sequence[Trajectory],
     *,
     value_label: str = "crisis incidents per person-year",
+    not_drawn: Sequence[str] = (),
     width: float = CONTENT_WIDTH,
     height: float = 70 * mm,
 ) -> Drawing:
     """One line per person from their before rate to their after rate.
 
     Falls are solid, rises dashed and level lines dotted, with the counts in the legend, so the
-    chart reads in greyscale and no line carries a name.
+    chart reads in greyscale and no line carries a name. ``not_drawn`` lines of the legend say
+    who is left out ("17 too early to tell"), beside the figure.
     """
-    d = Drawing(width, height)
+    d = Drawing(width, height, initialFontName=FONT)  # not Helvetica: every font embedded
     g = Group()
     x_before, x_after = 70.0, width - 110.0
     y0, plot_h = 16.0, height - 40
@@ -290,5 +312,8 @@ def trajectory_chart(
             sample.strokeDashArray = dash
         g.add(sample)
         g.add(String(legend_x + 20, y, f"{counts[kind]} {text}", fontName=FONT, fontSize=7.5))
+    for j, text in enumerate(not_drawn):
+        y = y0 + plot_h - 12 - 14 * (3 + j) - 4
+        g.add(String(legend_x, y, f"{text}: not drawn", fontName=FONT, fontSize=7.5))
     d.add(g)
     return d

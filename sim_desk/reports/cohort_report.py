@@ -19,7 +19,7 @@ from sim_desk.records import outcome_data, outcomes, people, report_data
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, IncidentType
 from sim_desk.records.outcome_data import CohortReport
 from sim_desk.records.unlocked import UnlockedVault
-from sim_desk.reports import charts
+from sim_desk.reports import charts, reading
 from sim_desk.reports.equality import equality_section
 from sim_desk.reports.layout import (
     DASH,
@@ -30,6 +30,7 @@ from sim_desk.reports.layout import (
     number,
     outcome_caveats,
     p_value,
+    reading_box,
     share,
     uk_date,
 )
@@ -39,7 +40,7 @@ from sim_desk.reports.outcome_tables import (
     demand_table,
     harms_table,
 )
-from sim_desk.reports.pdf import Provenance, build_pdf, heading, para, styles, write_pdf
+from sim_desk.reports.pdf import Provenance, build_pdf, heading, para, rich, styles, write_pdf
 
 Progress = Callable[[float, str], None] | None
 AROUND_CAPTION = (
@@ -49,9 +50,10 @@ AROUND_CAPTION = (
     " that falls away is what regression to the mean looks like."
 )
 TRAJECTORY_CAPTION = (
-    "One line per person, unlabelled, from their crisis rate before enrolment to their rate after."
+    "One line per person compared, unlabelled, from their crisis rate before enrolment to their"
+    " rate after."
 )
-PAIRED_WIDTHS = [w * mm for w in (30, 14, 26, 26, 12.5, 12.5, 11, 12, 15, 15)]
+PAIRED_WIDTHS = [w * mm for w in (25, 13, 24, 24, 11.5, 11, 9, 12, 14.5, 14, 16)]  # 174 mm
 INDENT = "\u00a0" * 4  # leading spaces would be dropped by the paragraph
 
 
@@ -98,16 +100,20 @@ def cohort_report_pdf(
         facts_table(_scope(vault, report, pair_id, enrolled_from, enrolled_to)),
         Spacer(1, 3 * mm),
         boxed("Read these figures with care", outcome_caveats(cohort=True)),
+        Spacer(1, 3 * mm),
+        reading_box(reading.COHORT, reading.TITLE),
         *_flow_section(report),
     ]
     if report.people:
         story += _person_time_section(report)
         story += [
             *heading("Crisis demand", "h3"),
+            para(_who_is_in_the_totals(report), s["small"]),
             demand_table(rows),
             *heading("Harms, counted alongside demand", "h3"),
             harms_table(rows),
             legend_note(),
+            *_deaths_note(report),
         ]
         bars = before_after_bars(rows, (*DEMAND_TYPES, *HARM_TYPES))
         if bars is not None:
@@ -115,7 +121,7 @@ def cohort_report_pdf(
         story += _around_section(around, report.months)
         story += _paired_section(report)
         story += _engagement_section(report.engagement)
-        story += equality_section(equality)
+        story += equality_section(equality.tables, equality.everyone)
     story += _methods()
     report_data.audit_report(
         vault,
@@ -164,50 +170,103 @@ def _scope(
 def _flow_section(report: CohortReport) -> list[Flowable]:
     s = styles()
     f = report.flow
-    closed_total = sum(f.closed.values())
-    still_referred = f.referred - f.active - f.stepping_down - closed_total
-    never = f.closed.get(ExitReason.NOT_ENROLLED.value, 0)
     rows = [
         ["Referred in the period", str(f.referred)],
-        [f"{INDENT}not enrolled: still waiting", str(max(still_referred, 0))],
-        [f"{INDENT}not enrolled: closed at referral", str(never)],
+        [f"{INDENT}not enrolled: still waiting", str(f.waiting)],
+    ]
+    for reason in ExitReason:
+        if reason.value in f.closed_at_referral:
+            label = (
+                "not enrolled: closed at referral"
+                if reason == ExitReason.NOT_ENROLLED
+                else f"not enrolled: closed at referral ({reason.label.lower()})"
+            )
+            rows.append([f"{INDENT}{label}", str(f.closed_at_referral[reason.value])])
+    if not f.closed_at_referral:
+        rows.append([f"{INDENT}not enrolled: closed at referral", "0"])
+    rows += [
         [f"{INDENT}enrolled (everyone counted below)", str(f.enrolled)],
         ["Of those enrolled, today:", ""],
         [f"{INDENT}active", str(f.active)],
         [f"{INDENT}stepping down", str(f.stepping_down)],
     ]
     for reason in ExitReason:
-        if reason.value in f.closed and reason != ExitReason.NOT_ENROLLED:
+        if reason.value in f.closed:
             rows.append([f"{INDENT}closed: {reason.label.lower()}", str(f.closed[reason.value])])
     return [
         *heading("Everyone counted", "h2"),
         para(
-            "Intention to treat: everyone enrolled is in every figure below, including people"
-            " who disengaged, moved away or died. Statuses are as they are today.",
+            "Intention to treat: everyone enrolled is in every total below, including people"
+            " who disengaged, moved away or died. Statuses are as they are today; the rows"
+            " under each heading add up to the line above them.",
             s["small"],
         ),
         data_table(("Stage", "People"), rows, [120 * mm, 30 * mm]),
     ]
 
 
+def _who_is_in_the_totals(report: CohortReport) -> str:
+    f = report.flow
+    text = (
+        f"Everyone enrolled ({f.enrolled}) is in these totals and rates, including anyone left"
+        " out of the person-by-person comparison."
+    )
+    if f.not_enrolled:
+        text += (
+            f" The {f.not_enrolled} people referred but not enrolled have no windows and are"
+            " not in them."
+        )
+    return rich(text)
+
+
+def _deaths_note(report: CohortReport) -> list[Flowable]:
+    """Deaths recorded as incidents beside records closed because the person died, so a
+    difference between the two is seen rather than hidden."""
+    died = report.flow.closed.get(ExitReason.DIED.value, 0)
+    death = report.outcome.type_outcome(IncidentType.DEATH.value)
+    recorded = death.prior_total.count + death.before_total.count + death.after_total.count
+    recorded += death.later_total.count
+    if not died and not recorded:
+        return []
+    text = (
+        f"Records closed because the person died: {died}. Deaths recorded as incidents: after"
+        f" enrolment {death.after_total.count}, later {death.later_total.count}."
+    )
+    if died != death.after_total.count + death.later_total.count:
+        text += (
+            " These differ: a death recorded only as the reason a record closed is not an"
+            " incident, so record the death as an incident too."
+        )
+    return [para(rich(text), styles()["small"])]
+
+
 def _person_time_section(report: CohortReport) -> list[Flowable]:
     s = styles()
     first = report.outcome.types[0]
+    with_time = {
+        name: sum(1 for r in report.people if getattr(r.outcome, f"{name}_days_at_risk") > 0)
+        for name in ("prior", "before", "after")
+    }
+    note = (
+        "Days in hospital or custody are not at risk and are left out. The after window of"
+        " someone enrolled recently, or closed early, is shorter than the others."
+    )
+    without = {name: first.n_people - n for name, n in with_time.items() if n < first.n_people}
+    if without:
+        note += " People with no time at risk in a window add nothing to it: " + ", ".join(
+            f"{n} in the {name} window" for name, n in without.items()
+        )
+        note += " (enrolled today, or in hospital or custody throughout)."
     return [
         *heading("Person-time at risk", "h2"),
-        para(
-            "Days in hospital or custody are not at risk and are left out. The after window of"
-            " someone enrolled recently, or closed early, is shorter than the others.",
-            s["small"],
-        ),
+        para(rich(note), s["small"]),
         data_table(
-            ("Window", "Person-years at risk", "People"),
+            ("Window", "Person-years at risk", "People with time at risk"),
             [
-                ["Prior", number(first.prior_person_years), str(first.n_people)],
-                ["Before", number(first.before_person_years), str(first.n_people)],
-                ["After", number(first.after_person_years), str(first.n_people)],
+                [name.capitalize(), number(getattr(first, f"{name}_person_years")), str(n)]
+                for name, n in with_time.items()
             ],
-            [60 * mm, 45 * mm, 30 * mm],
+            [60 * mm, 45 * mm, 45 * mm],
         ),
     ]
 
@@ -240,35 +299,54 @@ def _around_section(around: list[report_data.RelativeMonth], months: int) -> lis
 
 def _paired_section(report: CohortReport) -> list[Flowable]:
     s = styles()
-    body, reasons, details = [], [], set()
-    for t in report.outcome.types:
+    cohort = report.outcome
+    body, untested, details = [], [], set()
+    for t in cohort.types:
         w = t.wilcoxon
+        label = IncidentType(t.incident_type).label
         if w.reason:
-            reasons.append(f"{IncidentType(t.incident_type).label}: {w.reason}.")
+            untested.append(label)
         if w.method_detail:
             details.add(f"{w.method}: {w.method_detail}")
         body.append(
             [
-                IncidentType(t.incident_type).label,
+                label,
                 str(t.n_paired),
                 _median(t.before_summary),
                 _median(t.after_summary),
                 str(t.directions.down),
                 str(t.directions.level),
                 str(t.directions.up),
+                str(t.directions.too_early),
                 number(w.statistic, 1),
                 p_value(w.p_value),
                 {"normal approximation": "normal approx."}.get(w.method or "", w.method)
                 or "not tested",
             ]
         )
-    trajectories = _demand_trajectories(report)
+    no_rate_before = cohort.n_people - cohort.n_compared - cohort.too_early
+    who = (
+        f"{cohort.n_compared} of the {cohort.n_people} people enrolled are compared: each"
+        " person's rate after enrolment against their own rate before, once they have had"
+        f" {outcomes.MINIMUM_FOLLOW_UP_DAYS} days at risk since enrolment."
+    )
+    if cohort.left_out:
+        who += (
+            " Left out of this comparison, and of the chart below, but in every total above: "
+            + reading.left_out(cohort.left_out)
+            + "."
+        )
+    if cohort.too_early:
+        who += (
+            f" The {cohort.too_early} too early to tell are counted in their own column, never"
+            " as a fall."
+        )
     story: list[Flowable] = [
         *heading("Person by person", "h2"),
+        para(rich(who), s["body"]),
         para(
-            "Each person's rate after enrolment against their own rate before (people with"
-            " time at risk in both windows). The paired Wilcoxon signed-rank test is two-sided."
-            f" Zero differences: {outcomes.ZERO_HANDLING}",
+            "The paired Wilcoxon signed-rank test is two-sided. Zero differences: "
+            + rich(outcomes.ZERO_HANDLING),
             s["small"],
         ),
         data_table(
@@ -280,6 +358,7 @@ def _paired_section(report: CohortReport) -> list[Flowable]:
                 "Down",
                 "Level",
                 "Up",
+                "Too early to tell",
                 "W",
                 "p",
                 "Method",
@@ -288,22 +367,51 @@ def _paired_section(report: CohortReport) -> list[Flowable]:
             PAIRED_WIDTHS,
         ),
     ]
-    notes = [f"Methods: {'; '.join(sorted(details))}." if details else "", *reasons]
-    story += [para(n, s["small"]) for n in notes if n]
+    notes = []
+    if no_rate_before:
+        notes.append(
+            f"Down, level, up and too early to tell add up to {cohort.n_people - no_rate_before},"
+            f" not {cohort.n_people}: {no_rate_before} had no rate before enrolment."
+        )
+    if details:
+        notes.append(f"Methods: {'; '.join(sorted(details))}.")
+    if untested:
+        notes.append(
+            "Not tested, because fewer than two people's rates changed: "
+            + ", ".join(untested)
+            + "."
+        )
+    story += [para(rich(n), s["small"]) for n in notes]
+    trajectories = _demand_trajectories(report)
     if trajectories:
+        left = cohort.n_people - len(trajectories)
+        caption = TRAJECTORY_CAPTION
+        if left:
+            caption += f" The {left} people left out of the comparison (above) are not drawn."
         story.append(
             KeepTogether(
                 [
                     *heading("Trajectories: all crisis demand together", "h3"),
-                    charts.trajectory_chart(trajectories),
-                    para(
-                        TRAJECTORY_CAPTION,
-                        s["small"],
+                    charts.trajectory_chart(
+                        trajectories,
+                        not_drawn=_not_drawn(report),
                     ),
+                    para(rich(caption), s["small"]),
                 ]
             )
         )
     return story
+
+
+def _not_drawn(report: CohortReport) -> list[str]:
+    cohort = report.outcome
+    lines = []
+    if cohort.too_early:
+        lines.append(f"{cohort.too_early} too early to tell")
+    no_rate = cohort.n_people - cohort.n_compared - cohort.too_early
+    if no_rate:
+        lines.append(f"{no_rate} with no rate before")
+    return lines
 
 
 def _median(summary: outcomes.Summary) -> str:
@@ -317,7 +425,7 @@ def _demand_trajectories(report: CohortReport) -> list[charts.Trajectory]:
     result = []
     for r in report.people:
         o = r.outcome
-        if not (o.before_days_at_risk and o.after_days_at_risk):
+        if not o.compared:
             continue
         before = sum(t.before.count for t in o.types if t.incident_type in demand)
         after = sum(t.after.count for t in o.types if t.incident_type in demand)
@@ -328,9 +436,19 @@ def _demand_trajectories(report: CohortReport) -> list[charts.Trajectory]:
 
 
 def _engagement_section(e: outcome_data.CohortEngagement) -> list[Flowable]:
-
+    s = styles()
+    outside = (
+        "Every contact from each person's enrolment to the end of their follow-up (the day"
+        " their record closed, or today) is counted, beyond the after window too."
+    )
+    if e.contacts_before or e.contacts_after:
+        outside += (
+            f" Not counted here: {e.contacts_before} contacts before enrolment (during"
+            f" referral) and {e.contacts_after} after a record closed."
+        )
     return [
         *heading("Engagement since enrolment", "h2"),
+        para(rich(outside), s["small"]),
         facts_table(
             [
                 ("Contacts", f"{e.contacts} over {e.person_months:.1f} person-months"),
@@ -354,13 +472,21 @@ def _methods() -> list[Flowable]:
         para(
             "Windows are fixed in advance from each person's enrolment date: <i>before</i> is"
             " the chosen number of months up to enrolment, <i>after</i> runs from enrolment to"
-            " the earliest of today, closure or the same length, and <i>prior</i> is the same"
+            " the earliest of closure, today or the same length, and <i>prior</i> is the same"
             " length before <i>before</i>. Rates are incidents per person-year at risk (365.25"
             " days), pooled over everyone. Rate ratios (after ÷ before) have exact 95%"
             " confidence intervals by the conditional binomial (Clopper–Pearson) method;"
             " they describe the figures and are not a test, because the same people are"
             " measured twice. Medians and quartiles interpolate between values (type 7)."
             " Counts marked † include a prorated share of a baseline total.",
+            s["small"],
+        ),
+        para("<b>Where the windows begin and end.</b> " + outcomes.WINDOW_EDGES, s["small"]),
+        para(
+            f"<b>Minimum follow-up.</b> A person is compared with themselves (went down, stayed"
+            f" level, went up) only after {outcomes.MINIMUM_FOLLOW_UP_DAYS} days at risk since"
+            " enrolment; before that they are too early to tell, and counted as such. They are"
+            " in every total and pooled rate from the day they are enrolled.",
             s["small"],
         ),
     ]

@@ -12,7 +12,7 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table, TableSt
 
 from sim_desk.records import outcomes
 from sim_desk.records.unlocked import LOCAL_ZONE
-from sim_desk.reports.pdf import DARK, NHS_BLUE, para, rich, styles
+from sim_desk.reports.pdf import DARK, NHS_BLUE, TABLE_FONT, para, rich, styles
 
 #: Width of the text block on A4 with the shared margins.
 CONTENT_WIDTH = 174 * mm
@@ -115,6 +115,7 @@ def data_table(
         )
     table = Table([head, *body], colWidths=list(widths), repeatRows=1, hAlign="LEFT")
     commands: list[tuple[object, ...]] = [
+        TABLE_FONT,
         ("BACKGROUND", (0, 0), (-1, 0), NHS_BLUE),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
@@ -142,6 +143,7 @@ def facts_table(rows: Sequence[tuple[str, object]], *, label_width: float = 48 *
     table.setStyle(
         TableStyle(
             [
+                TABLE_FONT,
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
@@ -162,6 +164,7 @@ def boxed(title: str, paragraphs: Sequence[str], *, width: float = CONTENT_WIDTH
     table.setStyle(
         TableStyle(
             [
+                TABLE_FONT,
                 ("BOX", (0, 0), (-1, -1), 1.2, DARK),
                 ("BACKGROUND", (0, 0), (-1, -1), STRIPE),
                 ("LEFTPADDING", (0, 0), (-1, -1), 8),
@@ -204,6 +207,13 @@ def legend_note() -> Paragraph:
     return para(
         "Rates are incidents per person-year at risk (days in hospital or custody are not at"
         f" risk). {DASH} means not defined (no time at risk, or no incidents in either window);"
-        " ∞ means incidents after enrolment and none before.",
+        " ∞ means incidents after enrolment and none before. <i>Later</i> counts incidents"
+        " after the after window (after closure, after its length, or today): shown so that"
+        " none is lost, but in no rate.",
         styles()["small"],
     )
+
+
+def reading_box(items: Sequence[tuple[str, str]], title: str) -> Flowable:
+    """The plain-English "how to read these figures" box: each term in bold, then its meaning."""
+    return boxed(title, [f"<b>{rich(term)}:</b> {rich(meaning)}" for term, meaning in items])

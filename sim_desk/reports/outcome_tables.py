@@ -12,7 +12,7 @@ from reportlab.platypus import Flowable, Table
 from sim_desk.records import outcomes
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, IncidentType
 from sim_desk.reports.charts import PairedBar, before_after_chart
-from sim_desk.reports.layout import count, data_table, number, ratio_and_ci, uk_date
+from sim_desk.reports.layout import DASH, count, data_table, number, ratio_and_ci, uk_date
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class TypeRow:
     before_rate: float | None
     after_rate: float | None
     rate_ratio: outcomes.RateRatio
+    later: outcomes.WindowCount
 
 
 def person_rows(outcome: outcomes.PersonOutcome) -> list[TypeRow]:
@@ -40,6 +41,7 @@ def person_rows(outcome: outcomes.PersonOutcome) -> list[TypeRow]:
             t.before_rate,
             t.after_rate,
             t.rate_ratio,
+            t.later,
         )
         for t in outcome.types
     ]
@@ -56,6 +58,7 @@ def cohort_rows(outcome: outcomes.CohortOutcome) -> list[TypeRow]:
             t.before_rate,
             t.after_rate,
             t.rate_ratio,
+            t.later_total,
         )
         for t in outcome.types
     ]
@@ -66,13 +69,14 @@ HEADER = (
     "Prior",
     "Before",
     "After",
+    "Later",
     "Rate prior",
     "Rate before",
     "Rate after",
     "Rate ratio",
     "95% CI (exact)",
 )
-WIDTHS = [36 * mm, 12 * mm, 14 * mm, 12 * mm, 15 * mm, 16 * mm, 15 * mm, 15 * mm, 39 * mm]
+WIDTHS = [w * mm for w in (34.5, 12, 14, 12, 12, 14.5, 15.5, 14.5, 14.5, 30.5)]  # 174 mm
 
 
 def type_table(
@@ -81,7 +85,8 @@ def type_table(
     *,
     count_format: Callable[[outcomes.WindowCount], str] = count,
 ) -> Table:
-    """Counts, rates per person-year and the after/before rate ratio for the given types."""
+    """Counts, rates per person-year and the after/before rate ratio for the given types;
+    incidents later than the after window are counted beside it, outside the rates."""
     body = []
     for row in rows:
         if row.incident_type not in kinds:
@@ -93,6 +98,7 @@ def type_table(
                 count_format(row.prior),
                 count_format(row.before),
                 count_format(row.after),
+                count_format(row.later),
                 number(row.prior_rate),
                 number(row.before_rate),
                 number(row.after_rate),
@@ -111,19 +117,20 @@ def harms_table(rows: Sequence[TypeRow]) -> Table:
     return type_table(rows, HARM_TYPES)
 
 
-def windows_table(windows: Sequence[tuple[str, outcomes.Window, int]]) -> Table:
-    """Each window's dates (last day inclusive), days and person-time at risk."""
+def windows_table(windows: Sequence[tuple[str, outcomes.Window, int | None]]) -> Table:
+    """Each window's dates (last day inclusive), days and person-time at risk (None: not
+    worked out, for the later span, which no rate uses)."""
     body = []
     for name, window, days_at_risk in windows:
         last = window.end - timedelta(days=1) if window.days else None
         body.append(
             [
                 name,
-                uk_date(window.start),
+                uk_date(window.start) if window.days else DASH,
                 uk_date(last),
                 str(window.days),
-                str(days_at_risk),
-                number(outcomes.person_years(days_at_risk)),
+                DASH if days_at_risk is None else str(days_at_risk),
+                DASH if days_at_risk is None else number(outcomes.person_years(days_at_risk)),
             ]
         )
     return data_table(

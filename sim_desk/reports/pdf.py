@@ -26,6 +26,9 @@ from sim_desk.reports.scripts import fonts_dir, needs_shaping, rich, shaped_styl
 __all__ = ["fonts_dir", "rich"]
 
 MARKING = "OFFICIAL-SENSITIVE"
+#: For every TableStyle: a table sets its cells' font even when they hold paragraphs, and
+#: reportlab's default (Helvetica) is not embedded.
+TABLE_FONT = ("FONTNAME", (0, 0), (-1, -1), "SimSans")
 NHS_BLUE = colors.HexColor("#005eb8")
 DARK = colors.HexColor("#212b32")
 GREY = colors.HexColor("#4c6272")
@@ -217,6 +220,9 @@ def build_pdf(
         author="SIM Desk",
         creator=f"SIM Desk {__version__}",
         subject=MARKING,
+        # Every page opens by setting a font; reportlab's default is Helvetica, which is not
+        # embedded and fails an all-fonts-embedded preflight, so pages start in DejaVu Sans.
+        initialFontName="SimSans",
     )
 
     class Canvas_(_NumberedCanvas):

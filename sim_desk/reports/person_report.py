@@ -20,7 +20,7 @@ from sim_desk.records import outcome_data, outcomes, report_data
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES
 from sim_desk.records.report_data import PersonReportFacts
 from sim_desk.records.unlocked import UnlockedVault, local_date
-from sim_desk.reports import charts
+from sim_desk.reports import charts, reading
 from sim_desk.reports.layout import (
     boxed,
     data_table,
@@ -28,6 +28,7 @@ from sim_desk.reports.layout import (
     legend_note,
     number,
     outcome_caveats,
+    reading_box,
     share,
     uk_date,
 )
@@ -44,8 +45,8 @@ from sim_desk.reports.people_text import about_rows, clinical_notes_section
 Progress = Callable[[float, str], None] | None
 MONTHLY_CAPTION = (
     "Dated incidents only: history known only as a total for a period (counts marked † above)"
-    " has no month and is not in this chart. The chart starts with the prior window; the "
-    "shaded months are after enrolment."
+    " has no month and is not in this chart. The chart runs from the start of the prior window"
+    " to this month, later incidents included; the shaded months are after enrolment."
 )
 RECENT_CONTACTS = 12
 
@@ -98,7 +99,7 @@ def person_report_pdf(
         result = outcome_data.person_outcomes(vault, person_id, months=months)
         _tell(progress, 0.4, "Counting incidents by month")
         story += _outcome_section(vault, person_id, result, months)
-        story += _engagement_section(result.engagement)
+        story += _engagement_section(result.engagement, len(facts.contacts))
     else:
         story += [
             *heading("Outcomes", "h2"),
@@ -142,9 +143,9 @@ def _outcome_section(
         *heading("Before and after enrolment", "h2"),
         para(
             f"Windows of {months} months, fixed in advance: <i>before</i> is the {months} months"
-            " up to enrolment, <i>after</i> runs from enrolment to the earliest of today, closure"
+            " up to enrolment, <i>after</i> runs from enrolment to the earliest of closure, today"
             f" or {months} months, and <i>prior</i> is the {months} months before that, to show"
-            " whether use was already changing before referral.",
+            " whether use was already changing before referral. " + outcomes.WINDOW_EDGES,
             s["small"],
         ),
         windows_table(
@@ -152,8 +153,10 @@ def _outcome_section(
                 ("Prior", w.prior, o.prior_days_at_risk),
                 ("Before", w.before, o.before_days_at_risk),
                 ("After", w.after, o.after_days_at_risk),
+                ("Later (in no rate)", w.later, None),
             )
         ),
+        para(rich(reading.follow_up(o)), s["body"]),
         *heading("Crisis demand", "h3"),
         demand_table(rows),
         *heading("Harms, counted alongside demand", "h3"),
@@ -161,16 +164,25 @@ def _outcome_section(
         legend_note(),
         Spacer(1, 3 * mm),
         boxed("Read these figures with care", outcome_caveats(cohort=False)),
+        Spacer(1, 3 * mm),
+        reading_box(reading.PERSON, reading.TITLE),
     ]
     monthly = report_data.monthly_incidents(
         vault,
         person_id,
         start=w.prior.start,
-        end=max(w.after.end - timedelta(days=1), w.after.start),
+        end=max(w.later.end - timedelta(days=1), w.after.start),
     )
     enrol_index = next(
         (i for i, m in enumerate(monthly) if m.month == w.after.start.replace(day=1)), len(monthly)
     )
+    # The month in which the after window ends, when later months follow it on the chart.
+    last_after = w.after.end - timedelta(days=1)
+    end_index = next(
+        (i + 1 for i, m in enumerate(monthly) if m.month == last_after.replace(day=1)), None
+    )
+    if w.after.days == 0 or w.later.days <= 1:
+        end_index = None
     story.append(
         KeepTogether(
             [
@@ -184,6 +196,9 @@ def _outcome_section(
                     marker_label=f"Enrolled {uk_date(w.after.start)}",
                     legend=(("solid", "Crisis demand"), ("striped", "Harms")),
                     value_label="dated incidents in the month",
+                    whole=True,
+                    end_index=end_index,
+                    end_label=f"After window ends {uk_date(last_after)}",
                 ),
                 para(
                     MONTHLY_CAPTION,
@@ -198,10 +213,17 @@ def _outcome_section(
     return story
 
 
-def _engagement_section(e: outcomes.Engagement) -> list[Flowable]:
-
+def _engagement_section(e: outcomes.Engagement, logged: int) -> list[Flowable]:
+    s = styles()
+    note = (
+        f"Every contact from enrolment to today (or to the day the record closed) is counted:"
+        f" {e.contacts}. Of the {logged} contacts logged in all, {e.contacts_before} were before"
+        " enrolment, during referral"
+    )
+    note += f", and {e.contacts_after} after the record closed." if e.contacts_after else "."
     return [
         *heading("Engagement since enrolment", "h2"),
+        para(rich(note), s["small"]),
         facts_table(
             [
                 ("Contacts", f"{e.contacts} ({number(e.contacts_per_month, 1)} a month)"),

@@ -8,7 +8,16 @@ from pathlib import Path
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-from sim_desk.reports.pdf import NHS_BLUE, Provenance, build_pdf, para, rich, styles, write_pdf
+from sim_desk.reports.pdf import (
+    NHS_BLUE,
+    TABLE_FONT,
+    Provenance,
+    build_pdf,
+    para,
+    rich,
+    styles,
+    write_pdf,
+)
 
 
 def recovery_sheet_pdf(
@@ -25,6 +34,7 @@ def recovery_sheet_pdf(
     key_table.setStyle(
         TableStyle(
             [
+                TABLE_FONT,
                 ("BOX", (0, 0), (-1, -1), 1.5, NHS_BLUE),
                 ("TOPPADDING", (0, 0), (-1, -1), 10),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 10),
@@ -39,6 +49,7 @@ def recovery_sheet_pdf(
         ],
         colWidths=[35 * mm, 135 * mm],
     )
+    facts.setStyle(TableStyle([TABLE_FONT]))
     story = [
         Paragraph("SIM Desk recovery sheet", s["title"]),
         Paragraph(

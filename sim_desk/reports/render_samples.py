@@ -1,4 +1,5 @@
-"""Renders page 1 of each report type from a fresh demo vault, as PNG, for docs and review.
+"""Renders each report type from a fresh demo vault, as PNG, for docs and review: every page of
+the person and cohort reports (``person-report-1.png``, ...), page 1 of the others.
 
     python -m sim_desk.reports.render_samples docs/reports
 
@@ -48,16 +49,19 @@ def pick_person(vault: UnlockedVault) -> uuid.UUID:
     return best or rows[0].id
 
 
-def render(pdf: bytes, png_stem: Path, dpi: int) -> Path:
+def render(pdf: bytes, png_stem: Path, dpi: int, *, every_page: bool = False) -> list[Path]:
+    """Page 1 as ``<stem>.png``, or with ``every_page`` each page as ``<stem>-<n>.png``."""
+    for old in png_stem.parent.glob(f"{png_stem.name}*.png"):
+        old.unlink()  # a report that shrank leaves no stale pages behind
     with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
         handle.write(pdf)
         handle.flush()
+        pages = [] if every_page else ["-f", "1", "-l", "1", "-singlefile"]
         subprocess.run(
-            ["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile",
-             handle.name, str(png_stem)],
+            ["pdftoppm", "-png", "-r", str(dpi), *pages, handle.name, str(png_stem)],
             check=True,
-        )  # fmt: skip
-    return png_stem.with_suffix(".png")
+        )
+    return sorted(png_stem.parent.glob(f"{png_stem.name}*.png"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                 made[name] = make()
                 print(f"{name}: {time.perf_counter() - started:.2f} s")
         for name, pdf in made.items():
-            print(render(pdf, args.folder / name, args.dpi))
+            every = name in ("person-report", "cohort-report")
+            for path in render(pdf, args.folder / name, args.dpi, every_page=every):
+                print(path)
     return 0
 
 

@@ -1,10 +1,15 @@
-"""The anonymised export for analysts (DESIGN.md section 7), as a panel of the "Data in and out"
-page: choose k, the outcome window and linkage; preview what will be generalised and left out,
-worked out in memory; then write to a new folder or a zip the user chooses.
+"""The export for analysts (DESIGN.md section 7), as a panel of the "Data in and out" page.
+
+Two products, made together and named for what they are: **published figures** (anonymous, for
+a board paper or a website) and a **pseudonymised extract** (personal data, for analysts inside
+the trust under a data-sharing agreement). Choose k, the outcome window and linkage; preview what
+each will hold, worked out in memory, with the disclosure audit's result and how this release
+stands against earlier ones of the same month; then write to a new folder or a zip.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,22 +52,40 @@ from sim_desk.ui.worker import run_in_background
 #: The k an analyst may choose here (the exporter allows more; beyond 20 little is left).
 K_RANGE = (3, 20)
 NEVER_EXPORTED = (
-    "Never in an export: names, NHS numbers, police references, dates of birth, addresses,"
-    " notes or any other free text, and exact dates. Each person appears under a pseudonym"
-    " that cannot be traced back without a secret key. Age, gender, ethnic group, borough,"
-    " enrolment period and months enrolled are grouped until every combination covers at"
-    " least k people; anyone still in a smaller group is left out of the per-person file."
-    " In the aggregate tables, counts of 1 to 7 are shown as * and other counts are rounded"
-    " to the nearest 5."
+    "Never in either product: names, NHS numbers, police references, dates of birth,"
+    " addresses, notes or any other free text, exact dates, per-person rates or exact counts."
+)
+PUBLISHED_TEXT = (
+    "aggregates.csv, and the aggregates sheet of export.xlsx. Anonymous: you may put them in a"
+    " board paper, a report or on a website. Counts of 1 to 7 are hidden, other counts rounded"
+    " to the nearest 5, a group of 1 to 7 people shows nothing but its hidden size, and more"
+    " figures are hidden where one could be worked out from the totals. Before anything is"
+    " written, an audit checks that no hidden or rounded figure can be worked back from the"
+    " rest; a table that fails is left out."
+)
+EXTRACT_TEXT = (
+    "people.csv, and the people sheet of export.xlsx. Pseudonymised personal data: for analysts"
+    " inside the trust under a data-sharing agreement only. Do not publish it, share it"
+    " onwards or try to find out who anyone is; keep it as you would patient records and"
+    " delete it when the analysis is done. Each person appears under a pseudonym; age, gender,"
+    " ethnic group, borough, year of enrolment, follow-up and incident counts are shown in"
+    " bands, widened until every combination covers at least k people; anyone still in a"
+    " smaller group is left out (the published figures still count them)."
 )
 QUASI_LABELS = {
     "age_band": "Age at enrolment",
     "gender": "Gender",
     "ethnic_group": "Ethnic group",
     "borough": "Borough",
-    "enrolment_period": "Enrolment period",
-    "months_enrolled": "Months enrolled",
+    "enrolment_year": "Year of enrolment",
+    "follow_up_months": "Months of follow-up",
+    "s136_before": "S136 detentions before",
+    "s136_after": "S136 detentions after",
+    "demand_before": "All crisis demand before",
+    "demand_after": "All crisis demand after",
+    "harms_before": "All harms before",
 }
+OUTCOME_LABELS = {"demand_direction": "direction of change", "harms_after": "harms after"}
 SAMPLE_ROWS = 12
 
 
@@ -82,6 +105,23 @@ def sample_rows(rows: Sequence[tuple[str, ...]], size: int = SAMPLE_ROWS) -> lis
     return [row for table in tables for row in [r for r in rows if r[0] == table][:each]][:size]
 
 
+def _product(title: str, text: str, accessible_name: str) -> QFrame:
+    """A boxed description of one product: what it is and what it may be used for."""
+    frame = QFrame()
+    frame.setObjectName("productBox")
+    frame.setFrameShape(QFrame.Shape.StyledPanel)
+    frame.setAccessibleName(accessible_name)
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(12, 8, 12, 10)
+    layout.setSpacing(4)
+    layout.addWidget(heading(title, level=2))
+    body = hint(text)
+    body.setAccessibleName(f"{accessible_name}: what it is for")
+    layout.addWidget(body)
+    layout.addStretch(1)  # both boxes read from the top, whichever says more
+    return frame
+
+
 class AnonymisedExportPanel(QFrame):
     """Choose k, the outcome window and linkage; preview; then write to a folder or a zip."""
 
@@ -89,7 +129,7 @@ class AnonymisedExportPanel(QFrame):
         super().__init__()
         self.session = session
         self.setObjectName("card")
-        self.setAccessibleName("Anonymised export")
+        self.setAccessibleName("Export for analysts")
         self.plan: ExportPlan | None = None
         self.result: ExportResult | None = None
         self.busy = False
@@ -98,14 +138,17 @@ class AnonymisedExportPanel(QFrame):
         self.k.setRange(*K_RANGE)
         self.k.setValue(5)
         self.k.setAccessibleName("Smallest group size (k)")
-        self.k.setToolTip("Every combination of grouped details covers at least this many people")
+        self.k.setToolTip(
+            "In the pseudonymised extract, every combination of banded details covers at least"
+            " this many people"
+        )
         self.months = QComboBox()
         self.months.setAccessibleName("Outcome window")
         for months in ALLOWED_MONTHS:
             self.months.addItem(f"{months} months before and after enrolment", months)
         wanted = self.months.findData(session.settings.outcome_months)
         self.months.setCurrentIndex(max(0, wanted))
-        self.linkage = QCheckBox("Link pseudonyms with earlier linked exports")
+        self.linkage = QCheckBox("Link pseudonyms with earlier linked extracts")
         self.linkage.setAccessibleName("Linked pseudonyms")
         self.linkage_hint = hint("")
         self.preview_button = QPushButton("Preview export")
@@ -123,13 +166,26 @@ class AnonymisedExportPanel(QFrame):
         form.addRow("", self.linkage)
         self.errors = FieldErrors(form, {"k": self.k, "months": self.months})
 
+        self.release = status_label("Release")
+        self.published_summary = status_label("Published figures summary")
+        self.not_written = problem_label("Tables not written")
         self.summary = status_label("Export summary")
+        self.extract_refused = problem_label("Extract not written")
         self.generalised = read_only_table(
             "What will be generalised", ("Detail", "Shown as", "Change", "From finest to coarsest")
         )
+        self.safety = read_only_table(
+            "k and l by set of details",
+            (
+                "Details an outsider might know",
+                "Smallest group (k)",
+                "l: direction of change",
+                "l: harms after",
+            ),
+        )
         self.sample = read_only_table(
             "Sample of the aggregate tables",
-            ("Table", "Breakdown", "Group", "Incident type", "Measure", "Value"),
+            ("Table", "Breakdown", "Group", "Incident type", "Measure", "Value", "Status"),
         )
         self.as_folder = QRadioButton("A new folder")
         self.as_folder.setAccessibleName("Write as a folder")
@@ -153,10 +209,23 @@ class AnonymisedExportPanel(QFrame):
         box.setContentsMargins(0, 8, 0, 0)
         box.setSpacing(8)
         box.addWidget(heading("Preview", level=2))
-        box.addWidget(self.summary)
-        box.addWidget(self.generalised)
+        box.addWidget(self.release)
+        box.addWidget(heading("Published figures (anonymous)", level=2))
+        box.addWidget(self.published_summary)
+        box.addWidget(self.not_written)
         box.addWidget(hint("The first rows of aggregates.csv, as they will be written:"))
         box.addWidget(self.sample)
+        box.addWidget(heading("Pseudonymised extract (personal data)", level=2))
+        box.addWidget(self.summary)
+        box.addWidget(self.extract_refused)
+        box.addWidget(self.generalised)
+        self.safety_hint = hint(
+            "How many people share each combination of details (k), and how many different"
+            " outcomes there are among them (l: 1 means everyone in some group has the same"
+            " one, so knowing someone is in that group tells it):"
+        )
+        box.addWidget(self.safety_hint)
+        box.addWidget(self.safety)
         write_row = QHBoxLayout()
         write_row.addWidget(hint("Write as"))
         write_row.addWidget(self.as_folder)
@@ -173,13 +242,24 @@ class AnonymisedExportPanel(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 16)
         layout.setSpacing(8)
-        layout.addWidget(heading("Anonymised export for analysts", level=2))
+        layout.addWidget(heading("Export for analysts", level=2))
         layout.addWidget(
             hint(
-                "Writes people.csv (one row per person), aggregates.csv (cohort tables), the"
-                " same as export.xlsx, and data_dictionary.json saying what was done."
+                "Two products, made together from the records as they stood at the end of last"
+                " month, with data_dictionary.json saying what was done to each:"
             )
         )
+        products = QHBoxLayout()
+        products.addWidget(
+            _product("Published figures (anonymous)", PUBLISHED_TEXT, "Published figures"), 1
+        )
+        products.addWidget(
+            _product(
+                "Pseudonymised extract (personal data)", EXTRACT_TEXT, "Pseudonymised extract"
+            ),
+            1,
+        )
+        layout.addLayout(products)
         layout.addWidget(never)
         layout.addLayout(form)
         layout.addWidget(self.linkage_hint)
@@ -198,9 +278,10 @@ class AnonymisedExportPanel(QFrame):
         self.setTabOrder(self.k, self.months)
         self.setTabOrder(self.months, self.linkage)
         self.setTabOrder(self.linkage, self.preview_button)
-        self.setTabOrder(self.preview_button, self.generalised)
-        self.setTabOrder(self.generalised, self.sample)
-        self.setTabOrder(self.sample, self.as_folder)
+        self.setTabOrder(self.preview_button, self.sample)
+        self.setTabOrder(self.sample, self.generalised)
+        self.setTabOrder(self.generalised, self.safety)
+        self.setTabOrder(self.safety, self.as_folder)
         self.setTabOrder(self.as_folder, self.as_zip)
         self.setTabOrder(self.as_zip, self.write_button)
         self.refresh()
@@ -216,11 +297,11 @@ class AnonymisedExportPanel(QFrame):
         if not granted:
             self.linkage.setChecked(False)
         self.linkage_hint.setText(
-            "Linked pseudonyms stay the same for a person in every linked export, so analysts"
-            " can follow people over time."
+            "Linked pseudonyms stay the same for a person in every linked extract, so analysts"
+            " can follow people over time: the one way two extracts can be joined."
             if granted
-            else "Each export gets fresh pseudonyms that match no other export. Linking"
-            " exports over time needs a team lead's permission."
+            else "Each extract gets fresh pseudonyms that match no other export. Linking"
+            " extracts over time needs a team lead's permission."
         )
 
     def _options_changed(self) -> None:
@@ -283,23 +364,11 @@ class AnonymisedExportPanel(QFrame):
             return
         self._set_busy(False, f"Preview ready (data as of {format_date(plan.data_as_of)}).")
         self.plan = plan
-        kept = len(plan.people_rows)
-        if plan.k_reached is None:
-            reached = (
-                f"With k = {plan.k} no one can be listed in people.csv: the cohort is too small"
-                " or too varied. The aggregate tables are still written."
-            )
-        else:
-            reached = (
-                f"Every combination of grouped details covers at least {plan.k_reached} people"
-                f" (you asked for {plan.k})."
-            )
-        self.summary.setText(
-            f"{kept} of {plan.rows_total} enrolled people will be listed in people.csv;"
-            f" {plan.rows_suppressed} left out because too few people share their details"
-            f" (the aggregate tables still count them). {reached}"
-            + (" Pseudonyms are linked with earlier linked exports." if plan.linkage else "")
-        )
+        self.release.setText(release_text(plan))
+        self.published_summary.setText(published_text(plan))
+        show_problem(self.not_written, not_written_text(plan))
+        self.summary.setText(extract_text(plan))
+        show_problem(self.extract_refused, plan.release.extract_refused or "")
         fill_table(
             self.generalised,
             [
@@ -312,11 +381,27 @@ class AnonymisedExportPanel(QFrame):
                 for g in plan.generalisations
             ],
         )
+        fill_table(
+            self.safety,
+            [
+                (
+                    s.name[:1].upper() + s.name[1:],
+                    "none listed" if s.k is None else str(s.k),
+                    *(
+                        "" if s.l_diversity.get(c) is None else str(s.l_diversity[c])
+                        for c in OUTCOME_LABELS
+                    ),
+                )
+                for s in plan.safety
+            ],
+        )
+        for part in (self.generalised, self.safety_hint, self.safety):
+            part.setVisible(plan.extract_written)
         fill_table(self.sample, sample_rows(plan.aggregate_rows))
         show_problem(self.write_problem, "")
         self.written.hide()
         self.preview_box.show()
-        for table in (self.generalised, self.sample):  # measured once shown and styled
+        for table in (self.generalised, self.safety, self.sample):  # measured once shown
             fit_height(table)
 
     # -- write ----------------------------------------------------------------------------
@@ -372,13 +457,93 @@ class AnonymisedExportPanel(QFrame):
             if result.archive_sha256
             else str(where / "data_dictionary.json")
         )
+        extract = (
+            f"{result.rows} people listed in the pseudonymised extract,"
+            f" {result.rows_suppressed} left out. Keep people.csv inside the trust;"
+            " aggregates.csv may be published."
+            if "people.csv" in result.files
+            else "people.csv was not written again (see the preview); aggregates.csv may be"
+            " published."
+        )
         self.written.setText(
-            f"Written to {where}: {', '.join(result.files)}. {result.rows} people listed,"
-            f" {result.rows_suppressed} left out. The data dictionary is {dictionary}. The files"
-            " can be read only by you on this computer; the audit log records their SHA-256."
+            f"Written to {where}: {', '.join(result.files)}. {extract} The data dictionary is"
+            f" {dictionary}. The files can be read only by you on this computer; the audit log"
+            " records their SHA-256."
         )
         self.written.show()
         _scroll_to(self.written)
+
+
+def release_text(plan: ExportPlan) -> str:
+    """Where this export stands against earlier releases of its month."""
+    period = f"Data as of {export.long_date(plan.data_as_of)} (the end of last month)."
+    if not plan.release.repeat:
+        return (
+            f"{period} This is the first release of that period; every later export this month"
+            " will repeat it, so that two of them can never be compared."
+        )
+    first = plan.release.first_released_at
+    when = f" on {export.long_date(first)}" if first else ""
+    changed = (
+        " Records about the period have changed since, so the published figures are issued"
+        " again exactly as first released; the changes will appear in next month's release."
+        if plan.release.published_changed
+        else " Nothing in the published figures has changed since."
+    )
+    return f"{period} This period was first released{when}.{changed}"
+
+
+def published_text(plan: ExportPlan) -> str:
+    audit = plan.disclosure
+    statuses = Counter(row[-1] for row in plan.aggregate_rows)
+    text = (
+        f"{len(plan.aggregate_rows)} figures: {statuses.get('rounded', 0)} rounded or worked"
+        f" out from rounded ones, {statuses.get('shown', 0)} shown as they are (zeros),"
+        f" {statuses.get('suppressed', 0)} hidden."
+    )
+    if "cells_checked" in audit:
+        text += (
+            f" Disclosure audit: {audit['cells_checked']} hidden or rounded figures checked;"
+            f" {audit['cells_at_risk_before_complementary_suppression']} were at risk of being"
+            f" worked out until {audit['complementary_suppressions']} more were hidden to"
+            f" protect them; {audit['cells_unsafe_in_what_is_written']} can be in what will be"
+            " written."
+        )
+    return text
+
+
+def not_written_text(plan: ExportPlan) -> str:
+    tables = plan.disclosure.get("tables_not_written") or []
+    if not tables:
+        return ""
+    lines = [
+        f"Not written: the {t['table']} table by {t['breakdown'].replace('_', ' ')}, because"
+        f" {t['reason'][0].lower()}{t['reason'][1:]}"
+        for t in tables
+    ]
+    return " ".join(lines)
+
+
+def extract_text(plan: ExportPlan) -> str:
+    if not plan.extract_written:
+        return "people.csv will not be written this time."
+    kept = len(plan.people_rows)
+    if plan.k_reached is None:
+        reached = (
+            f"With k = {plan.k} no one can be listed: the cohort is too small or too varied."
+            " The published figures are still written."
+        )
+    else:
+        reached = (
+            f"Every combination of all {len(plan.generalisations)} banded details covers at"
+            f" least {plan.k_reached} people (you asked for {plan.k})."
+        )
+    return (
+        f"{kept} of {plan.rows_total} enrolled people will be listed in people.csv;"
+        f" {plan.rows_suppressed} left out because too few people share their details"
+        f" (the published figures still count them). {reached}"
+        + (" Pseudonyms are linked with earlier linked extracts." if plan.linkage else "")
+    )
 
 
 def _scroll_to(widget: QWidget) -> None:

@@ -72,8 +72,11 @@ def collect_garbage_on_gui_thread(app) -> None:  # type: ignore[no-untyped-def]
 
 
 def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from sim_desk.ui.fonts import register_bundled_fonts
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     collect_garbage_on_gui_thread(app)
@@ -87,6 +90,8 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
     icon = resources_dir() / "icons" / "sim-desk.svg"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
+    fonts = resources_dir() / "fonts"
+    QTimer.singleShot(0, lambda: register_bundled_fonts(fonts))  # names in any script, not boxes
     return app
 
 

@@ -1,11 +1,12 @@
-"""The "Data in and out" page: the anonymised export for analysts, incident imports from police
-and NHS systems, and planned visits as a calendar file.
+"""The "Data in and out" page: the export for analysts (anonymous published figures and a
+pseudonymised extract), incident imports from police and NHS systems, and planned visits as a
+calendar file.
 
 Each part is shown to the roles the records layer lets do it: the export to analysts and team
 leads, the import and the calendar to caseworkers (officers, clinicians, team leads). The export
-runs in two steps, as an information governance lead would want: a preview of what will be
-generalised and left out, worked out in memory, and only then "Write export…" to a place the
-user chooses.
+runs in two steps, as an information governance lead would want: a preview of what each product
+will hold and what the disclosure audit found, worked out in memory, and only then
+"Write export…" to a place the user chooses.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ class ExportPage(QWidget):
             self.export_panel = AnonymisedExportPanel(session)
             layout.addWidget(self.export_panel)
         else:
-            frame, inner = card("Anonymised export")
+            frame, inner = card("Export for analysts")
             refusal = hint(
-                "Anonymised exports for the trust's analysts are run by analysts and team"
-                " leads. " + NEVER_EXPORTED
+                "The export for the trust's analysts is run by analysts and team leads: anonymous"
+                " published figures, and a pseudonymised extract (personal data, for use under a"
+                " data-sharing agreement only). " + NEVER_EXPORTED
             )
             refusal.setAccessibleName("About anonymised export")
             inner.addWidget(refusal)

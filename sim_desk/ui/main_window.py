@@ -102,9 +102,6 @@ def build_page(key: str, session: UiSession) -> QWidget:
 class MainWindow(QMainWindow):
     def __init__(self, session: UiSession) -> None:
         super().__init__()
-        from sim_desk.ui.widgets import register_bundled_fonts
-
-        register_bundled_fonts()  # names in any script, whatever fonts the laptop has
         self.session = session
         self.place = Place()
         #: Where each user was when they last locked, so a shared laptop takes each person

@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 from sim_desk.records import outcome_data, outcomes
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, IncidentType
 from sim_desk.records.outcome_data import CohortReport, Flow
+from sim_desk.reports import reading
 from sim_desk.ui.pdf_preview import PdfPreviewDialog, show_pdf
+from sim_desk.ui.person.outcomes_tab import reading_panel
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_date, heading, hint, scrolling_page
 from sim_desk.ui.worker import run_in_background
@@ -42,6 +44,7 @@ COLUMNS = (
     "Rate ratio (95% CI)",
     "Down / level / up",
     "Wilcoxon p",
+    "Later",
 )
 CAVEAT = (
     "Read these figures with care. There is no control group, and people are referred at a peak"
@@ -54,19 +57,41 @@ CAVEAT = (
 
 
 def flow_text(flow: Flow) -> str:
-    """The intention-to-treat flow in one line."""
+    """The intention-to-treat flow in one line: not enrolled (waiting, closed at referral),
+    then where the people enrolled are today (adding up to those enrolled)."""
     closed = ", ".join(
         f"{ExitReason(code).label.lower()} {n}" for code, n in sorted(flow.closed.items())
     )
+    not_enrolled = f"not enrolled {flow.not_enrolled}"
+    at_referral = sum(flow.closed_at_referral.values())
+    if at_referral:
+        not_enrolled += f" ({flow.waiting} waiting, {at_referral} closed at referral)"
     parts = [
         f"Referred {flow.referred}",
         f"enrolled {flow.enrolled}",
-        f"not enrolled {flow.not_enrolled}",
+        not_enrolled,
         f"active {flow.active}",
         f"stepping down {flow.stepping_down}",
         f"closed {sum(flow.closed.values())}" + (f" ({closed})" if closed else ""),
     ]
     return " → ".join(parts[:2]) + " · " + " · ".join(parts[2:])
+
+
+def comparison_text(report: CohortReport) -> str:
+    """Who the person-by-person columns (down / level / up, Wilcoxon) cover, and who not."""
+    cohort = report.outcome
+    text = (
+        f"Down / level / up and Wilcoxon p compare each person's rate after enrolment with"
+        f" their own rate before: {cohort.n_compared} of the {cohort.n_people} people enrolled,"
+        f" those with at least {outcomes.MINIMUM_FOLLOW_UP_DAYS} days at risk since enrolment."
+    )
+    if cohort.left_out:
+        text += (
+            f" Left out of those columns, but in every total: {reading.left_out(cohort.left_out)}."
+        )
+    if cohort.too_early:
+        text += f" Too early to tell: {cohort.too_early}, never counted as a fall."
+    return text
 
 
 def _count(total: outcomes.WindowCount) -> str:
@@ -97,10 +122,11 @@ def _ratio(rr: outcomes.RateRatio) -> str:
 
 
 def _wilcoxon(w: outcomes.WilcoxonResult) -> str:
+    """The p-value and, briefly, how it was found (the tool tip says more)."""
     if w.p_value is None:
         return "Not tested"
     p = "p < 0.001" if w.p_value < 0.001 else f"p = {w.p_value:.3f}"
-    return f"{p} ({w.method})"
+    return f"{p} ({'normal approx.' if w.method == 'normal approximation' else w.method})"
 
 
 def _item(text: str, tip: str | None = None) -> QTableWidgetItem:
@@ -139,10 +165,25 @@ def fill_table(table: QTableWidget, report: CohortReport, types: Sequence[Incide
             _item(_ratio(t.rate_ratio), t.rate_ratio.note or "Exact conditional binomial CI"),
             _item(
                 f"{d.down} / {d.level} / {d.up}",
-                f"{t.n_paired} people with time at risk in both windows"
-                + (f"; {t.n_without_time_at_risk} without" if t.n_without_time_at_risk else ""),
+                f"{t.n_paired} people compared"
+                + (f"; {d.too_early} too early to tell" if d.too_early else "")
+                + (
+                    f"; {t.n_without_time_at_risk - d.too_early} with no rate before"
+                    if t.n_without_time_at_risk > d.too_early
+                    else ""
+                ),
             ),
-            _item(_wilcoxon(t.wilcoxon), t.wilcoxon.reason or t.wilcoxon.method_detail),
+            _item(
+                _wilcoxon(t.wilcoxon),
+                t.wilcoxon.reason
+                or f"{t.wilcoxon.method}: {t.wilcoxon.method_detail}. Zero differences:"
+                f" {t.wilcoxon.zero_handling}",
+            ),
+            _item(
+                _count(t.later_total),
+                "Incidents after the after windows (after closure, after the window's length,"
+                " or today): shown, but in no rate",
+            ),
         )
         for column, item in enumerate(items):
             table.setItem(row, column, item)
@@ -189,10 +230,15 @@ class ReportsPage(QWidget):
         self.time_at_risk.setObjectName("hint")
         self.time_at_risk.setAccessibleName("Time at risk")
         self.time_at_risk.setWordWrap(True)
+        self.comparison = QLabel()
+        self.comparison.setObjectName("hint")
+        self.comparison.setWordWrap(True)
+        self.comparison.setAccessibleName("Who is compared")
         self.demand_table = outcome_table("Crisis demand outcomes")
         self.harm_table = outcome_table("Harm outcomes")
         caveat = hint(f"{CAVEAT} Wilcoxon zero differences: {outcomes.ZERO_HANDLING}")
-        caveat.setAccessibleName("How to read these figures")
+        caveat.setAccessibleName("Read these figures with care")
+        self.reading = reading_panel(reading.COHORT)
 
         controls = QHBoxLayout()
         controls.addWidget(heading("Reports"))
@@ -212,6 +258,7 @@ class ReportsPage(QWidget):
         tables = QVBoxLayout(self.tables)
         tables.setContentsMargins(0, 8, 0, 0)
         tables.setSpacing(8)
+        tables.addWidget(self.comparison)
         tables.addWidget(heading("Crisis demand", level=2))
         tables.addWidget(self.demand_table)
         tables.addWidget(heading("Harms", level=2))
@@ -221,7 +268,8 @@ class ReportsPage(QWidget):
             hint(
                 "Rates are per person-year at risk (days in hospital or custody are not at"
                 " risk). Rate ratio = after rate ÷ before rate; below 1 means fewer incidents"
-                " after enrolment."
+                " after enrolment. Later: incidents after the after window, in no rate. "
+                + outcomes.WINDOW_EDGES.replace("<i>", "").replace("</i>", "")
             )
         )
         self.figures.hide()
@@ -240,6 +288,7 @@ class ReportsPage(QWidget):
         )
         layout.addWidget(self.status)
         layout.addWidget(self.figures)
+        layout.addWidget(self.reading)
         layout.addWidget(caveat)
         layout.addStretch(1)
         scrolling_page(self, content)
@@ -309,6 +358,7 @@ class ReportsPage(QWidget):
                 f"{n} {'person' if n == 1 else 'people'} enrolled. Time at risk:"
                 f" {before:.1f} person-years before enrolment, {after:.1f} after."
             )
+        self.comparison.setText(comparison_text(report))
         fill_table(self.demand_table, report, DEMAND_TYPES)
         fill_table(self.harm_table, report, HARM_TYPES)
         self.tables.setVisible(n > 0)

@@ -295,22 +295,6 @@ class ElidedLabel(QLabel):
             super().setText(shown)
 
 
-def register_bundled_fonts() -> None:
-    """Makes the fonts shipped for the PDFs (Noto for Arabic, Bengali, Devanagari, Tamil …)
-    available to the screens too, so a name in any script shows as letters, not boxes, on a
-    laptop whose system lacks a font for it. Once per process; about 20 ms."""
-    from PySide6.QtGui import QFontDatabase, QGuiApplication
-
-    app = QGuiApplication.instance()
-    if app is None or app.property("simDeskFonts"):
-        return
-    from sim_desk.ui.app import resources_dir
-
-    for path in sorted((resources_dir() / "fonts").glob("*.ttf")):
-        QFontDatabase.addApplicationFont(str(path))
-    app.setProperty("simDeskFonts", True)
-
-
 @contextmanager
 def busy_cursor() -> Iterator[None]:
     """The busy cursor while widgets are built (a page, a person's tab): work Qt keeps on the

@@ -15,10 +15,9 @@ from sim_desk.exchange.files import csv_bytes
 from tests.fuzzing import examples
 
 QI_COLUMNS = [qi.column for qi in anon.QUASI_IDENTIFIERS]
-MEASURES = (
-    anon.Measure("s136_before", "count", "count"),
-    anon.Measure("s136_after", "count", "count"),
-    anon.Measure("s136_after_rate", "rate", "per person-year", 1),
+ATTRIBUTES = (
+    anon.Attribute("direction", "direction", "direction", ("down", "up"), str, sensitive=True),
+    anon.Attribute("flag", "flag", "a flag", ("yes", "no"), lambda v: "yes" if v else "no"),
 )
 KEY = bytes(range(32))
 
@@ -52,7 +51,11 @@ def people(draw):
         "months_enrolled": draw(st.integers(0, 50)),
         "s136_before": draw(st.integers(0, 20)),
         "s136_after": draw(st.integers(0, 20)),
-        "s136_after_rate": draw(st.one_of(st.none(), st.floats(0, 50))),
+        "demand_before": draw(st.integers(0, 40)),
+        "demand_after": draw(st.integers(0, 40)),
+        "harms_before": draw(st.integers(0, 5)),
+        "direction": draw(st.sampled_from(["down", "up"])),
+        "flag": draw(st.booleans()),
     }
 
 
@@ -88,7 +91,9 @@ def group_sizes(release):
     share=st.sampled_from([0.0, 0.05, 0.1, 0.5]),
 )
 def test_random_cohorts_reach_k_or_are_suppressed_and_never_leak(cohort, k, share):
-    release = anon.anonymise(cohort, key=KEY, measures=MEASURES, k=k, max_suppressed_share=share)
+    release = anon.anonymise(
+        cohort, key=KEY, attributes=ATTRIBUTES, k=k, max_suppressed_share=share
+    )
 
     sizes = group_sizes(release)
     assert all(size >= k for size in sizes.values())
@@ -102,7 +107,9 @@ def test_random_cohorts_reach_k_or_are_suppressed_and_never_leak(cohort, k, shar
     else:
         assert release.rows == ()
 
-    assert release.columns == ("pseudonym", *QI_COLUMNS, *(m.column for m in MEASURES))
+    assert release.columns == ("pseudonym", *QI_COLUMNS, *(a.column for a in ATTRIBUTES))
+    for safety in release.safety:  # k per set of quasi-identifiers, never below k over all
+        assert safety.k is None or safety.k >= (release.k_reached or 0)
     text = csv_bytes(release.columns, release.rows).decode("utf-8")
     assert "Ж" not in text and "ж" not in text
     for row in cohort:
@@ -121,35 +128,57 @@ def test_an_already_anonymous_cohort_is_left_as_it_is():
         "months_enrolled": 7,
         "s136_before": 4,
         "s136_after": 1,
-        "s136_after_rate": 1.26,
+        "demand_before": 12,
+        "demand_after": 0,
+        "harms_before": 2,
+        "direction": "down",
+        "flag": True,
     }
     cohort = [{**row, "person_id": uuid.uuid4()} for _ in range(5)]
-    release = anon.anonymise(cohort, key=KEY, measures=MEASURES, k=5)
-    assert release.levels == (0, 0, 0, 0, 0, 0) and release.rows_suppressed == 0
+    release = anon.anonymise(cohort, key=KEY, attributes=ATTRIBUTES, k=5)
+    assert release.levels == (0,) * len(QI_COLUMNS) and release.rows_suppressed == 0
     assert release.rows[0][1:] == (
         "30-34",
         "Female (including trans woman)",
         "Black or Black British - African",
         "Lambeth",
-        "2025-03",
-        "7",
-        "4",
+        "2025",
+        "6-11",
+        "3-4",
         "1",
-        "1.3",
+        "10+",
+        "0",
+        "2",
+        "down",
+        "yes",
     )
-    assert anon.anonymise(cohort, key=KEY, measures=MEASURES, k=6).rows == ()
+    assert anon.anonymise(cohort, key=KEY, attributes=ATTRIBUTES, k=6).rows == ()
+    # l-diversity: everyone in the one group went down, so the direction tells itself.
+    assert [s.l_diversity["direction"] for s in release.safety] == [1, 1, 1]
 
 
 def test_one_outlier_is_suppressed_rather_than_generalising_everyone():
     base = {"age_at_enrolment": 40, "gender": "1", "ethnic_category": "A", "borough": "Brent"}
-    base |= {"enrolled_on": date(2025, 1, 5), "months_enrolled": 12}
+    base |= {"enrolled_on": date(2025, 1, 5), "months_enrolled": 12, "s136_before": 3}
     cohort = [{**base, "person_id": uuid.uuid4()} for _ in range(12)]
-    cohort.append({**base, "person_id": uuid.uuid4(), "age_at_enrolment": 71})
-    release = anon.anonymise(cohort, key=KEY, measures=(), k=5, max_suppressed_share=0.1)
-    assert release.levels == (0, 0, 0, 0, 0, 0)
+    cohort.append({**base, "person_id": uuid.uuid4(), "s136_before": 40})
+    release = anon.anonymise(cohort, key=KEY, attributes=(), k=5, max_suppressed_share=0.1)
+    assert release.levels == (0,) * len(QI_COLUMNS)
     assert (release.rows_suppressed, release.k_reached) == (1, 12)
-    strict = anon.anonymise(cohort, key=KEY, measures=(), k=5, max_suppressed_share=0.0)
-    assert strict.rows_suppressed == 0 and strict.levels != (0, 0, 0, 0, 0, 0)
+    strict = anon.anonymise(cohort, key=KEY, attributes=(), k=5, max_suppressed_share=0.0)
+    assert strict.rows_suppressed == 0 and strict.levels != (0,) * len(QI_COLUMNS)
+    s136 = QI_COLUMNS.index("s136_before")
+    assert {row[1 + s136] for row in strict.rows} <= {"3-9", "10+", "1+", "Any"}
+
+
+def test_a_second_release_reuses_the_first_ones_generalisation():
+    base = {"age_at_enrolment": 40, "gender": "1", "ethnic_category": "A", "borough": "Brent"}
+    cohort = [{**base, "person_id": uuid.uuid4(), "s136_before": n % 3} for n in range(30)]
+    first = anon.anonymise(cohort, key=KEY, attributes=(), k=5)
+    again = anon.anonymise(cohort[:20], key=KEY, attributes=(), k=5, levels=first.levels)
+    assert again.levels == first.levels
+    with pytest.raises(ValueError, match="levels"):
+        anon.anonymise(cohort, key=KEY, attributes=(), k=5, levels=(9,) * len(QI_COLUMNS))
 
 
 def test_pseudonyms_are_stable_under_one_key_and_differ_under_another():
@@ -163,7 +192,7 @@ def test_pseudonyms_are_stable_under_one_key_and_differ_under_another():
 
 def test_k_below_three_is_refused():
     with pytest.raises(ValueError):
-        anon.anonymise([], key=KEY, measures=(), k=2)
+        anon.anonymise([], key=KEY, attributes=(), k=2)
 
 
 def _band(label):
@@ -186,25 +215,34 @@ def test_age_bands_nest_from_five_to_ten_to_twenty_years(age):
 
 
 @given(st.integers(0, 60))
-def test_months_enrolled_bands_nest(months):
-    labels = [anon.time_enrolled(months, level) for level in range(4)]
-    if months >= anon.LONGEST_ENROLMENT:
-        assert labels[:3] == ["36+"] * 3
-    else:
-        assert labels[0] == str(months)
-        for label, width in zip(labels[1:3], (6, 12), strict=True):
-            low, high = _band(label)
-            assert low <= months <= high and high - low + 1 == width
+def test_follow_up_and_count_bands_nest_and_top_code(value):
+    for ladder, bands in (
+        (anon.follow_up, anon.FOLLOW_UP_BANDS),
+        (anon.count_band, anon.COUNT_BANDS),
+    ):
+        labels = [ladder(value, level) for level in range(len(bands) + 1)]
+        assert labels[-1] == anon.ANY
+        previous = None
+        for label in labels[:-1]:
+            low, high = _range(label)
+            assert low <= value <= high
+            if previous is not None:  # each rung holds the one below it
+                assert low <= previous[0] and previous[1] <= high
+            previous = (low, high)
+    assert anon.count_band(value, 0) in {"0", "1", "2", "3-4", "5-9", "10+"}
+
+
+def _range(label):
+    if label.endswith("+"):
+        return int(label[:-1]), 10**9
+    if "-" in label:
+        low, high = label.split("-")
+        return int(low), int(high)
+    return int(label), int(label)
 
 
 def test_other_ladders():
-    day = date(2025, 11, 30)
-    assert [anon.enrolment_period(day, lv) for lv in range(4)] == [
-        "2025-11",
-        "2025-Q4",
-        "2025",
-        "Any",
-    ]
+    assert [anon.enrolment_year(date(2025, 11, 30), lv) for lv in range(2)] == ["2025", "Any"]
     assert [anon.ethnic_group("K", lv) for lv in range(3)] == [
         "Asian or Asian British - Bangladeshi",
         "Asian or Asian British",
@@ -227,17 +265,19 @@ def test_other_ladders():
     assert anon.whole_months(date(2025, 1, 15), date(2026, 1, 15)) == 12
 
 
-@given(st.integers(0, 100_000))
-def test_small_counts_follow_the_nhs_rule(count):
-    shown = agg.small_count(count)
-    if 1 <= count <= 7:
-        assert shown == "*"
-    else:
-        assert int(shown) % 5 == 0 and abs(int(shown) - count) <= 2
-
-
-def test_means_and_rates_from_few_people_are_hidden():
-    assert agg.small_mean(2.5, 7) == "*" and agg.small_mean(2.5, 8) == "2.50"
-    assert agg.small_mean(None, 0) == ""
-    assert agg.small_rate(0.4, 20, 3) == "*"  # the count would come back from the rate
-    assert agg.small_rate(0.0, 20, 0) == "0.00" and agg.small_rate(1.2, 20, 9) == "1.20"
+def test_published_age_bands_and_directions():
+    assert [agg.age_group(a) for a in (None, 16, 18, 24, 25, 64, 65, 97)] == [
+        "Not known",
+        "under 18",
+        "18-24",
+        "18-24",
+        "25-34",
+        "55-64",
+        "65 and over",
+        "65 and over",
+    ]
+    assert agg.direction(4, 1.0, 1, 1.0, 365) == "down"
+    assert agg.direction(4, 1.0, 4, 1.0, 365) == "level"
+    assert agg.direction(1, 1.0, 4, 1.0, 365) == "up"
+    assert agg.direction(4, 1.0, 0, 0.2, agg.MIN_FOLLOW_UP_DAYS - 1) == "too_early"
+    assert agg.direction(4, 0.0, 0, 1.0, 365) == "too_early"  # no time at risk before

@@ -142,6 +142,13 @@ def test_who_may_export_which_pair(team, officer, caseload, lead, tmp_path):
         ("प्रिया", "शर्मा", "प्.श."),
         ("Ana-Maria", "", "A."),
         ("", "", ""),
+        # Letters only: quotes, brackets, digits and marks before a name are not initials.
+        ("'Ana", "(Okafor)", "A.O."),
+        ("«Zoë»", "", "Z."),
+        ("2nd", "O'Brien", "N.O."),
+        ("123", "Okafor", "O."),
+        ("-", "—", ""),
+        ("\u0301Ana", "Ng", "A.N."),
     ],
 )
 def test_initials(given, family, expected):

@@ -149,6 +149,84 @@ def test_file_in_another_encoding_is_refused_with_what_to_do(lead, tmp_path):
     assert count(lead, Person) == 0
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_named_as_an_encoding_problem(lead, tmp_path, encoding):
+    path = write(
+        tmp_path,
+        [PEOPLE_HEADER, people_line(given_name="Ana", referred_on="2025-03-01")],
+        encoding=encoding,
+    )
+    assert not path.read_bytes().startswith((b"\xff\xfe", b"\xfe\xff"))
+    for read in (csv_import.import_people, lambda _vault, p: csv_import.file_header(p)):
+        with pytest.raises(ValidationError) as error:
+            read(lead, path)
+        assert "UTF-16" in str(error.value) and "CSV UTF-8" in str(error.value)
+    assert count(lead, Person) == 0
+
+
+def test_a_null_character_is_named_with_its_line(lead, tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(
+        (PEOPLE_HEADER + "\r\n" + people_line(given_name="Ana", referred_on="2025-03-01"))
+        .encode()
+        .replace(b"Ana", b"A\x00na")
+    )
+    with pytest.raises(ValidationError, match="line 2 holds a null character"):
+        csv_import.import_people(lead, path)
+
+
+def test_a_value_over_the_csv_field_limit_is_named_as_too_long(lead, tmp_path):
+    import csv
+
+    long_note = "x" * (csv.field_size_limit() + 10)
+    path = write(
+        tmp_path,
+        [
+            PEOPLE_HEADER,
+            people_line(given_name="Ana", referred_on="2025-03-01"),
+            people_line(given_name=f'"{long_note}"', referred_on="2025-03-01"),
+        ],
+    )
+    with pytest.raises(ValidationError) as error:
+        csv_import.import_people(lead, path)
+    message = str(error.value)
+    assert "line 3" in message and "too long" in message and "131,072" in message
+    assert count(lead, Person) == 0
+
+
+@pytest.mark.parametrize("rows_after", [2, 40_000])
+def test_an_unclosed_quote_is_named_with_the_line_where_it_opened(lead, tmp_path, rows_after):
+    lines = [PEOPLE_HEADER]
+    lines += [people_line(given_name=f"P{i}", referred_on="2025-03-01") for i in range(3)]
+    lines.append(people_line(given_name='"Ana, still open', referred_on="2025-03-01"))  # line 5
+    lines += [people_line(given_name=f"Q{i}", referred_on="2025-03-01") for i in range(rows_after)]
+    # A properly quoted value over two lines before it is not mistaken for the problem.
+    lines[1] = people_line(given_name='"Two\nlines"', referred_on="2025-03-01")
+    path = write(tmp_path, lines)
+    with pytest.raises(ValidationError) as error:
+        csv_import.import_people(lead, path)
+    message = str(error.value)
+    assert "line 6 opens a quote" in message and "never closed" in message, message
+    assert count(lead, Person) == 0
+
+
+def test_quoted_values_with_doubled_quotes_and_commas_still_import(lead, tmp_path):
+    path = write(
+        tmp_path,
+        [
+            PEOPLE_HEADER,
+            people_line(
+                given_name='"Ana ""Nan"""', family_name='"Okafor"', referred_on="2025-03-01"
+            ),
+            people_line(
+                given_name="Bo", gp_practice='"Surgery, High St"', referred_on="2025-03-01"
+            ),
+        ],
+    )
+    report = csv_import.import_people(lead, path)
+    assert report.ok and report.added == 2
+
+
 def test_missing_required_column_is_named(lead, tmp_path):
     path = write(tmp_path, ["given_name,family_name,nhs_number", "Ana,,"])
     with pytest.raises(ValidationError) as error:

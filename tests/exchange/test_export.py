@@ -8,21 +8,23 @@ import json
 import stat
 import zipfile
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from sim_desk.demo.names import CULTURES
+from sim_desk.exchange import anonymise as anon
 from sim_desk.exchange import export
 from sim_desk.records import export_data
 from sim_desk.records.audit import Action
+from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent, Contact, Person, User, VaultMeta
 from sim_desk.records.validation import format_nhs_number
 
-QI = ["age_band", "gender", "ethnic_group", "borough", "enrolment_period"]
-COUNT_MEASURES = {"people", "before_count", "after_count", "people_down", "people_level"}
-COUNT_MEASURES |= {"people_up", "referred", "enrolled", "not_enrolled", "active", "stepping_down"}
+QI = [qi.column for qi in anon.QUASI_IDENTIFIERS]
+DERIVED = ("_rate", "attended_share", "contacts_per_person_year")
 
 
 def read_csv(data: bytes) -> list[dict[str, str]]:
@@ -139,6 +141,7 @@ def test_the_workbook_holds_the_same_rows_as_the_csv_files_with_figures_as_numbe
         assert len(rows) == len(csv_rows) > 1
         for got, want in zip(rows[1:], csv_rows[1:], strict=True):
             for cell, text in zip(got, want, strict=True):
+                assert cell != ""  # never an empty string: an empty cell
                 if cell is None:
                     assert text == ""
                 elif isinstance(cell, int | float):
@@ -146,53 +149,108 @@ def test_the_workbook_holds_the_same_rows_as_the_csv_files_with_figures_as_numbe
                 else:
                     assert cell == text
     header = [c.value for c in next(book["aggregates"].iter_rows(max_row=1))]
+    assert header[-2:] == ["value", "status"]
     values = [
         r[header.index("value")] for r in book["aggregates"].iter_rows(min_row=2, values_only=True)
     ]
-    assert any(isinstance(v, int | float) for v in values) and "*" in values  # "*" stays text
+    assert all(v is None or isinstance(v, int | float) for v in values)
+    assert None in values and any(isinstance(v, float) for v in values)
+
+
+def test_pandas_style_reading_gets_numbers_from_the_value_column(written):
+    _, _, folder = written
+    rows = read_csv((folder / "aggregates.csv").read_bytes())
+    statuses = Counter(r["status"] for r in rows)
+    assert set(statuses) <= {"shown", "rounded", "suppressed", "not_applicable"}
+    assert statuses["suppressed"] and statuses["rounded"] and statuses["shown"]
+    for row in rows:
+        if row["status"] in ("suppressed", "not_applicable"):
+            assert row["value"] == ""
+        else:
+            float(row["value"])  # every other value is a number, never "*"
 
 
 def test_every_quasi_identifier_combination_occurs_at_least_k_times(analyst, tmp_path):
     for k in (5, 3, 8):
-        plan = export.plan_export(analyst, k=k)
-        folder = tmp_path / f"k{k}"
-        export.write_export(analyst, plan, folder)
-        rows = read_csv((folder / "people.csv").read_bytes())
+        plan = export.plan_export(analyst, k=k)  # planned only: one period, one release
+        rows = [dict(zip(plan.people_columns, r, strict=True)) for r in plan.people_rows]
         assert rows and len(rows) == plan.rows_total - plan.rows_suppressed
         groups = Counter(tuple(row[c] for c in QI) for row in rows)
-        assert min(groups.values()) >= k
-        finer = Counter(tuple(row[c] for c in [*QI, "months_enrolled"]) for row in rows)
-        dictionary = json.loads((folder / "data_dictionary.json").read_text())
-        assert dictionary["k_anonymity"]["k_reached"] == min(finer.values()) >= k
-        assert dictionary["k_anonymity"]["rows_suppressed"] == plan.rows_suppressed
-        assert dictionary["k_anonymity"]["k_required"] == k
+        assert min(groups.values()) >= k == plan.k
+        assert plan.k_reached == min(groups.values())
+    export.write_export(analyst, plan, tmp_path / "k8")
+    dictionary = json.loads((tmp_path / "k8" / "data_dictionary.json").read_text())
+    assert dictionary["k_anonymity"]["k_reached"] == plan.k_reached
+    assert dictionary["k_anonymity"]["rows_suppressed"] == plan.rows_suppressed
+    assert dictionary["k_anonymity"]["k_required"] == 8
+    assert dictionary["k_anonymity"]["quasi_identifiers"] == QI
 
 
-def test_aggregate_cells_obey_the_small_number_rule(written):
+def test_published_counts_obey_the_small_number_rule_and_derived_figures_use_them(written):
     _, _, folder = written
     rows = read_csv((folder / "aggregates.csv").read_bytes())
     assert len(rows) > 100
-    people = {(r["breakdown"], r["group"]): r["value"] for r in rows if r["measure"] == "people"}
-    counts = {
-        (r["breakdown"], r["group"], r["incident_type"], r["measure"].split("_")[0]): r["value"]
-        for r in rows
-        if r["measure"].endswith("_count")
-    }
-    assert any(v == "*" for v in people.values())  # the demo has small groups
+    by_key = {(r["breakdown"], r["group"], r["incident_type"], r["measure"]): r for r in rows}
     for row in rows:
-        value = row["value"]
-        measure = row["measure"]
-        if measure in COUNT_MEASURES or measure.endswith("_count") or measure.startswith("closed_"):
-            assert value == "*" or (int(value) % 5 == 0), row
+        measure, value, status = row["measure"], row["value"], row["status"]
+        if any(measure.endswith(d) for d in DERIVED):
             continue
-        # A mean, share or rate: hidden whenever it rests on 1-7 people.
-        if people[(row["breakdown"], row["group"])] == "*":
-            assert value == "*", row
-        if measure.endswith("_rate"):
-            window = measure.split("_")[0]
-            key = (row["breakdown"], row["group"], row["incident_type"], window)
-            if counts[key] == "*":
-                assert value == "*", row
+        if measure.endswith("person_years"):
+            assert status == "suppressed" or float(value).is_integer()
+        elif status == "shown":
+            assert value == "0", row  # the only counts shown as they are
+        elif status == "rounded":
+            assert int(value) % 5 == 0 and int(value) >= 10, row
+        else:
+            assert status == "suppressed" and value == "", row
+    rates = [r for r in rows if r["measure"].endswith("_rate") and r["value"]]
+    assert rates
+    for rate in rates:
+        window = rate["measure"].removesuffix("_rate")
+        count = by_key[(rate["breakdown"], rate["group"], rate["incident_type"], f"{window}_count")]
+        years = by_key[(rate["breakdown"], rate["group"], "", f"{window}_person_years")]
+        assert float(rate["value"]) == round(float(count["value"]) / float(years["value"]), 2)
+    shares = [r for r in rows if r["measure"] == "attended_share" and r["value"]]
+    for share in shares:
+        key = (share["breakdown"], share["group"], "")
+        attended, contacts = by_key[(*key, "attended")], by_key[(*key, "contacts")]
+        assert float(share["value"]) == round(
+            float(attended["value"]) / float(contacts["value"]), 2
+        )
+
+
+def test_the_dictionary_names_both_products_the_audit_and_what_all_demand_is_made_of(written):
+    plan, _, folder = written
+    dictionary = json.loads((folder / "data_dictionary.json").read_text())
+    assert dictionary["data_as_of"] == plan.data_as_of.isoformat()
+    assert plan.data_as_of.day >= 28 and (plan.data_as_of + timedelta(days=1)).day == 1
+    products = dictionary["products"]
+    assert "anonymous" in products["published figures"]["use"].lower()
+    assert "pseudonymised personal data" in products["pseudonymised extract"]["use"].lower()
+    assert "data-sharing agreement" in dictionary["files"]["people.csv"]["use"]
+    groups = dictionary["incident_type_groups"]
+    assert set(groups["all_demand"]["made_of"]) == {t.value for t in DEMAND_TYPES}
+    assert set(groups["all_harms"]["made_of"]) == {t.value for t in HARM_TYPES}
+    audit = dictionary["disclosure_audit"]
+    assert audit["cells_checked"] > 100 and audit["cells_unsafe_in_what_is_written"] == 0
+    assert "HiGHS" in audit["method"] and audit["tables_not_written"] == []
+    assert dictionary["releases_of_this_period"] == []
+    assert dictionary["this_release"]["first_of_its_period"]
+
+
+def test_a_table_that_fails_its_audit_is_not_written_and_the_export_says_why(analyst, tmp_path):
+    plan = export.plan_export(analyst, max_rounds=0)  # no complementary suppression at all
+    not_written = plan.disclosure["tables_not_written"]
+    assert not_written
+    for table in not_written:
+        assert table["reason"] and "can be worked out" in table["reason"]
+        assert not any(
+            (r[0], r[1]) == (table["table"], table["breakdown"]) for r in plan.aggregate_rows
+        )
+    export.write_export(analyst, plan, tmp_path / "out")
+    dictionary = json.loads((tmp_path / "out" / "data_dictionary.json").read_text())
+    assert dictionary["disclosure_audit"]["tables_not_written"] == not_written
+    assert dictionary["disclosure_audit"]["cells_unsafe_in_what_is_written"] == 0
 
 
 def test_pseudonyms_are_stable_under_the_linkage_key_and_differ_under_fresh_keys(demo_unlock):
@@ -301,3 +359,26 @@ def test_who_may_export(demo_unlock):
             export.plan_export(analyst, k=2)
     with demo_unlock("lead") as lead:
         assert export.plan_export(lead, months=6).months == 6
+
+
+def test_the_command_line_names_both_products_and_refuses_a_second_release_with_other_k(
+    demo_paths, tmp_path, capsys
+):
+    from sim_desk import cli, demo
+
+    secret = tmp_path / "analyst.pass"
+    secret.write_text(demo.DEMO_LOGINS["analyst"][0] + "\n")
+    base = ["export", "--vault", str(demo_paths.database), "--user", "analyst"]
+    base += ["--passphrase-file", str(secret)]
+    assert cli.main([*base, "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Published figures (anonymous" in out and "Pseudonymised extract (personal data" in out
+    assert "data-sharing agreement" in out and "disclosure audit" in out
+    assert "Nothing written" in out and not (tmp_path / "dry").exists()
+    assert cli.main([*base, "--out", str(tmp_path / "first.zip")]) == 0
+    assert (tmp_path / "first.zip").exists()
+    capsys.readouterr()
+    assert cli.main([*base, "--k", "8", "--out", str(tmp_path / "second")]) == 4
+    err = capsys.readouterr().err
+    assert "same settings" in err and "k 5" in err
+    assert not (tmp_path / "second").exists()

@@ -176,7 +176,7 @@ def test_windowed_facts_give_the_same_engagement_as_reading_every_row(clinician)
     for pid in ids.values():
         report = outcome_data.person_outcomes(clinician, pid)
         contacts, visits = _every_row(clinician, pid)
-        expected = outcomes.engagement(contacts, visits, report.outcome.windows.after, today)
+        expected = outcomes.engagement(contacts, visits, report.outcome.windows.followed, today)
         assert report.engagement == expected
         assert cohort[pid].engagement == expected
         events, stays = _every_incident(clinician, pid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import calendar
+import itertools
 import math
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -159,8 +160,10 @@ def test_outcomes_module_imports_no_qt_database_or_other_sim_desk_code() -> None
             imported.add((node.module or "").split(".")[0])
     allowed = {
         "__future__",
+        "bisect",
         "collections",
         "dataclasses",
+        "enum",
         "functools",
         "datetime",
         "fractions",
@@ -220,15 +223,31 @@ def test_twenty_four_month_windows_reach_back_four_years_for_the_prior_window() 
     assert windows.before == Window(d("2022-05-10"), d("2024-05-10"))
 
 
-def test_after_window_ends_at_today_without_counting_today() -> None:
+def test_after_window_of_an_open_record_ends_yesterday_and_today_is_later() -> None:
     windows = outcome_windows(d("2024-01-10"), today=d("2024-04-01"))
     assert windows.after == Window(d("2024-01-10"), d("2024-04-01"))
     assert not windows.after.contains(d("2024-04-01"))
+    assert windows.later == Window(d("2024-04-01"), d("2024-04-02"))  # today: shown, not lost
+    assert windows.followed == Window(d("2024-01-10"), d("2024-04-02"))
 
 
-def test_after_window_ends_at_closure_when_closure_comes_first() -> None:
+def test_after_window_includes_the_day_the_record_closed() -> None:
     windows = outcome_windows(d("2023-01-10"), today=d("2025-01-01"), closed_on=d("2023-07-04"))
-    assert windows.after == Window(d("2023-01-10"), d("2023-07-04"))
+    assert windows.after == Window(d("2023-01-10"), d("2023-07-05"))
+    assert windows.after.contains(d("2023-07-04"))
+    assert windows.later == Window(d("2023-07-05"), d("2025-01-02"))
+    assert windows.followed == windows.after
+
+
+def test_record_closed_today_has_today_in_its_after_window() -> None:
+    windows = outcome_windows(d("2024-01-10"), today=d("2024-04-01"), closed_on=d("2024-04-01"))
+    assert windows.after.contains(d("2024-04-01"))
+    assert windows.later.days == 0
+
+
+def test_record_closed_on_the_day_of_enrolment_has_one_day_after() -> None:
+    windows = outcome_windows(d("2024-01-10"), today=d("2024-04-01"), closed_on=d("2024-01-10"))
+    assert windows.after == Window(d("2024-01-10"), d("2024-01-11"))
 
 
 def test_after_window_is_never_longer_than_the_before_window_length() -> None:
@@ -239,6 +258,13 @@ def test_after_window_is_never_longer_than_the_before_window_length() -> None:
 def test_person_enrolled_today_has_an_empty_after_window() -> None:
     windows = outcome_windows(d("2024-06-01"), today=d("2024-06-01"))
     assert windows.after.days == 0
+    assert windows.later == Window(d("2024-06-01"), d("2024-06-02"))
+
+
+def test_window_edges_are_stated_in_plain_words_with_the_closure_day_included() -> None:
+    words = outcomes.WINDOW_EDGES
+    assert "the day the record closed, which is included" in words
+    assert "00:00" in words and "later" in words and "clocks" in words
 
 
 @pytest.mark.parametrize("months", [0, 3, 18, 36, -12])
@@ -278,9 +304,13 @@ def test_windows_follow_the_calendar_for_any_enrolment_date(
     shortest, longest = {6: (181, 184), 12: (365, 366), 24: (730, 731)}[months]
     assert shortest <= w.before.days <= longest
 
-    bounds = [today] + ([closed] if closed else [])
-    assert w.after.end <= min(bounds)
-    assert w.after.end == min([*bounds, outcomes.add_months(enrolled, months)])
+    # Follow-up runs through the day of closure, or up to (not including) today while open.
+    follow_up_end = closed + timedelta(days=1) if closed is not None and closed <= today else today
+    assert w.after.end == min(follow_up_end, outcomes.add_months(enrolled, months))
+    # Every day from the prior window's start to today is in exactly one of the windows.
+    spans = [w.prior, w.before, w.after, w.later]
+    assert all(a.end == b.start for a, b in itertools.pairwise(spans))
+    assert w.later.end == today + timedelta(days=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -747,6 +777,8 @@ def test_wilcoxon_p_value_matches_counting_sign_patterns(pairs: list[tuple[int, 
 def test_people_are_counted_as_down_level_or_up() -> None:
     pairs = [(4.0, 1.0), (2.0, 2.0), (0.0, 0.0), (1.0, 3.0), (3.0, 2.999)]
     assert direction_counts(pairs) == outcomes.DirectionCounts(down=2, level=2, up=1)
+    with_early = outcomes.DirectionCounts(down=2, level=2, up=1, too_early=3)
+    assert (with_early.compared, with_early.total) == (5, 8)
 
 
 def test_level_allows_only_floating_point_noise() -> None:
@@ -947,6 +979,84 @@ def test_six_month_windows_change_what_is_counted() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Nothing falls between windows; who is left out of the comparison, and why
+
+DEATH = "death"
+
+
+def test_a_death_on_the_day_the_record_closed_is_counted_after_enrolment() -> None:
+    died = PersonOutcomeInput(
+        "p4",
+        d("2024-03-01"),
+        d("2024-09-30"),
+        [Event(d("2024-09-30"), DEATH), Event(d("2024-09-30"), S136)],
+        [],
+        [],
+    )
+    result = person_outcome(died, today=d("2025-03-01"), incident_types=[S136, DEATH])
+    assert result.type_outcome(DEATH).after == WindowCount(1)
+    assert result.type_outcome(S136).after == WindowCount(1)
+    assert result.type_outcome(DEATH).later == WindowCount(0)
+
+
+def test_incidents_after_the_window_are_counted_as_later_and_kept_out_of_the_rates() -> None:
+    person = PersonOutcomeInput(
+        "p5",
+        d("2023-03-01"),
+        None,
+        [
+            Event(d("2024-02-29"), S136),  # the last day of the twelve months: after
+            Event(d("2024-03-01"), S136),  # the day after: later
+            Event(d("2025-03-01"), S136),  # today: later
+        ],
+        [],
+        [],
+    )
+    result = person_outcome(person, today=d("2025-03-01"), incident_types=[S136])
+    s136 = result.type_outcome(S136)
+    assert (s136.after.count, s136.later.count) == (1, 2)
+    assert s136.after_rate == pytest.approx(1 / (366 / 365.25))
+
+
+def test_a_person_with_short_follow_up_is_too_early_to_tell() -> None:
+    def left_out(days: int, stays: list[Stay] | None = None) -> outcomes.LeftOut | None:
+        enrolled = d("2024-01-01")
+        inp = PersonOutcomeInput("p", enrolled, None, [], [], stays or [])
+        today = enrolled + timedelta(days=days)
+        return person_outcome(inp, today=today, incident_types=[S136]).left_out
+
+    assert left_out(0) is outcomes.LeftOut.ENROLLED_TODAY
+    assert left_out(89) is outcomes.LeftOut.SHORT_FOLLOW_UP
+    assert left_out(90) is None  # 90 days at risk: compared
+    admitted = [Stay(d("2024-02-01"), None)]  # no discharge date recorded
+    assert left_out(200, admitted) is outcomes.LeftOut.STILL_IN_HOSPITAL
+    discharged = [Stay(d("2024-02-01"), d("2024-02-20"))]
+    assert left_out(100, discharged) is outcomes.LeftOut.SHORT_FOLLOW_UP  # 81 days at risk
+    assert left_out(120, discharged) is None
+    in_all_year = [Stay(d("2022-12-01"), d("2024-01-01"))]
+    assert left_out(120, in_all_year) is outcomes.LeftOut.NO_TIME_BEFORE
+    assert all(r.too_early for r in outcomes.LeftOut if r is not outcomes.LeftOut.NO_TIME_BEFORE)
+
+
+def test_too_early_people_are_in_the_totals_but_not_the_directions() -> None:
+    today = d("2025-03-01")
+    long_ago = PersonOutcomeInput(
+        "a", d("2024-01-01"), None, [Event(d("2023-06-01"), S136)], [], []
+    )
+    recent = PersonOutcomeInput(  # 40 days after enrolment, nothing recorded yet
+        "b", d("2025-01-20"), None, [Event(d("2024-06-01"), S136)], [], []
+    )
+    people = [person_outcome(p, today=today, incident_types=[S136]) for p in (long_ago, recent)]
+    cohort = cohort_outcome(people, [S136])
+    s136 = cohort.type_outcome(S136)
+    assert s136.before_total.count == 2  # both counted in the totals
+    # Without the minimum follow-up, "recent" would count as a fall (1 a year to none).
+    assert s136.directions == outcomes.DirectionCounts(down=1, level=0, up=0, too_early=1)
+    assert cohort.left_out == ((outcomes.LeftOut.SHORT_FOLLOW_UP, 1),)
+    assert s136.wilcoxon.n_people == 1
+
+
+# ---------------------------------------------------------------------------------------------
 # The cohort
 
 
@@ -980,11 +1090,14 @@ def test_cohort_counts_everyone_including_people_with_no_incidents() -> None:
     assert s136.n_people == 3
     assert [t.person_key for t in s136.trajectories] == ["p1", "p2", "p3"]
     assert s136.trajectories[2].after_rate is None  # enrolled today: no time after yet
-    # Only the person enrolled today lacks a rate in both windows.
+    assert not s136.trajectories[2].compared
+    # Only the person enrolled today is left out of the comparison, and said to be.
     assert s136.n_paired == 2
     assert s136.n_without_time_at_risk == 1
+    assert cohort.left_out == ((outcomes.LeftOut.ENROLLED_TODAY, 1),)
+    assert (cohort.n_compared, cohort.too_early) == (2, 1)
     assert s136.wilcoxon.n_people == 2
-    assert s136.directions == outcomes.DirectionCounts(down=1, level=1, up=0)
+    assert s136.directions == outcomes.DirectionCounts(down=1, level=1, up=0, too_early=1)
     assert s136.before_summary.n == 2
 
 
@@ -1062,6 +1175,21 @@ def person_inputs(draw: st.DrawFn, key: str) -> PersonOutcomeInput:
     )
 
 
+@settings(max_examples=100, deadline=None)
+@given(inp=person_inputs("p"), days_since=st.integers(0, 900))
+def test_each_window_holds_the_events_count_in_window_finds_there(
+    inp: PersonOutcomeInput, days_since: int
+) -> None:
+    today = inp.enrolled_on + timedelta(days=days_since)
+    assume(inp.closed_on is None or inp.closed_on <= today)
+    result = person_outcome(inp, today=today, incident_types=[S136, AE])
+    w = result.windows
+    for kind in (S136, AE):
+        t = result.type_outcome(kind)
+        for name in ("prior", "before", "after", "later"):
+            assert getattr(t, name) == count_in_window(getattr(w, name), kind, inp.events), name
+
+
 @st.composite
 def cohorts(draw: st.DrawFn) -> list[PersonOutcomeInput]:
     size = draw(st.integers(0, 6))
@@ -1091,5 +1219,12 @@ def test_cohort_totals_always_equal_the_sums_of_person_figures(
         )
         assert len(pooled.trajectories) == len(people)
         assert pooled.n_paired + pooled.n_without_time_at_risk == len(people)
-        assert pooled.directions.total == pooled.n_paired == pooled.wilcoxon.n_people
+        assert pooled.directions.compared == pooled.n_paired == pooled.wilcoxon.n_people
         assert pooled.directions.level == pooled.wilcoxon.n_zero_difference
+        # Everyone is compared, too early to tell, or left out with a reason, once.
+        assert pooled.directions.total + sum(
+            n for r, n in cohort.left_out if not r.too_early
+        ) == len(people)
+        compared = [p for p in people if p.after_days_at_risk >= 90 and p.before_days_at_risk]
+        assert pooled.n_paired == len(compared)
+        assert pooled.later_total.count == sum(t.later.count for t in mine)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from scipy.stats import beta
 
@@ -21,14 +21,19 @@ class Windows:
     prior: tuple[date, date]
     before: tuple[date, date]
     after: tuple[date, date]
+    later: tuple[date, date]
 
 
 def windows(person: Someone) -> Windows:
+    """Everyone in the scenario is still open: the after window ends yesterday at the latest,
+    and today's incidents, or those after the twelve months, are later."""
     e = person.enrolled
+    after_end = min(TODAY, shift_years(e, 1))
     return Windows(
         (shift_years(e, -2), shift_years(e, -1)),
         (shift_years(e, -1), e),
-        (e, min(TODAY, shift_years(e, 1))),
+        (e, after_end),
+        (after_end, TODAY + timedelta(days=1)),
     )
 
 

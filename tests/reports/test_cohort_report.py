@@ -8,10 +8,12 @@ import re
 from scipy import stats
 from sqlalchemy import select
 
+from sim_desk.records import disclosure, outcome_data, report_data
 from sim_desk.records.audit import Action
 from sim_desk.records.model import AuditEvent
+from sim_desk.records.report_data import EqualityTable, GroupFigures
+from sim_desk.reports import equality
 from sim_desk.reports.cohort_report import cohort_report_pdf
-from sim_desk.reports.equality import suppress_column
 from tests.reports import expected as ex
 from tests.reports.conftest import all_text
 
@@ -38,7 +40,7 @@ def test_cohort_totals_rates_and_cis_match_an_independent_count(lead, scenario):
             name: sum(
                 ex.count(p, kind, getattr(w, name)) for p, w in zip(everyone, windows, strict=True)
             )
-            for name in ("prior", "before", "after")
+            for name in ("prior", "before", "after", "later")
         }
         lower, upper = ex.exact_ci(n["after"], years["after"], n["before"], years["before"])
         ratio = (n["after"] / years["after"]) / (n["before"] / years["before"])
@@ -48,6 +50,7 @@ def test_cohort_totals_rates_and_cis_match_an_independent_count(lead, scenario):
                 str(n["prior"]),
                 str(n["before"]),
                 str(n["after"]),
+                str(n["later"]),
                 *(f"{n[w] / years[w]:.2f}" for w in ("prior", "before", "after")),
                 f"{ratio:.2f}",
                 f"{ex.fmt(lower)} to {ex.fmt(upper)}",
@@ -58,16 +61,23 @@ def test_cohort_totals_rates_and_cis_match_an_independent_count(lead, scenario):
 
 def test_wilcoxon_and_directions_match_scipy_on_rates_worked_out_here(lead, scenario):
     text = all_text(cohort_report_pdf(lead))
-    diffs, down, level, up = [], 0, 0, 0
+    diffs, down, level, up, too_early = [], 0, 0, 0, 0
     for p in scenario.everyone:
         w = ex.windows(p)
+        if ex.days_at_risk(p, w.after) < 90:
+            too_early += 1
+            continue
         before = ex.count(p, "s136", w.before) / (ex.days_at_risk(p, w.before) / ex.YEAR)
         after = ex.count(p, "s136", w.after) / (ex.days_at_risk(p, w.after) / ex.YEAR)
         diffs.append(round(after - before, 12))
         down, level, up = down + (after < before), level + (after == before), up + (after > before)
     result = stats.wilcoxon(diffs, zero_method="pratt", method="asymptotic")
     p = "<0.001" if result.pvalue < 0.001 else f"{result.pvalue:.3f}"
-    row = f"Section 136 detention 19 .*? {down} {level} {up} {result.statistic:.1f} {p}"
+    compared = down + level + up
+    row = (
+        f"Section 136 detention {compared} .*? {down} {level} {up} {too_early}"
+        f" {result.statistic:.1f} {p}"
+    )
     assert re.search(row, _section(text, "Person by person", "Trajectories")), row
     assert "normal approx." in text and "Pratt's method" in text
 
@@ -87,30 +97,113 @@ def test_analysts_cohort_report_has_no_names(team, scenario):
     assert "Testperson" not in text
 
 
-def test_equality_section_suppresses_small_numbers(lead, scenario):
+def _audit_as_printed(protected, tables, everyone) -> disclosure.Audit:
+    """The export's disclosure audit, run on the cells as printed ("*" or a number), each hidden
+    one needing the band the design asks: 1 to 7 for a small count (none to the total, when the
+    total for everyone is under 7), ±2 for any other figure of a group of 1 to 7 people (as the
+    export would round it), nothing for a figure hidden only to protect another."""
+    cells = {}
+    for field in equality.COUNT_FIELDS:
+        cells[("all", "All", field)] = disclosure.shown(
+            ("all", "All", field), getattr(everyone, field)
+        )
+    for table in tables:
+        for figures, printed in zip(
+            table.rows, equality.printed_rows(protected, table), strict=False
+        ):
+            small_group = 1 <= figures.people <= 7
+            values = dict(zip(equality.HEADER, printed, strict=True))
+            not_counts = ("Group", "Rate before", "Rate after")
+            headers = [h for h in equality.HEADER if h not in not_counts]
+            for field, header in zip(equality.COUNT_FIELDS, headers, strict=True):
+                key = (table.dimension, figures.group, field)
+                value = getattr(figures, field)
+                if values[header] != "*":
+                    assert int(values[header]) == value
+                    cells[key] = disclosure.shown(key, value)
+                    continue
+                total = getattr(everyone, field)
+                if value == 0:
+                    band = (0, min(total, 1))  # a small group's zero: not told from 1
+                elif 1 <= value <= 7:
+                    band = (1, 7) if total >= 7 else (0, total)  # which group, if under 7
+                elif small_group:
+                    band = disclosure.NHS_RULE.suppressed_band(value)
+                else:
+                    band = (value, value)
+                cells[key] = disclosure.suppressed(key, value, band=band)
+    return disclosure.audit(cells.values(), equality.relations_for(tables), exact=True)
+
+
+def _no_lone_hidden_figure(protected, tables) -> None:
+    """An attacker's first try, independent of the audit: a row or column with exactly one
+    hidden figure and a printed total gives it away by subtraction (harmless only where the
+    total is 0, which says every figure in it is 0)."""
+    for table in tables:
+        printed = equality.printed_rows(protected, table)
+        header = list(equality.HEADER)
+        total = printed[-1]
+        directions = [header.index(h) for h in ("Went down", "Level", "Went up", "Not compared")]
+        for row in printed:
+            if row[1] != "*":
+                lone = [i for i in directions if row[i] == "*"]
+                assert len(lone) != 1 or total[lone[0]] == "0", row
+        counts = ("People", "Crisis before", "Crisis after", "Harms before", "Harms after")
+        for i in [*(header.index(c) for c in counts), *directions]:
+            hidden = sum(row[i] == "*" for row in printed[:-1])
+            assert hidden != 1 or total[i] == "0", (table.dimension, header[i])
+
+
+def test_equality_tables_hide_small_numbers_and_leave_nothing_to_work_back(lead, scenario):
+    report = outcome_data.cohort_outcomes(lead)
+    breakdown = report_data.equality_tables(lead, report)
+    protected = equality.protect_tables(breakdown.tables, breakdown.everyone)
     text = all_text(cohort_report_pdf(lead))
-    equality = text[text.index("Equality") :]
-    ethnic = _section(equality, "Ethnic group", "Gender")
-    # White: 14 fillers + the Polish and Greek names = 16; the other groups have 1 or 2.
-    assert re.search(r"White 16 \d+", ethnic)
-    assert "Asian or Asian British * * * * *" in ethnic
-    assert "Other ethnic groups * * * * *" in ethnic
-    gender = _section(equality, "Gender", "Age at enrolment")
-    # 8 men and 9 women are shown; 2 non-binary people are hidden, and so (secondary
-    # suppression) are the 8 men, or the 9 women could give the 2 away from the total.
-    assert re.search(r"Female \(including trans woman\) 9 ", gender)
-    assert "Male (including trans man) * " in gender
-    assert "Non-binary * " in gender
-    for small in re.findall(r"(?<![\d.])([1-7])(?![\d.])", gender.split("Went up", 1)[1]):
-        raise AssertionError(f"unsuppressed small count {small} in {gender}")
+    equality_text = text[text.index("Equality") :]
+    for table in breakdown.tables:
+        rows = equality.printed_rows(protected, table)
+        for figures, printed in zip([*table.rows, breakdown.everyone], rows, strict=True):
+            assert " ".join(printed) in equality_text  # what is checked is what is printed
+            if figures is breakdown.everyone or len(table.rows) == 1:
+                continue  # the All row, or a table whose one group is everyone
+            for field in equality.COUNT_FIELDS:
+                if 1 <= getattr(figures, field) <= 7:
+                    assert protected.hidden(table.dimension, figures.group, field), field
+    # White: 14 fillers + the Polish and Greek names = 16 of 19; the other groups have 1 or 2,
+    # so printing White's 16 would leave 3 for them: White is hidden too.
+    assert "Asian or Asian British * * * * *" in equality_text
+    assert "White * * * " in equality_text
+    # Everyone is 35 to 44: that table repeats the All row, and hides nothing.
+    assert "35 to 44 19 32 17" in equality_text
+    _no_lone_hidden_figure(protected, breakdown.tables)
+    audit = _audit_as_printed(protected, breakdown.tables, breakdown.everyone)
+    assert audit.ok, [disclosure.explain(c) for c in audit.unsafe]
+    assert "Checked by the disclosure audit the anonymised export uses" in equality_text
 
 
-def test_secondary_suppression_hides_a_second_cell_only_when_one_is_hidden():
-    assert suppress_column([16, 2, 1]) == [False, True, True]
-    assert suppress_column([9, 8, 2]) == [False, True, True]
-    assert suppress_column([9, 0, 2]) == [True, False, True]
-    assert suppress_column([20, 12, 0]) == [False, False, False]
-    assert suppress_column([20, 12], hidden=[False, True]) == [True, True]
+def test_a_hidden_direction_cannot_be_worked_back_from_its_row_or_column():
+    def group(name, people, down, level, up, not_compared=0):
+        return GroupFigures(name, people, 1.0, 1.0, 50, 30, 10, 8, down, level, up, not_compared)
+
+    table = EqualityTable(
+        "Ethnic group",
+        (
+            # The old rule hid the 5 alone: 20 − 15 − 0 − 0 in its row, and 5 − 0 − 0 in its
+            # column against the total, both gave it back.
+            group("White", 20, 15, 0, 5),
+            group("Asian or Asian British", 12, 9, 0, 0, 3),
+            group("Black or Black British", 9, 8, 1, 0),
+        ),
+    )
+    everyone = GroupFigures("All", 41, 3.0, 3.0, 150, 90, 30, 24, 32, 1, 5, 3)
+    protected = equality.protect_tables([table], everyone)
+    assert protected.ok and protected.hidden("Ethnic group", "White", "up")
+    _no_lone_hidden_figure(protected, [table])
+    audit = _audit_as_printed(protected, [table], everyone)
+    assert audit.ok
+    # Only 5 went up in all, so which group they are in is what stays hidden: none to all 5.
+    white_up = audit[("Ethnic group", "White", "up")]
+    assert (white_up.low, white_up.high) == (0, 5)
 
 
 def test_cohort_report_is_audited(lead, scenario):

@@ -68,3 +68,19 @@ def test_pages_are_a4(lead, scenario):
     reader = pypdf.PdfReader(io.BytesIO(person_report_pdf(lead, scenario.lukasz.id)))
     for page in reader.pages:
         assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (595, 842)
+
+
+@pytest.mark.parametrize("kind", sorted(REPORTS))
+def test_every_font_is_embedded(kind, lead, scenario, tmp_path):
+    # An all-fonts-embedded preflight: reportlab's default Helvetica (the canvas, tables and
+    # charts all start with it) must never be left in, unembedded.
+    if shutil.which("pdffonts") is None:
+        pytest.skip("pdffonts is not installed (apt-get install poppler-utils)")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(REPORTS[kind](lead, scenario))
+    listing = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True)
+    fonts = listing.stdout.splitlines()[2:]
+    assert fonts, listing.stdout
+    for line in fonts:
+        name, embedded = line.split()[0], line.split()[-5]
+        assert embedded == "yes", f"{name} is not embedded in the {kind}"

@@ -32,15 +32,17 @@ def test_person_report_figures_match_an_independent_count(lead, scenario):
     years = {name: d / ex.YEAR for name, d in days.items()}
     for kind, label in (("s136", "Section 136 detention"), ("call_999", "999 call")):
         n = {
-            name: ex.count(person, kind, getattr(w, name)) for name in ("prior", "before", "after")
+            name: ex.count(person, kind, getattr(w, name))
+            for name in ("prior", "before", "after", "later")
         }
-        rates = {name: n[name] / years[name] for name in n}
+        rates = {name: n[name] / years[name] for name in years}
         lower, upper = ex.exact_ci(n["after"], years["after"], n["before"], years["before"])
         ratio = rates["after"] / rates["before"]
         cells = [
             str(n["prior"]),
             str(n["before"]),
             str(n["after"]),
+            str(n["later"]),
             f"{rates['prior']:.2f}",
             f"{rates['before']:.2f}",
             f"{rates['after']:.2f}",
@@ -57,7 +59,7 @@ def test_person_report_figures_match_an_independent_count(lead, scenario):
 def test_person_report_shows_harms_beside_demand_and_the_caveats(lead, scenario):
     text = all_text(person_report_pdf(lead, scenario.lukasz.id))
     assert "Harms, counted alongside demand" in text
-    assert row_pattern("Self-harm", ["0", "1", "0"]).search(text)
+    assert row_pattern("Self-harm", ["0", "1", "0", "0"]).search(text)
     for caveat in ("No control group", "Regression to the mean", "Small numbers", "randomised"):
         assert caveat in text
     assert "Enrolled 02/11/2025" in text  # the chart's enrolment marker

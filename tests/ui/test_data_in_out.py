@@ -179,12 +179,28 @@ def test_analyst_previews_then_writes_an_anonymised_export(qtbot, demo_session, 
         "Gender",
         "Ethnic group",
         "Borough",
-        "Enrolment period",
-        "Months enrolled",
+        "Year of enrolment",
+        "Months of follow-up",
+        "S136 detentions before",
+        "S136 detentions after",
+        "All crisis demand before",
+        "All crisis demand after",
+        "All harms before",
     ]
     sample = cell_texts(find(page, QTableWidget, "Sample of the aggregate tables"))
     assert len(sample) == 12 and {row[0] for row in sample} == {"flow", "outcomes"}
     assert all(tuple(row) in plan.aggregate_rows for row in sample)  # as they will be written
+    # Each product says what it is and what it may be used for.
+    published = find(page, QLabel, "Published figures: what it is for").text()
+    extract = find(page, QLabel, "Pseudonymised extract: what it is for").text()
+    assert "Anonymous" in published and "website" in published
+    assert "personal data" in extract and "data-sharing agreement" in extract
+    assert "Do not publish it" in extract
+    audit = find(page, QLabel, "Published figures summary").text()
+    assert "Disclosure audit" in audit and "0 can be in what will be written" in audit
+    assert "first release of that period" in find(page, QLabel, "Release").text()
+    safety = cell_texts(find(page, QTableWidget, "k and l by set of details"))
+    assert len(safety) == 3 and all(int(row[1]) >= 3 for row in safety)
     shots(page, "export-2-preview")
 
     panel.write_to(tmp_path / "export", as_zip=False)
@@ -205,8 +221,15 @@ def test_analyst_previews_then_writes_an_anonymised_export(qtbot, demo_session, 
 
     panel.k.setValue(4)  # new options: the old preview may not be written
     assert not panel.preview_box.isVisibleTo(page) and panel.plan is None
+    panel.preview()  # and a second release of the month must repeat the first one's k
+    qtbot.waitUntil(lambda: not panel.busy, timeout=60_000)
+    assert panel.plan is None
+    refused = find(page, QLabel, "Smallest group size (k) problem").text()
+    assert "same settings" in refused and "k 3" in refused
+    panel.k.setValue(3)
     panel.preview()
     qtbot.waitUntil(lambda: panel.plan is not None, timeout=60_000)
+    assert "first released" in find(page, QLabel, "Release").text()
     panel.result = None
     panel.write_to(tmp_path / "export.zip", as_zip=True)
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
@@ -258,7 +281,7 @@ def test_linked_pseudonyms_are_offered_once_a_team_lead_grants_them(qtbot, team,
         page.export_panel.preview()
         qtbot.waitUntil(lambda: page.export_panel.plan is not None, timeout=30_000)
         assert page.export_panel.plan.linkage
-        assert "linked with earlier linked exports" in find(page, QLabel, "Export summary").text()
+        assert "linked with earlier linked extracts" in find(page, QLabel, "Export summary").text()
     finally:
         analyst.lock()
 

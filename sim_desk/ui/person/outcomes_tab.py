@@ -2,18 +2,21 @@
 
 Figures come from ``outcome_data.person_outcomes``, worked out off the GUI thread (the first
 time in a session it also loads the statistics library, about two seconds); this tab only lays
-them out. Counts that rest
-on a baseline total spread over a window are marked "≈"; a rate ratio that cannot be worked out
-shows "—" with the reason in its tool tip.
+them out. Counts that rest on a baseline total spread over a window are marked "≈"; a rate
+ratio that cannot be worked out shows "—" with the reason in its tool tip. Incidents after the
+after window are shown as "Later", and whether the person has been followed up long enough to
+judge a change is said beside the figures, with a plain-English reading of them.
 """
 
 from __future__ import annotations
 
+import html
 import math
+from collections.abc import Sequence
 from datetime import timedelta
 
 import shiboken6
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -29,6 +32,7 @@ from PySide6.QtWidgets import (
 from sim_desk.records import outcome_data, outcomes
 from sim_desk.records.codes import IncidentType
 from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.reports import reading
 from sim_desk.ui import widgets
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.person.context import PersonContext
@@ -67,13 +71,40 @@ def share_text(part: int, whole: int) -> str:
     return f"{part} of {whole} ({round(100 * part / whole)}%)" if whole else "none due yet"
 
 
-def window_rows(report: outcome_data.PersonOutcomeReport) -> list[tuple[str, outcomes.Window, int]]:
+def window_rows(
+    report: outcome_data.PersonOutcomeReport,
+) -> list[tuple[str, outcomes.Window, int | None]]:
     o = report.outcome
     return [
         ("Prior", o.windows.prior, o.prior_days_at_risk),
         ("Before", o.windows.before, o.before_days_at_risk),
         ("After", o.windows.after, o.after_days_at_risk),
+        ("Later (in no rate)", o.windows.later, None),
     ]
+
+
+def reading_html(items: Sequence[tuple[str, str]]) -> str:
+    """The plain-English reading of the figures as rich text: each term in bold."""
+    return "".join(
+        f"<p><b>{html.escape(term)}:</b> {html.escape(meaning)}</p>" for term, meaning in items
+    )
+
+
+def reading_panel(items: Sequence[tuple[str, str]]) -> QFrame:
+    """A card headed "How to read these figures", for beside the statistics."""
+    card = QFrame()
+    card.setObjectName("card")
+    column = QVBoxLayout(card)
+    title = widgets.heading(reading.TITLE, level=2)
+    title.setAccessibleName("")  # read from its text; the name belongs to the reading itself
+    column.addWidget(title)
+    text = QLabel(reading_html(items))
+    text.setWordWrap(True)
+    text.setTextFormat(Qt.TextFormat.RichText)
+    text.setAccessibleName(reading.TITLE)
+    column.addWidget(text)
+    column.addStretch(1)
+    return card
 
 
 class OutcomesTab(QWidget):
@@ -111,10 +142,10 @@ class OutcomesTab(QWidget):
         months_label = QLabel("&Window")
         months_label.setBuddy(self.months)
 
-        self.windows_model: RowsModel[tuple[str, outcomes.Window, int]] = RowsModel(
+        self.windows_model: RowsModel[tuple[str, outcomes.Window, int | None]] = RowsModel(
             [
                 Column("Window", lambda w: w[0]),
-                Column("From", lambda w: widgets.format_date(w[1].start)),
+                Column("From", lambda w: widgets.format_date(w[1].start) if w[1].days else DASH),
                 Column(
                     "To",
                     lambda w: (
@@ -122,10 +153,12 @@ class OutcomesTab(QWidget):
                     ),
                 ),
                 Column("Days", lambda w: str(w[1].days), align_right=True),
-                Column("Days at risk", lambda w: str(w[2]), align_right=True),
+                Column(
+                    "Days at risk", lambda w: DASH if w[2] is None else str(w[2]), align_right=True
+                ),
                 Column(
                     "Person-years at risk",
-                    lambda w: f"{outcomes.person_years(w[2]):.2f}",
+                    lambda w: DASH if w[2] is None else f"{outcomes.person_years(w[2]):.2f}",
                     align_right=True,
                 ),
             ]
@@ -148,24 +181,41 @@ class OutcomesTab(QWidget):
                     lambda t: ratio_text(t.rate_ratio),
                     tooltip=lambda t: t.rate_ratio.note,
                 ),
+                Column(
+                    "Later",
+                    lambda t: count_text(t.later),
+                    align_right=True,
+                    tooltip=lambda _t: (
+                        "Incidents after the after window (after closure, after the window's"
+                        " length, or today): shown, but in no rate"
+                    ),
+                ),
             ]
         )
         self.table = table_view(self.model, "Outcomes by incident type")
+        self.follow_up = QLabel()
+        self.follow_up.setWordWrap(True)
+        self.follow_up.setAccessibleName("Follow-up")
 
         engagement = QFrame()
         engagement.setObjectName("card")
         engagement.setAccessibleName("Engagement")
         form = QFormLayout(engagement)
         form.addRow(widgets.heading("Engagement since enrolment", level=2))
+        self.contacts = QLabel()
         self.contacts_per_month = QLabel()
         self.attended = QLabel()
         self.on_time = QLabel()
         self.since_last = QLabel()
+        self.contacts_outside = QLabel()
+        self.contacts_outside.setWordWrap(True)
         for label, widget in (
+            ("Contacts since enrolment", self.contacts),
             ("Contacts per month", self.contacts_per_month),
             ("Attended", self.attended),
             ("Planned visits done on time", self.on_time),
             ("Days since last attended contact", self.since_last),
+            ("Not counted here", self.contacts_outside),
         ):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
@@ -174,8 +224,13 @@ class OutcomesTab(QWidget):
         notes = widgets.hint(
             "Rates are per person-year at risk (days in hospital or custody are not at risk)."
             " ≈ marks a count estimated from a baseline total. The rate ratio is after ÷ before"
-            " with an exact 95% interval; — means it cannot be worked out."
+            " with an exact 95% interval; — means it cannot be worked out. "
+            + outcomes.WINDOW_EDGES.replace("<i>", "").replace("</i>", "")
         )
+        notes.setAccessibleName("Window edges")
+        self.reading = reading_panel(reading.PERSON)
+        self.reading.setMinimumWidth(260)
+        self.reading.setMaximumWidth(360)
 
         column = QVBoxLayout(page)
         column.setContentsMargins(16, 12, 16, 12)
@@ -185,9 +240,16 @@ class OutcomesTab(QWidget):
         top.addWidget(months_label)
         top.addWidget(self.months)
         column.addLayout(top)
-        column.addWidget(self.windows)
-        column.addWidget(self.table)
-        column.addWidget(notes)
+        figures_and_reading = QHBoxLayout()
+        statistics = QVBoxLayout()
+        statistics.addWidget(self.windows)
+        statistics.addWidget(self.follow_up)
+        statistics.addWidget(self.table)
+        statistics.addWidget(notes)
+        statistics.addStretch(1)
+        figures_and_reading.addLayout(statistics, 3)
+        figures_and_reading.addWidget(self.reading, 1)
+        column.addLayout(figures_and_reading)
         column.addWidget(engagement)
         column.addWidget(self.caveat)
         column.addStretch(1)
@@ -242,7 +304,13 @@ class OutcomesTab(QWidget):
         self.model.set_rows(report.outcome.types)
         fit_rows(self.windows)
         fit_rows(self.table)
+        self.follow_up.setText(reading.follow_up(report.outcome))
         e = report.engagement
+        self.contacts.setText(str(e.contacts))
+        outside = f"{e.contacts_before} before enrolment (during referral)"
+        if e.contacts_after:
+            outside += f"; {e.contacts_after} after the record closed"
+        self.contacts_outside.setText(outside)
         self.contacts_per_month.setText(
             DASH if e.contacts_per_month is None else f"{e.contacts_per_month:.1f}"
         )
