@@ -1,7 +1,7 @@
 """incident and baseline-count revisions; per-user form drafts (issue 16)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-24 09:00:00.000000
 
 Correcting an incident or a baseline count keeps what it said before, with the reason, as
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
