@@ -36,7 +36,7 @@ import common
 
 from sim_desk.demo import BEFORE_RATES
 from sim_desk.demo.names import BOROUGHS, CULTURES, PRONOUNS
-from sim_desk.records import access, bulk, incidents, people, users
+from sim_desk.records import bulk, incidents, people
 from sim_desk.records.codes import (
     Attendance,
     ConsultationMechanism,
@@ -49,8 +49,10 @@ from sim_desk.records.codes import (
     StaffPresent,
 )
 from sim_desk.records.contacts import ContactDetails
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.team import users
+from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
+from sim_desk.records.vault import unlock
 from sim_desk.records.visits import PlanDetails
 
 #: Per person over a five-year window (scaled with --years): the issue's stress figures.
@@ -636,7 +638,7 @@ def build(
 
     say(f"Creating the vault and team at {paths.database}")
     t0 = time.perf_counter()
-    access.create_vault(
+    unlock.create_vault(
         paths,
         team_name="Stress test trust (synthetic data)",
         username=common.LEAD,
@@ -646,7 +648,7 @@ def build(
     )
     pair_count = max(2, math.ceil(people_count / PEOPLE_PER_PAIR))
     pairs: list[tuple[uuid.UUID, str]] = []
-    with access.unlock(paths, common.LEAD, common.passphrase(common.LEAD), dirs=dirs) as lead:
+    with unlock.unlock(paths, common.LEAD, common.passphrase(common.LEAD), dirs=dirs) as lead:
         today = lead.today()
         for n in range(1, pair_count + 1):
             ids = {}
@@ -675,7 +677,7 @@ def build(
     counts = {"contacts": 0, "incidents": 0, "planned_visits": 0, "plans": 0}
     for n, (pair_id, clinician) in enumerate(pairs):
         mine = timelines[n::pair_count]
-        with access.unlock(paths, clinician, common.passphrase(clinician), dirs=dirs) as vault:
+        with unlock.unlock(paths, clinician, common.passphrase(clinician), dirs=dirs) as vault:
             builder = Builder(vault, random.Random(seed * 7 + n), today, rates)
             for start in range(0, len(mine), CHUNK):
                 builder.chunk(mine[start : start + CHUNK], pair_id, seed, phases)
@@ -690,8 +692,8 @@ def build(
 
     say("Writing the unencrypted copy for the encrypted/plain comparison")
     t0 = time.perf_counter()
-    keys = access.unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
-    with access.unlock(paths, common.LEAD, common.passphrase(common.LEAD), dirs=dirs) as lead:
+    keys = unlock.unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
+    with unlock.unlock(paths, common.LEAD, common.passphrase(common.LEAD), dirs=dirs) as lead:
         long_history, log_person, names = _choose(lead, timelines, today)
         as_of = lead.now()
     common.export_plain(paths, keys.record_key, plain)
@@ -742,7 +744,7 @@ def _choose(
 
 
 def _table_counts(paths, record_key: bytes) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    from sim_desk.records.store import raw_connection
+    from sim_desk.records.vault.store import raw_connection
 
     with raw_connection(paths.database, record_key) as conn:
         return {

@@ -41,16 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 import make_vault
 
-from sim_desk.records import (
-    access,
-    caseload,
-    contacts,
-    incidents,
-    outcome_data,
-    people,
-    visits,
-)
-from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records import contacts, incidents, people, visits
+from sim_desk.records.read_models import caseload, outcome_data
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault import unlock
 
 HERE = common.HERE
 GUI_PROBE = HERE / "gui_probe.py"
@@ -116,17 +110,17 @@ SMOKE = Repeats(2, 1, 2, 3, 1, 1, 1, 1, 2)
 
 @contextmanager
 def cached_keys(keys: Any) -> Iterator[None]:
-    """access.unlock without Argon2: the slot is opened once, its keys handed back each time."""
-    original = access.unlock_user
-    access.unlock_user = lambda paths, username, passphrase: keys  # type: ignore[assignment]
+    """unlock.unlock without Argon2: the slot is opened once, its keys handed back each time."""
+    original = unlock.unlock_user
+    unlock.unlock_user = lambda paths, username, passphrase: keys  # type: ignore[assignment]
     try:
         yield
     finally:
-        access.unlock_user = original  # type: ignore[assignment]
+        unlock.unlock_user = original  # type: ignore[assignment]
 
 
 def unlock_to_today(paths: Any, dirs: Any, clock: Any) -> UnlockedVault:
-    vault = access.unlock(paths, common.LEAD, "(cached)", dirs=dirs, clock=clock)
+    vault = unlock.unlock(paths, common.LEAD, "(cached)", dirs=dirs, clock=clock)
     caseload.today_view(vault)
     return vault
 
@@ -319,7 +313,7 @@ def run(
     dirs = common.app_dirs(out)
     clock = common.bench_clock(manifest.as_of_time)
     paths, plain_paths = manifest.paths, manifest.plain_paths
-    keys = access.unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
+    keys = unlock.unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
     long_history = uuid.UUID(manifest.long_history_person)
     log_person = uuid.UUID(manifest.log_person)
     figures: dict[str, dict[str, Figure]] = {}
@@ -343,9 +337,9 @@ def run(
 
             measure_pair(figures, "unlock_to_today", repeats.unlock, enc_unlock, plain_unlock)
 
-        enc = access.unlock(paths, common.LEAD, "(cached)", dirs=dirs, clock=clock)
+        enc = unlock.unlock(paths, common.LEAD, "(cached)", dirs=dirs, clock=clock)
         with common.plain_store():
-            plain = access.unlock(plain_paths, common.LEAD, "(cached)", dirs=dirs, clock=clock)
+            plain = unlock.unlock(plain_paths, common.LEAD, "(cached)", dirs=dirs, clock=clock)
     try:
         both = {"encrypted": enc, "plain": plain}
         if wanted("caseload_keystroke"):
@@ -621,7 +615,7 @@ def profile(manifest: common.Manifest, out: Path, key: str, top: int = 30) -> st
     """cProfile of one figure's work on the encrypted vault (after one warm-up run)."""
     dirs = common.app_dirs(out)
     clock = common.bench_clock(manifest.as_of_time)
-    keys = access.unlock_user(manifest.paths, common.LEAD, common.passphrase(common.LEAD))
+    keys = unlock.unlock_user(manifest.paths, common.LEAD, common.passphrase(common.LEAD))
     pid = uuid.UUID(manifest.long_history_person)
     with cached_keys(keys):
         if key == "unlock_to_today":
@@ -631,7 +625,7 @@ def profile(manifest: common.Manifest, out: Path, key: str, top: int = 30) -> st
 
             vault = None
         else:
-            vault = access.unlock(manifest.paths, common.LEAD, "-", dirs=dirs, clock=clock)
+            vault = unlock.unlock(manifest.paths, common.LEAD, "-", dirs=dirs, clock=clock)
             works: dict[str, Callable[[], Any]] = {
                 "caseload_keystroke": lambda: [
                     caseload_keystroke(vault, t) for t in keystrokes(manifest.search_names)

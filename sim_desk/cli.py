@@ -30,7 +30,7 @@ from sim_desk.records.errors import (
     VaultExists,
     VaultNotFound,
 )
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 
 # Exit codes a script can rely on.
 EXIT_OK = 0
@@ -95,13 +95,13 @@ def vault_paths(args: argparse.Namespace) -> VaultPaths:
 
 
 def open_vault(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from sim_desk.records import access
+    from sim_desk.records.vault import unlock
 
     paths = vault_paths(args)
     if not args.user:
         raise UsageError("Say who you are with --user NAME.")
     secret = read_secret(args.passphrase_file, prompt=f"Passphrase for {args.user}: ")
-    return warn_about(access.unlock(paths, args.user, secret))
+    return warn_about(unlock.unlock(paths, args.user, secret))
 
 
 def warn_about(vault):  # type: ignore[no-untyped-def]
@@ -120,7 +120,7 @@ def warn_about(vault):  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from sim_desk.records import access
+    from sim_desk.records.vault import unlock
 
     paths = vault_paths(args)
     access_check = paths.exists()
@@ -129,7 +129,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     secret = read_secret(
         args.passphrase_file, prompt=f"New passphrase for {args.user}: ", confirm=True
     )
-    new = access.create_vault(
+    new = unlock.create_vault(
         paths,
         team_name=args.team,
         username=args.user,
@@ -192,7 +192,7 @@ def open_app(paths: VaultPaths | None) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from sim_desk.records import users
+    from sim_desk.records.team import users
 
     with open_vault(args) as vault:
         if args.users_command == "list":
@@ -226,7 +226,7 @@ def cmd_users(args: argparse.Namespace) -> int:
                 " of the vault they may hold."
             )
         elif args.users_command in ("grant-linkage", "revoke-linkage"):
-            from sim_desk.records import export_data
+            from sim_desk.records.read_models import export_data
 
             match = [u for u in users.list_users(vault) if u.username == args.username.casefold()]
             if not match:
@@ -319,7 +319,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sim_desk.records.verify import verify_with_passphrase
+    from sim_desk.records.vault.verify import verify_with_passphrase
 
     paths = vault_paths(args)
     if not args.user:
@@ -331,10 +331,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     if args.reviewed:
-        from sim_desk.records import access
-        from sim_desk.records.verify import mark_findings_reviewed
+        from sim_desk.records.vault import unlock
+        from sim_desk.records.vault.verify import mark_findings_reviewed
 
-        with access.unlock(paths, args.user, secret) as vault:
+        with unlock.unlock(paths, args.user, secret) as vault:
             marked = mark_findings_reviewed(vault)
         print(f"Marked {marked} audit finding(s) as looked into by {args.user}.")
         return EXIT_OK
@@ -349,7 +349,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from sim_desk.records.backup import backup_vault
+    from sim_desk.records.vault.backup import backup_vault
 
     with open_vault(args) as vault:
         info = backup_vault(vault, Path(args.out), overwrite=args.overwrite)
@@ -361,7 +361,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from sim_desk.records.backup import restore_backup
+    from sim_desk.records.vault.backup import restore_backup
 
     target = VaultPaths.at(args.to)
     info = restore_backup(Path(args.backup), target)
@@ -372,13 +372,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    from sim_desk.records import access
-    from sim_desk.records.rekey import confirm_recovery_key, renew_recovery_key, rotate_keys
+    from sim_desk.records.vault import unlock
+    from sim_desk.records.vault.rekey import confirm_recovery_key, renew_recovery_key, rotate_keys
 
     paths = vault_paths(args)
     if args.recovery_key_file or not args.user:
         secret = read_secret(args.recovery_key_file, prompt="Recovery key: ", env=None)
-        vault = warn_about(access.unlock_with_recovery_key(paths, secret))
+        vault = warn_about(unlock.unlock_with_recovery_key(paths, secret))
     else:
         vault = open_vault(args)
     with vault:
@@ -776,7 +776,7 @@ def _unexpected(error: Exception) -> int:
     reported by type and place only (an exception's text may quote record data)."""
     import traceback
 
-    from sim_desk.records.store import DAMAGED_DATABASE, is_damage
+    from sim_desk.records.vault.store import DAMAGED_DATABASE, is_damage
 
     if is_damage(error) or is_damage(error.__cause__ or error):
         print(f"sim-desk: {DAMAGED_DATABASE}", file=sys.stderr)

@@ -116,18 +116,20 @@ class World:
     pdf: bytes = b""
 
     def unlock(self, username: str) -> Any:
-        from sim_desk.records import access
+        from sim_desk.records.vault import unlock
 
-        return access.unlock(self.paths, username, PASSPHRASES[username], dirs=self.dirs)
+        return unlock.unlock(self.paths, username, PASSPHRASES[username], dirs=self.dirs)
 
 
 def _records(root: Path, checks: Checks) -> World | None:
     """Creates the vault, its team and people; checks the clinician-only note both ways."""
-    from sim_desk.records import access, contacts, people, users, visits
+    from sim_desk.records import contacts, people, visits
     from sim_desk.records.appdirs import AppDirs
     from sim_desk.records.codes import PersonStatus, Role, VisitFrequency
     from sim_desk.records.errors import PermissionDenied
-    from sim_desk.records.vault import VaultPaths
+    from sim_desk.records.team import users
+    from sim_desk.records.vault import unlock
+    from sim_desk.records.vault.files import VaultPaths
 
     world = World(
         root=root,
@@ -136,7 +138,7 @@ def _records(root: Path, checks: Checks) -> World | None:
         people=[],
     )
     try:
-        access.create_vault(
+        unlock.create_vault(
             world.paths,
             team_name="Self-test",
             username="lead",
@@ -341,7 +343,7 @@ def _gui(world: World, say: Callable[[str], object]) -> bool | str:
 
 
 def _verify(world: World) -> bool | str:
-    from sim_desk.records.verify import verify_vault
+    from sim_desk.records.vault.verify import verify_vault
 
     with world.unlock("officer") as officer:
         report = verify_vault(officer)

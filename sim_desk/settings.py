@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.fileio import write_atomic
+from sim_desk.records.vault.fileio import write_atomic
 
 AUTO_LOCK_CHOICES = (1, 2, 5, 10, 15, 30)
 OUTCOME_MONTHS_CHOICES = (6, 12, 24)

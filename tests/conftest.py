@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 
 import tests.fuzzing  # noqa: F401  (loads the hypothesis profile before any test module)
-from sim_desk.records import access, people, slotcrypto, users
+from sim_desk.records import people
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.codes import Role
-from sim_desk.records.unlocked import UnlockedVault
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.team import users
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault import slotcrypto, unlock
+from sim_desk.records.vault.files import VaultPaths
 
 PASSPHRASES = {
     "lead": "lead passphrase one",
@@ -45,7 +47,7 @@ class Team:
     clock: Callable[[], datetime]
 
     def unlock(self, username: str) -> UnlockedVault:
-        return access.unlock(
+        return unlock.unlock(
             self.paths, username, PASSPHRASES[username], dirs=self.dirs, clock=self.clock
         )
 
@@ -82,7 +84,7 @@ def _team_template(
     folder = tmp_path_factory.mktemp("template")
     paths = VaultPaths.at(folder / "vault" / "team.simvault")
     dirs = AppDirs(folder / "d", folder / "s", folder / "c")
-    new = access.create_vault(
+    new = unlock.create_vault(
         paths,
         team_name="North Team",
         username="lead",
@@ -91,7 +93,7 @@ def _team_template(
         clinical_lead=True,
         clock=fixed_clock,
     )
-    with access.unlock(paths, "lead", PASSPHRASES["lead"], dirs=dirs, clock=fixed_clock) as lead:
+    with unlock.unlock(paths, "lead", PASSPHRASES["lead"], dirs=dirs, clock=fixed_clock) as lead:
         ids = {}
         for name, role, shown in (
             ("officer", Role.OFFICER, "Olu Officer"),

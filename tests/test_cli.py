@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sim_desk import cli
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 
 CANARY_GIVEN = "Canaryzofia"
 CANARY_NHS = "9434765919"

@@ -3,15 +3,16 @@
 from sqlalchemy import func, select
 
 from sim_desk import demo
-from sim_desk.records import access, outcome_data
 from sim_desk.records.model import Contact, Person
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.read_models import outcome_data
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
 
 
 def test_small_demo_vault_has_every_kind_of_record(tmp_path):
     paths = VaultPaths.at(tmp_path / "demo.simvault")
     demo.build_demo_vault(paths, people=14, seed=3)
-    with access.unlock(paths, "lead", demo.DEMO_LOGINS["lead"][0]) as lead:
+    with unlock.unlock(paths, "lead", demo.DEMO_LOGINS["lead"][0]) as lead:
         with lead.read() as session:
             names = set(session.execute(select(Person.given_name)).scalars())
             notes = session.execute(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sim_desk.records import store
+from sim_desk.records.vault import store
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "installer.spec"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from sim_desk.records import access, contacts, incidents, people, users, visits
+from sim_desk.records import contacts, incidents, people, visits
 from sim_desk.records.codes import (
     Attendance,
     ConsultationMechanism,
@@ -24,9 +24,11 @@ from sim_desk.records.codes import (
     Role,
     StaffPresent,
 )
-from sim_desk.records.unlocked import LOCAL_ZONE, Progress, UnlockedVault
+from sim_desk.records.team import users
+from sim_desk.records.unit_of_work import LOCAL_ZONE, Progress, UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
 
 from .names import BOROUGHS, CULTURES, PRONOUNS
 
@@ -125,7 +127,7 @@ def build_demo_vault(
             progress(fraction, text)
 
     tell(0.0, "Creating the encrypted vault")
-    access.create_vault(
+    unlock.create_vault(
         paths,
         team_name="Demo SIM Team (synthetic data)",
         username="lead",
@@ -133,7 +135,7 @@ def build_demo_vault(
         passphrase=lead_pass,
         clinical_lead=True,
     )
-    with access.unlock(paths, "lead", lead_pass) as lead:
+    with unlock.unlock(paths, "lead", lead_pass) as lead:
         ids = {}
         others = [name for name in DEMO_LOGINS if name != "lead"]
         for number, (name, (passphrase, role, shown, _)) in enumerate(
@@ -152,7 +154,7 @@ def build_demo_vault(
     # for clinician-only notes, and people join the signed-in pair's caseload.
     made = 0
     for pair_index, clinician in enumerate(("clinician", "clinician2")):
-        with access.unlock(paths, clinician, DEMO_LOGINS[clinician][0]) as vault:
+        with unlock.unlock(paths, clinician, DEMO_LOGINS[clinician][0]) as vault:
             for index in range(pair_index, people, 2):
                 tell(0.3 + 0.7 * made / max(people, 1), f"Person {made + 1} of {people}")
                 with vault.batch():
@@ -472,13 +474,13 @@ def print_logins(paths: VaultPaths) -> None:
 def print_summary(paths: VaultPaths) -> None:
     """Counts of what the demo vault holds (no names), as its team lead sees them."""
     user, secret = "lead", DEMO_LOGINS["lead"][0]
-    with access.unlock(paths, user, secret) as vault:
+    with unlock.unlock(paths, user, secret) as vault:
         print_counts(vault)
 
 
 def print_counts(vault: UnlockedVault) -> None:
     """Counts of what the vault holds (no names), within what the signed-in user may see."""
-    from sim_desk.records.caseload import vault_counts
+    from sim_desk.records.read_models.caseload import vault_counts
 
     counts = vault_counts(vault)
     statuses = ", ".join(

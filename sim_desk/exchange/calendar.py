@@ -24,11 +24,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sim_desk.exchange.files import sha256, write_file
-from sim_desk.records import export_data
-from sim_desk.records.audit import Action
 from sim_desk.records.codes import ConsultationMechanism
 from sim_desk.records.errors import PermissionDenied
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.read_models import export_data
+from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.vault.audit import Action
 
 Progress = Callable[[float, str], None]
 PRODID = "-//SIM Desk//Planned visits//EN"

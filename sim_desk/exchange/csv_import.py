@@ -17,30 +17,30 @@ import`` call the same functions.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import os
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sim_desk.records import incidents, people
-from sim_desk.records.audit import Action
-from sim_desk.records.codes import IncidentType, PersonStatus
+from sim_desk.records.codes import IncidentType
 from sim_desk.records.errors import ValidationError
 from sim_desk.records.incidents import IncidentDetails
-from sim_desk.records.model import Incident, Person, PersonStatusChange
+from sim_desk.records.model import Incident, Person
 from sim_desk.records.people import CASEWORKERS, PersonDetails
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 from sim_desk.records.validation import clean_text, normalise_nhs_number
+from sim_desk.records.vault.audit import Action
 
 if TYPE_CHECKING:
     from sim_desk.exchange.mappings import ColumnMapping
@@ -429,17 +429,6 @@ def _moment(row: _Row, column: str) -> datetime:
 # -- shared plumbing ------------------------------------------------------------------------
 
 
-@contextmanager
-def _session(vault: UnlockedVault, dry_run: bool) -> Iterator[Session]:
-    """A dry run reads; a real import checks and writes in one write transaction."""
-    if dry_run:
-        with vault.read() as session:
-            yield session
-    else:
-        with vault.write() as session:
-            yield session
-
-
 # -- people ---------------------------------------------------------------------------------
 
 
@@ -490,12 +479,13 @@ def import_people(
     rows = _read_rows(Path(path), "people", mapping)
     today = vault.today()
     errors: list[tuple[int, str]] = []
-    checked: list[tuple[_Row, dict[str, Any]]] = []
+    checked: list[tuple[_Row, PersonDetails]] = []
     first_line: dict[tuple[str, str], int] = {}
     for row in rows:
         try:
             _too_many_cells(row)
-            values = people.validate_person_details(_person_details(row), today)
+            details = dataclasses.replace(_person_details(row), pair_id=pair_id)
+            values = people.validate_person_details(details, today)
             for column, label in _UNIQUE_PERSON_COLUMNS:
                 if values[column] is None:
                     continue
@@ -505,56 +495,50 @@ def import_people(
                         f"{label}: line {earlier} has the same {label}; list each person once.",
                         column,
                     )
-            checked.append((row, values))
+            checked.append((row, details))
         except ValidationError as error:
             errors.append((row.line, str(error)))
-    with _session(vault, dry_run) as session:
-        chosen_pair = people._choose_pair(vault, session, pair_id)
-        for row, values in checked:
+    if errors:
+        return ImportReport("people", len(rows), 0, 0, tuple(sorted(errors)), dry_run)
+    # Each person goes through the same use case as one added by hand, in one batch that commits
+    # only if every row is accepted, and never for a dry run.
+    with contextlib.suppress(_Undo), vault.batch():
+        for row, details in checked:
             try:
-                people._check_unique(session, values)
+                people.create_person(vault, details)
             except ValidationError as error:
                 errors.append((row.line, str(error)))
-        if errors:
-            return ImportReport("people", len(rows), 0, 0, tuple(sorted(errors)), dry_run)
-        if not dry_run:
-            for _, values in checked:
-                _add_person(vault, session, values, chosen_pair)
-            vault.audit(
-                session,
-                Action.IMPORT,
-                "person",
-                None,
-                kind="people",
-                rows=len(rows),
-                added=len(checked),
-                duplicates=0,
-                **({"mapping": mapping.name} if mapping is not None else {}),
-            )
-    return ImportReport("people", len(rows), len(checked), 0, (), dry_run)
+        if errors or dry_run:
+            raise _Undo
+        _audit_import(vault, "person", "people", len(rows), len(checked), 0, mapping)
+    return ImportReport("people", len(rows), len(checked), 0, tuple(sorted(errors)), dry_run)
 
 
-def _add_person(
-    vault: UnlockedVault, session: Session, values: dict[str, Any], pair_id: uuid.UUID | None
+class _Undo(Exception):
+    """Rolls an import's batch back: a row was refused, or it was a dry run."""
+
+
+def _audit_import(
+    vault: UnlockedVault,
+    entity: str,
+    kind: str,
+    rows: int,
+    added: int,
+    duplicates: int,
+    mapping: ColumnMapping | None,
 ) -> None:
-    # Mirrors people.create_person, inside the import's single transaction.
-    person = Person(
-        **values,
-        status=PersonStatus.REFERRED.value,
-        pair_id=pair_id,
-        created_by=vault.actor.user_id,
-    )
-    session.add(person)
-    session.flush()
-    session.add(
-        PersonStatusChange(
-            person_id=person.id,
-            from_status=None,
-            to_status=PersonStatus.REFERRED.value,
-            changed_on=values["referred_on"],
-            created_by=vault.actor.user_id,
+    with vault.write() as session:
+        vault.audit(
+            session,
+            Action.IMPORT,
+            entity,
+            None,
+            kind=kind,
+            rows=rows,
+            added=added,
+            duplicates=duplicates,
+            **({"mapping": mapping.name} if mapping is not None else {}),
         )
-    )
 
 
 # -- incidents ------------------------------------------------------------------------------
@@ -673,7 +657,7 @@ def import_incidents(
     vault.require_role(*CASEWORKERS, doing="import incidents")
     rows = _read_rows(Path(path), "incidents", mapping)
     errors: list[tuple[int, str]] = []
-    with _session(vault, dry_run) as session:
+    with vault.read() as session:
         caseload = _Caseload(vault, session)
         checked: list[tuple[_Row, Person, IncidentDetails]] = []
         for row in rows:
@@ -688,7 +672,7 @@ def import_incidents(
         if errors:
             return ImportReport("incidents", len(rows), 0, 0, tuple(errors), dry_run)
         known = _existing_keys(session, {person.id for _, person, _ in checked})
-        to_add: list[tuple[Person, IncidentDetails]] = []
+        to_add: list[tuple[uuid.UUID, IncidentDetails]] = []
         preview: list[IncidentPreview] = []
         duplicate_lines: list[int] = []
         for row, person, details in checked:
@@ -698,21 +682,20 @@ def import_incidents(
                 duplicate_lines.append(row.line)
                 continue
             known.add(key)
-            to_add.append((person, details))
+            to_add.append((person.id, details))
             preview.append(IncidentPreview(row.line, person.id, kind, details.occurred_at))
-        if not dry_run:
-            for person, details in to_add:
-                incidents._add_incident(vault, session, person, details)
-            vault.audit(
-                session,
-                Action.IMPORT,
+    if not dry_run:  # the same use case as an incident recorded by hand, all in one batch
+        with vault.batch():
+            for person_id, details in to_add:
+                incidents.record_incident(vault, person_id, details)
+            _audit_import(
+                vault,
                 "incident",
-                None,
-                kind="incidents",
-                rows=len(rows),
-                added=len(to_add),
-                duplicates=len(duplicate_lines),
-                **({"mapping": mapping.name} if mapping is not None else {}),
+                "incidents",
+                len(rows),
+                len(to_add),
+                len(duplicate_lines),
+                mapping,
             )
     return ImportReport(
         "incidents",

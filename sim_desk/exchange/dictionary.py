@@ -10,12 +10,12 @@ from sim_desk import __version__
 from sim_desk.exchange import aggregates as agg
 from sim_desk.exchange import anonymise as anon
 from sim_desk.records.codes import IncidentType
-from sim_desk.records.outcome_data import ALL_TYPES
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.read_models.outcome_data import ALL_TYPES
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 
 if TYPE_CHECKING:
     from sim_desk.exchange.export import ExportPlan
-    from sim_desk.records.releases import EarlierRelease
+    from sim_desk.records.read_models.releases import EarlierRelease
 
 LIMITS = (
     "There is no control group: a fall after enrolment cannot be put down to SIM alone.",

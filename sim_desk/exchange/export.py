@@ -9,7 +9,8 @@
 
 :func:`plan_export` gathers the cohort through the records layer as at the end of last month,
 protects and audits everything in memory, and checks it against earlier releases of the same
-month (:mod:`sim_desk.records.releases`): a wizard shows the plan before anything is written.
+month (:mod:`sim_desk.records.read_models.releases`): a wizard shows the plan before anything is
+written.
 :func:`write_export` writes the files and ``data_dictionary.json`` to a new folder or a zip,
 atomically and owner-only, with one audit entry holding each file's SHA-256, and logs the
 release.
@@ -42,12 +43,13 @@ from sim_desk.exchange.files import (
     xlsx_bytes,
     zip_bytes,
 )
-from sim_desk.records import export_data, releases
-from sim_desk.records.audit import Action
 from sim_desk.records.errors import PermissionDenied, ValidationError
-from sim_desk.records.outcome_data import ALL_TYPES
 from sim_desk.records.outcomes import add_months, person_years
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.permissions import EXPORTERS
+from sim_desk.records.read_models import export_data, releases
+from sim_desk.records.read_models.outcome_data import ALL_TYPES
+from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
+from sim_desk.records.vault.audit import Action
 
 Progress = Callable[[float, str], None]
 FILE_NAMES = ("people.csv", "aggregates.csv", "export.xlsx", "data_dictionary.json")
@@ -415,7 +417,7 @@ def write_export(
         ValidationError: the destination exists (a non-empty folder) or its folder does not,
             or the period was released since the plan was made (plan again).
     """
-    vault.require_role(*export_data.EXPORTERS, doing="run anonymised exports")
+    vault.require_role(*EXPORTERS, doing="run anonymised exports")
     if plan.vault_id != vault.vault_id:
         raise PermissionDenied("This export was prepared from another vault; prepare it again.")
     earlier = releases.releases_of(vault, plan.data_as_of)

@@ -2,7 +2,8 @@
 
 Nothing is written until every file is complete in memory. A folder is built beside its
 destination under a hidden temporary name and renamed into place; a zip (or a single file) goes
-through :func:`~sim_desk.records.fileio.write_atomic`. Either way a crash leaves the old state or
+through :func:`~sim_desk.records.vault.fileio.write_atomic`. Either way a crash leaves the old
+state or
 the new one, never half an export, and no other user on the computer can read the files.
 """
 
@@ -21,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sim_desk.records.errors import ValidationError
-from sim_desk.records.fileio import OWNER_ONLY, fsync_directory, write_atomic
+from sim_desk.records.vault.fileio import OWNER_ONLY, fsync_directory, write_atomic
 
 OWNER_ONLY_FOLDER = 0o700
 

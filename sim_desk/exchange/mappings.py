@@ -23,7 +23,7 @@ from sim_desk.exchange.csv_import import KINDS
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.codes import IncidentSource, IncidentType, LegalAction
 from sim_desk.records.errors import ValidationError
-from sim_desk.records.fileio import write_atomic
+from sim_desk.records.vault.fileio import write_atomic
 
 FORMAT = "sim-desk-import-mapping"
 FOLDER = "import-mappings"

@@ -27,7 +27,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from sim_desk.records import contacts, incidents, visits
-from sim_desk.records.audit import Action
 from sim_desk.records.codes import IncidentType, PlannedVisitStatus
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import ValidationError
@@ -42,8 +41,9 @@ from sim_desk.records.model import (
     VisitPlan,
 )
 from sim_desk.records.people import CASEWORKERS, load_person
-from sim_desk.records.unlocked import UnlockedVault, local_date
+from sim_desk.records.unit_of_work import UnlockedVault, local_date
 from sim_desk.records.validation import check_order, clean_text
+from sim_desk.records.vault.audit import Action
 from sim_desk.records.visits import PlanDetails
 
 #: Bound parameters per IN list (SQLite allows 32,766; stay well clear).
@@ -104,7 +104,12 @@ def add_contacts(
     """
     vault.require_role(*CASEWORKERS, doing="log contacts")
     cleaned = [
-        (pid, contacts._clean(vault, d), contacts._clinical_text(vault, d), d.planned_visit_id)
+        (
+            pid,
+            contacts.clean_contact(vault, d),
+            contacts.clinical_text(vault, d),
+            d.planned_visit_id,
+        )
         for pid, d in items
     ]
     if not cleaned:
@@ -188,7 +193,7 @@ def add_incidents(
         The new incidents' ids, in the order given.
     """
     vault.require_role(*CASEWORKERS, doing="record incidents")
-    cleaned = [(pid, incidents._clean_incident(vault, d)) for pid, d in items]
+    cleaned = [(pid, incidents.clean_incident(vault, d)) for pid, d in items]
     if not cleaned:
         return []
     with vault.write() as session:
@@ -201,8 +206,8 @@ def add_incidents(
             occurred: datetime = clean.values["occurred_at"]
             episode = clean.episode
             if episode is None and clean.values["incident_type"] == IncidentType.S136.value:
-                episode = incidents._Episode(occurred)
-            incidents._check_for_person(people[pid], occurred, episode)
+                episode = incidents.Episode(occurred)
+            incidents.check_for_person(people[pid], occurred, episode)
             incident_id = uuid.uuid4()
             rows.append({"id": incident_id, "person_id": pid, **clean.values, **tracked})
             if episode is None:
@@ -260,7 +265,7 @@ def plan_visits(
     vault.require_role(*CASEWORKERS, doing="plan visits")
     cleaned = []
     for pid, details in items:
-        values = visits._clean_plan(vault, details)
+        values = visits.clean_plan(vault, details)
         times = visits.visit_times(
             values["frequency"],
             values["first_visit_at"],
@@ -277,7 +282,7 @@ def plan_visits(
         visit_rows: list[dict[str, Any]] = []
         made: list[PlannedPlan] = []
         for pid, values, times in cleaned:
-            visits._check_person_can_be_visited(
+            visits.check_person_can_be_visited(
                 people[pid],
                 local_date(values["first_visit_at"]),
                 field="first_visit_at",

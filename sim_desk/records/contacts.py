@@ -14,18 +14,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sim_desk.records.audit import Action
 from sim_desk.records.codes import Attendance, ConsultationMechanism, Role, StaffPresent
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.model import Contact, ContactRevision, PlannedVisit, User
 from sim_desk.records.people import CASEWORKERS, load_person
-from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.validation import (
     MAX_NOTE_CHARS,
     check_moment_not_future,
     check_order,
     clean_text,
 )
+from sim_desk.records.vault.audit import Action
 
 #: The fields a revision keeps (besides the encrypted clinical note).
 REVISED_FIELDS = (
@@ -79,7 +79,7 @@ class RevisionView:
     reason: str | None
 
 
-def _clean(vault: UnlockedVault, details: ContactDetails) -> dict[str, object]:
+def clean_contact(vault: UnlockedVault, details: ContactDetails) -> dict[str, object]:
     started = details.started_at
     if not isinstance(started, datetime) or started.tzinfo is None:
         raise ValidationError("Start time: enter a date and time.", "started_at")
@@ -107,7 +107,7 @@ def _clean(vault: UnlockedVault, details: ContactDetails) -> dict[str, object]:
     }
 
 
-def _clinical_text(vault: UnlockedVault, details: ContactDetails) -> str | None:
+def clinical_text(vault: UnlockedVault, details: ContactDetails) -> str | None:
     text = clean_text(
         details.clinical_note,
         field="clinical_note",
@@ -145,8 +145,8 @@ def _link_planned_visit(
 def log_contact(vault: UnlockedVault, person_id: uuid.UUID, details: ContactDetails) -> uuid.UUID:
     """Logs a contact, committed durably. Linking a planned visit marks that visit done."""
     vault.require_role(*CASEWORKERS, doing="log contacts")
-    values = _clean(vault, details)
-    clinical = _clinical_text(vault, details)
+    values = clean_contact(vault, details)
+    clinical = clinical_text(vault, details)
     with vault.write() as session:
         person = load_person(vault, session, person_id)
         check_order(
@@ -190,9 +190,9 @@ def amend_contact(
     too, and must not be able to wipe a note they cannot read); an empty string clears it.
     """
     vault.require_role(*CASEWORKERS, doing="amend contacts")
-    values = _clean(vault, details)
+    values = clean_contact(vault, details)
     clear_clinical = details.clinical_note is not None and not details.clinical_note.strip()
-    clinical = None if clear_clinical else _clinical_text(vault, details)
+    clinical = None if clear_clinical else clinical_text(vault, details)
     if clear_clinical and not vault.has_clinical_key:
         raise PermissionDenied(
             "Only clinicians and clinical leads can change a clinician-only note."

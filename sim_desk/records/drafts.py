@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from sim_desk.records.errors import NotFound, PermissionDenied, SimDeskError, VaultDamaged
 from sim_desk.records.model import Draft
-from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.unit_of_work import UnlockedVault
 
 #: Drafts older than this are deleted: they hold personal data nobody has decided to keep.
 KEEP_DAYS = 30

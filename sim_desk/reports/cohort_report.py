@@ -15,10 +15,11 @@ from pathlib import Path
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
-from sim_desk.records import outcome_data, outcomes, people, report_data
+from sim_desk.records import outcomes, people
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, IncidentType
-from sim_desk.records.outcome_data import CohortReport
-from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.read_models import outcome_data, report_data
+from sim_desk.records.read_models.outcome_data import CohortReport
+from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.reports import charts, reading
 from sim_desk.reports.equality import equality_section
 from sim_desk.reports.layout import (

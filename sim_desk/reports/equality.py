@@ -24,7 +24,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether
 
 from sim_desk.records import disclosure
-from sim_desk.records.report_data import EqualityTable, GroupFigures
+from sim_desk.records.read_models.report_data import EqualityTable, GroupFigures
 from sim_desk.reports.layout import SUPPRESSED, data_table, number
 from sim_desk.reports.pdf import heading, para, rich, styles
 

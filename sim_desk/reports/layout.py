@@ -11,7 +11,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table, TableStyle
 
 from sim_desk.records import outcomes
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.reports.pdf import DARK, NHS_BLUE, TABLE_FONT, para, rich, styles
 
 #: Width of the text block on A4 with the shared margins.

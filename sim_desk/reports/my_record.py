@@ -14,10 +14,11 @@ from pathlib import Path
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
-from sim_desk.records import incidents, report_data, visits
+from sim_desk.records import incidents, visits
 from sim_desk.records.codes import IncidentType
-from sim_desk.records.report_data import PersonReportFacts
-from sim_desk.records.unlocked import UnlockedVault, local_date
+from sim_desk.records.read_models import report_data
+from sim_desk.records.read_models.report_data import PersonReportFacts
+from sim_desk.records.unit_of_work import UnlockedVault, local_date
 from sim_desk.reports.layout import DASH, data_table, facts_table, uk_date, uk_datetime
 from sim_desk.reports.pdf import Provenance, build_pdf, heading, para, rich, styles, write_pdf
 from sim_desk.reports.people_text import about_rows, equality_rows

@@ -19,8 +19,8 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, Flowable, Paragraph, SimpleDocTemplate
 
 from sim_desk import __version__
-from sim_desk.records.fileio import write_atomic
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
+from sim_desk.records.vault.fileio import write_atomic
 from sim_desk.reports.scripts import fonts_dir, needs_shaping, rich, shaped_style
 
 __all__ = ["fonts_dir", "rich"]

@@ -9,8 +9,8 @@ from reportlab.platypus import Flowable
 
 from sim_desk.records.codes import EthnicCategory, GenderIdentity
 from sim_desk.records.people import PersonRecord
-from sim_desk.records.report_data import PersonReportFacts
-from sim_desk.records.unlocked import local_date
+from sim_desk.records.read_models.report_data import PersonReportFacts
+from sim_desk.records.unit_of_work import local_date
 from sim_desk.reports.layout import DASH, data_table, uk_date
 from sim_desk.reports.pdf import heading, para, rich, styles
 

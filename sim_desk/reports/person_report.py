@@ -1,8 +1,8 @@
 """The person outcome report: who, the pair, goals, before/after figures, engagement, contacts.
 
 Clinician-only notes appear only when a clinician or clinical lead asks for them; anyone else
-asking is refused (records.report_data.check_clinical_notes), and without the request no note
-text is read at all.
+asking is refused (records.read_models.report_data.check_clinical_notes), and without the
+request no note text is read at all.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from pathlib import Path
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
-from sim_desk.records import outcome_data, outcomes, report_data
+from sim_desk.records import outcomes
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES
-from sim_desk.records.report_data import PersonReportFacts
-from sim_desk.records.unlocked import UnlockedVault, local_date
+from sim_desk.records.read_models import outcome_data, report_data
+from sim_desk.records.read_models.report_data import PersonReportFacts
+from sim_desk.records.unit_of_work import UnlockedVault, local_date
 from sim_desk.reports import charts, reading
 from sim_desk.reports.layout import (
     boxed,

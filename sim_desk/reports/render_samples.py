@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sim_desk import demo
-from sim_desk.records import access, caseload
-from sim_desk.records.unlocked import UnlockedVault
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.read_models import caseload
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.reports.cohort_report import cohort_report_pdf
 from sim_desk.reports.my_record import my_record_pdf
 from sim_desk.reports.person_report import person_report_pdf
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.build_demo_vault(paths, people=args.people, seed=args.seed)
         print(f"demo vault of {args.people} people built in {time.perf_counter() - started:.1f} s")
         lead_pass = demo.DEMO_LOGINS["lead"][0]
-        with access.unlock(paths, "lead", lead_pass) as lead:
+        with unlock.unlock(paths, "lead", lead_pass) as lead:
             person = pick_person(lead)
             made = {}
             for name, make in (

@@ -72,9 +72,9 @@ def _open_vault(args: argparse.Namespace) -> Any:
 
 
 def _credential(vault: Any) -> Any:
-    from sim_desk.records import team_device
+    from sim_desk.records.team import device
 
-    return team_device.device_credential(vault)
+    return device.device_credential(vault)
 
 
 def _write_invitation(invitation: Any, out: str, overwrite: bool) -> None:
@@ -221,8 +221,8 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
 
 def _vault_user_id(vault: Any, username: str, role: str) -> uuid.UUID | None:
     """The user's id in the lead's vault, so the server and the vaults agree on who is who."""
-    from sim_desk.records import users
-    from sim_desk.records.vault import normalise_username
+    from sim_desk.records.team import users
+    from sim_desk.records.vault.files import normalise_username
 
     for user in users.list_users(vault, include_removed=True):
         if user.username == normalise_username(username):

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from sim_desk.records.fileio import write_atomic
+from sim_desk.records.vault.fileio import write_atomic
 from sim_desk.teamserver.connection import (
     ServerAddress,
     invitation_login_password,

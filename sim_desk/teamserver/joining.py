@@ -18,11 +18,11 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from sim_desk.records import team_device
 from sim_desk.records.errors import PermissionDenied, ValidationError
-from sim_desk.records.team_device import DeviceCredential
-from sim_desk.records.unlocked import UnlockedVault
-from sim_desk.records.vault import normalise_username
+from sim_desk.records.team import device
+from sim_desk.records.team.device import DeviceCredential
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault.files import normalise_username
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.connection import (
     connect,
@@ -93,7 +93,7 @@ def join_team(
             f" {actor.username}. Sign in as {invitation.username}, or ask your team lead for an"
             " invitation in your name."
         )
-    existing = team_device.device_credential(vault)
+    existing = device.device_credential(vault)
     if existing is not None and existing.is_active:
         raise ValidationError(
             f"You have already joined the team server of {existing.team_name} from this laptop."
@@ -103,21 +103,21 @@ def join_team(
         # A join of this invitation was cut short. If the server made the device, carry on.
         credential = existing
         try:
-            answer = _device_hello(team_device.activate(vault, credential.device_id))
+            answer = _device_hello(device.activate(vault, credential.device_id))
         except ServerLoginFailed:
             pass  # the server never made it: ask again below, with the same credential
         else:
-            return Joined(team_device.device_credential(vault) or credential, True, answer)
+            return Joined(device.device_credential(vault) or credential, True, answer)
         # activate() marked it active before we knew; put it back to pending for the retry
-        team_device.forget(vault)
-        team_device.save_pending(vault, credential)
+        device.forget(vault)
+        device.save_pending(vault, credential)
     else:
         if invitation.is_expired(now):
             raise InvitationInvalid(
                 "This invitation has expired. Ask your team lead for a new one."
             )
         credential = _new_credential(invitation)
-        team_device.save_pending(vault, credential)
+        device.save_pending(vault, credential)
 
     conn = connect(
         invitation.address,
@@ -152,5 +152,5 @@ def join_team(
             "The server answered for another device or team than the invitation named. Nothing"
             " was kept as joined; tell your team lead and the trust's IT team."
         )
-    active = team_device.activate(vault, credential.device_id)
+    active = device.activate(vault, credential.device_id)
     return Joined(active, False, _device_hello(active))

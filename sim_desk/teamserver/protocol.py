@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sim_desk.records.team_device import DeviceCredential
+from sim_desk.records.team.device import DeviceCredential
 from sim_desk.teamserver.connection import ServerAddress, connect
 from sim_desk.teamserver.errors import NotJoined, ServerError, ServerRefused, ServerUnreachable
 

@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
 
 from sim_desk.exchange import export
 from sim_desk.exchange.export import ExportPlan, ExportResult
-from sim_desk.records import export_data
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.outcomes import ALLOWED_MONTHS
+from sim_desk.records.read_models import export_data
 from sim_desk.ui.exchange_common import (
     fill_table,
     fit_height,

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 
 RESOURCES = Path(__file__).resolve().parent.parent.parent / "resources"
 
@@ -98,9 +98,9 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
 #: Modules the main window needs that have nothing to do with Qt (SQLAlchemy, the records
 #: layer): about half a second of imports, loaded while the unlock dialog waits for a passphrase.
 WARM_UP_MODULES = (
-    "sim_desk.records.access",
-    "sim_desk.records.caseload",
-    "sim_desk.records.verify",
+    "sim_desk.records.vault.unlock",
+    "sim_desk.records.read_models.caseload",
+    "sim_desk.records.vault.verify",
     "sim_desk.records.people",
     "sim_desk.records.contacts",
     "sim_desk.records.visits",

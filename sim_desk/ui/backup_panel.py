@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records.backup import BackupInfo
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.backup import BackupInfo
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.ui.backup_reminder import BackupLog
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
@@ -66,7 +66,7 @@ def start_backup(
 ) -> object:
     """Backs up to ``out`` in the background (progress and Cancel), notes the date for the
     reminder, then calls ``on_done``. Errors are shown (or passed to ``on_failed``)."""
-    from sim_desk.records.backup import backup_vault
+    from sim_desk.records.vault.backup import backup_vault
 
     vault = session.vault
     log = BackupLog(session.dirs)
@@ -237,7 +237,7 @@ class BackupPanel(QGroupBox):
         vault there is never replaced: the refusal is shown."""
         if self.job is not None:
             return
-        from sim_desk.records.backup import restore_backup
+        from sim_desk.records.vault.backup import restore_backup
 
         paths = VaultPaths.at(_with_suffix(Path(target), VAULT_SUFFIX))
         self._busy(True)

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.codes import Role
-from sim_desk.records.fileio import write_atomic
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
+from sim_desk.records.vault.fileio import write_atomic
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_date
 

@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
 
 from sim_desk.exchange import calendar
 from sim_desk.exchange.calendar import CalendarPlan, CalendarResult
-from sim_desk.records import export_data, people
+from sim_desk.records import people
 from sim_desk.records.codes import Role
 from sim_desk.records.datetext import Century, DateTextError
 from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.records.read_models import export_data
 from sim_desk.ui.datefield import DateField
 from sim_desk.ui.exchange_common import (
     fill_table,

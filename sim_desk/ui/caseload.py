@@ -1,6 +1,7 @@
 """The caseload page: a Qt table model over the caseload query, fetched a page at a time.
 
-The model asks :func:`sim_desk.records.caseload.search_caseload` for 200 rows at a time as the
+The model asks :func:`sim_desk.records.read_models.caseload.search_caseload` for 200 rows at a time
+as the
 view scrolls (``canFetchMore``/``fetchMore``), so a trust-wide caseload of thousands of people
 opens as fast as a pair's dozen. Sorting re-asks the records layer with its ``order_by``;
 descending order is the ascending order read from the other end (the count is known), so every
@@ -35,10 +36,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import caseload, people
-from sim_desk.records.caseload import CaseloadRow
+from sim_desk.records import people
 from sim_desk.records.codes import PersonStatus, Role
 from sim_desk.records.errors import SimDeskError
+from sim_desk.records.read_models import caseload
+from sim_desk.records.read_models.caseload import CaseloadRow
 from sim_desk.ui.session import UiSession
 
 if TYPE_CHECKING:

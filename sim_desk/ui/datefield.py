@@ -111,7 +111,7 @@ class CalendarPopup(QFrame):
         layout.addWidget(self.calendar)
 
     def _mark_holidays(self, year: int, _month: int) -> None:
-        from sim_desk.records.bank_holidays import bank_holidays_between
+        from sim_desk.records.visits.bank_holidays import bank_holidays_between
 
         for shown_year in (year - 1, year, year + 1):
             if shown_year in self._marked:

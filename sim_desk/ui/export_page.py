@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import export_data
 from sim_desk.records.people import CASEWORKERS
+from sim_desk.records.permissions import EXPORTERS
+from sim_desk.records.read_models import export_data
 from sim_desk.ui.anonymised_export import NEVER_EXPORTED, AnonymisedExportPanel
 from sim_desk.ui.exchange_common import card
 from sim_desk.ui.session import UiSession
@@ -45,7 +46,7 @@ class ExportPage(QWidget):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(14)
         layout.addWidget(heading("Data in and out"))
-        if role in export_data.EXPORTERS:
+        if role in EXPORTERS:
             self.export_panel = AnonymisedExportPanel(session)
             layout.addWidget(self.export_panel)
         else:

@@ -1,6 +1,6 @@
 """The integrity check after unlock: database structure, encrypted pages and the audit chain.
 
-It runs in the background each time the vault is unlocked (``records.verify.verify_vault``),
+It runs in the background each time the vault is unlocked (``records.vault.verify.verify_vault``),
 without a progress dialog: a healthy vault says nothing. When something is wrong, a red banner
 stays across the top of the window and a dialog explains, in plain words, what to do, with the
 checker's findings listed for whoever restores the vault.
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import SimDeskError
-from sim_desk.records.verify import VerifyReport
+from sim_desk.records.vault.verify import VerifyReport
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import heading, hint
@@ -119,7 +119,7 @@ class DamageDialog(QDialog):
 
     def mark_reviewed(self) -> None:
         """A team lead has looked into the audit log's findings: they become notes."""
-        from sim_desk.records.verify import mark_findings_reviewed
+        from sim_desk.records.vault.verify import mark_findings_reviewed
 
         try:
             mark_findings_reviewed(self.session.vault)
@@ -208,7 +208,7 @@ class IntegrityCheck:
         self.generation = 0  # which unlock a finishing check belongs to
 
     def start(self) -> None:
-        from sim_desk.records.verify import verify_vault
+        from sim_desk.records.vault.verify import verify_vault
 
         if not self.session.is_unlocked:
             return

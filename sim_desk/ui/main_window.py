@@ -67,7 +67,7 @@ def _warm_bank_holidays() -> None:
     second to import), so the visit planner and the calendar never wait for it."""
     import threading
 
-    from sim_desk.records.bank_holidays import warm
+    from sim_desk.records.visits.bank_holidays import warm
 
     threading.Thread(target=warm, name="sim-desk-bank-holidays", daemon=True).start()
 

@@ -30,7 +30,7 @@ def _damage_message(error: BaseException) -> str | None:
     module is imported only here: the unlock dialog shows before SQLAlchemy has loaded.)"""
     if not type(error).__module__.startswith(("sqlalchemy", "sqlcipher3")):
         return None
-    from sim_desk.records.store import DAMAGED_DATABASE, is_damage
+    from sim_desk.records.vault.store import DAMAGED_DATABASE, is_damage
 
     return DAMAGED_DATABASE if is_damage(error) else None
 

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import users
 from sim_desk.records.errors import SimDeskError, ValidationError
-from sim_desk.records.vault import MIN_PASSPHRASE_LENGTH
+from sim_desk.records.team import users
+from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import FieldErrors, hint

@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import outcome_data, outcomes
+from sim_desk.records import outcomes
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, IncidentType
-from sim_desk.records.outcome_data import CohortReport, Flow
+from sim_desk.records.read_models import outcome_data
+from sim_desk.records.read_models.outcome_data import CohortReport, Flow
 from sim_desk.reports import reading
 from sim_desk.ui.pdf_preview import PdfPreviewDialog, show_pdf
 from sim_desk.ui.person.outcomes_tab import reading_panel

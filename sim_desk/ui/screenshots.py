@@ -64,7 +64,8 @@ def _select_protected_contact(window) -> None:  # type: ignore[no-untyped-def]
 
 def _busiest_person(session):  # type: ignore[no-untyped-def]
     """The person on the caseload with the longest history (most contacts), for the workspace."""
-    from sim_desk.records import caseload, contacts
+    from sim_desk.records import contacts
+    from sim_desk.records.read_models import caseload
 
     rows = caseload.search_caseload(session.vault, statuses=["active"])
     return max(rows, key=lambda r: len(contacts.list_contacts(session.vault, r.id))).id
@@ -109,7 +110,7 @@ def _forms(window, person_id, shot) -> None:  # type: ignore[no-untyped-def]
 def main(out: Path) -> int:
     from sim_desk import demo
     from sim_desk.records.appdirs import AppDirs
-    from sim_desk.records.vault import VaultPaths
+    from sim_desk.records.vault.files import VaultPaths
     from sim_desk.settings import Settings
     from sim_desk.ui.app import make_application
     from sim_desk.ui.main_window import MainWindow

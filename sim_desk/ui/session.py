@@ -22,12 +22,12 @@ from PySide6.QtWidgets import QApplication
 
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import VaultLocked
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.settings import Settings
 from sim_desk.ui.screenfit import prepare_window
 
 if TYPE_CHECKING:
-    from sim_desk.records.unlocked import UnlockedVault
+    from sim_desk.records.unit_of_work import UnlockedVault
 
 
 def _utc_now() -> datetime:
@@ -107,16 +107,16 @@ class UiSession(QObject):
         return self._vault is not None and not self._vault.is_locked
 
     def usernames(self) -> list[str]:
-        from sim_desk.records.vault import read_slot_file
+        from sim_desk.records.vault.files import read_slot_file
 
         return read_slot_file(self.paths).usernames
 
     # -- unlock / lock --------------------------------------------------------------------
     def unlock(self, username: str, passphrase: str) -> None:
         """Raises AuthenticationFailed and friends; on success emits ``unlocked``."""
-        from sim_desk.records import access
+        from sim_desk.records.vault import unlock
 
-        self._vault = access.unlock(
+        self._vault = unlock.unlock(
             self.paths, username, passphrase, dirs=self.dirs, clock=self.clock
         )
         self._after_unlock(username)
@@ -133,15 +133,15 @@ class UiSession(QObject):
         ``username`` None, ``secret`` is the recovery key. ``on_done`` runs (on the GUI thread)
         once ``unlocked`` has been emitted; ``on_failed`` gets AuthenticationFailed and friends.
         """
-        from sim_desk.records import access
+        from sim_desk.records.vault import unlock
         from sim_desk.ui.worker import run_in_background
 
         paths, dirs, clock = self.paths, self.dirs, self.clock
 
         def work(_progress: Callable[[float, str], None]) -> UnlockedVault:
             if username is None:
-                return access.unlock_with_recovery_key(paths, secret, dirs=dirs, clock=clock)
-            return access.unlock(paths, username, secret, dirs=dirs, clock=clock)
+                return unlock.unlock_with_recovery_key(paths, secret, dirs=dirs, clock=clock)
+            return unlock.unlock(paths, username, secret, dirs=dirs, clock=clock)
 
         def adopt(vault: UnlockedVault) -> None:
             if self.is_unlocked:  # unlocked meanwhile (cannot happen from the dialog): keep one
@@ -164,9 +164,9 @@ class UiSession(QObject):
                 self.settings.save(self.dirs)
 
     def unlock_with_recovery_key(self, recovery_key: str) -> None:
-        from sim_desk.records import access
+        from sim_desk.records.vault import unlock
 
-        self._vault = access.unlock_with_recovery_key(
+        self._vault = unlock.unlock_with_recovery_key(
             self.paths, recovery_key, dirs=self.dirs, clock=self.clock
         )
         self._after_unlock(None)

@@ -17,9 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import people, users
+from sim_desk.records import people
 from sim_desk.records.errors import SimDeskError
-from sim_desk.records.users import UserView
+from sim_desk.records.team import users
+from sim_desk.records.team.users import UserView
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession

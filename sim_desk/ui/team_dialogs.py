@@ -15,9 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import people, users
+from sim_desk.records import people
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.records.team import users
 from sim_desk.ui.passphrase import (
     PassphraseStrength,
     confirm_matches,
@@ -29,7 +30,7 @@ from sim_desk.ui.widgets import FieldErrors, hint
 from sim_desk.ui.worker import run_and_wait
 
 
-def _buttons(dialog: QDialog, accept_text: str) -> tuple[QDialogButtonBox, QWidget]:
+def dialog_buttons(dialog: QDialog, accept_text: str) -> tuple[QDialogButtonBox, QWidget]:
     buttons = QDialogButtonBox()
     accept = buttons.addButton(accept_text, QDialogButtonBox.ButtonRole.AcceptRole)
     accept.setAccessibleName(accept_text)
@@ -88,7 +89,7 @@ class AddUserDialog(QDialog):
                 "confirm": self.confirm,
             },
         )
-        buttons, self.add_button = _buttons(self, "Add user")
+        buttons, self.add_button = dialog_buttons(self, "Add user")
         self.add_button.clicked.connect(self.save)
 
         layout = QVBoxLayout(self)
@@ -169,7 +170,7 @@ class CreatePairDialog(QDialog):
         self.errors = FieldErrors(
             form, {"name": self.name, "officer": self.officer, "clinician": self.clinician}
         )
-        buttons, self.create_button = _buttons(self, "Create pair")
+        buttons, self.create_button = dialog_buttons(self, "Create pair")
         self.create_button.clicked.connect(self.save)
         layout = QVBoxLayout(self)
         missing = [

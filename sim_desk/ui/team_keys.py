@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.errors import SimDeskError, ValidationError, VaultBusy
-from sim_desk.records.rekey import RotationResult
+from sim_desk.records.vault.rekey import RotationResult
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.team_dialogs import _buttons
+from sim_desk.ui.team_dialogs import dialog_buttons
 from sim_desk.ui.widgets import heading, hint
 from sim_desk.ui.worker import Cancelled, run_in_background
 
@@ -83,7 +83,7 @@ class RotateKeysDialog(QDialog):
             "Untick only if the printed sheet is known to be safe: it then goes on working."
         )
         layout.addWidget(self.new_recovery)
-        buttons, self.rotate_button = _buttons(self, "Rotate keys")
+        buttons, self.rotate_button = dialog_buttons(self, "Rotate keys")
         self.rotate_button.clicked.connect(self.accept)
         layout.addWidget(buttons)
 
@@ -317,7 +317,7 @@ class KeysSection:
         committed), then shows the new recovery key once."""
         if self.job is not None or not self.session.is_unlocked:
             return
-        from sim_desk.records.rekey import rotate_keys
+        from sim_desk.records.vault.rekey import rotate_keys
 
         vault = self.session.vault
 
@@ -408,7 +408,7 @@ class KeysSection:
 
     def new_recovery_key(self) -> NewRecoveryKeyDialog | None:
         """A new recovery key only (the keys stay): shown once, confirmed when printed."""
-        from sim_desk.records.rekey import renew_recovery_key
+        from sim_desk.records.vault.rekey import renew_recovery_key
 
         if self.job is not None or not self.session.is_unlocked:
             return None
@@ -431,7 +431,7 @@ class KeysSection:
 
     def confirm_recovery_key(self, slot_id: str) -> None:
         """The person has the new key on paper: it replaces the old one."""
-        from sim_desk.records.rekey import confirm_recovery_key
+        from sim_desk.records.vault.rekey import confirm_recovery_key
 
         if not self.session.is_unlocked:
             return

@@ -1,6 +1,7 @@
 """The Today page: what needs attention now, each row one click (or Enter) from the person.
 
-Three cards from :func:`sim_desk.records.caseload.today_view`: visits due today and overdue,
+Three cards from :func:`sim_desk.records.read_models.caseload.today_view`: visits due today and
+overdue,
 people not seen for 28 days, and incidents of the last seven days. Nothing is worked out here:
 "due", "overdue" and "not seen" come from the records layer.
 """
@@ -23,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import caseload
 from sim_desk.records.errors import SimDeskError
+from sim_desk.records.read_models import caseload
 from sim_desk.ui.backup_reminder import BackupReminderBanner
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import (

@@ -304,8 +304,8 @@ class UnlockDialog(QDialog):
     def restore_to(self, backup: Path, target: Path) -> None:
         """Restores ``backup`` as a new vault at ``target`` (never over an existing one) in the
         background, then unlocks that vault from here."""
-        from sim_desk.records.backup import restore_backup
-        from sim_desk.records.vault import VaultPaths
+        from sim_desk.records.vault.backup import restore_backup
+        from sim_desk.records.vault.files import VaultPaths
         from sim_desk.ui.backup_panel import VAULT_SUFFIX, _with_suffix
         from sim_desk.ui.worker import run_in_background
 

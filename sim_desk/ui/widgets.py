@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.ui.screenfit import enter_only_saves, fit_to_screen
 
 __all__ = ["enter_only_saves", "fit_to_screen"]

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from sim_desk.records import access
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import SimDeskError, ValidationError
-from sim_desk.records.vault import MIN_PASSPHRASE_LENGTH, VaultPaths
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH, VaultPaths
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.screenfit import enter_only_next, prepare_when_shown
 from sim_desk.ui.widgets import hint
@@ -286,7 +286,7 @@ class PassphrasePage(QWizardPage):
             # Two Argon2id runs (the first user and the recovery key): off the GUI thread.
             wizard.created = run_and_wait(
                 self,
-                lambda _progress: access.create_vault(paths, **details),
+                lambda _progress: unlock.create_vault(paths, **details),
                 title="Creating the encrypted vault",
             )
         except ValidationError as error:

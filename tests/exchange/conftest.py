@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from sim_desk import demo
-from sim_desk.records import access, bulk, incidents, people
+from sim_desk.records import bulk, incidents, people
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.codes import ExitReason, IncidentSource, IncidentType, PersonStatus
-from sim_desk.records.unlocked import UnlockedVault
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
 from tests.conftest import PASSPHRASES, fixed_clock
 
 DEMO_SEED = 11
@@ -44,10 +45,10 @@ def demo_paths(_demo_template: Path, tmp_path: Path) -> VaultPaths:
 def demo_unlock(demo_paths: VaultPaths) -> Callable[[str], UnlockedVault]:
     """Signs in to the copied demo vault as one of the demo users (system clock)."""
 
-    def unlock(username: str) -> UnlockedVault:
-        return access.unlock(demo_paths, username, demo.DEMO_LOGINS[username][0])
+    def sign_in(username: str) -> UnlockedVault:
+        return unlock.unlock(demo_paths, username, demo.DEMO_LOGINS[username][0])
 
-    return unlock
+    return sign_in
 
 
 # -- a vault built to be awkward for an anonymised export ---------------------------------------
@@ -150,7 +151,7 @@ def _awkward_template(_team_template, tmp_path_factory):
     dirs = AppDirs(folder.parent / "d", folder.parent / "s", folder.parent / "c")
     rng = random.Random(13)
     made = []
-    with access.unlock(paths, "lead", PASSPHRASES["lead"], dirs=dirs, clock=fixed_clock) as lead:
+    with unlock.unlock(paths, "lead", PASSPHRASES["lead"], dirs=dirs, clock=fixed_clock) as lead:
         for n in range(AWKWARD_ORDINARY):
             made.append(
                 _add_person(
@@ -254,7 +255,7 @@ class Awkward:
     made: tuple[Made, ...]
 
     def unlock(self, username: str) -> UnlockedVault:
-        return access.unlock(self.paths, username, PASSPHRASES[username], clock=fixed_clock)
+        return unlock.unlock(self.paths, username, PASSPHRASES[username], clock=fixed_clock)
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from sim_desk.exchange import calendar
 from sim_desk.records import people, visits
-from sim_desk.records.audit import Action
 from sim_desk.records.errors import PermissionDenied, ValidationError
-from sim_desk.records.export_data import initials
 from sim_desk.records.model import AuditEvent, Person
 from sim_desk.records.people import PersonDetails
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.read_models.export_data import initials
+from sim_desk.records.unit_of_work import LOCAL_ZONE
+from sim_desk.records.vault.audit import Action
 
 NAMES = [("Amara", "Okafor"), ("芳", "王"), ("小龙", "李"), ("Zofia", "Wójcik-Łukasiewicz")]
 

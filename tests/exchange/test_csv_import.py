@@ -6,12 +6,12 @@ from sqlalchemy import func, select
 
 from sim_desk.exchange import csv_import
 from sim_desk.records import incidents, people
-from sim_desk.records.audit import Action
 from sim_desk.records.codes import IncidentType
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent, Incident, Person
 from sim_desk.records.people import PersonDetails
 from sim_desk.records.validation import nhs_number_check_digit
+from sim_desk.records.vault.audit import Action
 
 PEOPLE_HEADER = csv_import.template("people")
 INCIDENT_HEADER = csv_import.template("incidents")

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sim_desk.demo.names import CULTURES
 from sim_desk.exchange import anonymise as anon
 from sim_desk.exchange import export
-from sim_desk.records import export_data
-from sim_desk.records.audit import Action
 from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent, Contact, Person, User, VaultMeta
+from sim_desk.records.read_models import export_data
 from sim_desk.records.validation import format_nhs_number
+from sim_desk.records.vault.audit import Action
 
 QI = [qi.column for qi in anon.QUASI_IDENTIFIERS]
 DERIVED = ("_rate", "attended_share", "contacts_per_person_year")

@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sim_desk.exchange import csv_import, mappings
 from sim_desk.records import people
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.audit import Action
 from sim_desk.records.errors import ValidationError
 from sim_desk.records.model import AuditEvent, Incident
 from sim_desk.records.people import PersonDetails
 from sim_desk.records.validation import nhs_number_check_digit
+from sim_desk.records.vault.audit import Action
 
 HEADER = "Subject NHS No,Police Ref,Incident Date,Time,Event Type,Log Number,Officer Notes"
 

@@ -5,10 +5,11 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from sim_desk.records import export_data, users
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent, LinkageGrant, VaultMeta
-from sim_desk.records.store import _alembic_config, schema_head
+from sim_desk.records.read_models import export_data
+from sim_desk.records.team import users
+from sim_desk.records.vault.store import alembic_config, schema_head
 from sim_desk.records.write_path import unrecorded_writes
 
 
@@ -57,7 +58,7 @@ def test_only_a_team_lead_grants_and_only_to_someone_who_exports(team, lead):
 
 def test_a_vault_from_before_linkage_is_upgraded_when_opened(team, lead):
     with unrecorded_writes(), lead.engine.begin() as conn:
-        config = _alembic_config()
+        config = alembic_config()
         config.attributes["connection"] = conn
         command.downgrade(config, "0001")
     with lead.engine.connect() as conn:

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from sim_desk.records import contacts, incidents, people
 from sim_desk.records.codes import ExitReason, PersonStatus
 from sim_desk.records.people import PersonDetails
-from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.unit_of_work import UnlockedVault
 
 
 def utc(y: int, m: int, d: int, hour: int = 12, minute: int = 0) -> datetime:

@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from sim_desk.records import bulk, contacts, incidents, outcome_data, people, visits
-from sim_desk.records.audit import verify_chain
+from sim_desk.records import bulk, contacts, incidents, people, visits
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.incidents import IncidentDetails, S136Details
 from sim_desk.records.model import AuditEvent, Contact
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.read_models import outcome_data
+from sim_desk.records.vault.audit import verify_chain
 from sim_desk.records.visits import PlanDetails
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -136,7 +137,7 @@ def test_one_audit_entry_per_call_names_the_people_and_the_chain_holds(team, cli
         ).scalar_one()
         assert event.entity_type == "contact"
         assert event.detail == {"bulk": True, "count": 5, "people": [str(person_id)]}
-        from sim_desk.records.audit import read_head
+        from sim_desk.records.vault.audit import read_head
 
         assert verify_chain(session, read_head(team.paths)).ok
 

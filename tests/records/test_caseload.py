@@ -3,12 +3,13 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import event
 
-from sim_desk.records import caseload, contacts, people, visits
+from sim_desk.records import contacts, people, visits
 from sim_desk.records.codes import IncidentType, PersonStatus
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import PermissionDenied
 from sim_desk.records.model import Incident
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.read_models import caseload
 from sim_desk.records.visits import PlanDetails
 
 TODAY = date(2026, 11, 2)

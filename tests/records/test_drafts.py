@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from sim_desk.records import drafts, users
+from sim_desk.records import drafts
 from sim_desk.records.errors import NotFound, PermissionDenied
 from sim_desk.records.model import Draft
+from sim_desk.records.team import users
 from tests.conftest import FIXED_NOW, PASSPHRASES
 
 CONTEXT = {"person_id": str(uuid.UUID(int=7))}
@@ -123,9 +124,9 @@ def test_another_user_cannot_discard_or_overwrite_a_draft(team, clinician):
 def test_drafts_are_removed_after_thirty_days(team, clinician):
     keep(clinician)
     later = FIXED_NOW + timedelta(days=drafts.KEEP_DAYS + 1)
-    from sim_desk.records import access
+    from sim_desk.records.vault import unlock
 
-    with access.unlock(
+    with unlock.unlock(
         team.paths, "clinician", PASSPHRASES["clinician"], dirs=team.dirs, clock=lambda: later
     ) as vault:
         assert drafts.list_drafts(vault).drafts == []
@@ -135,9 +136,9 @@ def test_drafts_are_removed_after_thirty_days(team, clinician):
 def test_drafts_from_before_a_new_passphrase_are_dropped_and_counted(team, clinician, lead):
     keep(clinician)
     users.set_passphrase(lead, clinician.actor.user_id, "a brand new passphrase")
-    from sim_desk.records import access
+    from sim_desk.records.vault import unlock
 
-    with access.unlock(
+    with unlock.unlock(
         team.paths, "clinician", "a brand new passphrase", dirs=team.dirs, clock=team.clock
     ) as vault:
         listed = drafts.list_drafts(vault)
@@ -145,9 +146,9 @@ def test_drafts_from_before_a_new_passphrase_are_dropped_and_counted(team, clini
 
 
 def test_recovery_key_drafts_are_its_own(team, lead):
-    from sim_desk.records import access
+    from sim_desk.records.vault import unlock
 
-    with access.unlock_with_recovery_key(
+    with unlock.unlock_with_recovery_key(
         team.paths, team.recovery_key, dirs=team.dirs, clock=team.clock
     ) as recovery:
         keep(recovery, note="from recovery")

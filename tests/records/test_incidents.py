@@ -4,7 +4,6 @@ import pytest
 from sqlalchemy import select
 
 from sim_desk.records import incidents, people
-from sim_desk.records.audit import Action
 from sim_desk.records.codes import (
     Conveyance,
     IncidentSource,
@@ -23,6 +22,7 @@ from sim_desk.records.incidents import (
 )
 from sim_desk.records.model import AuditEvent
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.vault.audit import Action
 
 DETAINED = datetime(2026, 10, 1, 22, 15, tzinfo=UTC)
 

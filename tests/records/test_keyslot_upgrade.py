@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import access, contacts, rekey
+from sim_desk.records import contacts
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.audit import Action
 from sim_desk.records.errors import AuthenticationFailed, ValidationError, VaultDamaged
 from sim_desk.records.model import AuditEvent, Contact
-from sim_desk.records.store import schema_head
-from sim_desk.records.vault import VaultPaths, read_slot_file
-from sim_desk.records.verify import verify_vault
+from sim_desk.records.vault import rekey, unlock
+from sim_desk.records.vault.audit import Action
+from sim_desk.records.vault.files import VaultPaths, read_slot_file
+from sim_desk.records.vault.store import schema_head
+from sim_desk.records.vault.verify import verify_vault
 
 FIXTURE = Path(__file__).parent / "fixtures" / "vault-v1"
 V1 = {name: f"v1 {name} passphrase" for name in ("lead", "officer", "clinician")}
@@ -38,7 +39,7 @@ def test_fixture_is_format_1(old_vault):
 
 def test_each_user_opens_a_format_1_vault_and_their_slot_is_upgraded(old_vault, tmp_path):
     dirs = AppDirs(tmp_path / "d", tmp_path / "s", tmp_path / "c")
-    with access.unlock(old_vault, "clinician", V1["clinician"], dirs=dirs) as clinician:
+    with unlock.unlock(old_vault, "clinician", V1["clinician"], dirs=dirs) as clinician:
         with clinician.read() as session:
             contact = session.execute(select(Contact.id)).scalar_one()
         assert contacts.read_clinical_note(clinician, contact) == "v1 clinical note, amended"
@@ -50,10 +51,10 @@ def test_each_user_opens_a_format_1_vault_and_their_slot_is_upgraded(old_vault, 
         assert Action.SLOT_UPGRADED in actions
     assert versions(old_vault) == {"lead": 1, "officer": 1, "clinician": 2, "recovery": 1}
     # The upgraded slot opens again, with the same passphrase.
-    with access.unlock(old_vault, "clinician", V1["clinician"], dirs=dirs) as clinician:
+    with unlock.unlock(old_vault, "clinician", V1["clinician"], dirs=dirs) as clinician:
         assert clinician.has_clinical_key
     recovery_key = (FIXTURE / "recovery-key.txt").read_text().strip()
-    with access.unlock_with_recovery_key(old_vault, recovery_key, dirs=dirs) as recovery:
+    with unlock.unlock_with_recovery_key(old_vault, recovery_key, dirs=dirs) as recovery:
         assert verify_vault(recovery).ok
     assert versions(old_vault)["recovery"] == 2
 
@@ -62,13 +63,13 @@ def test_wrong_passphrase_on_a_format_1_slot_changes_nothing(old_vault, tmp_path
     dirs = AppDirs(tmp_path / "d", tmp_path / "s", tmp_path / "c")
     before = old_vault.keyslots.read_bytes()
     with pytest.raises(AuthenticationFailed):
-        access.unlock(old_vault, "officer", "not the passphrase", dirs=dirs)
+        unlock.unlock(old_vault, "officer", "not the passphrase", dirs=dirs)
     assert old_vault.keyslots.read_bytes() == before
 
 
 def test_rotation_waits_for_old_slots_or_locks_them_out_when_told(old_vault, tmp_path):
     dirs = AppDirs(tmp_path / "d", tmp_path / "s", tmp_path / "c")
-    with access.unlock(old_vault, "lead", V1["lead"], dirs=dirs) as lead:
+    with unlock.unlock(old_vault, "lead", V1["lead"], dirs=dirs) as lead:
         with pytest.raises(ValidationError) as error:
             rekey.rotate_keys(lead)
         assert "clinician, officer" in str(error.value)
@@ -76,8 +77,8 @@ def test_rotation_waits_for_old_slots_or_locks_them_out_when_told(old_vault, tmp
     assert result.dropped_users == ("clinician", "officer")
     assert result.recovery_key  # the format-1 recovery slot could not be re-wrapped
     with pytest.raises(AuthenticationFailed):
-        access.unlock(old_vault, "officer", V1["officer"], dirs=dirs)
-    with access.unlock_with_recovery_key(old_vault, result.recovery_key, dirs=dirs) as recovery:
+        unlock.unlock(old_vault, "officer", V1["officer"], dirs=dirs)
+    with unlock.unlock_with_recovery_key(old_vault, result.recovery_key, dirs=dirs) as recovery:
         assert recovery.has_clinical_key
 
 

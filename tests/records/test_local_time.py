@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim_desk.records.unlocked import LOCAL_ZONE, local_date
+from sim_desk.records.unit_of_work import LOCAL_ZONE, local_date
 
 
 @given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)))

@@ -5,10 +5,11 @@ from datetime import UTC, date, datetime
 import pytest
 from scipy.stats import beta
 
-from sim_desk.records import contacts, incidents, outcome_data, people
+from sim_desk.records import contacts, incidents, people
 from sim_desk.records.codes import Attendance, ExitReason, PersonStatus
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.read_models import outcome_data
 
 
 def at(y, m, d, hour=12):

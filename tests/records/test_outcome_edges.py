@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from sim_desk.records import outcome_data
 from sim_desk.records.outcomes import DirectionCounts, LeftOut, Window
+from sim_desk.records.read_models import outcome_data
 from tests.records import outcome_edges
 
 

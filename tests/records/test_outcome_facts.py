@@ -1,6 +1,7 @@
-"""The outcome figures read only the rows inside each person's window (outcome_data._facts, for
-speed on a trust-wide vault). They must come out exactly as if every contact and planned visit
-had been read and handed to the pure arithmetic in ``outcomes``, as its docstrings define it."""
+"""The outcome figures read only the rows inside each person's window
+(``outcome_data.facts.read_facts``, for speed on a trust-wide vault). They must come out exactly
+as if every contact and planned visit had been read and handed to the pure arithmetic in
+``outcomes``, as its docstrings define it."""
 
 import random
 import uuid
@@ -8,13 +9,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from sim_desk.records import bulk, outcome_data, outcomes, people
+from sim_desk.records import bulk, outcomes, people
 from sim_desk.records.codes import Attendance
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.incidents import IncidentDetails, stay_for
 from sim_desk.records.model import Contact, Incident, PlannedVisit
 from sim_desk.records.people import PersonDetails
-from sim_desk.records.unlocked import LOCAL_ZONE, UnlockedVault, local_date
+from sim_desk.records.read_models import outcome_data
+from sim_desk.records.read_models.outcome_data import facts
+from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault, local_date
 from sim_desk.records.visits import PlanDetails
 
 _SEEN = {a.value for a in Attendance if a.seen}
@@ -210,13 +213,13 @@ def test_the_database_dates_moments_by_the_uk_calendar(clinician):
     moments += [datetime(2025, 1, 1, 23, 30, tzinfo=UTC) + timedelta(days=7 * k) for k in range(60)]
     with clinician.read() as session:
         conn = session.connection()
-        outcome_data._SHIFTS.create(conn)
+        facts._SHIFTS.create(conn)
         try:
-            conn.execute(insert(outcome_data._SHIFTS), outcome_data._clock_shifts(1940, 2027))
+            conn.execute(insert(facts._SHIFTS), facts._clock_shifts(1940, 2027))
             for moment in moments:
                 # As the vault stores it: 'YYYY-MM-DD HH:MM:SS.ffffff', UTC.
                 stored = moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-                sql = outcome_data._uk_date(literal(stored))
+                sql = facts._uk_date(literal(stored))
                 assert conn.execute(select(sql)).scalar() == local_date(moment).isoformat(), moment
         finally:
-            outcome_data._SHIFTS.drop(conn)
+            facts._SHIFTS.drop(conn)

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from sim_desk.records.model import Base
-from sim_desk.records.store import SCHEMA_HEAD, schema_head
+from sim_desk.records.vault.store import SCHEMA_HEAD, schema_head
 
 
 def test_migrations_match_models(lead):

@@ -7,10 +7,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import access, team_device
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent
-from sim_desk.records.team_device import DeviceCredential
+from sim_desk.records.team import device
+from sim_desk.records.team.device import DeviceCredential
+from sim_desk.records.vault import unlock
 
 
 def credential(device_id: uuid.UUID | None = None) -> DeviceCredential:
@@ -35,47 +36,47 @@ def credential(device_id: uuid.UUID | None = None) -> DeviceCredential:
 def test_a_pending_credential_becomes_active_and_belongs_to_its_user_only(team):
     new = credential()
     with team.unlock("officer") as officer:
-        assert team_device.device_credential(officer) is None
-        team_device.save_pending(officer, new)
-        kept = team_device.device_credential(officer)
-        assert kept is not None and kept.state == team_device.PENDING and kept.secret == new.secret
-        active = team_device.activate(officer, new.device_id)
+        assert device.device_credential(officer) is None
+        device.save_pending(officer, new)
+        kept = device.device_credential(officer)
+        assert kept is not None and kept.state == device.PENDING and kept.secret == new.secret
+        active = device.activate(officer, new.device_id)
         assert active.is_active and active.joined_at is not None
     with team.unlock("clinician") as clinician:
-        assert team_device.device_credential(clinician) is None  # not another user's to use
+        assert device.device_credential(clinician) is None  # not another user's to use
     with team.unlock("officer") as officer:
-        again = team_device.device_credential(officer)
+        again = device.device_credential(officer)
         assert again == active
         with pytest.raises(ValidationError, match="already joined"):
-            team_device.save_pending(officer, credential())
+            device.save_pending(officer, credential())
 
 
 def test_a_pending_credential_is_replaced_by_a_new_join_and_can_be_forgotten(team):
     with team.unlock("officer") as officer:
-        team_device.save_pending(officer, credential())
+        device.save_pending(officer, credential())
         second = credential()
-        team_device.save_pending(officer, second)
-        kept = team_device.device_credential(officer)
+        device.save_pending(officer, second)
+        kept = device.device_credential(officer)
         assert kept is not None and kept.device_id == second.device_id
-        assert team_device.forget(officer) and not team_device.forget(officer)
-        assert team_device.device_credential(officer) is None
+        assert device.forget(officer) and not device.forget(officer)
+        assert device.device_credential(officer) is None
 
 
 def test_the_recovery_key_cannot_hold_or_read_a_device_credential(team):
-    with access.unlock_with_recovery_key(
+    with unlock.unlock_with_recovery_key(
         team.paths, team.recovery_key, dirs=team.dirs, clock=team.clock
     ) as vault:
         with pytest.raises(PermissionDenied):
-            team_device.device_credential(vault)
+            device.device_credential(vault)
         with pytest.raises(PermissionDenied):
-            team_device.save_pending(vault, credential())
+            device.save_pending(vault, credential())
 
 
 def test_the_audit_log_records_ids_only(team):
     new = credential()
     with team.unlock("officer") as officer:
-        team_device.save_pending(officer, new)
-        team_device.activate(officer, new.device_id)
+        device.save_pending(officer, new)
+        device.activate(officer, new.device_id)
         with officer.read() as session:
             events = [
                 (e.action, str(e.detail), e.entity_id)
@@ -85,7 +86,7 @@ def test_the_audit_log_records_ids_only(team):
                     .order_by(AuditEvent.seq)
                 ).scalars()
             ]
-    assert [e[0] for e in events] == [team_device.JOIN_STARTED, team_device.JOINED]
+    assert [e[0] for e in events] == [device.JOIN_STARTED, device.JOINED]
     for _action, detail, entity in events:
         assert new.secret not in detail and new.host not in detail
         assert entity == new.device_id

@@ -2,9 +2,10 @@
 
 import pytest
 
-from sim_desk.records import access, users
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from sim_desk.records.team import users
+from sim_desk.records.vault import unlock
 from tests.conftest import PASSPHRASES
 
 
@@ -16,7 +17,7 @@ def test_non_clinical_lead_cannot_grant_clinical_access(team, lead):
         role=Role.TEAM_LEAD,
         passphrase="police lead passphrase",
     )
-    with access.unlock(team.paths, "lead2", "police lead passphrase", dirs=team.dirs) as lead2:
+    with unlock.unlock(team.paths, "lead2", "police lead passphrase", dirs=team.dirs) as lead2:
         assert not lead2.has_clinical_key
         users.add_user(
             lead2,
@@ -48,7 +49,7 @@ def test_changing_my_passphrase_retires_the_old_one(team):
         users.set_passphrase(clinician, clinician.actor.user_id, "a brand new passphrase")
     with pytest.raises(AuthenticationFailed):
         team.unlock("clinician")
-    with access.unlock(team.paths, "clinician", "a brand new passphrase", dirs=team.dirs) as again:
+    with unlock.unlock(team.paths, "clinician", "a brand new passphrase", dirs=team.dirs) as again:
         assert again.has_clinical_key  # the new slot still carries the clinical key
 
 
@@ -82,7 +83,7 @@ def test_awkward_passphrases_work(team, lead, secret):
     users.add_user(
         lead, username="awkward", display_name="Awk", role=Role.OFFICER, passphrase=secret
     )
-    with access.unlock(team.paths, "awkward", secret, dirs=team.dirs) as vault:
+    with unlock.unlock(team.paths, "awkward", secret, dirs=team.dirs) as vault:
         assert vault.actor.username == "awkward"
 
 
@@ -91,5 +92,5 @@ def test_changing_my_own_passphrase_needs_the_current_one(team):
         with pytest.raises(AuthenticationFailed):
             users.change_own_passphrase(officer, "not my passphrase", "a new officer phrase")
         users.change_own_passphrase(officer, PASSPHRASES["officer"], "a new officer phrase")
-    with access.unlock(team.paths, "officer", "a new officer phrase", dirs=team.dirs) as again:
+    with unlock.unlock(team.paths, "officer", "a new officer phrase", dirs=team.dirs) as again:
         assert again.actor.username == "officer"

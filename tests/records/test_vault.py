@@ -8,11 +8,12 @@ from datetime import date
 import pytest
 import sqlcipher3
 
-from sim_desk.records import access, audit, people
+from sim_desk.records import people
 from sim_desk.records.errors import AuthenticationFailed, VaultDamaged, VaultExists, VaultNotFound
 from sim_desk.records.people import PersonDetails
-from sim_desk.records.vault import open_slot, read_slot_file
-from sim_desk.records.verify import verify_vault
+from sim_desk.records.vault import audit, unlock
+from sim_desk.records.vault.files import open_slot, read_slot_file
+from sim_desk.records.vault.verify import verify_vault
 from tests.conftest import PASSPHRASES
 
 
@@ -37,7 +38,7 @@ def test_vault_files_are_owner_only(team, lead):
 def test_wrong_passphrase_changes_no_byte_and_says_so(team):
     before = file_hashes(team.paths)
     with pytest.raises(AuthenticationFailed) as error:
-        access.unlock(team.paths, "officer", "not the passphrase", dirs=team.dirs)
+        unlock.unlock(team.paths, "officer", "not the passphrase", dirs=team.dirs)
     assert "passphrase" in str(error.value)
     assert "not the passphrase" not in str(error.value)
     assert file_hashes(team.paths) == before
@@ -45,7 +46,7 @@ def test_wrong_passphrase_changes_no_byte_and_says_so(team):
 
 def test_failed_unlock_reaches_the_audit_log_at_next_unlock(team):
     with pytest.raises(AuthenticationFailed):
-        access.unlock(team.paths, "officer", "not the passphrase", dirs=team.dirs)
+        unlock.unlock(team.paths, "officer", "not the passphrase", dirs=team.dirs)
     with team.unlock("lead") as lead, lead.read() as session:
         from sqlalchemy import select
 
@@ -76,7 +77,7 @@ def test_editing_the_role_in_a_slot_makes_it_unopenable(team):
 
 def test_new_vault_refuses_to_overwrite(team):
     with pytest.raises(VaultExists):
-        access.create_vault(
+        unlock.create_vault(
             team.paths,
             team_name="x",
             username="x",
@@ -93,7 +94,7 @@ def test_missing_slot_file_is_named(team):
 
 
 def test_recovery_key_unlocks_as_clinical_lead(team):
-    with access.unlock_with_recovery_key(
+    with unlock.unlock_with_recovery_key(
         team.paths, team.recovery_key.lower(), dirs=team.dirs
     ) as vault:
         assert vault.has_clinical_key and vault.actor.is_recovery

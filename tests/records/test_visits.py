@@ -8,6 +8,7 @@ from sim_desk.records.codes import PersonStatus, PlannedVisitStatus
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.records.visits import DueState, PlanDetails
 from tests.conftest import FIXED_NOW
 
@@ -75,7 +76,7 @@ def test_weekly_visits_stay_at_10am_uk_time_when_the_clocks_go_back(officer, per
     plan(officer, person_id, "weekly", at(2026, 10, 19, 9), occurrences=3)
     views = visits.list_planned_visits(officer, person_id)
     assert [v.due_at for v in views] == [at(2026, 10, 19, 9), at(2026, 10, 26, 10), at(2026, 11, 2)]
-    assert {v.due_at.astimezone(visits.LOCAL_ZONE).hour for v in views} == {10}
+    assert {v.due_at.astimezone(LOCAL_ZONE).hour for v in views} == {10}
 
 
 def test_one_off_visit_makes_one_planned_visit(officer, person_id):

@@ -27,9 +27,10 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sim_desk.records import access, contacts, rekey
+from sim_desk.records import contacts
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault import rekey, unlock
+from sim_desk.records.vault.files import VaultPaths
 
 PASSPHRASES_ENV = "SIM_DESK_CHILD_PASSPHRASES"
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -42,7 +43,7 @@ def say(text: str) -> None:
 
 def work(paths: VaultPaths, command: list[str], passphrases: dict[str, str]) -> None:
     mode, username = command[:2]
-    vault = access.unlock(
+    vault = unlock.unlock(
         paths, username, passphrases[username], dirs=AppDirs.default(), clock=lambda: NOW
     )
     say("ready")

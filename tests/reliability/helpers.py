@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sim_desk.records import contacts, people
 from sim_desk.records.errors import AuthenticationFailed
-from sim_desk.records.store import connect_raw, raw_connection
-from sim_desk.records.unlocked import UnlockedVault, open_clinical
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.unit_of_work import UnlockedVault, open_clinical
+from sim_desk.records.vault.files import VaultPaths
+from sim_desk.records.vault.store import connect_raw, raw_connection
 from tests.conftest import FIXED_NOW
 from tests.reliability.child import PASSPHRASES_ENV
 

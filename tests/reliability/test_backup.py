@@ -13,8 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import access, backup, contacts, rekey
-from sim_desk.records.audit import Action
+from sim_desk.records import contacts
 from sim_desk.records.errors import (
     AuthenticationFailed,
     PermissionDenied,
@@ -23,9 +22,11 @@ from sim_desk.records.errors import (
     VaultNotFound,
 )
 from sim_desk.records.model import AuditEvent
-from sim_desk.records.store import raw_connection
-from sim_desk.records.vault import VaultPaths, unlock_user
-from sim_desk.records.verify import verify_vault, verify_with_passphrase
+from sim_desk.records.vault import backup, rekey, unlock
+from sim_desk.records.vault.audit import Action
+from sim_desk.records.vault.files import VaultPaths, unlock_user
+from sim_desk.records.vault.store import raw_connection
+from sim_desk.records.vault.verify import verify_vault, verify_with_passphrase
 from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.reliability.helpers import clinical_notes, file_hashes, flip, seed_contacts
 
@@ -70,9 +71,9 @@ def test_backup_is_one_owner_only_file_and_restores_every_row(team, seeded, tmp_
     target = VaultPaths.at(tmp_path / "restored" / "north.simvault")
     backup.restore_backup(out, target)
     for name in ("officer", "clinician"):
-        with access.unlock(target, name, PASSPHRASES[name], dirs=team.dirs) as vault:
+        with unlock.unlock(target, name, PASSPHRASES[name], dirs=team.dirs) as vault:
             assert verify_vault(vault).ok, verify_vault(vault).lines()
-    with access.unlock_with_recovery_key(target, team.recovery_key, dirs=team.dirs) as vault:
+    with unlock.unlock_with_recovery_key(target, team.recovery_key, dirs=team.dirs) as vault:
         assert table_rows(target, vault.record_key) == expected
 
 
@@ -102,7 +103,7 @@ def test_flipped_bytes_are_refused_by_name_and_a_restore_brings_back_every_row(
 
     target = VaultPaths.at(tmp_path / "restored" / "team.simvault")
     backup.restore_backup(out, target)
-    with access.unlock(target, "lead", PASSPHRASES["lead"], dirs=team.dirs) as lead:
+    with unlock.unlock(target, "lead", PASSPHRASES["lead"], dirs=team.dirs) as lead:
         assert verify_vault(lead).ok
         assert table_rows(target, lead.record_key) == expected
     assert clinical_notes(target, keys.record_key, keys.clinical_key) == notes
@@ -187,7 +188,7 @@ def test_backup_while_another_session_keeps_writing_is_consistent(team, seeded, 
     assert infos[-1].rows["contacts"] >= infos[0].rows["contacts"] >= len(seeded.notes) + 3
     target = VaultPaths.at(tmp_path / "restored" / "team.simvault")
     backup.restore_backup(infos[-1].path, target)
-    with access.unlock(target, "clinician", PASSPHRASES["clinician"], dirs=team.dirs) as vault:
+    with unlock.unlock(target, "clinician", PASSPHRASES["clinician"], dirs=team.dirs) as vault:
         report = verify_vault(vault)
         assert report.ok, report.lines()
     shutil.rmtree(target.database.parent)
@@ -201,7 +202,7 @@ def test_backup_after_a_key_rotation_opens_with_the_new_keys(team, seeded, tmp_p
     assert info.generation == 1
     target = VaultPaths.at(tmp_path / "restored" / "team.simvault")
     backup.restore_backup(info.path, target)
-    with access.unlock_with_recovery_key(target, result.recovery_key, dirs=team.dirs) as vault:
+    with unlock.unlock_with_recovery_key(target, result.recovery_key, dirs=team.dirs) as vault:
         assert verify_vault(vault).ok
     with pytest.raises(AuthenticationFailed):
-        access.unlock_with_recovery_key(target, team.recovery_key, dirs=team.dirs)
+        unlock.unlock_with_recovery_key(target, team.recovery_key, dirs=team.dirs)

@@ -16,8 +16,8 @@ from datetime import date
 import pytest
 
 from sim_desk.records import people
-from sim_desk.records.vault import unlock_user
-from sim_desk.records.verify import verify_vault
+from sim_desk.records.vault.files import unlock_user
+from sim_desk.records.vault.verify import verify_vault
 from tests.conftest import PASSPHRASES
 from tests.reliability.helpers import Workers, contact_ids, integrity
 

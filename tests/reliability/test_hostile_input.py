@@ -22,21 +22,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim_desk.records import (
-    access,
-    caseload,
-    contacts,
-    incidents,
-    outcome_data,
-    people,
-    users,
-    visits,
-)
 from sim_desk.records import codes as c
+from sim_desk.records import contacts, incidents, people, visits
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
-from sim_desk.records.unlocked import UnlockedVault
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.read_models import caseload, outcome_data
+from sim_desk.records.team import users
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
 from tests import fuzzing
 from tests.conftest import FIXED_NOW, PASSPHRASES, fixed_clock
 
@@ -126,7 +120,7 @@ def world(_team_template, tmp_path_factory):
     paths = VaultPaths.at(folder / "team.simvault")
     dirs = AppDirs(folder / "d", folder / "s", folder / "c")
     roles = {
-        name: access.unlock(paths, name, PASSPHRASES[name], dirs=dirs, clock=fixed_clock)
+        name: unlock.unlock(paths, name, PASSPHRASES[name], dirs=dirs, clock=fixed_clock)
         for name in ("clinician", "officer", "lead", "analyst")
     }
     clinician = roles["clinician"]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sim_desk.records import access, backup, contacts, people, rekey
+from sim_desk.records import contacts, people
 from sim_desk.records.errors import AuthenticationFailed
+from sim_desk.records.vault import backup, rekey, unlock
 from tests.conftest import FIXED_NOW
 
 CANARY_NAME = "Quillfeather"
@@ -64,7 +65,7 @@ def test_canary_name_and_nhs_number_never_reach_the_disk_in_plaintext(
     backups.mkdir()
     folder = team.paths.database.parent
     with pytest.raises(AuthenticationFailed):  # a failed unlock is noted in the app's folders
-        access.unlock(team.paths, "clinician", CANARY_NAME + " typed", dirs=team.dirs)
+        unlock.unlock(team.paths, "clinician", CANARY_NAME + " typed", dirs=team.dirs)
     with team.unlock("clinician") as clinician:
         person = people.create_person(
             clinician,

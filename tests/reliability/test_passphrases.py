@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from sim_desk.records import access, rekey, users
 from sim_desk.records.errors import AuthenticationFailed
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.team import users
+from sim_desk.records.vault import rekey, unlock
+from sim_desk.records.vault.files import VaultPaths
 
 #: About passphrases themselves: Argon2id runs for every one of them (no test cache).
 pytestmark = pytest.mark.real_kdf
@@ -30,7 +31,7 @@ def test_awkward_passphrase_creates_unlocks_changes_and_survives_rekey(name, tmp
     secret = AWKWARD[name]
     assert len(secret) >= 10
     paths = VaultPaths.at(tmp_path / name / "team.simvault")
-    access.create_vault(
+    unlock.create_vault(
         paths,
         team_name="Awkward",
         username="lead",
@@ -40,13 +41,13 @@ def test_awkward_passphrase_creates_unlocks_changes_and_survives_rekey(name, tmp
     )
     if name == "spaces-around":  # typed exactly: trimmed is a different passphrase
         with pytest.raises(AuthenticationFailed):
-            access.unlock(paths, "lead", secret.strip(), dirs=team.dirs)
+            unlock.unlock(paths, "lead", secret.strip(), dirs=team.dirs)
     changed = AWKWARD[NAMES[(NAMES.index(name) + 1) % len(NAMES)]]
-    with access.unlock(paths, "lead", secret, dirs=team.dirs) as lead:
+    with unlock.unlock(paths, "lead", secret, dirs=team.dirs) as lead:
         assert lead.has_clinical_key
         users.set_passphrase(lead, lead.actor.user_id, changed)
         rekey.rotate_keys(lead, new_recovery=False)
     with pytest.raises(AuthenticationFailed):
-        access.unlock(paths, "lead", secret, dirs=team.dirs)
-    with access.unlock(paths, "lead", changed, dirs=team.dirs) as lead:
+        unlock.unlock(paths, "lead", secret, dirs=team.dirs)
+    with unlock.unlock(paths, "lead", changed, dirs=team.dirs) as lead:
         assert lead.has_clinical_key

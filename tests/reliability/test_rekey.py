@@ -11,13 +11,15 @@ import time
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import access, rekey, users
-from sim_desk.records.audit import Action
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import AuthenticationFailed, PermissionDenied, VaultDamaged
 from sim_desk.records.model import AuditEvent
-from sim_desk.records.vault import VaultPaths, read_slot_file, unlock_user
-from sim_desk.records.verify import verify_vault
+from sim_desk.records.team import users
+from sim_desk.records.vault import rekey, unlock
+from sim_desk.records.vault.audit import Action
+from sim_desk.records.vault.files import VaultPaths, read_slot_file, unlock_user
+from sim_desk.records.vault.rekey import rotation
+from sim_desk.records.vault.verify import verify_vault
 from tests.conftest import PASSPHRASES
 from tests.reliability.helpers import (
     Workers,
@@ -80,19 +82,19 @@ def test_everyone_else_carries_on_after_rotation(team, seeded):
         assert notes[str(contact)] == text
     for contact, text in seeded.first_notes.items():
         assert notes[f"{contact}@1"] == text
-    with access.unlock_with_recovery_key(team.paths, result.recovery_key, dirs=team.dirs) as r:
+    with unlock.unlock_with_recovery_key(team.paths, result.recovery_key, dirs=team.dirs) as r:
         with r.read() as session:
             actions = session.execute(select(AuditEvent.action)).scalars().all()
         assert Action.KEYS_ROTATED in actions
     # Until someone confirms the new key is printed, the printed one still opens the vault ...
-    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
+    with unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
         pass
     with team.unlock("lead") as lead:
         rekey.confirm_recovery_key(lead, result.recovery_slot_id)
     # ... and from then on only the new one does.
     with pytest.raises(AuthenticationFailed):
-        access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
-    with access.unlock_with_recovery_key(team.paths, result.recovery_key, dirs=team.dirs) as r:
+        unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
+    with unlock.unlock_with_recovery_key(team.paths, result.recovery_key, dirs=team.dirs) as r:
         with r.read() as session:
             actions = session.execute(select(AuditEvent.action)).scalars().all()
         assert Action.RECOVERY_KEY_CONFIRMED in actions
@@ -101,7 +103,7 @@ def test_everyone_else_carries_on_after_rotation(team, seeded):
 def test_rotation_can_keep_the_printed_recovery_key(team):
     with team.unlock("lead") as lead:
         assert rekey.rotate_keys(lead, new_recovery=False).recovery_key is None
-    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs) as r:
+    with unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs) as r:
         assert r.has_clinical_key
 
 
@@ -116,12 +118,12 @@ def test_only_a_clinical_lead_or_the_recovery_key_can_rotate(team):
             role=Role.TEAM_LEAD,
             passphrase="police lead passphrase",
         )
-    police_lead = access.unlock(team.paths, "policelead", "police lead passphrase", dirs=team.dirs)
+    police_lead = unlock.unlock(team.paths, "policelead", "police lead passphrase", dirs=team.dirs)
     with police_lead, pytest.raises(PermissionDenied) as error:
         rekey.rotate_keys(police_lead)
     assert "clinical key" in str(error.value)
     assert read_slot_file(team.paths).generation == 0
-    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs) as r:
+    with unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs) as r:
         assert rekey.rotate_keys(r).generation == 1
 
 
@@ -132,7 +134,7 @@ def test_a_second_rotation_and_new_users_after_it(team):
             lead, username="newbie", display_name="New", role=Role.OFFICER, passphrase="x" * 12
         )
         assert rekey.rotate_keys(lead, new_recovery=False).generation == 2
-    with access.unlock(team.paths, "newbie", "x" * 12, dirs=team.dirs) as newbie:
+    with unlock.unlock(team.paths, "newbie", "x" * 12, dirs=team.dirs) as newbie:
         assert not newbie.has_clinical_key
 
 
@@ -156,7 +158,7 @@ STEPS = ("ready", *(f"step {point}" for point in KILL_POINTS))
 
 def _recovery_opens(team, recovery_key: str) -> bool:
     try:
-        with access.unlock_with_recovery_key(team.paths, recovery_key, dirs=team.dirs):
+        with unlock.unlock_with_recovery_key(team.paths, recovery_key, dirs=team.dirs):
             return True
     except AuthenticationFailed:
         return False
@@ -303,12 +305,12 @@ def test_crash_image_at_each_step_is_settled_by_the_next_unlock(
     old = unlock_user(team.paths, "lead", PASSPHRASES["lead"])
     notes = clinical_notes(team.paths, old.record_key, old.clinical_key)
     with monkeypatch.context() as patch, team.unlock("lead") as lead:
-        patch.setattr(rekey, target[0], after(getattr(rekey, target[0]), target[1]))
+        patch.setattr(rotation, target[0], after(getattr(rotation, target[0]), target[1]))
         rekey.rotate_keys(lead, new_recovery=False)
 
     crashed = VaultPaths.at(image / team.paths.database.name)
     assert crashed.keyslots_pending.exists()
-    with access.unlock(crashed, "officer", PASSPHRASES["officer"], dirs=team.dirs):
+    with unlock.unlock(crashed, "officer", PASSPHRASES["officer"], dirs=team.dirs):
         pass  # an officer's unlock settles it as well as a lead's would
     assert not crashed.keyslots_pending.exists()
     keys = unlock_user(crashed, "lead", PASSPHRASES["lead"])

@@ -20,13 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from sim_desk.records import access, audit, people
-from sim_desk.records.audit import Action
+from sim_desk.records import people
 from sim_desk.records.errors import AuthenticationFailed, VaultDamaged
-from sim_desk.records.keyslots import slot_digest
-from sim_desk.records.store import raw_connection
-from sim_desk.records.vault import VaultKeys, VaultPaths, unlock_user
-from sim_desk.records.verify import (
+from sim_desk.records.vault import audit, unlock
+from sim_desk.records.vault.audit import Action
+from sim_desk.records.vault.files import VaultKeys, VaultPaths, unlock_user
+from sim_desk.records.vault.keyslots import slot_digest
+from sim_desk.records.vault.store import raw_connection
+from sim_desk.records.vault.unlock import opening
+from sim_desk.records.vault.verify import (
     mark_findings_reviewed,
     verify_keys,
     verify_vault,
@@ -149,12 +151,12 @@ def test_an_older_copy_of_the_head_file_is_tampering_whatever_the_gap(team, tmp_
 
 
 def test_a_crash_on_either_side_of_a_commit_is_not_tampering(team, monkeypatch):
-    from sim_desk.records import unlocked
+    from sim_desk.records import unit_of_work
 
     with team.unlock("lead") as lead:
         # Killed between the commit and the head copy's second update: one write in flight.
         with monkeypatch.context() as patch:
-            patch.setattr(unlocked.UnlockedVault, "_settle_head", lambda self, end: None)
+            patch.setattr(unit_of_work.UnlockedVault, "_settle_head", lambda self, end: None)
             add_person(lead, "Committed")
         copy = audit.read_head(team.paths)
         assert copy is not None and copy.pending is not None
@@ -251,7 +253,7 @@ def _pages_that_break(team, keys, action, scratch: Path) -> Iterator[tuple[int, 
         restore()
         flip(team.paths.database, page * 4096 + 200)
         try:
-            vault = access._open(
+            vault = opening._open(
                 team.paths, keys, dirs=team.dirs, clock=team.clock, action=Action.UNLOCK
             )
         except VaultDamaged:
@@ -272,7 +274,7 @@ def _seed_for_damage(team) -> VaultKeys:
 
 
 def test_damage_is_not_hidden_by_the_lock_that_follows(team, tmp_path):
-    from sim_desk.records.caseload import vault_counts
+    from sim_desk.records.read_models.caseload import vault_counts
 
     keys = _seed_for_damage(team)
     _page, vault = next(_pages_that_break(team, keys, vault_counts, tmp_path))
@@ -280,7 +282,7 @@ def test_damage_is_not_hidden_by_the_lock_that_follows(team, tmp_path):
 
 
 def test_a_damaged_page_met_by_a_command_exits_5_with_words_not_a_traceback(team, tmp_path):
-    from sim_desk.records.caseload import vault_counts
+    from sim_desk.records.read_models.caseload import vault_counts
 
     keys = _seed_for_damage(team)
     met = 0
@@ -350,13 +352,13 @@ def test_a_renamed_slot_does_not_sign_in_under_its_new_name(team):
         if slot.get("username") == "officer":
             slot["username"] = "mallory"
             # A deliberate editor recomputes the digest too: the database still knows better.
-            from sim_desk.records.keyslots import Slot
+            from sim_desk.records.vault.keyslots import Slot
 
             fields = {k: v for k, v in slot.items() if k != "digest"}
             slot["digest"] = slot_digest(doc["vault_id"], Slot(**fields))
     team.paths.keyslots.write_text(json.dumps(doc))
     with pytest.raises(VaultDamaged) as error:
-        access.unlock(team.paths, "mallory", PASSPHRASES["officer"], dirs=team.dirs)
+        unlock.unlock(team.paths, "mallory", PASSPHRASES["officer"], dirs=team.dirs)
     assert "key file" in str(error.value)
     with pytest.raises(AuthenticationFailed):
         team.unlock("officer")
@@ -390,8 +392,8 @@ def test_failed_unlock_notes_belong_to_one_copy_of_a_vault(team, tmp_path):
     copy = VaultPaths.at(tmp_path / "copy" / team.paths.database.name)
     shutil.copytree(team.paths.database.parent, copy.database.parent)
     with pytest.raises(AuthenticationFailed):
-        access.unlock(copy, "officer", "not the passphrase", dirs=team.dirs)
+        unlock.unlock(copy, "officer", "not the passphrase", dirs=team.dirs)
     with team.unlock("lead") as lead:
         assert Action.UNLOCK_FAILED not in audit_actions(lead)
-    with access.unlock(copy, "lead", PASSPHRASES["lead"], dirs=team.dirs) as lead:
+    with unlock.unlock(copy, "lead", PASSPHRASES["lead"], dirs=team.dirs) as lead:
         assert audit_actions(lead).count(Action.UNLOCK_FAILED) == 1

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim_desk.records import access, backup
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import AuthenticationFailed, SimDeskError, VaultDamaged, VaultNotFound
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault import backup, unlock
+from sim_desk.records.vault.files import VaultPaths
 from tests.conftest import PASSPHRASES
 from tests.fuzzing import examples
 from tests.reliability.helpers import file_hashes
@@ -25,7 +25,7 @@ PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + by
 
 def attempt(paths, username, passphrase, dirs) -> SimDeskError:
     with pytest.raises(SimDeskError) as error:
-        access.unlock(paths, username, passphrase, dirs=dirs)
+        unlock.unlock(paths, username, passphrase, dirs=dirs)
     message = str(error.value)
     assert passphrase not in message  # never echoed, whatever was typed
     return error.value
@@ -43,7 +43,7 @@ def test_wrong_passphrase_unknown_user_and_wrong_recovery_key_change_nothing(tea
     error = attempt(team.paths, "nobody", PASSPHRASES["officer"], team.dirs)
     assert isinstance(error, AuthenticationFailed) and "no user with that name" in str(error)
     with pytest.raises(AuthenticationFailed) as recovery:
-        access.unlock_with_recovery_key(team.paths, "AAAA-" * 7 + "AAAA", dirs=team.dirs)
+        unlock.unlock_with_recovery_key(team.paths, "AAAA-" * 7 + "AAAA", dirs=team.dirs)
     assert "recovery key is not right" in str(recovery.value)
     assert file_hashes(folder) == before
 
@@ -80,7 +80,7 @@ def test_a_pdf_renamed_as_a_vault_is_named_as_a_pdf(team, tmp_path):
 
 def test_other_vaults_slot_file_beside_this_database(team, folder, tmp_path):
     other = VaultPaths.at(tmp_path / "other" / "other.simvault")
-    access.create_vault(
+    unlock.create_vault(
         other,
         team_name="Other Team",
         username="lead",
@@ -152,7 +152,7 @@ def test_edited_key_slot_files_are_refused_with_a_message(_team_template, tmp_pa
                 slot[key] = value
         paths.keyslots.write_text(json.dumps(doc))
         try:
-            access.unlock(paths, username, PASSPHRASES[username], dirs=dirs).lock()
+            unlock.unlock(paths, username, PASSPHRASES[username], dirs=dirs).lock()
         except SimDeskError as error:
             assert str(error)
             assert file_hashes(paths.database) == database

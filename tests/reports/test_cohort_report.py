@@ -8,10 +8,11 @@ import re
 from scipy import stats
 from sqlalchemy import select
 
-from sim_desk.records import disclosure, outcome_data, report_data
-from sim_desk.records.audit import Action
+from sim_desk.records import disclosure
 from sim_desk.records.model import AuditEvent
-from sim_desk.records.report_data import EqualityTable, GroupFigures
+from sim_desk.records.read_models import outcome_data, report_data
+from sim_desk.records.read_models.report_data import EqualityTable, GroupFigures
+from sim_desk.records.vault.audit import Action
 from sim_desk.reports import equality
 from sim_desk.reports.cohort_report import cohort_report_pdf
 from tests.reports import expected as ex

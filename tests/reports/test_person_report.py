@@ -9,9 +9,9 @@ import stat
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records.audit import Action
 from sim_desk.records.errors import PermissionDenied
 from sim_desk.records.model import AuditEvent
+from sim_desk.records.vault.audit import Action
 from sim_desk.reports.person_report import person_report_pdf, save_person_report
 from tests.reports import expected as ex
 from tests.reports.conftest import CLINICAL_SECRET, SHARED_NOTE, all_text, pages

@@ -19,10 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from sim_desk.records import users
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.team_device import DeviceCredential
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.team import users
+from sim_desk.records.team.device import DeviceCredential
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.connection import ServerAddress
 from sim_desk.teamserver.invitations import create_invitation

@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.connection import new_secret
 from sim_desk.teamserver.invitations import create_invitation

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from sim_desk import cli
-from sim_desk.records import team_device, users
+from sim_desk.records.team import device, users
 from tests.conftest import PASSPHRASES
 
 
@@ -119,7 +119,7 @@ def test_init_invite_join_status_and_revoke_from_the_command_line(
     )
     assert code == 0, err
     with team.unlock("officer") as officer:
-        credential = team_device.device_credential(officer)
+        credential = device.device_credential(officer)
         officer_id = officer.actor.user_id
     assert credential is not None and credential.server_user_id == officer_id
     assert credential.secret not in out + err

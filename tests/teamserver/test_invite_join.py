@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sim_desk.records import team_device
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import ValidationError
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.team import device
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.teamserver import joining, protocol
 from sim_desk.teamserver.connection import SCRAM_VERIFIER, invitation_login_password, scram_verifier
 from sim_desk.teamserver.errors import (
@@ -160,7 +160,7 @@ def test_joining_keeps_the_credential_inside_the_encrypted_vault(world: World, l
     with laptop.unlock("clinician") as vault:
         joined = joining.join_team(vault, invitation)
         assert not joined.resumed and joined.hello["user"]["username"] == "clinician"
-        kept = team_device.device_credential(vault)
+        kept = device.device_credential(vault)
     assert kept is not None and kept.is_active and kept.device_id == invitation.device_id
     assert len(kept.public_key) == 32 and len(kept.private_key) == 32
     for path in laptop.paths.database.parent.iterdir():
@@ -168,7 +168,7 @@ def test_joining_keeps_the_credential_inside_the_encrypted_vault(world: World, l
         assert kept.secret.encode() not in raw, path.name
         assert kept.private_key not in raw, path.name
     with laptop.unlock("officer") as other:  # another user of the same vault file
-        assert team_device.device_credential(other) is None
+        assert device.device_credential(other) is None
     with protocol.device_connection(kept) as conn:
         assert protocol.hello(conn)["device"] == str(kept.device_id)
 
@@ -178,7 +178,7 @@ def test_an_invitation_for_someone_else_is_refused_and_nothing_is_kept(world: Wo
     with laptop.unlock("officer") as vault:
         with pytest.raises(InvitationInvalid, match="for the user clinician2"):
             joining.join_team(vault, invitation)
-        assert team_device.device_credential(vault) is None
+        assert device.device_credential(vault) is None
 
 
 def test_joining_twice_is_refused(world: World, laptop: Team):
@@ -195,7 +195,7 @@ def test_an_expired_invitation_is_refused_before_anything_is_sent(world: World, 
     with laptop.unlock("officer") as vault:
         with pytest.raises(InvitationInvalid, match="expired"):
             joining.join_team(vault, invitation)
-        assert team_device.device_credential(vault) is None
+        assert device.device_credential(vault) is None
 
 
 def test_a_used_invitation_cannot_be_used_on_another_laptop(
@@ -222,17 +222,17 @@ def test_a_join_cut_short_after_the_server_answered_is_carried_on(
     world: World, laptop: Team, monkeypatch
 ):
     invitation = invite(world, "analyst", "analyst")
-    real_activate = team_device.activate
+    real_activate = device.activate
 
     def killed(vault, device_id):
         raise KeyboardInterrupt  # the laptop stops between the server's answer and saving it
 
-    monkeypatch.setattr(joining.team_device, "activate", killed)
+    monkeypatch.setattr(joining.device, "activate", killed)
     with laptop.unlock("analyst") as vault, pytest.raises(KeyboardInterrupt):
         joining.join_team(vault, invitation)
-    monkeypatch.setattr(joining.team_device, "activate", real_activate)
+    monkeypatch.setattr(joining.device, "activate", real_activate)
     with laptop.unlock("analyst") as vault:
-        pending = team_device.device_credential(vault)
+        pending = device.device_credential(vault)
         assert pending is not None and not pending.is_active
         joined = joining.join_team(vault, invitation)  # the invitation itself is used up now
         assert joined.resumed and joined.credential.is_active
@@ -262,7 +262,7 @@ def test_revoking_a_user_cuts_off_every_device_and_pending_invitation(world: Wor
     first = invite(world, name, "officer")
     pending = invite(world, name, "officer")
     # The leaver's laptop: a vault where they are a user (added here for the test).
-    from sim_desk.records import users
+    from sim_desk.records.team import users
 
     with laptop.unlock("lead") as lead:
         users.add_user(
@@ -272,9 +272,9 @@ def test_revoking_a_user_cuts_off_every_device_and_pending_invitation(world: Wor
             role="officer",
             passphrase="leaver passphrase long enough",
         )
-    from sim_desk.records import access
+    from sim_desk.records.vault import unlock
 
-    with access.unlock(
+    with unlock.unlock(
         laptop.paths, name, "leaver passphrase long enough", dirs=laptop.dirs, clock=fixed_clock
     ) as vault:
         credential = joining.join_team(vault, first).credential

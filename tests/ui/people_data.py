@@ -14,7 +14,7 @@ from sim_desk.records.codes import PersonStatus
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.incidents import IncidentDetails, S136Details
 from sim_desk.records.people import ConsentDetails, PersonDetails
-from sim_desk.records.unlocked import UnlockedVault
+from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.visits import PlanDetails
 
 NHS_NUMBER = "9434765919"  # a valid NHS number (check digit 9)

@@ -12,7 +12,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWizard
 
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.ui.main_window import MainWindow
 from sim_desk.ui.unlock import UnlockDialog, delay_after
 from sim_desk.ui.wizard import FirstRunWizard
@@ -171,7 +171,7 @@ def test_the_unlock_dialog_needs_no_database_code_to_show():
     probe = (
         "import sys, sim_desk.cli, sim_desk.ui.app, sim_desk.ui.unlock, sim_desk.ui.session;"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')"
-        " or m in ('sim_desk.records.access', 'sim_desk.records.store'));"
+        " or m in ('sim_desk.records.vault.unlock', 'sim_desk.records.vault.store'));"
         "print(heavy)"
     )
     out = subprocess.run(
@@ -189,7 +189,7 @@ def test_warm_up_loads_the_records_layer_in_the_background():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]" and out.stderr == ""
-    assert "sim_desk.records.access" in WARM_UP_MODULES
+    assert "sim_desk.records.vault.unlock" in WARM_UP_MODULES
 
 
 def test_garbage_is_collected_on_the_gui_thread_only(qtbot):

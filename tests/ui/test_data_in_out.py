@@ -29,13 +29,15 @@ from sqlalchemy import func, select
 
 from sim_desk import demo
 from sim_desk.exchange import mappings
-from sim_desk.records import export_data, people, users, visits
+from sim_desk.records import people, visits
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.model import Incident, Person
 from sim_desk.records.people import PersonDetails
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.read_models import export_data
+from sim_desk.records.team import users
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.records.validation import nhs_number_check_digit
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.settings import Settings
 from sim_desk.ui.calendar_dialog import CalendarDialog
 from sim_desk.ui.export_page import ExportPage

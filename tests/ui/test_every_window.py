@@ -133,7 +133,7 @@ def every_window(tmp_path_factory, _team_template):
     import shutil
 
     from sim_desk.records.appdirs import AppDirs
-    from sim_desk.records.vault import VaultPaths
+    from sim_desk.records.vault.files import VaultPaths
     from sim_desk.ui.app import make_application
 
     make_application()

@@ -20,10 +20,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QMessageBox, QPushButton
 
-from sim_desk.records import access, contacts, users
+from sim_desk.records import contacts
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import AuthenticationFailed, VaultBusy
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.team import users
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.ui.backup_reminder import BackupLog, reminder_text
 from sim_desk.ui.integrity import DamageDialog
 from sim_desk.ui.main_window import MainWindow
@@ -210,7 +212,7 @@ def test_backup_then_restore_to_a_new_folder_from_settings(
     assert "Restored to" in find(panel, QLabel, "Backup status").text()
     snap(page, shots, "settings-backup-restored")
     restored = VaultPaths.at(target)
-    with access.unlock(restored, "officer", PASSPHRASES["officer"], dirs=team.dirs) as vault:
+    with unlock.unlock(restored, "officer", PASSPHRASES["officer"], dirs=team.dirs) as vault:
         assert vault.actor.display_name == "Olu Officer"
 
     # The same place again: refused, said so, and nothing is replaced.
@@ -314,7 +316,7 @@ def test_rotating_keys_from_the_team_page_keeps_passphrases_and_issues_a_recover
     snap(dialog, shots, "new-recovery-key")
     assert "Keys rotated" in find(page, QLabel, "Key rotation status").text()
     # Until the lead says the new key is kept safe, the printed one still opens the vault.
-    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
+    with unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
         pass
     find(dialog, QCheckBox, "New recovery key kept safe").setChecked(True)
     assert close.isEnabled()
@@ -324,10 +326,10 @@ def test_rotating_keys_from_the_team_page_keeps_passphrases_and_issues_a_recover
     for name in ("officer", "clinician", "analyst"):
         with team.unlock(name) as vault:
             assert vault.actor.username == name
-    with access.unlock_with_recovery_key(team.paths, new_key, dirs=team.dirs) as vault:
+    with unlock.unlock_with_recovery_key(team.paths, new_key, dirs=team.dirs) as vault:
         assert vault.has_clinical_key
     with pytest.raises(AuthenticationFailed):
-        access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
+        unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
     assert len(users.list_users(lead_session.vault)) == 6  # the lead goes on working
 
 
@@ -363,7 +365,7 @@ def test_removing_a_leaver_offers_rotation_right_away(
 
 
 def test_busy_vault_is_explained_and_nothing_changes(qtbot, lead_session, monkeypatch):
-    import sim_desk.records.rekey as rekey
+    import sim_desk.records.vault.rekey as rekey
 
     def busy(*_a, **_k):
         raise VaultBusy("The vault is in use by another SIM Desk window or command.")
@@ -489,11 +491,11 @@ def test_a_new_recovery_key_alone_replaces_the_old_one_once_confirmed(
     dialog = page.keys.recovery_dialog
     assert dialog is not None and dialog.isVisible()
     new_key = dialog.recovery_key
-    with access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
+    with unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs):
         pass  # not confirmed yet: the printed key still works
     find(dialog, QCheckBox, "New recovery key kept safe").setChecked(True)
     qtbot.mouseClick(find(dialog, QPushButton, "Close"), LEFT)
     with pytest.raises(AuthenticationFailed):
-        access.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
-    with access.unlock_with_recovery_key(team.paths, new_key, dirs=team.dirs):
+        unlock.unlock_with_recovery_key(team.paths, team.recovery_key, dirs=team.dirs)
+    with unlock.unlock_with_recovery_key(team.paths, new_key, dirs=team.dirs):
         pass

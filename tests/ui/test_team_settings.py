@@ -18,9 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 import sim_desk
-from sim_desk.records import access, users
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import AuthenticationFailed
+from sim_desk.records.team import users
+from sim_desk.records.vault import unlock
 from sim_desk.settings import Settings
 from sim_desk.ui.passphrase import PassphraseStrength, SetPassphraseDialog, estimate
 from sim_desk.ui.session import UiSession
@@ -81,7 +82,7 @@ def test_team_lead_adds_an_officer_through_the_dialog_and_they_can_unlock(
     row = column(table).index("Nia Newcomer")
     assert column(table, 2)[row] == "Officer (police mentor)"
     assert table.currentRow() == row  # the new user is selected
-    with access.unlock(team.paths, "nia", NEW_PASSPHRASE, dirs=team.dirs, clock=team.clock) as v:
+    with unlock.unlock(team.paths, "nia", NEW_PASSPHRASE, dirs=team.dirs, clock=team.clock) as v:
         assert v.actor.role == Role.OFFICER and not v.actor.clinical
 
 
@@ -166,7 +167,7 @@ def test_reset_passphrase(qtbot, team, lead_session):
     qtbot.keyClicks(find(dialog, QLineEdit, "Confirm new passphrase"), NEW_PASSPHRASE)
     qtbot.mouseClick(find(dialog, QPushButton, "Set passphrase"), Qt.MouseButton.LeftButton)
     assert dialog.result() == QDialog.DialogCode.Accepted
-    with access.unlock(team.paths, "officer", NEW_PASSPHRASE, dirs=team.dirs, clock=team.clock):
+    with unlock.unlock(team.paths, "officer", NEW_PASSPHRASE, dirs=team.dirs, clock=team.clock):
         pass
 
 

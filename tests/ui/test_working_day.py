@@ -10,8 +10,9 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox, QPushButton
 
-from sim_desk.records import access, drafts, incidents, people
-from sim_desk.records.backup import backup_vault
+from sim_desk.records import drafts, incidents, people
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.backup import backup_vault
 from sim_desk.ui.caseload import CaseloadPage
 from sim_desk.ui.drafts_dialog import DraftsDialog
 from sim_desk.ui.forms.contact_form import ContactFormDialog
@@ -288,13 +289,13 @@ def test_the_next_user_on_a_shared_laptop_starts_on_today(qtbot, team):
 
 def test_unlocking_runs_off_the_gui_thread_with_a_busy_bar(qtbot, team, monkeypatch):
     threads = []
-    real = access.unlock
+    real = unlock.unlock
 
     def watched(*args, **kwargs):
         threads.append(threading.get_ident())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(access, "unlock", watched)
+    monkeypatch.setattr(unlock, "unlock", watched)
     session = make_session(team)
     dialog = UnlockDialog(session)
     qtbot.addWidget(dialog)
@@ -382,7 +383,7 @@ def test_a_vault_that_will_not_open_can_be_restored_from_the_unlock_screen(qtbot
 
 
 def people_on(session):
-    from sim_desk.records import caseload
+    from sim_desk.records.read_models import caseload
 
     return caseload.search_caseload(session.vault)
 

@@ -23,7 +23,7 @@ from sim_desk.records import contacts, incidents, people, visits
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.codes import PersonStatus, PlannedVisitStatus
 from sim_desk.records.incidents import IncidentDetails
-from sim_desk.records.vault import VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.settings import Settings
 from sim_desk.ui.session import UiSession
 from tests.conftest import PASSPHRASES, fixed_clock

@@ -35,7 +35,7 @@ from sim_desk.records.codes import (
 )
 from sim_desk.records.datetext import DateTextError
 from sim_desk.records.incidents import IncidentDetails, S136Details
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.ui import widgets
 from sim_desk.ui.datefield import Clock, DateField, DateTimeField
 from sim_desk.ui.forms.base import FormDialog, code_combo, set_combo, text_or_none

@@ -17,11 +17,11 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records import validation, visits
-from sim_desk.records.bank_holidays import bank_holiday
 from sim_desk.records.codes import ConsultationMechanism, VisitFrequency
 from sim_desk.records.datetext import Century
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.records.visits import PlanDetails
+from sim_desk.records.visits.bank_holidays import bank_holiday
 from sim_desk.ui import widgets
 from sim_desk.ui.datefield import DateField, DateTimeField
 from sim_desk.ui.forms.base import FormDialog, code_combo, text_or_none

@@ -10,7 +10,6 @@ from typing import Any
 from PySide6.QtWidgets import QCheckBox, QLineEdit, QSpinBox, QWidget
 
 from sim_desk.records import incidents, people, validation, visits
-from sim_desk.records.bank_holidays import bank_holiday
 from sim_desk.records.codes import (
     IncidentSource,
     IncidentType,
@@ -20,7 +19,8 @@ from sim_desk.records.codes import (
 )
 from sim_desk.records.datetext import Century
 from sim_desk.records.incidents import BaselineCountView, DisclosureDetails
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
+from sim_desk.records.visits.bank_holidays import bank_holiday
 from sim_desk.ui import widgets
 from sim_desk.ui.datefield import DateField, DateTimeField
 from sim_desk.ui.forms.base import FormDialog, code_combo, text_or_none

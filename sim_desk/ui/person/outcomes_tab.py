@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import outcome_data, outcomes
+from sim_desk.records import outcomes
 from sim_desk.records.codes import IncidentType
 from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.records.read_models import outcome_data
 from sim_desk.reports import reading
 from sim_desk.ui import widgets
 from sim_desk.ui.messages import show_error

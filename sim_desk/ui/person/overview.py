@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from sim_desk.records import contacts, incidents, visits
 from sim_desk.records.codes import PlannedVisitStatus
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.records.visits import DueState
 from sim_desk.ui import widgets
 from sim_desk.ui.person.context import PersonContext

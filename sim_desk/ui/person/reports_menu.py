@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records.codes import Role
+from sim_desk.records.permissions import CLINICAL_REPORTERS
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.pdf_preview import PdfPreviewDialog, show_pdf
 from sim_desk.ui.person.context import PersonContext
@@ -53,7 +53,7 @@ def may_include_clinical_notes(session: UiSession) -> bool:
     """Whether this sign-in can put clinician-only notes in a report (as the records layer
     checks: the clinical key and a clinician's or team lead's role)."""
     vault = session.vault
-    return vault.has_clinical_key and vault.actor.role in (Role.CLINICIAN, Role.TEAM_LEAD)
+    return vault.has_clinical_key and vault.actor.role in CLINICAL_REPORTERS
 
 
 class ReportOptionsDialog(QDialog):

@@ -10,11 +10,11 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from sim_desk.records import visits
-from sim_desk.records.bank_holidays import bank_holiday
 from sim_desk.records.codes import PlannedVisitStatus, VisitFrequency
 from sim_desk.records.errors import SimDeskError
-from sim_desk.records.unlocked import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.records.visits import DueState, PlannedVisitView, PlanView
+from sim_desk.records.visits.bank_holidays import bank_holiday
 from sim_desk.ui import widgets
 from sim_desk.ui.forms.contact_form import ContactFormDialog
 from sim_desk.ui.forms.small import EndPlanDialog, MarkVisitDialog, RescheduleDialog

@@ -16,9 +16,9 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from sim_desk.records import people
-from sim_desk.records.codes import Role
 from sim_desk.records.errors import SimDeskError
 from sim_desk.records.people import PersonRecord
+from sim_desk.records.permissions import CASEWORKERS
 from sim_desk.ui import widgets
 from sim_desk.ui.forms.base import FormDialog
 from sim_desk.ui.forms.contact_form import ContactFormDialog
@@ -38,7 +38,6 @@ from sim_desk.ui.session import UiSession
 
 OVERVIEW, CONTACTS, VISITS, INCIDENTS, OUTCOMES, RECORD = range(6)
 TAB_TITLES = ("Overview", "Contacts", "Visit plan", "Incidents", "Outcomes", "Record")
-CASEWORKERS = (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)
 
 
 TAB_MAKERS = (OverviewTab, ContactsTab, VisitsTab, IncidentsTab, OutcomesTab, RecordTab)
