@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sim_desk import cli
+from sim_desk.cli import common
 from sim_desk.records.vault.files import VaultPaths
 
 CANARY_GIVEN = "Canaryzofia"
@@ -193,6 +194,53 @@ def test_import_with_one_bad_row_imports_nothing_and_names_the_row(cli_vault, tm
 )
 def test_no_command_opens_the_app_on_the_vault_given(monkeypatch, argv, expected):
     opened = []
-    monkeypatch.setattr(cli, "open_app", lambda paths: opened.append(paths) or 0)
+    monkeypatch.setattr(common, "open_app", lambda paths: opened.append(paths) or 0)
     assert cli.main(argv) == 0
     assert opened == [None if expected is None else VaultPaths.at(expected)]
+
+
+def test_a_user_changes_their_own_passphrase_and_the_old_one_stops_working(cli_vault, tmp_path):
+    paths, secret = cli_vault
+    new = tmp_path / "new.pass"
+    new.write_text("a new lead passphrase for cli\n")
+    vault = ["--vault", str(paths.database), "--user", "lead"]
+    changed = run(
+        "users",
+        "passphrase",
+        *vault,
+        "--passphrase-file",
+        str(secret),
+        "--new-passphrase-file",
+        str(new),
+    )
+    assert changed.returncode == cli.EXIT_OK, changed.stderr
+    assert "lead passphrase" not in changed.stdout + changed.stderr
+    old = run("users", "list", *vault, "--passphrase-file", str(secret))
+    assert old.returncode == cli.EXIT_AUTH
+    assert run("users", "list", *vault, "--passphrase-file", str(new)).returncode == cli.EXIT_OK
+    wrong = run(
+        "users",
+        "passphrase",
+        *vault,
+        "--passphrase-file",
+        str(secret),
+        "--new-passphrase-file",
+        str(secret),
+    )
+    assert wrong.returncode == cli.EXIT_AUTH
+
+
+def test_a_saved_mapping_can_be_deleted_and_a_missing_one_is_named(tmp_path):
+    home = {"SIM_DESK_HOME": str(tmp_path / "home")}
+    doc = tmp_path / "cad.json"
+    header = tmp_path / "cad.csv"
+    header.write_text("NHS No,Police ref,Date/Time,Type,Source\n")
+    suggested = run("mapping", "suggest", "Met CAD", str(header), env=home)
+    assert suggested.returncode == 0, suggested.stderr
+    doc.write_text(suggested.stdout)
+    assert run("mapping", "save", str(doc), env=home).returncode == 0
+    assert run("mapping", "list", env=home).stdout.split() == ["met-cad"]
+    assert run("mapping", "delete", "Met CAD", env=home).returncode == 0
+    assert run("mapping", "list", env=home).stdout.split() == []
+    missing = run("mapping", "delete", "met-cad", env=home)
+    assert missing.returncode == cli.EXIT_DATA and "No saved mapping" in missing.stderr

@@ -17,18 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim_desk.records.errors import NotFound, SimDeskError, ValidationError
+from sim_desk.cli.common import UsageError, open_vault
+from sim_desk.records.errors import NotFound, ValidationError
 
 ADMIN_PASSWORD_ENV = "SIM_DESK_SERVER_PASSWORD"
 EXIT_OK = 0
 EXIT_CHECKS_FAILED = 4
-
-
-def _UsageError(message: str) -> SimDeskError:
-    """sim-desk's usage error (exit code 2), from the one place it is defined."""
-    from sim_desk.cli import UsageError
-
-    return UsageError(message)
 
 
 def read_admin_password(file: str | None) -> str:
@@ -37,12 +31,12 @@ def read_admin_password(file: str | None) -> str:
         try:
             text = Path(file).read_text(encoding="utf-8")
         except OSError as exc:
-            raise _UsageError(f"Cannot read the password file {file}: {exc.strerror}.") from None
+            raise UsageError(f"Cannot read the password file {file}: {exc.strerror}.") from None
         return text[:-1] if text.endswith("\n") else text
     if os.environ.get(ADMIN_PASSWORD_ENV):
         return os.environ[ADMIN_PASSWORD_ENV]
     if not sys.stdin or not sys.stdin.isatty():
-        raise _UsageError(
+        raise UsageError(
             f"No database password given. Use --admin-password-file FILE or set"
             f" {ADMIN_PASSWORD_ENV}, or run the command in a terminal to be asked."
         )
@@ -56,19 +50,12 @@ def _admin_login(args: argparse.Namespace) -> Any:
     try:
         ca_pem = Path(args.ca_file).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
-        raise _UsageError(
+        raise UsageError(
             f"Cannot read the CA certificate file {args.ca_file}. Give the trust CA's PEM file"
             " (the one that signed the server's certificate)."
         ) from None
     address = ServerAddress(args.host, args.port, args.database, ca_pem)
     return AdminLogin(address, args.admin_user, read_admin_password(args.admin_password_file))
-
-
-def _open_vault(args: argparse.Namespace) -> Any:
-    # The vault and passphrase handling of the rest of sim-desk (one place for both).
-    from sim_desk.cli import open_vault
-
-    return open_vault(args)
 
 
 def _credential(vault: Any) -> Any:
@@ -96,7 +83,7 @@ def cmd_server_init(args: argparse.Namespace) -> int:
     from sim_desk.teamserver.schema import init_server
 
     if Path(args.invitation_out).exists():
-        raise _UsageError(f"{args.invitation_out} already exists; choose another file name.")
+        raise UsageError(f"{args.invitation_out} already exists; choose another file name.")
     login = _admin_login(args)
     setup = init_server(login, team_name=args.team, role_prefix=args.role_prefix)
     print(
@@ -131,13 +118,13 @@ def cmd_server_status(args: argparse.Namespace) -> int:
     if args.admin_user:
         return _admin_status(args)
     if not args.user:
-        raise _UsageError(
+        raise UsageError(
             "Say how to look: --admin-user NAME (the trust's administrator) or --user NAME"
             " (your own sign-in on this laptop)."
         )
     from sim_desk.teamserver import protocol
 
-    with _open_vault(args) as vault, protocol.device_connection(_credential(vault)) as conn:
+    with open_vault(args) as vault, protocol.device_connection(_credential(vault)) as conn:
         hello = protocol.hello(conn)
         status = protocol.team_status(conn)
         where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
@@ -193,7 +180,7 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
     from sim_desk.teamserver.invitations import create_invitation
 
     if Path(args.out).exists() and not args.overwrite:
-        raise _UsageError(f"{args.out} already exists; choose another file name.")
+        raise UsageError(f"{args.out} already exists; choose another file name.")
     details: dict[str, Any] = {
         "username": args.invite,
         "role": args.role,
@@ -208,8 +195,8 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
             invitation = create_invitation(conn, login.address, **details)
     else:
         if not args.user:
-            raise _UsageError("Sign in with --user NAME (a team lead), or use --admin-user.")
-        with _open_vault(args) as vault:
+            raise UsageError("Sign in with --user NAME (a team lead), or use --admin-user.")
+        with open_vault(args) as vault:
             credential = _credential(vault)
             if details["user_id"] is None:
                 details["user_id"] = _vault_user_id(vault, args.invite, args.role)
@@ -239,7 +226,7 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
     from sim_desk.teamserver import protocol
 
     if (args.device is None) == (args.server_user is None):
-        raise _UsageError("Say what to revoke: --device ID or --server-user NAME (one of them).")
+        raise UsageError("Say what to revoke: --device ID or --server-user NAME (one of them).")
 
     def revoke(conn: Any) -> str:
         if not args.admin_user and protocol.hello(conn)["user"]["role"] != "team_lead":
@@ -270,8 +257,8 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
             print(revoke(conn))
     else:
         if not args.user:
-            raise _UsageError("Sign in with --user NAME (a team lead), or use --admin-user.")
-        with _open_vault(args) as vault, protocol.device_connection(_credential(vault)) as conn:
+            raise UsageError("Sign in with --user NAME (a team lead), or use --admin-user.")
+        with open_vault(args) as vault, protocol.device_connection(_credential(vault)) as conn:
             print(revoke(conn))
     return EXIT_OK
 
@@ -289,7 +276,7 @@ def cmd_join(args: argparse.Namespace) -> int:
     print(f"Team server {invitation.address.describe()} for team {invitation.team_name}")
     print(f"Trust CA fingerprint (SHA-256): {invitation.address.ca_fingerprint}")
     args.user = args.user or invitation.username
-    with _open_vault(args) as vault:
+    with open_vault(args) as vault:
         joined = join_team(vault, invitation)
     again = " (carried on where an earlier attempt stopped)" if joined.resumed else ""
     print(
