@@ -30,6 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 
+from sim_desk.records import dates
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
@@ -495,7 +497,7 @@ class Builder:
         s136 = None
         ended = None
         if kind == IncidentType.S136:
-            adult = incidents.age_on(t.date_of_birth, occurred.astimezone(LOCAL_ZONE).date()) >= 18
+            adult = dates.age_on(t.date_of_birth, occurred.astimezone(LOCAL_ZONE).date()) >= 18
             place = rng.choices(("hbpos", "ae", "police_station"), (6, 3, 1 if adult else 0))[0]
             arrived = occurred + timedelta(minutes=rng.randint(20, 120))
             places: list[tuple[str, datetime | None]] = [(place, arrived)]

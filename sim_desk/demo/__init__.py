@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from sim_desk.records import contacts, incidents, people, visits
+from sim_desk.records import contacts, dates, incidents, people, visits
 from sim_desk.records.codes import (
     Attendance,
     ConsultationMechanism,
@@ -276,7 +276,7 @@ def _make_person(
                     incident_type,
                     day,
                     today,
-                    age_on=incidents.age_on(dob, day),
+                    age_on=dates.age_on(dob, day),
                 )
     if rng.random() < 0.15:
         day = enrolled + timedelta(days=rng.randint(10, max(11, (end - enrolled).days)))

@@ -38,6 +38,7 @@ from datetime import date
 from typing import Any
 
 from sim_desk.records.codes import ETHNIC_BROAD_GROUP, EthnicCategory, GenderIdentity
+from sim_desk.records.dates import whole_months_between
 
 ANY = "Any"
 NOT_KNOWN = "Not known"
@@ -137,8 +138,7 @@ def enrolment_year(enrolled_on: date | None, level: int) -> str:
 
 def whole_months(start: date, end: date) -> int:
     """Complete calendar months from ``start`` to ``end`` (0 if ``end`` is earlier)."""
-    months = (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
-    return max(0, months)
+    return max(0, whole_months_between(start, end))
 
 
 #: Follow-up bands in months, finest first; each level merges neighbours of the one below.

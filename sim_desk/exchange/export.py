@@ -43,8 +43,9 @@ from sim_desk.exchange.files import (
     xlsx_bytes,
     zip_bytes,
 )
+from sim_desk.records.dates import add_months
 from sim_desk.records.errors import PermissionDenied, ValidationError
-from sim_desk.records.outcomes import add_months, person_years
+from sim_desk.records.outcomes import person_years
 from sim_desk.records.permissions import EXPORTERS
 from sim_desk.records.read_models import export_data, releases
 from sim_desk.records.read_models.outcome_data import ALL_TYPES

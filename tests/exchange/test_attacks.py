@@ -20,8 +20,8 @@ from sim_desk.exchange import anonymise as anon
 from sim_desk.exchange import export
 from sim_desk.records import disclosure, incidents, people
 from sim_desk.records.codes import IncidentSource, IncidentType
+from sim_desk.records.dates import age_on
 from sim_desk.records.errors import ValidationError
-from sim_desk.records.incidents import age_on
 from sim_desk.records.model import Person
 from sim_desk.records.read_models import export_data
 from tests.exchange.attacks import (

@@ -14,6 +14,7 @@ from sim_desk.records.codes import (
     PlaceOfSafety,
     S136Outcome,
 )
+from sim_desk.records.dates import age_on
 from sim_desk.records.errors import ValidationError
 from sim_desk.records.model import (
     Person,
@@ -33,12 +34,6 @@ MAX_EXTENSION_HOURS = 12
 MAX_PLACES_OF_SAFETY = 10
 #: Since the Policing and Crime Act 2017, a police station is never a place of safety for a child.
 ADULT_AGE = 18
-
-
-def age_on(date_of_birth: date, day: date) -> int:
-    """Age in whole years on ``day``."""
-    birthday_to_come = (day.month, day.day) < (date_of_birth.month, date_of_birth.day)
-    return day.year - date_of_birth.year - birthday_to_come
 
 
 # -- details, as entered --------------------------------------------------------------------

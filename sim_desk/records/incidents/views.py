@@ -18,8 +18,8 @@ from sim_desk.records.codes import (
     PlaceOfSafety,
     S136Outcome,
 )
+from sim_desk.records.dates import age_on
 from sim_desk.records.errors import NotFound
-from sim_desk.records.incidents.details import age_on
 from sim_desk.records.incidents.recording import next_revision
 from sim_desk.records.model import (
     Incident,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -292,23 +293,14 @@ class Summary:
     q3: float | None
 
 
-def quantile_linear(sorted_values: Sequence[float], q: float) -> float:
-    """Quantile by linear interpolation between order statistics (type 7, numpy's default)."""
-    position = (len(sorted_values) - 1) * q
-    below = math.floor(position)
-    above = min(below + 1, len(sorted_values) - 1)
-    fraction = position - below
-    return sorted_values[below] + fraction * (sorted_values[above] - sorted_values[below])
-
-
 def median_iqr(values: Sequence[float]) -> Summary:
-    """Median and interquartile range of the values (type 7 quantiles)."""
-    ordered = sorted(values)
-    if not ordered:
+    """Median and interquartile range of the values: type 7 quantiles (linear interpolation
+    between order statistics, numpy's default), which is ``statistics.quantiles``' inclusive
+    method."""
+    if not values:
         return Summary(0, None, None, None)
-    return Summary(
-        n=len(ordered),
-        median=quantile_linear(ordered, 0.5),
-        q1=quantile_linear(ordered, 0.25),
-        q3=quantile_linear(ordered, 0.75),
-    )
+    if len(values) == 1:  # statistics.quantiles wants two points before Python 3.13
+        only = float(values[0])
+        return Summary(1, only, only, only)
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return Summary(n=len(values), median=median, q1=q1, q3=q3)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sim_desk.records.dates import add_months
+
 ALLOWED_MONTHS: tuple[int, ...] = (6, 12, 24)
 #: Days at risk after enrolment a person needs before their rate after is compared with their
 #: rate before (went down, stayed level, went up). Three months: a shorter spell says more
@@ -65,24 +67,6 @@ WINDOW_EDGES = (
     " the record is open; and the last day of the window's length. Incidents from then until"
     " today are shown as <i>later</i>: counted, but not in the rates."
 )
-
-
-def add_months(d: date, months: int) -> date:
-    """Move ``d`` by whole calendar months, clamping the day to the end of a short month.
-
-    Args:
-        d: The starting date.
-        months: Months to add; negative to go back.
-
-    Returns:
-        The same day of the month ``months`` later, or the last day of that month if shorter.
-    """
-    index = d.year * 12 + (d.month - 1) + months
-    year, month0 = divmod(index, 12)
-    month = month0 + 1
-    first_of_next = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    last_day = (first_of_next - timedelta(days=1)).day
-    return date(year, month, min(d.day, last_day))
 
 
 def outcome_windows(

@@ -15,6 +15,7 @@ from sim_desk.records.codes import (
     PersonStatus,
     SharingScope,
 )
+from sim_desk.records.dates import age_on
 from sim_desk.records.model import (
     Consent,
     Pair,
@@ -84,7 +85,7 @@ class PersonRecord:
         dob = self.details.date_of_birth
         if dob is None:
             return None
-        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+        return age_on(dob, day)
 
 
 def _consent_view(session: Session, person_id: uuid.UUID) -> ConsentView | None:

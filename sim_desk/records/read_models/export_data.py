@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, load_only
 
 from sim_desk.records import outcomes
 from sim_desk.records.codes import ExitReason, PersonStatus, PlannedVisitStatus, Role
+from sim_desk.records.dates import age_on
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
-from sim_desk.records.incidents import age_on
 from sim_desk.records.model import (
     LinkageGrant,
     Pair,

@@ -20,7 +20,7 @@ from datetime import date, datetime
 
 from sqlalchemy import or_, select
 
-from sim_desk.records import outcomes
+from sim_desk.records import dates, outcomes
 from sim_desk.records.codes import (
     DEMAND_TYPES,
     ETHNIC_BROAD_GROUP,
@@ -161,7 +161,7 @@ def monthly_incidents(
     months, current = [], start.replace(day=1)
     while current <= end:
         months.append(MonthCount(current, demand[current], harms[current]))
-        current = outcomes.add_months(current, 1)
+        current = dates.add_months(current, 1)
     return months
 
 
@@ -412,7 +412,7 @@ def months_around_enrolment(vault: UnlockedVault, report: CohortReport) -> list[
     people: dict[int, int] = defaultdict(int)
     for pid, w in windows.items():
         # edges[i] is the first day of month i - m; month k runs to the first day of k + 1.
-        edges = [outcomes.add_months(w.after.start, offset) for offset in range(-m, m + 1)]
+        edges = [dates.add_months(w.after.start, offset) for offset in range(-m, m + 1)]
         observed = {
             offset
             for offset in range(-m, m)

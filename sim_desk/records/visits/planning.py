@@ -17,6 +17,7 @@ from sim_desk.records.codes import (
 )
 from sim_desk.records.errors import NotFound, ValidationError
 from sim_desk.records.model import Person, PlannedVisit, VisitPlan
+from sim_desk.records.dates import add_months
 from sim_desk.records.people import CASEWORKERS, load_person
 from sim_desk.records.unit_of_work import UnlockedVault, local_date
 from sim_desk.records.validation import check_date, check_moment, clean_text
@@ -25,7 +26,6 @@ from sim_desk.records.visits.recurrence import (
     MAX_DAYS_AHEAD,
     MAX_OCCURRENCES,
     MAX_PLAN_YEARS,
-    add_months,
     start_of_local_day,
     visit_times,
 )
@@ -88,7 +88,7 @@ def clean_plan(vault: UnlockedVault, details: PlanDetails) -> dict[str, Any]:
             raise ValidationError(
                 "End date: it is before the first visit; check both dates.", "end_on"
             )
-        if end_on > add_months(first_day, 12 * MAX_PLAN_YEARS, first_day.day):
+        if end_on > add_months(first_day, 12 * MAX_PLAN_YEARS):
             raise ValidationError(
                 f"End date: a plan can run for at most {MAX_PLAN_YEARS} years from its first"
                 " visit. Choose an earlier end date and make a new plan when this one ends.",

@@ -3,7 +3,6 @@ overdue."""
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -12,6 +11,7 @@ from sim_desk.records.codes import (
     PlannedVisitStatus,
     VisitFrequency,
 )
+from sim_desk.records.dates import add_months
 from sim_desk.records.unit_of_work import LOCAL_ZONE, local_date
 
 #: A recurring plan may run for at most this many visits, or this many years from its first visit.
@@ -58,13 +58,6 @@ def due_state(status: str, due_at: datetime, today: date) -> DueState | None:
     return DueState.UPCOMING
 
 
-def add_months(day: date, months: int, anchor_day: int) -> date:
-    """``day`` moved on by whole calendar months, on ``anchor_day`` or the month's last day."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(anchor_day, calendar.monthrange(year, month)[1]))
-
-
 def _local_days(frequency: VisitFrequency, first: date) -> Iterator[date]:
     """The UK dates of a plan's visits, without end."""
     step = 0
@@ -76,7 +69,7 @@ def _local_days(frequency: VisitFrequency, first: date) -> Iterator[date]:
         else:
             # Each month counts from the first visit, not from the month before, so 31 Jan
             # gives 28 (or 29) Feb and then 31 Mar again, not 28 Mar.
-            yield add_months(first, step, first.day)
+            yield add_months(first, step)
         step += 1
 
 
