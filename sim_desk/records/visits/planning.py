@@ -15,9 +15,9 @@ from sim_desk.records.codes import (
     PlannedVisitStatus,
     VisitFrequency,
 )
+from sim_desk.records.dates import add_months
 from sim_desk.records.errors import NotFound, ValidationError
 from sim_desk.records.model import Person, PlannedVisit, VisitPlan
-from sim_desk.records.dates import add_months
 from sim_desk.records.people import CASEWORKERS, load_person
 from sim_desk.records.unit_of_work import UnlockedVault, local_date
 from sim_desk.records.validation import check_date, check_moment, clean_text
