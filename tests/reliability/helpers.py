@@ -164,6 +164,8 @@ class Workers:
             self.proc.stdin.close()
         self.proc.wait(timeout=30)
         self._reader.join(timeout=30)
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
     def stderr(self) -> str:
         return self._stderr.read_text(errors="replace")

@@ -1,5 +1,5 @@
 """The printed reports count everyone and every event, and say who each figure leaves out and
-why (issue 14), on the vault of awkward cases in tests/records/outcome_edges.py."""
+why (issue 14), on the vault of awkward cases in tests/records/outcomes/outcome_edges.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sim_desk.reports import charts
 from sim_desk.reports.cohort_report import cohort_report_pdf
 from sim_desk.reports.person_report import person_report_pdf
-from tests.records import outcome_edges
+from tests.records.outcomes import outcome_edges
 from tests.reports.conftest import all_text
 
 

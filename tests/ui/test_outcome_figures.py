@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel, QTableView, QTableWidget
 
 from sim_desk.ui.person.workspace import OUTCOMES, PersonWorkspace
 from sim_desk.ui.reports_page import ReportsPage
-from tests.records import outcome_edges
+from tests.records.outcomes import outcome_edges
 from tests.ui.helpers import cell_texts, find
 
 

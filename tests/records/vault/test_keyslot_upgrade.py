@@ -1,4 +1,4 @@
-"""A vault made with key-slot format 1 (tests/records/fixtures/vault-v1) still opens, and each
+"""A vault made with key-slot format 1 (tests/records/vault/fixtures/vault-v1) still opens, and each
 slot is upgraded to format 2 when its owner signs in; keys can then be rotated."""
 
 import json

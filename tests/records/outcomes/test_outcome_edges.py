@@ -10,7 +10,7 @@ import pytest
 
 from sim_desk.records.outcomes import DirectionCounts, LeftOut, Window
 from sim_desk.records.read_models import outcome_data
-from tests.records import outcome_edges
+from tests.records.outcomes import outcome_edges
 
 
 @pytest.fixture
