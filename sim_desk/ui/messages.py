@@ -15,14 +15,19 @@ import logging
 import sys
 import threading
 import traceback
+from collections.abc import Callable
+from enum import Enum
 from types import TracebackType
+from typing import Final, TypeVar
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from sim_desk.records.errors import SimDeskError
 
 log = logging.getLogger("sim_desk.ui")
+
+T = TypeVar("T")
 
 
 def _damage_message(error: BaseException) -> str | None:
@@ -60,6 +65,63 @@ def show_error(parent: QWidget | None, error: BaseException, *, title: str = "SI
         "Something went wrong inside SIM Desk. Nothing you had saved is lost.\n\n"
         f"({type(error).__name__}) Please tell your team lead what you were doing.",
     )
+
+
+class Refused(Enum):
+    """What :func:`attempt` returns when the use case refused. A sentinel of its own, not
+    None, since some use cases return None when they succeed."""
+
+    REFUSED = "refused"
+
+
+# An Enum member, so that mypy narrows ``result is REFUSED`` to the use case's own type.
+REFUSED: Final = Refused.REFUSED
+
+
+def attempt(
+    parent: QWidget | None,
+    action: Callable[[], T],
+    *,
+    title: str = "SIM Desk",
+    failure: Callable[[SimDeskError], object] | None = None,
+) -> T | Refused:
+    """Runs a use case that may refuse, and tells the person why it did.
+
+    Args:
+        parent: the window the message box belongs to.
+        action: the use case, as a call with no arguments (usually a lambda).
+        title: the message box's title.
+        failure: what to do with a refusal instead of the message box (a problem label, a
+            field's error), as Anki's ``CollectionOp.failure``.
+
+    Returns:
+        What ``action`` returned, or :data:`REFUSED` once the refusal has been shown. Only a
+        :class:`SimDeskError` is a refusal: anything else is a bug and goes on up.
+    """
+    try:
+        return action()
+    except SimDeskError as error:
+        if failure is None:
+            show_error(parent, error, title=title)
+        else:
+            failure(error)
+        return REFUSED
+
+
+def quietly(_refusal: SimDeskError) -> None:
+    """A ``failure`` for :func:`attempt` that shows nothing: for a read the screen can do
+    without (each caller says why)."""
+
+
+def shown_in(label: QLabel) -> Callable[[SimDeskError], None]:
+    """A ``failure`` for :func:`attempt` that puts the refusal in a page's own problem line,
+    for a page that refreshes by itself, where a message box would interrupt the person."""
+
+    def show(refusal: SimDeskError) -> None:
+        label.setText(str(refusal))
+        label.show()
+
+    return show
 
 
 def _strip_values(trace: str) -> str:
