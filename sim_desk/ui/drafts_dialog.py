@@ -120,7 +120,10 @@ class DraftsDialog(QDialog):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
-        wanted = uuid.UUID(str(self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)))
+        item = self.table.item(rows[0].row(), 0)
+        if item is None:  # a selected row always has its items; the stubs cannot know that
+            return None
+        wanted = uuid.UUID(str(item.data(Qt.ItemDataRole.UserRole)))
         return next((d for d in self.drafts if d.id == wanted), None)
 
     def open_chosen(self) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,7 +32,7 @@ from sim_desk.ui.widgets import FieldErrors, hint
 from sim_desk.ui.worker import run_and_wait
 
 
-def dialog_buttons(dialog: QDialog, accept_text: str) -> tuple[QDialogButtonBox, QWidget]:
+def dialog_buttons(dialog: QDialog, accept_text: str) -> tuple[QDialogButtonBox, QPushButton]:
     buttons = QDialogButtonBox()
     accept = buttons.addButton(accept_text, QDialogButtonBox.ButtonRole.AcceptRole)
     accept.setAccessibleName(accept_text)

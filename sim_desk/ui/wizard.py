@@ -123,20 +123,20 @@ class StartPage(QWizardPage):
         super().__init__()
         self.setTitle("Welcome to SIM Desk")
         self.setSubTitle("Records are kept encrypted on this laptop. What would you like to do?")
-        self.create = QRadioButton("&Create a new vault for my team")
+        self.create_new = QRadioButton("&Create a new vault for my team")
         self.demo = QRadioButton("Open the &demo vault (synthetic people, for learning)")
         self.existing = QRadioButton("Open an &existing vault file…")
         group = QButtonGroup(self)
         layout = QVBoxLayout(self)
         for button, name in (
-            (self.create, "Create a new vault"),
+            (self.create_new, "Create a new vault"),
             (self.demo, "Open demo vault"),
             (self.existing, "Open an existing vault"),
         ):
             button.setAccessibleName(name)
             group.addButton(button)
             layout.addWidget(button)
-        self.create.setChecked(True)
+        self.create_new.setChecked(True)
         layout.addWidget(
             hint(
                 "You will be the first user and the team lead. You can add your"
@@ -146,7 +146,7 @@ class StartPage(QWizardPage):
         layout.addStretch(1)
 
     def nextId(self) -> int:
-        return FirstRunWizard.TEAM if self.create.isChecked() else -1
+        return FirstRunWizard.TEAM if self.create_new.isChecked() else -1
 
     def validatePage(self) -> bool:
         wizard = self.wizard()

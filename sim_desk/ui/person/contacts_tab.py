@@ -211,11 +211,12 @@ def _field_text(name: str, value: object) -> str:
     try:
         if name == "started_at":
             return widgets.format_datetime(datetime.fromisoformat(str(value)))
-        if name == "mechanism":
+        # A code is stored as its text; anything else is no code and is shown as it is.
+        if name == "mechanism" and isinstance(value, str):
             return ConsultationMechanism(value).label
-        if name == "attendance":
+        if name == "attendance" and isinstance(value, str):
             return Attendance(value).label
-        if name == "staff_present":
+        if name == "staff_present" and isinstance(value, str):
             return StaffPresent(value).label
     except ValueError:
         pass

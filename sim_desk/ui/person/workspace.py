@@ -61,6 +61,7 @@ class LazyTabs:
             with widgets.busy_cursor():
                 page = TAB_MAKERS[index](self.workspace)
             holder = self.workspace.tabs.widget(index)
+            assert holder is not None  # every tab has its holder from the start
             layout = holder.layout()
             assert layout is not None
             layout.addWidget(page)
