@@ -120,10 +120,8 @@ class DamageDialog(QDialog):
         """A team lead has looked into the audit log's findings: they become notes."""
         from sim_desk.records.vault.verify import mark_findings_reviewed
 
-        if (
-            attempt(self, lambda: mark_findings_reviewed(self.session.vault), title=TITLE)
-            is REFUSED
-        ):
+        reviewed = attempt(self, lambda: mark_findings_reviewed(self.session.vault), title=TITLE)
+        if reviewed is REFUSED:
             return
         self.accept()
         if self.on_reviewed is not None:

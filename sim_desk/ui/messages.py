@@ -4,6 +4,9 @@ No message ever carries personal data or a passphrase: records-layer errors are 
 and for bugs we show only the exception type and where it happened (file, line, function), not
 its text or any value, since an exception's text may quote a name or an SQL parameter.
 
+:func:`attempt` runs a use case that may refuse (a :class:`SimDeskError`) and shows why, so
+that a GUI action is one call and a check of :data:`REFUSED`, not a try/except of its own.
+
 :func:`install_excepthooks` routes every exception nobody caught (in a Qt slot, or in any thread)
 to one dialog on the GUI thread, instead of a traceback on stderr that nobody sees. The app goes
 on running, so an open form keeps what was typed into it.
@@ -88,7 +91,7 @@ def attempt(
     """Runs a use case that may refuse, and tells the person why it did.
 
     Args:
-        parent: the window the message box belongs to.
+        parent: the window the message box belongs to (unused when ``failure`` is given).
         action: the use case, as a call with no arguments (usually a lambda).
         title: the message box's title.
         failure: what to do with a refusal instead of the message box (a problem label, a

@@ -435,14 +435,12 @@ class KeysSection:
 
         if not self.session.is_unlocked:
             return
-        if (
-            attempt(
-                self.page,
-                lambda: confirm_recovery_key(self.session.vault, slot_id),
-                title="New recovery key",
-            )
-            is REFUSED
-        ):
+        confirmed = attempt(
+            self.page,
+            lambda: confirm_recovery_key(self.session.vault, slot_id),
+            title="New recovery key",
+        )
+        if confirmed is REFUSED:
             return
         self.status.setText("The new recovery key is in use; the old sheet no longer works.")
         self.status.show()

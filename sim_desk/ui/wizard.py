@@ -75,17 +75,15 @@ class FirstRunWizard(QWizard):
         if not paths.exists():
             from sim_desk import demo
 
-            if (
-                attempt(
+            built = attempt(
+                self,
+                lambda: run_and_wait(
                     self,
-                    lambda: run_and_wait(
-                        self,
-                        lambda progress: demo.build_demo_vault(paths, progress=progress),
-                        title="Building the demo vault",
-                    ),
-                )
-                is REFUSED
-            ):
+                    lambda progress: demo.build_demo_vault(paths, progress=progress),
+                    title="Building the demo vault",
+                ),
+            )
+            if built is REFUSED:
                 return False
         self.chosen = paths
         return True
