@@ -47,9 +47,12 @@ class Setting:
             return False
         if self.choices is not None and value not in self.choices:
             return False
-        if self.bounds is not None and not self.bounds[0] <= value <= self.bounds[1]:
+        # The kind is checked above; isinstance says so to mypy, for whom a type is any type.
+        if self.bounds is not None and not (
+            isinstance(value, int) and self.bounds[0] <= value <= self.bounds[1]
+        ):
             return False
-        return not (self.max_length is not None and len(value) > self.max_length)
+        return self.max_length is None or (isinstance(value, str) and len(value) <= self.max_length)
 
 
 SETTINGS: tuple[Setting, ...] = (

@@ -96,7 +96,8 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
 
 def _poisson_days(rng: random.Random, start: date, end: date, per_year: float) -> list[date]:
     """Days of events from a Poisson process with the given yearly rate."""
-    days, current = [], start
+    days: list[date] = []
+    current = start
     if per_year <= 0:
         return days
     while True:

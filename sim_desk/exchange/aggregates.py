@@ -18,9 +18,9 @@ the flow covers everyone referred.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -374,6 +374,12 @@ def _within_group(breakdown: str, group: str, types: Sequence[str]) -> list[disc
 # -- protection and the audit ----------------------------------------------------------------
 
 
+def _as_key(key: Hashable) -> Key:
+    """One of our cell keys, back from the disclosure package (which takes any hashable)."""
+    assert isinstance(key, tuple) and len(key) == 5
+    return cast(Key, key)
+
+
 def _people_key(breakdown: str, group: str) -> Key:
     return _key(breakdown, group, "people")
 
@@ -449,13 +455,13 @@ def publish(
         never_suppress=HEADLINE_FIGURES,
     )
     solves = protection.audit.solves
-    final = dict(protection.cells)
+    final = {_as_key(key): cell for key, cell in protection.cells.items()}
     result = protection.audit
     not_written: dict[tuple[str, str], str] = {}
     while not result.ok:
         for found in result.unsafe:
-            table = (str(found.key[0]), str(found.key[1]))
-            not_written.setdefault(table, disclosure.explain(found))
+            table, breakdown, *_ = _as_key(found.key)
+            not_written.setdefault((table, breakdown), disclosure.explain(found))
         for key, cell in final.items():
             if (key[0], key[1]) in not_written:
                 final[key] = _unpublish(cell)
@@ -464,7 +470,7 @@ def publish(
     audit_seconds = time.perf_counter() - started
     complementary = sum(
         1
-        for key in protection.complementary
+        for key in map(_as_key, protection.complementary)
         if final[key].status == disclosure.Status.SUPPRESSED and (key[0], key[1]) not in not_written
     )
     rows = _rows(tables, final, withheld, set(not_written), types)
@@ -523,8 +529,8 @@ def _rows(
     rows: list[Row] = []
     if ("flow", "all") not in not_written:
         for measure in ("referred", "enrolled", "not_enrolled", *FLOW_STATUSES):
-            key = ("flow", "all", "All", "", measure)
-            rows.append(row(key, printed(key)))
+            flow = ("flow", "all", "All", "", measure)
+            rows.append(row(flow, printed(flow)))
     for breakdown, group in tables.order:
         if ("outcomes", breakdown) in not_written:
             continue
@@ -558,8 +564,8 @@ def _rows(
                 )
             if kind in DIRECTION_TYPES:
                 for direction in DIRECTIONS:
-                    name = key(f"{kind}|people_{direction}")
-                    rows.append(row(name, printed(name)))
+                    moved = key(f"{kind}|people_{direction}")
+                    rows.append(row(moved, printed(moved)))
     return rows
 
 

@@ -44,7 +44,7 @@ from sim_desk.ui.exchange_common import (
     show_problem,
     status_label,
 )
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, quietly, show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import FieldErrors, format_date, heading, hint, read_only_table
 from sim_desk.ui.worker import run_in_background
@@ -289,9 +289,11 @@ class AnonymisedExportPanel(QFrame):
     # -- options --------------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-reads whether a team lead has granted this user linked pseudonyms."""
-        try:
-            granted = export_data.linkage_granted(self.session.vault)
-        except SimDeskError:
+        # Not granted, or not known (a locked vault): either way the option stays off.
+        granted = attempt(
+            self, lambda: export_data.linkage_granted(self.session.vault), failure=quietly
+        )
+        if granted is REFUSED:
             granted = False
         self.linkage.setEnabled(granted)
         if not granted:
@@ -319,10 +321,8 @@ class AnonymisedExportPanel(QFrame):
             return
         self.errors.clear()
         show_problem(self.problem, "")
-        try:
-            vault = self.session.vault
-        except SimDeskError as error:
-            show_error(self, error)
+        vault = attempt(self, lambda: self.session.vault)
+        if vault is REFUSED:
             return
         k, months, linkage = self.k.value(), self.months.currentData(), self.linkage.isChecked()
         self._set_busy(True, "Working out the export…")
@@ -430,10 +430,8 @@ class AnonymisedExportPanel(QFrame):
         if plan is None or self.busy:
             return
         show_problem(self.write_problem, "")
-        try:
-            vault = self.session.vault
-        except SimDeskError as error:
-            show_error(self, error)
+        vault = attempt(self, lambda: self.session.vault)
+        if vault is REFUSED:
             return
         self._set_busy(True, "Writing the export…")
         run_in_background(

@@ -6,9 +6,13 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.vault.files import VaultPaths
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
 
 RESOURCES = Path(__file__).resolve().parent.parent.parent / "resources"
 
@@ -71,7 +75,7 @@ def collect_garbage_on_gui_thread(app) -> None:  # type: ignore[no-untyped-def]
     app.setProperty("simDeskCollector", True)
 
 
-def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-def]
+def make_application(argv: list[str] | None = None) -> QApplication:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -79,6 +83,7 @@ def make_application(argv: list[str] | None = None):  # type: ignore[no-untyped-
     from sim_desk.ui.fonts import register_bundled_fonts
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    assert isinstance(app, QApplication)  # instance() is typed as its QCoreApplication base
     collect_garbage_on_gui_thread(app)
     app.setApplicationName("SIM Desk")
     app.setOrganizationName("SIM Desk")

@@ -72,7 +72,7 @@ class BackupLog:
         except (OSError, ValueError):
             return {}
 
-    def _update(self, vault_id: uuid.UUID, change: Callable[[dict[str, str]], None]) -> None:
+    def _update(self, vault_id: uuid.UUID, change: Callable[[dict[str, str]], object]) -> None:
         vaults = self._read()
         entry = vaults.setdefault(str(vault_id), {})
         change(entry)

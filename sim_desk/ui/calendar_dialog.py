@@ -38,7 +38,7 @@ from sim_desk.ui.exchange_common import (
     show_problem,
     status_label,
 )
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import FieldErrors, hint, read_only_table
 from sim_desk.ui.worker import run_in_background
@@ -154,13 +154,12 @@ class CalendarDialog(QDialog):
             self.count.setText("Choose the pair whose visits go into the calendar.")
             return
         try:
-            planner = self._planner()
-        except DateTextError as error:
+            planner = attempt(self, self._planner)
+        except DateTextError as error:  # not a refusal: a start date that cannot be read
             self.errors.show("start", str(error))
             self.count.setText("")
             return
-        except SimDeskError as error:
-            show_error(self, error)
+        if planner is REFUSED:
             return
         self._generation += 1
         generation = self._generation
@@ -214,12 +213,10 @@ class CalendarDialog(QDialog):
             return
         self.errors.clear()
         show_problem(self.problem, "")
-        try:
-            vault = self.session.vault
-            planner = self._planner()
-        except SimDeskError as error:
-            show_error(self, error)
+        found = attempt(self, lambda: (self.session.vault, self._planner()))
+        if found is REFUSED:
             return
+        vault, planner = found
         self.busy = True
         self.save_button.setEnabled(False)
 

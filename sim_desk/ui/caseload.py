@@ -39,8 +39,10 @@ from PySide6.QtWidgets import (
 from sim_desk.records import people
 from sim_desk.records.codes import PersonStatus, Role
 from sim_desk.records.errors import SimDeskError
+from sim_desk.records.people import PairView
 from sim_desk.records.read_models import caseload
 from sim_desk.records.read_models.caseload import CaseloadRow
+from sim_desk.ui.messages import REFUSED, attempt
 from sim_desk.ui.session import UiSession
 
 if TYPE_CHECKING:
@@ -94,16 +96,21 @@ class CaseloadModel(QAbstractTableModel):
         self._started = True
         self.beginResetModel()
         self.rows = []
-        try:
+
+        def load() -> None:
             self.total = caseload.count_caseload(
                 self.session.vault, self.text, statuses=self.statuses, pair_id=self.pair_id
             )
-            self.rows = self._page(0, wanted)
-        except SimDeskError as error:
+            self.rows = self._page(0, wanted)  # pages by the new total
+
+        if attempt(None, load, failure=self._refused) is REFUSED:
             self.total = 0
-            self.failed.emit(str(error))
         self.endResetModel()
         self.counted.emit(self.total)
+
+    def _refused(self, error: SimDeskError) -> None:
+        # A model has no window of its own: the page shows the refusal in its problem line.
+        self.failed.emit(str(error))
 
     def _page(self, offset: int, limit: int) -> list[CaseloadRow]:
         start, count = offset, min(limit, self.total - offset)
@@ -129,10 +136,10 @@ class CaseloadModel(QAbstractTableModel):
     def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
         if parent.isValid():
             return
-        try:
-            more = self._page(len(self.rows), self.page_size)
-        except SimDeskError as error:
-            self.failed.emit(str(error))
+        more = attempt(
+            None, lambda: self._page(len(self.rows), self.page_size), failure=self._refused
+        )
+        if more is REFUSED:
             return
         if not more:
             self.total = len(self.rows)  # people left the caseload since the count
@@ -309,14 +316,15 @@ class CaseloadPage(QWidget):
         session.changed.connect(self._on_changed)
 
     def _fill_pairs(self) -> None:
-        try:
+        def read() -> tuple[list[PairView], bool, frozenset[uuid.UUID]]:
             vault = self.session.vault
             pairs = people.list_pairs(vault)
-            lead = vault.actor.role == Role.TEAM_LEAD
-            mine = vault.actor.pair_ids
-        except SimDeskError as error:
-            self._show_problem(str(error))
+            return pairs, vault.actor.role == Role.TEAM_LEAD, vault.actor.pair_ids
+
+        found = attempt(self, read, failure=lambda error: self._show_problem(str(error)))
+        if found is REFUSED:
             return
+        pairs, lead, mine = found
         self.pair_filter.addItem("All pairs" if lead else "All my pairs", None)
         for pair in pairs:
             if lead or pair.id in mine:

@@ -23,9 +23,8 @@ from PySide6.QtWidgets import (
 
 from sim_desk.records import drafts
 from sim_desk.records.drafts import DraftView
-from sim_desk.records.errors import SimDeskError
 from sim_desk.ui import widgets
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt
 from sim_desk.ui.session import UiSession
 
 
@@ -101,11 +100,8 @@ class DraftsDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        try:
-            self.drafts = drafts.list_drafts(self.session.vault).drafts
-        except SimDeskError as error:
-            show_error(self, error)
-            self.drafts = []
+        listed = attempt(self, lambda: drafts.list_drafts(self.session.vault).drafts)
+        self.drafts = [] if listed is REFUSED else listed
         self.table.setRowCount(len(self.drafts))
         for row, draft in enumerate(self.drafts):
             for column, text in enumerate(
@@ -124,7 +120,10 @@ class DraftsDialog(QDialog):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
-        wanted = uuid.UUID(str(self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)))
+        item = self.table.item(rows[0].row(), 0)
+        if item is None:  # a selected row always has its items; the stubs cannot know that
+            return None
+        wanted = uuid.UUID(str(item.data(Qt.ItemDataRole.UserRole)))
         return next((d for d in self.drafts if d.id == wanted), None)
 
     def open_chosen(self) -> None:
@@ -147,10 +146,8 @@ class DraftsDialog(QDialog):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        try:
-            drafts.discard_draft(self.session.vault, draft.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        # Refused or not, the list is read again, so that it shows what is really there.
+        attempt(self, lambda: drafts.discard_draft(self.session.vault, draft.id))
         self.session.drafts_changed.emit()
         self.refresh()
         if not self.drafts:

@@ -35,7 +35,7 @@ from sim_desk.ui.exchange_common import (
     status_label,
 )
 from sim_desk.ui.import_mapping import MappingPage
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, show_error
 from sim_desk.ui.screenfit import enter_only_next
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_datetime, hint, read_only_table
@@ -183,10 +183,8 @@ class CheckPage(QWizardPage):
 
     def _run(self, *, dry_run: bool) -> None:
         wizard = self.owner
-        try:
-            vault = wizard.session.vault
-        except SimDeskError as error:
-            show_error(self, error)
+        vault = attempt(self, lambda: wizard.session.vault)
+        if vault is REFUSED:
             return
         path, mapping = wizard.path, wizard.mapping
         assert path is not None and mapping is not None

@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import SimDeskError
 from sim_desk.records.vault.verify import VerifyReport
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import heading, hint
 from sim_desk.ui.worker import run_in_background
@@ -121,10 +120,8 @@ class DamageDialog(QDialog):
         """A team lead has looked into the audit log's findings: they become notes."""
         from sim_desk.records.vault.verify import mark_findings_reviewed
 
-        try:
-            mark_findings_reviewed(self.session.vault)
-        except SimDeskError as error:
-            show_error(self, error, title=TITLE)
+        reviewed = attempt(self, lambda: mark_findings_reviewed(self.session.vault), title=TITLE)
+        if reviewed is REFUSED:
             return
         self.accept()
         if self.on_reviewed is not None:

@@ -32,14 +32,14 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import SimDeskError
 from sim_desk.ui.integrity import DamageBanner, IntegrityCheck
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, quietly
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import busy_cursor
 
 if TYPE_CHECKING:
     from sim_desk.records.drafts import DraftView
+    from sim_desk.ui.forms.base import FormDialog
 
 #: Page key, label, roles that see it.
 PAGES: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
@@ -277,9 +277,11 @@ class MainWindow(QMainWindow):
     def _count_drafts(self) -> int:
         from sim_desk.records import drafts
 
-        try:
-            count = len(drafts.list_drafts(self.session.vault).drafts)
-        except SimDeskError:
+        # Unread drafts are only a count on a menu item: no message, just no count.
+        count = attempt(
+            self, lambda: len(drafts.list_drafts(self.session.vault).drafts), failure=quietly
+        )
+        if count is REFUSED:
             count = 0
         self.drafts_action.setText(f"Drafts ({count})" if count else "Drafts")
         self.drafts_action.setEnabled(count > 0)
@@ -304,9 +306,9 @@ class MainWindow(QMainWindow):
         """After unlocking: the user's unfinished forms, if there are any."""
         from sim_desk.records import drafts
 
-        try:
-            listed = drafts.list_drafts(self.session.vault)
-        except SimDeskError:
+        # Only an offer: if the drafts cannot be read, signing in goes on without it.
+        listed = attempt(self, lambda: drafts.list_drafts(self.session.vault), failure=quietly)
+        if listed is REFUSED:
             return
         self._count_drafts()
         if listed.drafts or listed.dropped:
@@ -319,22 +321,22 @@ class MainWindow(QMainWindow):
         form = form_for(draft.kind)
         if form is None or not self.session.is_unlocked:
             return
+        attempt(self, lambda: self._reopen(form, draft))
+
+    def _reopen(self, form: type[FormDialog], draft: DraftView) -> None:
         person = draft.context.get("person_id")
-        try:
-            if person:
-                self.open_person(uuid.UUID(str(person)))
-                workspace = self.workspace
-                if workspace is None or not getattr(workspace, "pages", None):
-                    return  # the workspace says why the record cannot be opened; draft kept
-                dialog = form.reopen(self.session, draft.context, workspace)
-                dialog.pending_draft = draft
-                workspace.open_dialog(dialog)  # type: ignore[attr-defined]
-            else:
-                page = self._caseload()
-                if page is not None:
-                    page.add_person(draft=draft)  # type: ignore[attr-defined]
-        except SimDeskError as error:
-            show_error(self, error)
+        if person:
+            self.open_person(uuid.UUID(str(person)))
+            workspace = self.workspace
+            if workspace is None or not getattr(workspace, "pages", None):
+                return  # the workspace says why the record cannot be opened; draft kept
+            dialog = form.reopen(self.session, draft.context, workspace)
+            dialog.pending_draft = draft
+            workspace.open_dialog(dialog)  # type: ignore[attr-defined]
+        else:
+            page = self._caseload()
+            if page is not None:
+                page.add_person(draft=draft)  # type: ignore[attr-defined]
 
     # -- pages ----------------------------------------------------------------------------
     def _on_unlocked(self) -> None:

@@ -4,6 +4,9 @@ No message ever carries personal data or a passphrase: records-layer errors are 
 and for bugs we show only the exception type and where it happened (file, line, function), not
 its text or any value, since an exception's text may quote a name or an SQL parameter.
 
+:func:`attempt` runs a use case that may refuse (a :class:`SimDeskError`) and shows why, so
+that a GUI action is one call and a check of :data:`REFUSED`, not a try/except of its own.
+
 :func:`install_excepthooks` routes every exception nobody caught (in a Qt slot, or in any thread)
 to one dialog on the GUI thread, instead of a traceback on stderr that nobody sees. The app goes
 on running, so an open form keeps what was typed into it.
@@ -15,14 +18,19 @@ import logging
 import sys
 import threading
 import traceback
+from collections.abc import Callable
+from enum import Enum
 from types import TracebackType
+from typing import Final, TypeVar
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from sim_desk.records.errors import SimDeskError
 
 log = logging.getLogger("sim_desk.ui")
+
+T = TypeVar("T")
 
 
 def _damage_message(error: BaseException) -> str | None:
@@ -60,6 +68,63 @@ def show_error(parent: QWidget | None, error: BaseException, *, title: str = "SI
         "Something went wrong inside SIM Desk. Nothing you had saved is lost.\n\n"
         f"({type(error).__name__}) Please tell your team lead what you were doing.",
     )
+
+
+class Refused(Enum):
+    """What :func:`attempt` returns when the use case refused. A sentinel of its own, not
+    None, since some use cases return None when they succeed."""
+
+    REFUSED = "refused"
+
+
+# An Enum member, so that mypy narrows ``result is REFUSED`` to the use case's own type.
+REFUSED: Final = Refused.REFUSED
+
+
+def attempt(
+    parent: QWidget | None,
+    action: Callable[[], T],
+    *,
+    title: str = "SIM Desk",
+    failure: Callable[[SimDeskError], object] | None = None,
+) -> T | Refused:
+    """Runs a use case that may refuse, and tells the person why it did.
+
+    Args:
+        parent: the window the message box belongs to (unused when ``failure`` is given).
+        action: the use case, as a call with no arguments (usually a lambda).
+        title: the message box's title.
+        failure: what to do with a refusal instead of the message box (a problem label, a
+            field's error), as Anki's ``CollectionOp.failure``.
+
+    Returns:
+        What ``action`` returned, or :data:`REFUSED` once the refusal has been shown. Only a
+        :class:`SimDeskError` is a refusal: anything else is a bug and goes on up.
+    """
+    try:
+        return action()
+    except SimDeskError as error:
+        if failure is None:
+            show_error(parent, error, title=title)
+        else:
+            failure(error)
+        return REFUSED
+
+
+def quietly(_refusal: SimDeskError) -> None:
+    """A ``failure`` for :func:`attempt` that shows nothing: for a read the screen can do
+    without (each caller says why)."""
+
+
+def shown_in(label: QLabel) -> Callable[[SimDeskError], None]:
+    """A ``failure`` for :func:`attempt` that puts the refusal in a page's own problem line,
+    for a page that refreshes by itself, where a message box would interrupt the person."""
+
+    def show(refusal: SimDeskError) -> None:
+        label.setText(str(refusal))
+        label.show()
+
+    return show
 
 
 def _strip_values(trace: str) -> str:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.team import users
 from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import FieldErrors, hint
 from sim_desk.ui.worker import run_and_wait
@@ -259,15 +259,17 @@ class SetPassphraseDialog(QDialog):
         if not confirm_matches(self, self.errors, self.passphrase, self.confirm):
             return
         vault, user_id, secret = self.session.vault, self.user_id, self.passphrase.text()
-        try:
-            # Argon2id (64 MiB) seals the new slot: about a second, off the GUI thread.
-            run_and_wait(
+        # Argon2id (64 MiB) seals the new slot: about a second, off the GUI thread.
+        sealed = attempt(
+            self,
+            lambda: run_and_wait(
                 self,
                 lambda _progress: users.set_passphrase(vault, user_id, secret),
                 title="Protecting the new passphrase",
-            )
-        except SimDeskError as error:
-            report_problem(self, self.errors, error)
+            ),
+            failure=lambda error: report_problem(self, self.errors, error),
+        )
+        if sealed is REFUSED:
             return
         self.session.changed.emit("user")
         self.accept()

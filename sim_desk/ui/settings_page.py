@@ -17,10 +17,9 @@ from PySide6.QtWidgets import (
 
 import sim_desk
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import SimDeskError
 from sim_desk.settings import AUTO_LOCK_CHOICES
 from sim_desk.ui.backup_panel import BackupPanel
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, quietly
 from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import heading, hint, scrolling_page
@@ -158,9 +157,9 @@ class SettingsPage(QWidget):
     def refresh(self) -> None:
         self._load()
         self.vault_path.setText(str(self.session.paths.database))
-        try:
-            actor = self.session.vault.actor
-        except SimDeskError:
+        # Locked: the settings still show; who is signed in is filled in after unlocking.
+        actor = attempt(self, lambda: self.session.vault.actor, failure=quietly)
+        if actor is REFUSED:
             return
         if actor.is_recovery:
             self.signed_in.setText("The recovery key (no user)")
@@ -189,10 +188,8 @@ class SettingsPage(QWidget):
         self.saved.setText("Saved.")
 
     def change_passphrase(self) -> None:
-        try:
-            actor = self.session.vault.actor
-        except SimDeskError as error:
-            show_error(self, error)
+        actor = attempt(self, lambda: self.session.vault.actor)
+        if actor is REFUSED:
             return
         if actor.user_id is None:
             return

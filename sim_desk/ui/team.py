@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records import people
-from sim_desk.records.errors import SimDeskError
+from sim_desk.records.people import PairView
 from sim_desk.records.team import users
 from sim_desk.records.team.users import UserView
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, shown_in
 from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
@@ -147,14 +147,15 @@ class TeamPage(QWidget):
             self.refresh()
 
     def refresh(self) -> None:
-        try:
+        def read() -> tuple[list[UserView], list[PairView]]:
             vault = self.session.vault
-            self.users = users.list_users(vault, include_removed=self.show_removed.isChecked())
-            pairs = people.list_pairs(vault)
-        except SimDeskError as error:
-            self.problem.setText(str(error))
-            self.problem.show()
+            listed = users.list_users(vault, include_removed=self.show_removed.isChecked())
+            return listed, people.list_pairs(vault)
+
+        found = attempt(self, read, failure=shown_in(self.problem))
+        if found is REFUSED:
             return
+        self.users, pairs = found
         self.problem.hide()
         self.users_table.setRowCount(len(self.users))
         for row, user in enumerate(self.users):
@@ -238,19 +239,14 @@ class TeamPage(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        try:
-            users.remove_user(self.session.vault, user.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        if attempt(self, lambda: users.remove_user(self.session.vault, user.id)) is REFUSED:
             return
         self.session.changed.emit("user")
         self.keys.offer_rotation(user.display_name)
 
     def create_pair(self) -> None:
-        try:
-            dialog = CreatePairDialog(self.session, parent=self)
-        except SimDeskError as error:
-            show_error(self, error)
+        dialog = attempt(self, lambda: CreatePairDialog(self.session, parent=self))
+        if dialog is REFUSED:
             return
         dialog.exec()
 

@@ -11,14 +11,16 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from sim_desk.records import people
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.records.errors import ValidationError
 from sim_desk.records.team import users
+from sim_desk.ui.messages import REFUSED, attempt
 from sim_desk.ui.passphrase import (
     PassphraseStrength,
     confirm_matches,
@@ -30,7 +32,7 @@ from sim_desk.ui.widgets import FieldErrors, hint
 from sim_desk.ui.worker import run_and_wait
 
 
-def dialog_buttons(dialog: QDialog, accept_text: str) -> tuple[QDialogButtonBox, QWidget]:
+def dialog_buttons(dialog: QDialog, accept_text: str) -> tuple[QDialogButtonBox, QPushButton]:
     buttons = QDialogButtonBox()
     accept = buttons.addButton(accept_text, QDialogButtonBox.ButtonRole.AcceptRole)
     accept.setAccessibleName(accept_text)
@@ -125,16 +127,20 @@ class AddUserDialog(QDialog):
         }
         try:
             # Argon2id (64 MiB) makes the new key slot: about a second, off the GUI thread.
-            self.user_id = run_and_wait(
+            added = attempt(
                 self,
-                lambda _progress: users.add_user(vault, **details),
-                title="Making the new user's key slot",
+                lambda: run_and_wait(
+                    self,
+                    lambda _progress: users.add_user(vault, **details),
+                    title="Making the new user's key slot",
+                ),
+                failure=lambda error: report_problem(self, self.errors, error),
             )
-        except SimDeskError as error:
-            report_problem(self, self.errors, error)
-            return
         finally:
-            details.clear()
+            details.clear()  # the passphrase, too, whatever happened
+        if added is REFUSED:
+            return
+        self.user_id = added
         self.session.changed.emit("user")
         self.accept()
 
@@ -199,15 +205,18 @@ class CreatePairDialog(QDialog):
                     ValidationError(f"{label}: add one as a user first, then choose them.", field),
                 )
                 return
-        try:
-            self.pair_id = people.create_pair(
+        created = attempt(
+            self,
+            lambda: people.create_pair(
                 self.session.vault,
                 name=self.name.text(),
                 officer_id=self.officer.currentData(),
                 clinician_id=self.clinician.currentData(),
-            )
-        except SimDeskError as error:
-            report_problem(self, self.errors, error)
+            ),
+            failure=lambda error: report_problem(self, self.errors, error),
+        )
+        if created is REFUSED:
             return
+        self.pair_id = created
         self.session.changed.emit("pair")
         self.accept()

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records.errors import SimDeskError, ValidationError, VaultBusy
+from sim_desk.records.errors import ValidationError, VaultBusy
 from sim_desk.records.vault.rekey import RotationResult
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.team_dialogs import dialog_buttons
 from sim_desk.ui.widgets import heading, hint
@@ -422,10 +422,10 @@ class KeysSection:
         )
         if answer != QMessageBox.StandardButton.Yes:
             return None
-        try:
-            renewed = renew_recovery_key(self.session.vault)
-        except SimDeskError as error:
-            show_error(self.page, error, title="New recovery key")
+        renewed = attempt(
+            self.page, lambda: renew_recovery_key(self.session.vault), title="New recovery key"
+        )
+        if renewed is REFUSED:
             return None
         return self.show_recovery_key(renewed.recovery_key, renewed.slot_id)
 
@@ -435,10 +435,12 @@ class KeysSection:
 
         if not self.session.is_unlocked:
             return
-        try:
-            confirm_recovery_key(self.session.vault, slot_id)
-        except SimDeskError as error:
-            show_error(self.page, error, title="New recovery key")
+        confirmed = attempt(
+            self.page,
+            lambda: confirm_recovery_key(self.session.vault, slot_id),
+            title="New recovery key",
+        )
+        if confirmed is REFUSED:
             return
         self.status.setText("The new recovery key is in use; the old sheet no longer works.")
         self.status.show()

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records.errors import SimDeskError
 from sim_desk.records.read_models import caseload
 from sim_desk.ui.backup_reminder import BackupReminderBanner
+from sim_desk.ui.messages import REFUSED, attempt, shown_in
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import (
     ElidedLabel,
@@ -265,11 +265,10 @@ class TodayPage(QWidget):
 
     def refresh(self) -> None:
         self.backup_reminder.refresh()
-        try:
-            view = caseload.today_view(self.session.vault)
-        except SimDeskError as error:
-            self.problem.setText(str(error))
-            self.problem.show()
+        view = attempt(
+            self, lambda: caseload.today_view(self.session.vault), failure=shown_in(self.problem)
+        )
+        if view is REFUSED:
             return
         self.problem.hide()
         self.date_label.setText(long_date(view.today))

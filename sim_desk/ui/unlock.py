@@ -41,6 +41,7 @@ from sim_desk.records.errors import (
     VaultDamaged,
     VaultNotFound,
 )
+from sim_desk.ui.messages import attempt
 from sim_desk.ui.screenfit import enter_only_saves, prepare_when_shown
 from sim_desk.ui.session import UiSession
 
@@ -167,10 +168,12 @@ class UnlockDialog(QDialog):
         session = self.session
         self.vault_label.setText(f"Vault: {session.paths.database.name}")
         self.user.clear()
-        try:
-            self.user.addItems(session.usernames())
-        except SimDeskError as error:
-            self._show(str(error), offer_restore=True)
+        # No user list (a missing or damaged key file) is said in the dialog, with a way out.
+        attempt(
+            self,
+            lambda: self.user.addItems(session.usernames()),
+            failure=lambda error: self._show(str(error), offer_restore=True),
+        )
         last = session.settings.last_user
         if last and self.user.findText(last) >= 0:
             self.user.setCurrentText(last)

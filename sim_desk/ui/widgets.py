@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from typing import cast
 
 from PySide6.QtCore import QDate, QDateTime, QPoint, QRect, QSize, Qt, QTime, QTimeZone
 from PySide6.QtGui import QResizeEvent
@@ -105,7 +106,8 @@ class FieldErrors:
             label.setWordWrap(True)
             label.setAccessibleName(f"{widget.accessibleName()} problem")
             label.hide()
-            row, _role = form.getWidgetPosition(widget)
+            # PySide6's stubs say object; Qt returns (row, role).
+            row, _role = cast(tuple[int, QFormLayout.ItemRole], form.getWidgetPosition(widget))
             if row >= 0:
                 form.insertRow(row + 1, "", label)
             self.labels[name] = label

@@ -28,7 +28,7 @@ from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH, VaultPaths
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, show_error
 from sim_desk.ui.screenfit import enter_only_next, prepare_when_shown
 from sim_desk.ui.widgets import hint
 from sim_desk.ui.worker import run_and_wait
@@ -51,7 +51,7 @@ class FirstRunWizard(QWizard):
         super().__init__(parent)
         self.dirs = dirs
         self.chosen: VaultPaths | None = None
-        self.created = None
+        self.created: unlock.NewVault | None = None
         self.setWindowTitle("Welcome to SIM Desk")
         self.setAccessibleName("Welcome to SIM Desk")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -75,14 +75,15 @@ class FirstRunWizard(QWizard):
         if not paths.exists():
             from sim_desk import demo
 
-            try:
-                run_and_wait(
+            built = attempt(
+                self,
+                lambda: run_and_wait(
                     self,
                     lambda progress: demo.build_demo_vault(paths, progress=progress),
                     title="Building the demo vault",
-                )
-            except SimDeskError as error:
-                show_error(self, error)
+                ),
+            )
+            if built is REFUSED:
                 return False
         self.chosen = paths
         return True
@@ -120,20 +121,20 @@ class StartPage(QWizardPage):
         super().__init__()
         self.setTitle("Welcome to SIM Desk")
         self.setSubTitle("Records are kept encrypted on this laptop. What would you like to do?")
-        self.create = QRadioButton("&Create a new vault for my team")
+        self.create_new = QRadioButton("&Create a new vault for my team")
         self.demo = QRadioButton("Open the &demo vault (synthetic people, for learning)")
         self.existing = QRadioButton("Open an &existing vault file…")
         group = QButtonGroup(self)
         layout = QVBoxLayout(self)
         for button, name in (
-            (self.create, "Create a new vault"),
+            (self.create_new, "Create a new vault"),
             (self.demo, "Open demo vault"),
             (self.existing, "Open an existing vault"),
         ):
             button.setAccessibleName(name)
             group.addButton(button)
             layout.addWidget(button)
-        self.create.setChecked(True)
+        self.create_new.setChecked(True)
         layout.addWidget(
             hint(
                 "You will be the first user and the team lead. You can add your"
@@ -143,7 +144,7 @@ class StartPage(QWizardPage):
         layout.addStretch(1)
 
     def nextId(self) -> int:
-        return FirstRunWizard.TEAM if self.create.isChecked() else -1
+        return FirstRunWizard.TEAM if self.create_new.isChecked() else -1
 
     def validatePage(self) -> bool:
         wizard = self.wizard()
@@ -275,28 +276,32 @@ class PassphrasePage(QWizardPage):
             return True
         team = wizard.team
         paths = VaultPaths.at(team.location.text().strip())
-        details = {
-            "team_name": team.team_name.text(),
-            "username": team.username.text(),
-            "display_name": team.display_name.text(),
-            "passphrase": self.first.text(),
-            "clinical_lead": team.clinical.isChecked(),
-        }
+        team_name, username = team.team_name.text(), team.username.text()
+        display_name, clinical_lead = team.display_name.text(), team.clinical.isChecked()
+        # Cleared once used, so that the worker's closure does not keep the passphrase.
+        secret = {"passphrase": self.first.text()}
         try:
             # Two Argon2id runs (the first user and the recovery key): off the GUI thread.
             wizard.created = run_and_wait(
                 self,
-                lambda _progress: unlock.create_vault(paths, **details),
+                lambda _progress: unlock.create_vault(
+                    paths,
+                    team_name=team_name,
+                    username=username,
+                    display_name=display_name,
+                    passphrase=secret["passphrase"],
+                    clinical_lead=clinical_lead,
+                ),
                 title="Creating the encrypted vault",
             )
         except ValidationError as error:
-            details.clear()
+            secret.clear()
             self.match.setText(str(error))
             return False
-        except SimDeskError as error:
+        except SimDeskError as error:  # not attempt(): a ValidationError goes on the page above
             show_error(self, error)
             return False
-        details.clear()
+        secret.clear()
         wizard.chosen = paths
         self.first.clear()
         self.second.clear()

@@ -25,7 +25,7 @@ def test_wizard_creates_a_vault_and_a_recovery_sheet(qtbot, tmp_path):
     wizard = FirstRunWizard(dirs)
     qtbot.addWidget(wizard)
     wizard.show()
-    assert wizard.start.create.isChecked()
+    assert wizard.start.create_new.isChecked()
     wizard.next()
     type_into(wizard.team.team_name, "Zespół Północ")
     type_into(wizard.team.display_name, "Λεωνίδας Lead")

@@ -41,7 +41,7 @@ from sim_desk.records.datetext import DateTextError
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.ui import widgets
 from sim_desk.ui.datefield import DateField
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, quietly, show_error
 from sim_desk.ui.session import UiSession
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ class FormDialog(QDialog):
             if not self.errors.show(error.field, str(error)):
                 show_error(self, error)
             return
-        except SimDeskError as error:
+        except SimDeskError as error:  # not attempt(): a ValidationError goes by its field above
             show_error(self, error)
             return
         self._forget_draft()
@@ -407,9 +407,9 @@ class FormDialog(QDialog):
             return
         from sim_desk.records import drafts
 
-        try:
-            mine = drafts.list_drafts(self.session.vault).drafts
-        except SimDeskError:
+        # Carrying on from a draft is a kindness: if none can be read, the form starts empty.
+        mine = attempt(self, lambda: drafts.list_drafts(self.session.vault).drafts, failure=quietly)
+        if mine is REFUSED:
             return
         wanted = _ids(self.draft_context())
         for draft in mine:
@@ -419,23 +419,28 @@ class FormDialog(QDialog):
 
     def keep_draft(self) -> bool:
         """Keeps what was typed as a draft of this user's; False if it could not be kept."""
-        if not self.draft_kind or not self.session.is_unlocked:
+        kind = self.draft_kind
+        if not kind or not self.session.is_unlocked:
             return False
         from sim_desk.records import drafts
 
         values, clinical = self.draft_values()
-        try:
-            self.draft_id = drafts.save_draft(
+        kept = attempt(
+            self,
+            lambda: drafts.save_draft(
                 self.session.vault,
-                kind=self.draft_kind,
+                kind=kind,
                 title=self.title,
                 context=self.draft_context(),
                 values=values,
                 clinical_values=clinical or None,
                 draft_id=self.draft_id,
-            )
-        except SimDeskError:
+            ),
+            failure=quietly,  # False is the answer: each caller decides what to tell the person
+        )
+        if kept is REFUSED:
             return False
+        self.draft_id = kept
         self.session.drafts_changed.emit()
         return True
 

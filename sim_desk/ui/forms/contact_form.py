@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, 
 from sim_desk.records import contacts, validation, visits
 from sim_desk.records.codes import Attendance, ConsultationMechanism, StaffPresent
 from sim_desk.records.contacts import ContactDetails
-from sim_desk.records.errors import SimDeskError
 from sim_desk.ui import widgets
 from sim_desk.ui.datefield import DateTimeField
 from sim_desk.ui.forms.base import (
@@ -25,7 +24,7 @@ from sim_desk.ui.forms.base import (
     text_or_none,
 )
 from sim_desk.ui.forms.person_form import text_box
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt, quietly
 from sim_desk.ui.session import UiSession
 
 
@@ -149,14 +148,16 @@ class ContactFormDialog(FormDialog):
         vault = session.vault
         if context.get("contact_id"):
             contact_id = uuid.UUID(context["contact_id"])
-            prefill = contacts.contact_details(vault, contact_id)
-            return cls(session, person_id, contact_id=contact_id, prefill=prefill, parent=parent)
-        prefill = None
+            details = contacts.contact_details(vault, contact_id)
+            return cls(session, person_id, contact_id=contact_id, prefill=details, parent=parent)
+        prefill: ContactDetails | None = None
         if context.get("planned_visit_id"):
-            try:
-                prefill = visits.contact_prefill(vault, uuid.UUID(context["planned_visit_id"]))
-            except SimDeskError:
-                prefill = None  # the visit was done or cancelled meanwhile: a plain contact
+            visit_id = uuid.UUID(context["planned_visit_id"])
+            # Refused when the visit was done or cancelled meanwhile: then a plain contact.
+            planned = attempt(
+                parent, lambda: visits.contact_prefill(vault, visit_id), failure=quietly
+            )
+            prefill = None if planned is REFUSED else planned
         return cls(session, person_id, prefill=prefill, parent=parent)
 
     def _check_start(self) -> None:
@@ -172,11 +173,10 @@ class ContactFormDialog(FormDialog):
         )
 
     def _load_clinical_note(self) -> None:
-        assert self.contact_id is not None
-        try:
-            text = contacts.read_clinical_note(self.session.vault, self.contact_id)
-        except SimDeskError as error:
-            show_error(self, error)
+        contact_id = self.contact_id
+        assert contact_id is not None
+        text = attempt(self, lambda: contacts.read_clinical_note(self.session.vault, contact_id))
+        if text is REFUSED:
             return
         if self.clinical_note is not None:
             self.clinical_note.setPlainText(text or "")

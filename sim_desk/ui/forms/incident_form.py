@@ -221,7 +221,9 @@ class IncidentFormDialog(FormDialog):
         self._main = form
 
         s136 = self.add_form("Section 136 detention")
-        self.s136_box = s136.parentWidget()
+        s136_box = s136.parentWidget()
+        assert s136_box is not None  # add_form puts a titled block in its own group box
+        self.s136_box = s136_box
         self.detained_at = DateTimeField(
             episode.detained_at if episode else d.occurred_at,
             accessible_name="Time detained",

@@ -23,11 +23,10 @@ from PySide6.QtWidgets import (
 from sim_desk.records import contacts
 from sim_desk.records.codes import Attendance, ConsultationMechanism, StaffPresent
 from sim_desk.records.contacts import ContactView, RevisionView
-from sim_desk.records.errors import SimDeskError
 from sim_desk.ui import widgets
 from sim_desk.ui.forms.base import OFFICER_NOTE_TEXT, protected_note_label
 from sim_desk.ui.forms.contact_form import ContactFormDialog
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt
 from sim_desk.ui.person.context import PersonContext
 from sim_desk.ui.person.table import (
     Column,
@@ -167,10 +166,10 @@ class ContactsTab(QWidget):
         contact = self.selected()
         if contact is None or not self.context.can_edit:
             return
-        try:
-            prefill = contacts.contact_details(self.context.session.vault, contact.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        prefill = attempt(
+            self, lambda: contacts.contact_details(self.context.session.vault, contact.id)
+        )
+        if prefill is REFUSED:
             return
         self.context.open_dialog(
             ContactFormDialog(
@@ -186,10 +185,10 @@ class ContactsTab(QWidget):
         contact = self.selected()
         if contact is None:
             return
-        try:
-            revisions = contacts.contact_history(self.context.session.vault, contact.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        revisions = attempt(
+            self, lambda: contacts.contact_history(self.context.session.vault, contact.id)
+        )
+        if revisions is REFUSED:
             return
         self.context.open_dialog(HistoryDialog(self.context, contact, revisions, self))
 
@@ -197,10 +196,10 @@ class ContactsTab(QWidget):
         contact = self.selected()
         if contact is None:
             return
-        try:
-            text = contacts.read_clinical_note(self.context.session.vault, contact.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        text = attempt(
+            self, lambda: contacts.read_clinical_note(self.context.session.vault, contact.id)
+        )
+        if text is REFUSED:
             return
         self.clinical_text.setText(f"Clinician-only note:\n{text or ''}")
         self.clinical_text.show()
@@ -212,11 +211,12 @@ def _field_text(name: str, value: object) -> str:
     try:
         if name == "started_at":
             return widgets.format_datetime(datetime.fromisoformat(str(value)))
-        if name == "mechanism":
+        # A code is stored as its text; anything else is no code and is shown as it is.
+        if name == "mechanism" and isinstance(value, str):
             return ConsultationMechanism(value).label
-        if name == "attendance":
+        if name == "attendance" and isinstance(value, str):
             return Attendance(value).label
-        if name == "staff_present":
+        if name == "staff_present" and isinstance(value, str):
             return StaffPresent(value).label
     except ValueError:
         pass
@@ -302,12 +302,13 @@ class HistoryDialog(QDialog):
         revision = selected_row(self.table)
         if revision is None:
             return
-        try:
-            text = contacts.read_revision_clinical_note(
+        text = attempt(
+            self,
+            lambda: contacts.read_revision_clinical_note(
                 self.context.session.vault, self.contact.id, revision.revision
-            )
-        except SimDeskError as error:
-            show_error(self, error)
+            ),
+        )
+        if text is REFUSED:
             return
         self.note.setText(text or "")
         self.note.show()

@@ -102,6 +102,7 @@ class PersonHeader(QFrame):
         who = QWidget()
         who_row = QHBoxLayout(who)
         who_row.setContentsMargins(0, 0, 0, 0)
+        widget: QWidget  # each loop below lays out widgets of a different kind
         for widget in (self.name, self.known_as, self.pronouns):
             who_row.addWidget(widget, 0, Qt.AlignmentFlag.AlignVCenter)
         nhs_box = QWidget()

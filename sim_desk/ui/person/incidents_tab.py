@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records import incidents
-from sim_desk.records.errors import SimDeskError
 from sim_desk.records.incidents import (
     BaselineCountView,
     DisclosureView,
@@ -28,7 +27,7 @@ from sim_desk.records.incidents import (
 from sim_desk.ui import widgets
 from sim_desk.ui.forms.incident_form import IncidentFormDialog
 from sim_desk.ui.forms.small import BaselineCountDialog, DisclosureDialog
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt
 from sim_desk.ui.person.contacts_tab import button
 from sim_desk.ui.person.context import PersonContext
 from sim_desk.ui.person.revisions import (
@@ -281,10 +280,10 @@ class IncidentsTab(QScrollArea):
         if incident is None:
             self.detail_form.addRow(widgets.hint("No incident selected."))
             return
-        try:
-            detail = incidents.incident_detail(self.context.session.vault, incident.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        detail = attempt(
+            self, lambda: incidents.incident_detail(self.context.session.vault, incident.id)
+        )
+        if detail is REFUSED:
             return
         for label, text in detail_rows(detail):
             value = QLabel(text)
@@ -316,10 +315,10 @@ class IncidentsTab(QScrollArea):
         incident: IncidentView | None = selected_row(self.table)
         if incident is None or not self.context.can_edit:
             return
-        try:
-            current = incidents.incident_details(self.context.session.vault, incident.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        current = attempt(
+            self, lambda: incidents.incident_details(self.context.session.vault, incident.id)
+        )
+        if current is REFUSED:
             return
         self.context.open_dialog(
             IncidentFormDialog(
@@ -335,10 +334,10 @@ class IncidentsTab(QScrollArea):
         incident: IncidentView | None = selected_row(self.table)
         if incident is None:
             return
-        try:
-            revisions = incidents.incident_history(self.context.session.vault, incident.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        revisions = attempt(
+            self, lambda: incidents.incident_history(self.context.session.vault, incident.id)
+        )
+        if revisions is REFUSED:
             return
         self.context.open_dialog(
             RevisionsDialog(
@@ -363,10 +362,10 @@ class IncidentsTab(QScrollArea):
         count: BaselineCountView | None = selected_row(self.baselines)
         if count is None:
             return
-        try:
-            revisions = incidents.baseline_count_history(self.context.session.vault, count.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        revisions = attempt(
+            self, lambda: incidents.baseline_count_history(self.context.session.vault, count.id)
+        )
+        if revisions is REFUSED:
             return
         self.context.open_dialog(
             RevisionsDialog(

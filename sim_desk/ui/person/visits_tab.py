@@ -11,14 +11,13 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from sim_desk.records import visits
 from sim_desk.records.codes import PlannedVisitStatus, VisitFrequency
-from sim_desk.records.errors import SimDeskError
 from sim_desk.records.unit_of_work import LOCAL_ZONE
 from sim_desk.records.visits import DueState, PlannedVisitView, PlanView
 from sim_desk.records.visits.bank_holidays import bank_holiday
 from sim_desk.ui import widgets
 from sim_desk.ui.forms.contact_form import ContactFormDialog
 from sim_desk.ui.forms.small import EndPlanDialog, MarkVisitDialog, RescheduleDialog
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt
 from sim_desk.ui.person.contacts_tab import button
 from sim_desk.ui.person.context import PersonContext
 from sim_desk.ui.person.table import Column, RowsModel, selected_row, table_view
@@ -208,10 +207,10 @@ class VisitsTab(QWidget):
         visit = self.selected_visit()
         if visit is None or visit.status != PlannedVisitStatus.PLANNED or not self.context.can_edit:
             return
-        try:
-            prefill = visits.contact_prefill(self.context.session.vault, visit.id)
-        except SimDeskError as error:
-            show_error(self, error)
+        prefill = attempt(
+            self, lambda: visits.contact_prefill(self.context.session.vault, visit.id)
+        )
+        if prefill is REFUSED:
             return
         self.context.open_dialog(
             ContactFormDialog(

@@ -16,7 +16,6 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from sim_desk.records import people
-from sim_desk.records.errors import SimDeskError
 from sim_desk.records.people import PersonRecord
 from sim_desk.records.permissions import CASEWORKERS
 from sim_desk.ui import widgets
@@ -25,7 +24,7 @@ from sim_desk.ui.forms.contact_form import ContactFormDialog
 from sim_desk.ui.forms.incident_form import IncidentFormDialog
 from sim_desk.ui.forms.person_form import PersonFormDialog
 from sim_desk.ui.forms.plan_form import PlanFormDialog
-from sim_desk.ui.messages import show_error
+from sim_desk.ui.messages import REFUSED, attempt
 from sim_desk.ui.person.contacts_tab import ContactsTab
 from sim_desk.ui.person.header import PersonHeader
 from sim_desk.ui.person.incidents_tab import IncidentsTab
@@ -62,6 +61,7 @@ class LazyTabs:
             with widgets.busy_cursor():
                 page = TAB_MAKERS[index](self.workspace)
             holder = self.workspace.tabs.widget(index)
+            assert holder is not None  # every tab has its holder from the start
             layout = holder.layout()
             assert layout is not None
             layout.addWidget(page)
@@ -106,11 +106,14 @@ class PersonWorkspace(QWidget):
         column.addWidget(self.header)
         column.addWidget(self.tabs, 1)
 
-        try:
-            self._record = people.view_person(session.vault, person_id)
-        except SimDeskError as error:
-            self._unavailable(str(error))
+        record = attempt(
+            self,
+            lambda: people.view_person(session.vault, person_id),
+            failure=lambda error: self._unavailable(str(error)),
+        )
+        if record is REFUSED:
             return
+        self._record = record
         self.header.show_record(self._record, session.vault.today())
         # Each tab is built the first time it is shown: opening a person builds one tab's
         # widgets, not six (building them is most of the time a person takes to open).
@@ -213,22 +216,23 @@ class PersonWorkspace(QWidget):
     def _catch_up(self) -> None:
         if self._record_stale:
             self._record_stale = False
-            try:
-                self._record = people.reload_person(self.session.vault, self.person_id)
-            except SimDeskError as error:
-                self._unavailable(str(error))
+            record = attempt(
+                self,
+                lambda: people.reload_person(self.session.vault, self.person_id),
+                failure=lambda error: self._unavailable(str(error)),
+            )
+            if record is REFUSED:
                 return
+            self._record = record
             self.header.show_record(self._record, self.session.vault.today())
         self._tab_shown(self.tabs.currentIndex())
 
     def _tab_shown(self, index: int) -> None:
         if index in self._stale and self.session.is_unlocked and self.pages:
             self._stale.discard(index)
-            try:
-                self.pages[index].refresh()  # type: ignore[attr-defined]
-            except SimDeskError as error:
-                self._stale.add(index)
-                show_error(self, error)
+            page = self.pages[index]
+            if attempt(self, page.refresh) is REFUSED:  # type: ignore[attr-defined]
+                self._stale.add(index)  # tried again the next time the tab is shown
 
     def _unavailable(self, message: str) -> None:
         """The record cannot be shown (not on this caseload, moved, analyst sign-in)."""
