@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records.errors import SimDeskError, ValidationError
+from sim_desk.records.errors import AuthenticationFailed, SimDeskError, ValidationError
 from sim_desk.records.team import users
 from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH
 from sim_desk.ui.messages import REFUSED, attempt, show_error
@@ -206,7 +206,9 @@ def confirm_matches(
 
 
 class SetPassphraseDialog(QDialog):
-    """Sets a passphrase for a user: your own, or (team leads) a reset for someone else."""
+    """Sets a passphrase for a user: a team lead's reset for someone else, or (``own``) your own
+    change, which asks for the current passphrase first so that a laptop left unlocked for a
+    minute cannot have its owner's passphrase changed by someone else."""
 
     def __init__(
         self,
@@ -215,11 +217,13 @@ class SetPassphraseDialog(QDialog):
         *,
         title: str,
         intro: str,
+        own: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
         self.user_id = user_id
+        self.current = passphrase_field("Current passphrase") if own else None
         self.setWindowTitle(title)
         self.setAccessibleName(title)
         self.setMinimumWidth(460)
@@ -228,10 +232,14 @@ class SetPassphraseDialog(QDialog):
         self.confirm = passphrase_field("Confirm new passphrase")
         self.meter = PassphraseStrength(self.passphrase)
         form = QFormLayout()
+        fields: dict[str, QWidget] = {"passphrase": self.passphrase, "confirm": self.confirm}
+        if self.current is not None:
+            form.addRow("C&urrent passphrase", self.current)
+            fields["current"] = self.current
         form.addRow("&New passphrase", self.passphrase)
         form.addRow("", self.meter)
         form.addRow("&Confirm", self.confirm)
-        self.errors = FieldErrors(form, {"passphrase": self.passphrase, "confirm": self.confirm})
+        self.errors = FieldErrors(form, fields)
 
         buttons = QDialogButtonBox()
         self.save_button = buttons.addButton(
@@ -252,22 +260,37 @@ class SetPassphraseDialog(QDialog):
         row.addStretch(1)
         row.addWidget(buttons)
         layout.addLayout(row)
-        self.passphrase.setFocus()
+        (self.current or self.passphrase).setFocus()
 
     def save(self) -> None:
         self.errors.clear()
         if not confirm_matches(self, self.errors, self.passphrase, self.confirm):
             return
         vault, user_id, secret = self.session.vault, self.user_id, self.passphrase.text()
-        # Argon2id (64 MiB) seals the new slot: about a second, off the GUI thread.
+        current = self.current.text() if self.current is not None else None
+
+        def change() -> None:
+            if current is None:
+                users.set_passphrase(vault, user_id, secret)
+            else:
+                users.change_own_passphrase(vault, current, secret)
+
+        def refused(error: SimDeskError) -> None:
+            if isinstance(error, AuthenticationFailed) and self.current is not None:
+                self.errors.show("current", str(error))
+                self.current.selectAll()
+                self.current.setFocus()
+            else:
+                report_problem(self, self.errors, error)
+
+        # Argon2id (64 MiB) checks the current passphrase and seals the new slot: a second or
+        # two, off the GUI thread.
         sealed = attempt(
             self,
             lambda: run_and_wait(
-                self,
-                lambda _progress: users.set_passphrase(vault, user_id, secret),
-                title="Protecting the new passphrase",
+                self, lambda _progress: change(), title="Protecting the new passphrase"
             ),
-            failure=lambda error: report_problem(self, self.errors, error),
+            failure=refused,
         )
         if sealed is REFUSED:
             return

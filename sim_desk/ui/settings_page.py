@@ -198,9 +198,10 @@ class SettingsPage(QWidget):
             actor.user_id,
             title="Change my passphrase",
             intro=(
-                "Choose a new passphrase. A few unrelated words are long and easy to remember;"
-                " nobody, including your team lead, can recover it for you, but a team lead"
-                " can reset it."
+                "Type the passphrase you use now, then choose a new one. A few unrelated words"
+                " are long and easy to remember; nobody, including your team lead, can recover"
+                " it for you, but a team lead can reset it."
             ),
+            own=True,
             parent=self,
         ).exec()

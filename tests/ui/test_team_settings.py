@@ -171,6 +171,33 @@ def test_reset_passphrase(qtbot, team, lead_session):
         pass
 
 
+def test_changing_your_own_passphrase_asks_for_the_current_one_first(qtbot, team, officer_session):
+    me = officer_session.vault.actor.user_id
+    dialog = SetPassphraseDialog(officer_session, me, title="Change", intro="Change it.", own=True)
+    qtbot.addWidget(dialog)
+    current = find(dialog, QLineEdit, "Current passphrase")
+    assert dialog.focusWidget() in (current, None)  # the first field, once shown
+    qtbot.keyClicks(current, "not my passphrase")
+    qtbot.keyClicks(find(dialog, QLineEdit, "New passphrase"), NEW_PASSPHRASE)
+    qtbot.keyClicks(find(dialog, QLineEdit, "Confirm new passphrase"), NEW_PASSPHRASE)
+    qtbot.mouseClick(find(dialog, QPushButton, "Set passphrase"), Qt.MouseButton.LeftButton)
+    problem = find(dialog, QLabel, "Current passphrase problem")
+    assert not problem.isHidden() and "not right" in problem.text()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert find(dialog, QLineEdit, "New passphrase").text() == NEW_PASSPHRASE  # kept
+    with unlock.unlock(team.paths, "officer", PASSPHRASES["officer"], dirs=team.dirs):
+        pass  # unchanged
+
+    current.clear()
+    qtbot.keyClicks(current, PASSPHRASES["officer"])
+    qtbot.mouseClick(find(dialog, QPushButton, "Set passphrase"), Qt.MouseButton.LeftButton)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    with unlock.unlock(team.paths, "officer", NEW_PASSPHRASE, dirs=team.dirs, clock=team.clock):
+        pass
+    with pytest.raises(AuthenticationFailed):
+        unlock.unlock(team.paths, "officer", PASSPHRASES["officer"], dirs=team.dirs)
+
+
 def test_create_pair(qtbot, lead_session):
     page = team_page(qtbot, lead_session)
     dialog = CreatePairDialog(lead_session)

@@ -260,6 +260,7 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
             vault.actor.user_id,  # type: ignore[arg-type]
             title="Change your passphrase",
             intro="A new passphrase for your sign-in.",
+            own=True,
             parent=window,
         ),
         "Rotate keys": lambda: RotateKeysDialog(window, leaver="Olu Officer"),
