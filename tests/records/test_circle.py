@@ -21,6 +21,7 @@ from sim_desk.records.codes import ExitReason, PersonStatus, SharingScope
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.model import AuditEvent, PersonStatusChange
 from sim_desk.records.people import ConsentDetails, PersonDetails
+from sim_desk.records.read_models import caseload
 
 TODAY = date(2026, 11, 2)  # FIXED_NOW in tests/conftest.py
 
@@ -366,3 +367,23 @@ def test_handover_plan_bad_input_is_refused(officer, person_id):
             circle.save_handover_plan(officer, person_id, details)
         assert refused.value.field == field
     assert circle.handover_plan(officer, person_id) is None
+
+
+# -- Today ----------------------------------------------------------------------------------
+
+
+def test_today_lists_referral_follow_ups_when_due_and_open(officer, person_id, team):
+    due = circle.record_referral(officer, person_id, housing_referral(follow_up_on=TODAY))
+    late = circle.record_referral(
+        officer, person_id, housing_referral(to_whom="Canal Side Men's Shed", kind="signposting")
+    )
+    circle.record_referral(
+        officer, person_id, housing_referral(follow_up_on=TODAY + timedelta(days=1))
+    )
+    done = circle.record_referral(officer, person_id, housing_referral())
+    circle.update_referral_status(officer, done, StatusUpdate("attended", date(2026, 9, 20)))
+    follow_ups = caseload.today_view(officer).follow_ups
+    assert [(f.referral_id, f.days_overdue) for f in follow_ups] == [(late, 48), (due, 0)]
+    assert follow_ups[0].what == "Follow up signposting to Canal Side Men's Shed (sent)"
+    with team.unlock("officer2") as other:
+        assert caseload.today_view(other).follow_ups == ()
