@@ -94,7 +94,7 @@ def make_circle(
 ) -> None:
     """Adds partners, onward referrals and (when ``stepping_down_on``) a handover plan."""
     rng = random.Random(f"circle|{seed}")
-    if rng.random() < 0.1:
+    if rng.random() < 0.1 and stepping_down_on is None:
         return  # not everyone has a circle on record yet
     shares_agreed = rng.random() < 0.8
     if shares_agreed:
@@ -152,12 +152,14 @@ def make_circle(
         _progress(vault, rng, referral, referred, today)
     if stepping_down_on is not None:
         continuing = partner_ids.get(ServiceType.COMMUNITY_MENTAL_HEALTH)
+        if rng.random() < 0.2:
+            continuing = None  # some hand over to the GP, with the pair checking in
         circle.save_handover_plan(
             vault,
             person_id,
             HandoverDetails(
                 agreed_on=stepping_down_on - timedelta(days=rng.randint(7, 28)),
-                continuing_partner_id=continuing if rng.random() < 0.8 else None,
+                continuing_partner_id=continuing,
                 who_carries_on=None if continuing else "Their GP, with the pair checking in",
                 person_wants_known="I do better with morning appointments, and I need things"
                 " written down.",

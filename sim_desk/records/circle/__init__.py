@@ -24,6 +24,7 @@ from sim_desk.records.circle.handover import (
     handover_plan,
     save_handover_plan,
 )
+from sim_desk.records.circle.letter import HandoverLetter, LetterNote, handover_letter
 from sim_desk.records.circle.partners import (
     PartnerDetails,
     PartnerView,
@@ -56,7 +57,9 @@ __all__ = [
     "REFERRAL_TRANSITIONS",
     "DisclosureRecipient",
     "HandoverDetails",
+    "HandoverLetter",
     "HandoverPlanView",
+    "LetterNote",
     "PartnerDetails",
     "PartnerView",
     "ReferralClosureReason",
@@ -76,6 +79,7 @@ __all__ = [
     "amend_referral",
     "apply_status",
     "handover_history",
+    "handover_letter",
     "handover_plan",
     "list_partners",
     "list_referrals",

@@ -278,6 +278,7 @@ def _follow_ups(vault: UnlockedVault, session: Session, today: date) -> list[Fol
         query
     ):
         label = ReferralKind(kind).label.lower()
+        assert due is not None  # the WHERE clause asks for a date
         rows.append(
             FollowUpDue(
                 referral_id=referral_id,
