@@ -189,8 +189,24 @@ def _progress(
         path = [("attended", {}), ("closed", {"closure_reason": "support_ended"})]
     else:
         path = []  # still just sent
+    reached = "sent"
     for status, extra in path:
-        day = day + timedelta(days=rng.randint(3, 40))
-        if day > today:
-            return
-        circle.update_referral_status(vault, referral, StatusUpdate(status, on=day, **extra))
+        next_day = day + timedelta(days=rng.randint(3, 40))
+        if next_day > today:
+            break
+        day = next_day
+        follow_up = day + timedelta(days=28) if status in ("waiting", "accepted") else None
+        circle.update_referral_status(
+            vault, referral, StatusUpdate(status, on=day, follow_up_on=follow_up, **extra)
+        )
+        reached = status
+    # The pair closes what it no longer needs to chase, so old referrals do not sit on Today.
+    if reached in ("sent", "waiting", "accepted", "attended") and (today - day).days > 60:
+        reason = "support_ongoing" if reached in ("accepted", "attended") else "no_response"
+        circle.update_referral_status(
+            vault,
+            referral,
+            StatusUpdate(
+                "closed", on=day + timedelta(days=rng.randint(20, 50)), closure_reason=reason
+            ),
+        )

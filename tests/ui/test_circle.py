@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+)
 
-from sim_desk.records import circle, people
+from sim_desk.records import circle, contacts, incidents, people
 from sim_desk.records.codes import PersonStatus, SharingScope
+from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.people import ConsentDetails
 from sim_desk.ui.forms.circle_forms import (
     HandoverDialog,
@@ -137,3 +146,53 @@ def test_stepping_down_asks_for_the_handover_plan_first(qtbot, officer_session, 
     assert "who carries on: Her GP, Dr Haddad" in plan_label.text()
     assert find(workspace, QPushButton, "Agree handover plan").text().startswith("Revise")
     people.change_status(vault, person, PersonStatus.STEPPING_DOWN, on=date(2026, 11, 2))
+
+
+def test_clinician_writes_a_handover_letter_with_a_note_they_chose(
+    qtbot, team, clinician_session, person
+):
+    vault = clinician_session.vault
+    circle.add_partner(
+        vault,
+        person,
+        circle.PartnerDetails(
+            service_type="gp_practice", organisation="Riverside Surgery", shares=["crisis_plan"]
+        ),
+    )
+    circle.add_partner(
+        vault,
+        person,
+        circle.PartnerDetails(
+            service_type="A06",
+            organisation="North CMHT",
+            shares=["crisis_plan", "health_notes"],
+        ),
+    )
+    circle.add_partner(
+        vault, person, circle.PartnerDetails(service_type="vcse", organisation="Shed")
+    )
+    contacts.log_contact(
+        vault,
+        person,
+        ContactDetails(
+            started_at=datetime(2026, 10, 30, 10, tzinfo=UTC), clinical_note="CLIN-2202 mood lifted"
+        ),
+    )
+    workspace = open_workspace(qtbot, clinician_session, person)
+    workspace.set_tab(CIRCLE)
+    click(qtbot, workspace, "Write a handover letter")
+    dialog = workspace.dialog
+    to = find(dialog, QComboBox, "Letter to")
+    assert [to.itemText(i) for i in range(to.count())] == ["North CMHT", "Riverside Surgery"]
+    notes = find(dialog, QGroupBox, "Clinician-only notes to include")
+    choose(to, to.itemData(1))  # the GP was not to have health information
+    assert not notes.isEnabled()
+    choose(to, to.itemData(0))
+    assert notes.isEnabled()
+    notes.findChildren(QCheckBox)[0].setChecked(True)
+    click(qtbot, dialog, "Write letter")
+    tab = workspace.pages[CIRCLE]
+    qtbot.waitUntil(lambda: tab.letter_preview is not None, timeout=20_000)
+    assert tab.letter_preview.windowTitle() == "Handover letter"
+    [logged] = [d for d in incidents.list_disclosures(vault, person) if d.recipient == "partner"]
+    assert logged.shared_with == "North CMHT" and "1 clinician-only note" in logged.what

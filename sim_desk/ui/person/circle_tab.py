@@ -16,6 +16,7 @@ from sim_desk.ui.forms.circle_forms import (
 )
 from sim_desk.ui.person.contacts_tab import button
 from sim_desk.ui.person.context import PersonContext
+from sim_desk.ui.person.letter_dialog import HandoverLetterDialog, write_handover_letter
 from sim_desk.ui.person.table import Column, RowsModel, fit_rows, selected_row, table_view
 
 STATUS_BADGE = {
@@ -105,6 +106,11 @@ class CircleTab(QWidget):
         self.referrals.selectionModel().selectionChanged.connect(lambda *_: self._buttons())
 
         self.handover_button = button("Agree &handover plan…", "Agree handover plan", self.handover)
+        self.letter_button = button(
+            "Handover &letter…", "Write a handover letter", self.handover_letter
+        )
+        self.letter_job: object = None
+        self.letter_preview: QWidget | None = None
         self.plan = QLabel()
         self.plan.setWordWrap(True)
         self.plan.setAccessibleName("Handover plan as agreed")
@@ -135,6 +141,7 @@ class CircleTab(QWidget):
         row.addWidget(widgets.heading("Handover plan", level=2))
         row.addStretch(1)
         row.addWidget(self.handover_button)
+        row.addWidget(self.letter_button)
         column.addLayout(row)
         column.addWidget(self.plan)
         column.addStretch(1)
@@ -155,7 +162,12 @@ class CircleTab(QWidget):
     def _buttons(self) -> None:
         edit = self.context.can_edit
         referral: ReferralView | None = selected_row(self.referrals)
-        for push in (self.add_partner_button, self.refer_button, self.handover_button):
+        for push in (
+            self.add_partner_button,
+            self.refer_button,
+            self.handover_button,
+            self.letter_button,
+        ):
             push.setEnabled(edit)
         self.edit_partner_button.setEnabled(edit and self.partners_model.rowCount() > 0)
         self.correct_button.setEnabled(edit and referral is not None)
@@ -205,6 +217,22 @@ class CircleTab(QWidget):
                     referral_id=referral.id,
                 )
             )
+
+    def handover_letter(self) -> None:
+        session, person = self.context.session, self.context.person_id
+        self.context.open_dialog(
+            HandoverLetterDialog(session, person, self),
+            lambda dialog: self._write_letter(dialog),  # type: ignore[arg-type]
+        )
+
+    def _write_letter(self, dialog: HandoverLetterDialog) -> None:
+        self.letter_job = write_handover_letter(
+            self,
+            self.context.session,
+            self.context.person_id,
+            dialog,
+            on_preview=lambda preview: setattr(self, "letter_preview", preview),
+        )
 
     def handover(self) -> None:
         self.context.open_dialog(HandoverDialog(self.context.session, self.context.person_id, self))
