@@ -49,6 +49,13 @@ from sim_desk.records.outcomes.cohort import (
     Trajectory,
     cohort_outcome,
 )
+from sim_desk.records.outcomes.continuity import (
+    OUTCOME_LABELS,
+    Continuity,
+    ContinuityInput,
+    ReferralFact,
+    continuity,
+)
 from sim_desk.records.outcomes.counting import (
     NOTHING_COUNTED,
     BaselineCount,
@@ -124,6 +131,7 @@ __all__ = [
     "MINIMUM_FOLLOW_UP_DAYS",
     "NOTHING_COUNTED",
     "ON_TIME_DAYS",
+    "OUTCOME_LABELS",
     "PLANNED_VISIT_STATUSES",
     "RATE_ABSOLUTE_TOLERANCE",
     "RATE_RELATIVE_TOLERANCE",
@@ -134,6 +142,8 @@ __all__ = [
     "CohortTypeOutcome",
     "ContactCounts",
     "ContactFact",
+    "Continuity",
+    "ContinuityInput",
     "DirectionCounts",
     "Engagement",
     "Event",
@@ -143,6 +153,7 @@ __all__ = [
     "PersonOutcomeInput",
     "PlannedVisitFact",
     "RateRatio",
+    "ReferralFact",
     "Stay",
     "Summary",
     "Trajectory",
@@ -154,6 +165,7 @@ __all__ = [
     "add_months",
     "check_types",
     "cohort_outcome",
+    "continuity",
     "count_contacts",
     "count_in_window",
     "count_planned_visits",
