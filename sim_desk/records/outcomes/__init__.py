@@ -55,6 +55,7 @@ from sim_desk.records.outcomes.continuity import (
     ContinuityInput,
     ReferralFact,
     continuity,
+    continuity_outcomes,
 )
 from sim_desk.records.outcomes.counting import (
     NOTHING_COUNTED,
@@ -166,6 +167,7 @@ __all__ = [
     "check_types",
     "cohort_outcome",
     "continuity",
+    "continuity_outcomes",
     "count_contacts",
     "count_in_window",
     "count_planned_visits",

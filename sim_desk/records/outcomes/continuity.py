@@ -34,6 +34,11 @@ OUTCOME_LABELS = {
 }
 
 
+def continuity_outcomes() -> tuple[str, ...]:
+    """The referral outcomes in report order (furthest first)."""
+    return OUTCOMES
+
+
 @dataclass(frozen=True)
 class ReferralFact:
     """One onward referral: when made, the statuses it reached with their first dates, and
