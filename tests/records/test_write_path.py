@@ -437,6 +437,30 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
         steps.run(
             officer, "import_incidents", lambda: csv_import.import_incidents(officer, incidents_csv)
         )
+        referrals_csv = csv_file(
+            tmp_path,
+            "referrals.csv",
+            csv_import.REFERRAL_COLUMNS,
+            [
+                {
+                    "nhs_number": nhs_number(1),
+                    "referred_on": "2026-03-05",
+                    "to_whom": "Northside Housing",
+                    "service_type": "housing",
+                    "reason": "Rent arrears",
+                    "status": "accepted",
+                    "status_on": "2026-03-20",
+                }
+            ],
+        )
+        steps.unchanged(
+            officer,
+            "import_referrals dry run",
+            lambda: csv_import.import_referrals(officer, referrals_csv, dry_run=True),
+        )
+        steps.run(
+            officer, "import_referrals", lambda: csv_import.import_referrals(officer, referrals_csv)
+        )
 
     with team.unlock("clinician") as clinician:
         noted = steps.run(
@@ -476,6 +500,28 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
                     shared_with="Response team",
                 ),
             ),
+        )
+        people.record_consent(
+            clinician,
+            person,
+            ConsentDetails(
+                taking_part=True,
+                information_sharing=True,
+                scope="team_and_partners",
+                recorded_on=date(2026, 10, 1),
+            ),
+        )
+        gp = circle.add_partner(
+            clinician,
+            person,
+            circle.PartnerDetails(
+                service_type="gp_practice", organisation="Riverside", shares=["crisis_plan"]
+            ),
+        )
+        steps.run(
+            clinician,
+            "handover_letter",
+            lambda: circle.handover_letter(clinician, person, gp),
         )
 
     with team.unlock("lead") as lead:

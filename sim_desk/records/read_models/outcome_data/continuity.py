@@ -30,9 +30,13 @@ def _chunks(ids: Sequence[uuid.UUID]) -> list[Sequence[uuid.UUID]]:
 
 
 def read_continuity(
-    session: Session, people: Sequence[Person]
+    session: Session, people: Sequence[Person], *, as_of: date | None = None
 ) -> dict[uuid.UUID, outcomes.ContinuityInput]:
-    """Each person's :class:`outcomes.ContinuityInput` (people without referrals included)."""
+    """Each person's :class:`outcomes.ContinuityInput` (people without referrals included).
+
+    With ``as_of`` (an export's data date), only what was known by that day counts.
+    """
+    last = as_of or date.max
     ids = [p.id for p in people]
     referrals: dict[uuid.UUID, list[OnwardReferral]] = defaultdict(list)
     reached: dict[uuid.UUID, list[tuple[str, date]]] = defaultdict(list)
@@ -42,7 +46,8 @@ def read_continuity(
         for r in session.execute(
             select(OnwardReferral).where(OnwardReferral.person_id.in_(chunk))
         ).scalars():
-            referrals[r.person_id].append(r)
+            if r.referred_on <= last:
+                referrals[r.person_id].append(r)
         for referral_id, status, first in session.execute(
             select(
                 ReferralStatusChange.referral_id,
@@ -53,7 +58,8 @@ def read_continuity(
             .where(OnwardReferral.person_id.in_(chunk))
             .group_by(ReferralStatusChange.referral_id, ReferralStatusChange.to_status)
         ):
-            reached[referral_id].append((status, first))
+            if first <= last:
+                reached[referral_id].append((status, first))
         for person_id, to_status, exit_reason, day in session.execute(
             select(
                 PersonStatusChange.person_id,
@@ -70,6 +76,8 @@ def read_continuity(
             steps_down = to_status == PersonStatus.STEPPING_DOWN.value or (
                 exit_reason == ExitReason.STEPPED_DOWN.value
             )
+            if day > last:
+                continue
             if steps_down and (person_id not in stepped or day < stepped[person_id]):
                 stepped[person_id] = day
         continuing |= set(
@@ -86,7 +94,9 @@ def read_continuity(
                 outcomes.ReferralFact(
                     referred_on=r.referred_on,
                     reached=tuple(sorted(reached.get(r.id, ()))),
-                    first_contact_on=r.first_contact_on,
+                    first_contact_on=r.first_contact_on
+                    if r.first_contact_on and r.first_contact_on <= last
+                    else None,
                     kind=r.kind,
                 )
                 for r in sorted(referrals.get(p.id, ()), key=lambda r: (r.referred_on, r.id))
