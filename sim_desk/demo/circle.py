@@ -70,6 +70,23 @@ PARTNERS = (
     ),
 )
 
+#: What people in the demo typically agree to share with each kind of partner.
+SHARES = {
+    ServiceType.GP_PRACTICE: ["pair_contact", "crisis_plan", "handover"],
+    ServiceType.COMMUNITY_MENTAL_HEALTH: [
+        "pair_contact",
+        "crisis_plan",
+        "handover",
+        "goals",
+        "circle",
+        "referrals",
+        "health_notes",
+    ],
+    ServiceType.HOUSING: ["pair_contact"],
+    ServiceType.SUBSTANCE_USE: ["pair_contact", "crisis_plan"],
+    ServiceType.PROBATION: ["pair_contact"],
+}
+
 WHY = {
     ServiceType.COMMUNITY_MENTAL_HEALTH: "Ongoing care coordination and a medication review",
     ServiceType.HOUSING: "Rent arrears; wants help to keep the flat",
@@ -111,9 +128,7 @@ def make_circle(
     chosen = [PARTNERS[0], *rng.sample(PARTNERS[1:], rng.randint(1, 3))]
     partner_ids: dict[ServiceType, uuid.UUID] = {}
     for service, organisation, workers, role, reach in chosen:
-        shares = ["pair_contact", "crisis_plan", "handover"] if shares_agreed else []
-        if shares_agreed and service == ServiceType.COMMUNITY_MENTAL_HEALTH:
-            shares += ["goals", "referrals", "health_notes"]
+        shares = SHARES.get(service, ["pair_contact"]) if shares_agreed else []
         partner_ids[service] = circle.add_partner(
             vault,
             person_id,
