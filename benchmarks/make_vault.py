@@ -38,7 +38,7 @@ import common
 
 from sim_desk.demo import BEFORE_RATES
 from sim_desk.demo.names import BOROUGHS, CULTURES, PRONOUNS
-from sim_desk.records import bulk, incidents, people
+from sim_desk.records import bulk, circle, incidents, people
 from sim_desk.records.codes import (
     Attendance,
     ConsultationMechanism,
@@ -571,6 +571,15 @@ class Builder:
                         shared_with="Response team sergeant",
                     ),
                 )
+        stepping_down_on = t.stepping_down or (
+            t.closing[1] if t.closing is not None and t.closing[0] == "stepped_down" else None
+        )
+        if stepping_down_on is not None:  # a handover plan comes first (issue 17)
+            circle.save_handover_plan(
+                vault,
+                t.person_id,
+                circle.HandoverDetails(agreed_on=stepping_down_on, who_carries_on="Their GP"),
+            )
         if t.closing is not None:
             people.change_status(
                 vault, t.person_id, PersonStatus.CLOSED, on=t.closing[1], exit_reason=t.closing[0]

@@ -244,3 +244,38 @@ def test_a_saved_mapping_can_be_deleted_and_a_missing_one_is_named(tmp_path):
     assert run("mapping", "list", env=home).stdout.split() == []
     missing = run("mapping", "delete", "met-cad", env=home)
     assert missing.returncode == cli.EXIT_DATA and "No saved mapping" in missing.stderr
+
+
+def test_import_referrals_from_the_command_line_all_or_nothing(cli_vault, tmp_path):
+    paths, secret = cli_vault
+    auth = ("--vault", str(paths.database), "--user", "lead", "--passphrase-file", str(secret))
+    people_header = run("import", "people", "--template").stdout.strip()
+    people_csv = tmp_path / "people.csv"
+    cells = {c: "" for c in people_header.split(",")}
+    cells.update(
+        given_name="Ana", family_name="Silva", nhs_number=CANARY_NHS, referred_on="2025-03-01"
+    )
+    people_csv.write_text(people_header + "\n" + ",".join(cells.values()) + "\n", encoding="utf-8")
+    assert run("import", "people", str(people_csv), *auth).returncode == 0
+
+    header = run("import", "referrals", "--template").stdout.strip()
+    columns = header.split(",")
+    assert {"referred_on", "to_whom", "service_type", "status"} <= set(columns)
+
+    def line(**values: str) -> str:
+        return ",".join(values.get(c, "") for c in columns)
+
+    good = {"nhs_number": CANARY_NHS, "referred_on": "2025-06-01", "to_whom": "North CMHT"}
+    good |= {"service_type": "A06", "reason": "Care coordination"}
+    csv_file = tmp_path / "referrals.csv"
+    csv_file.write_text(
+        "\n".join([header, line(**good), line(**good | {"service_type": "nope"})]) + "\n",
+        encoding="utf-8",
+    )
+    refused = run("import", "referrals", str(csv_file), *auth)
+    assert refused.returncode == cli.EXIT_DATA
+    assert "line 3:" in refused.stderr and "Nothing imported" in refused.stderr
+    csv_file.write_text("\n".join([header, line(**good)]) + "\n", encoding="utf-8")
+    done = run("import", "referrals", str(csv_file), *auth)
+    assert done.returncode == 0, done.stderr
+    assert "Added 1 of 1 row(s)" in done.stdout

@@ -18,8 +18,10 @@ from sim_desk.records.errors import NotFound
 
 
 def add_commands(sub: argparse._SubParsersAction[Parser]) -> None:
-    p = sub.add_parser("import", help="import people or incidents from CSV (all or nothing)")
-    p.add_argument("kind", choices=["people", "incidents"])
+    p = sub.add_parser(
+        "import", help="import people, incidents or onward referrals from CSV (all or nothing)"
+    )
+    p.add_argument("kind", choices=["people", "incidents", "referrals"])
     p.add_argument("file", nargs="?")
     add_auth_arguments(p, user_required=False)
     p.add_argument("--template", action="store_true", help="print the CSV header and exit")
@@ -64,7 +66,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         mapping = mappings.load_mapping(args.mapping)
     with open_vault(args) as vault:
-        run = csv_import.import_people if args.kind == "people" else csv_import.import_incidents
+        run = {
+            "people": csv_import.import_people,
+            "incidents": csv_import.import_incidents,
+            "referrals": csv_import.import_referrals,
+        }[args.kind]
         report = run(vault, Path(args.file), dry_run=args.dry_run, mapping=mapping)
     for line, message in report.errors:
         print(f"line {line}: {message}", file=sys.stderr)

@@ -30,6 +30,7 @@ from sim_desk.records.validation import nhs_number_check_digit
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import VaultPaths
 
+from .circle import make_circle
 from .names import BOROUGHS, CULTURES, PRONOUNS
 
 #: Demo sign-ins. Printed for the user; a real vault never has fixed passphrases.
@@ -314,8 +315,28 @@ def _make_person(
         today,
         engaged=closing is None or closing[0] != ExitReason.DISENGAGED,
     )
+    circle_seed = f"{index}|{given}|{family}"
+    stepping_down_on = None
+    if closing is None and (today - enrolled).days > 450:
+        stepdown_rng = random.Random(f"step down|{circle_seed}")
+        if stepdown_rng.random() < 0.3:  # some of the longest-supported are stepping down
+            stepping_down_on = today - timedelta(days=stepdown_rng.randint(5, 60))
+    elif closing is not None and closing[0] == ExitReason.STEPPED_DOWN and closing[1] < today:
+        stepping_down_on = closing[1]
+    make_circle(
+        vault,
+        person_id,
+        seed=circle_seed,
+        gp_practice=details.gp_practice or "GP practice",
+        enrolled=enrolled,
+        end=end,
+        today=today,
+        stepping_down_on=stepping_down_on,
+    )
     if closing is None:
         _plan(vault, rng, person_id, today, enrolled)
+        if stepping_down_on is not None:
+            people.change_status(vault, person_id, PersonStatus.STEPPING_DOWN, on=stepping_down_on)
     elif closing[1] < today:
         if closing[0] == ExitReason.DIED:
             # A death is recorded as a harm, on the day the record closes: the reports must

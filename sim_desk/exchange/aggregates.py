@@ -124,6 +124,26 @@ MEASURES: dict[str, tuple[str, str]] = {
         "after count / after person-years, from the rounded figures",
         "per person-year at risk",
     ),
+    "referrals": (
+        "onward referrals and signposting the pair made for the people in the group",
+        "referrals",
+    ),
+    "referrals_taken_up": ("of those, how many were accepted or attended", "referrals"),
+    "taken_up_share": ("referrals_taken_up / referrals, from the rounded figures", "0-1"),
+    "referrals_seen_within_28_days": (
+        "of the referrals, how many led to a first contact with the service within 28 days",
+        "referrals",
+    ),
+    "stepped_down": ("people who moved to stepping down (or closed as stepped down)", "people"),
+    "connected_at_step_down": (
+        "of those, people connected with continuing support at step-down: an onward referral"
+        " accepted or attended by then, or a continuing worker named in the handover plan",
+        "people",
+    ),
+    "connected_share": (
+        "connected_at_step_down / stepped_down, from the rounded figures",
+        "0-1",
+    ),
     "people_down": ("people whose rate of all crisis demand fell", "people"),
     "people_level": ("people whose rate of all crisis demand stayed the same", "people"),
     "people_up": ("people whose rate of all crisis demand rose", "people"),
@@ -147,6 +167,13 @@ class PersonFigures:
     directions: Mapping[str, str]  # each of DIRECTION_TYPES -> one of DIRECTIONS
     contacts: int  # in the after window
     attended: int
+    #: Outcomes beyond demand: onward referrals made (and signposting), those accepted or
+    #: attended, those first seen within 28 days; stepped down (0 or 1) and connected (0 or 1).
+    referrals: int = 0
+    referrals_taken_up: int = 0
+    referrals_seen_within_28_days: int = 0
+    stepped_down: int = 0
+    connected_at_step_down: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,8 +260,20 @@ class _Tables:
     order: list[tuple[str, str]] = field(default_factory=list)
 
 
+#: Counts beyond demand, each with the latent remainder that makes its total add up.
+CONTINUITY_COUNTS: tuple[tuple[str, str, str], ...] = (
+    ("referrals", "referrals_taken_up", "referrals_not_taken_up"),
+    ("referrals", "referrals_seen_within_28_days", "referrals_not_seen_within_28_days"),
+    ("stepped_down", "connected_at_step_down", "stepped_down_not_connected"),
+)
+LATENT: tuple[str, ...] = ("not_attended", *(latent for _, _, latent in CONTINUITY_COUNTS))
+
+
 def _group_keys(breakdown: str, group: str, types: Sequence[str]) -> Iterable[str]:
     yield from ("people", "contacts", "attended", "not_attended")
+    yield from ("referrals", "referrals_taken_up", "referrals_not_taken_up")
+    yield from ("referrals_seen_within_28_days", "referrals_not_seen_within_28_days")
+    yield from ("stepped_down", "connected_at_step_down", "stepped_down_not_connected")
     yield from ("before_person_years", "after_person_years")
     for kind in types:
         yield f"{kind}|before_count"
@@ -298,7 +337,7 @@ def _build(people: Sequence[PersonFigures], flow: FlowFigures, types: Sequence[s
             tables.continuous |= {
                 _key(breakdown, group, n) for n in ("before_person_years", "after_person_years")
             }
-            tables.latent.add(_key(breakdown, group, "not_attended"))
+            tables.latent |= {_key(breakdown, group, name) for name in LATENT}
             tables.groups[(breakdown, group)] = keys
             tables.order.append((breakdown, group))
             tables.relations += _within_group(breakdown, group, types)
@@ -323,6 +362,9 @@ def _per_person(people: Sequence[PersonFigures], names: Sequence[str]) -> dict[s
             values = [1.0] * len(people)
         elif name == "not_attended":
             values = [p.contacts - p.attended for p in people]
+        elif name in LATENT:
+            total, part = next((t, c) for t, c, latent in CONTINUITY_COUNTS if latent == name)
+            values = [getattr(p, total) - getattr(p, part) for p in people]
         elif not kind:
             attribute = {
                 "before_person_years": "before_years",
@@ -346,7 +388,11 @@ def _within_group(breakdown: str, group: str, types: Sequence[str]) -> list[disc
     relations = [
         disclosure.Relation(
             key("contacts"), (key("attended"), key("not_attended")), f"{where}: contacts"
-        )
+        ),
+        *(
+            disclosure.Relation(key(total), (key(part), key(latent)), f"{where}: {part}")
+            for total, part, latent in CONTINUITY_COUNTS
+        ),
     ]
     for total, members in TOTAL_TYPES.items():
         if total not in types:
@@ -547,6 +593,19 @@ def _rows(
         )
         for name in ("before_person_years", "after_person_years"):
             rows.append(row(key(name), printed(key(name))))
+        for name in ("referrals", "referrals_taken_up"):
+            rows.append(row(key(name), printed(key(name))))
+        rows.append(
+            row(key("taken_up_share"), ratio(key("referrals_taken_up"), key("referrals"), small))
+        )
+        for name in ("referrals_seen_within_28_days", "stepped_down", "connected_at_step_down"):
+            rows.append(row(key(name), printed(key(name))))
+        rows.append(
+            row(
+                key("connected_share"),
+                ratio(key("connected_at_step_down"), key("stepped_down"), small),
+            )
+        )
         for kind in types:
             for window in ("before", "after"):
                 count = key(f"{kind}|{window}_count")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sim_desk.records import incidents, people
+from sim_desk.records import circle, incidents, people
 from sim_desk.records.codes import IncidentType
 from sim_desk.records.errors import ValidationError
 from sim_desk.records.incidents import IncidentDetails
@@ -82,7 +82,37 @@ INCIDENT_COLUMNS: tuple[str, ...] = (
 INCIDENT_REQUIRED: tuple[str, ...] = ("occurred_at", "incident_type", "source")
 INCIDENT_PERSON_KEYS: tuple[str, ...] = ("nhs_number", "police_reference")
 
-KINDS: dict[str, tuple[str, ...]] = {"people": PEOPLE_COLUMNS, "incidents": INCIDENT_COLUMNS}
+#: Columns of an onward-referrals file (issue 17). The person is matched as for incidents;
+#: status is the referral's status now (sent if blank), reached on status_on; codes are those
+#: of ``records.circle.codes`` (service_type: MHSDS A02/A06/A18/A19 or a local code).
+REFERRAL_COLUMNS: tuple[str, ...] = (
+    "nhs_number",
+    "police_reference",
+    "referred_on",
+    "kind",
+    "to_whom",
+    "service_type",
+    "reason",
+    "made_by",
+    "follow_up_on",
+    "status",
+    "status_on",
+    "first_contact_on",
+    "rejection_reason",
+    "closure_reason",
+)
+REFERRAL_REQUIRED: tuple[str, ...] = ("referred_on", "to_whom", "service_type", "reason")
+
+KINDS: dict[str, tuple[str, ...]] = {
+    "people": PEOPLE_COLUMNS,
+    "incidents": INCIDENT_COLUMNS,
+    "referrals": REFERRAL_COLUMNS,
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "people": PEOPLE_REQUIRED,
+    "incidents": INCIDENT_REQUIRED,
+    "referrals": REFERRAL_REQUIRED,
+}
 MAX_FILE_BYTES = 50 * 1024 * 1024
 _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0", ""})
@@ -141,7 +171,8 @@ def _columns(kind: str) -> tuple[str, ...]:
         return KINDS[kind]
     except KeyError:
         raise ValidationError(
-            f"Import: '{kind}' is not something SIM Desk imports. Choose people or incidents.",
+            f"Import: '{kind}' is not something SIM Desk imports. Choose people, incidents or"
+            " referrals.",
             "kind",
         ) from None
 
@@ -317,7 +348,7 @@ def _read_rows(path: Path, kind: str, mapping: ColumnMapping | None = None) -> l
 
 
 def _check_header(names: list[str], kind: str, columns: tuple[str, ...]) -> None:
-    required = PEOPLE_REQUIRED if kind == "people" else INCIDENT_REQUIRED
+    required = REQUIRED[kind]
     if len(names) == 1 and ";" in names[0]:
         raise ValidationError(
             "File: the columns are separated by semicolons. Save it as comma-separated CSV.",
@@ -338,7 +369,7 @@ def _check_header(names: list[str], kind: str, columns: tuple[str, ...]) -> None
             "file",
         )
     missing = [c for c in required if c not in names]
-    if kind == "incidents" and not any(k in names for k in INCIDENT_PERSON_KEYS):
+    if kind in ("incidents", "referrals") and not any(k in names for k in INCIDENT_PERSON_KEYS):
         missing.append(" or ".join(INCIDENT_PERSON_KEYS))
     if missing:
         raise ValidationError(
@@ -707,3 +738,95 @@ def import_incidents(
         tuple(duplicate_lines),
         tuple(preview),
     )
+
+
+# -- onward referrals -----------------------------------------------------------------------
+
+
+def _referral(row: _Row) -> tuple[circle.ReferralDetails, circle.StatusUpdate | None]:
+    details = circle.ReferralDetails(
+        referred_on=_date(row, "referred_on"),  # type: ignore[arg-type]
+        reason=_cell(row, "reason"),
+        to_whom=_cell(row, "to_whom") or None,
+        service_type=_cell(row, "service_type") or None,
+        kind=_cell(row, "kind") or circle.ReferralKind.REFERRAL.value,
+        made_by=_cell(row, "made_by") or circle.ReferralMadeBy.BOTH.value,
+        follow_up_on=_date(row, "follow_up_on"),
+    )
+    status = _cell(row, "status")
+    if not status or status == circle.ReferralStatus.SENT.value:
+        for column in ("status_on", "rejection_reason", "closure_reason", "first_contact_on"):
+            if _cell(row, column):
+                raise ValidationError(
+                    f"{column}: only a referral that has moved on from 'sent' has one; give its"
+                    " status too.",
+                    column,
+                )
+        return details, None
+    on = _date(row, "status_on")
+    if on is None:
+        raise ValidationError(
+            "status_on: give the date the referral reached its status.", "status_on"
+        )
+    return details, circle.StatusUpdate(
+        to_status=status,
+        on=on,
+        rejection_reason=_cell(row, "rejection_reason") or None,
+        closure_reason=_cell(row, "closure_reason") or None,
+        first_contact_on=_date(row, "first_contact_on"),
+    )
+
+
+def import_referrals(
+    vault: UnlockedVault,
+    path: str | os.PathLike[str],
+    *,
+    dry_run: bool = False,
+    mapping: ColumnMapping | None = None,
+) -> ImportReport:
+    """Imports onward referrals from a CSV file, all or nothing, as incidents are imported.
+
+    Each row is matched to a person on this user's caseload by NHS number or police reference
+    and recorded by the same use case as a referral made by hand (status "sent"), then moved
+    to the row's status, if any, on ``status_on``. Every row is checked inside one batch that
+    is rolled back if any row is refused, and always for a dry run: nothing is half-imported.
+
+    Raises:
+        PermissionDenied: the user's role cannot record referrals.
+        ValidationError: the file as a whole cannot be read (encoding, header), or a mapping
+            was given (referral files have no saved mappings yet).
+    """
+    vault.require_role(*CASEWORKERS, doing="import onward referrals")
+    if mapping is not None:
+        raise ValidationError("Mapping: referral files are read by their own columns.", "mapping")
+    rows = _read_rows(Path(path), "referrals")
+    errors: list[tuple[int, str]] = []
+    with vault.read() as session:
+        caseload = _Caseload(vault, session)
+        matched: list[tuple[_Row, uuid.UUID]] = []
+        for row in rows:
+            try:
+                _too_many_cells(row)
+                matched.append((row, caseload.match(row).id))
+            except ValidationError as error:
+                errors.append((row.line, str(error)))
+    added = 0
+    try:
+        with vault.batch():
+            for row, person_id in matched:
+                try:
+                    details, update = _referral(row)
+                    with vault.write():  # a savepoint per row: a refused row leaves nothing
+                        referral = circle.record_referral(vault, person_id, details)
+                        if update is not None:
+                            circle.update_referral_status(vault, referral, update)
+                    added += 1
+                except ValidationError as error:
+                    errors.append((row.line, str(error)))
+            if errors or dry_run:
+                raise _Undo
+            _audit_import(vault, "onward_referral", "referrals", len(rows), added, 0, None)
+    except _Undo:
+        pass
+    errors.sort()
+    return ImportReport("referrals", len(rows), 0 if errors else added, 0, tuple(errors), dry_run)

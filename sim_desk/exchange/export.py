@@ -43,6 +43,7 @@ from sim_desk.exchange.files import (
     xlsx_bytes,
     zip_bytes,
 )
+from sim_desk.records import outcomes
 from sim_desk.records.dates import add_months
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.outcomes import person_years
@@ -202,7 +203,25 @@ def _figures(
         directions=directions,
         contacts=person.engagement.contacts,
         attended=person.engagement.attended,
+        **continuity_figures(person.continuity),
     )
+
+
+def continuity_figures(facts: outcomes.ContinuityInput | None) -> dict[str, int]:
+    """A person's counts beyond demand for the published figures (see ``outcomes.continuity``)."""
+    if facts is None:
+        return {}
+    figures = outcomes.continuity([facts])
+    seen_soon = sum(
+        1 for r in facts.referrals if (wait := r.days_to_first_contact) is not None and wait <= 28
+    )
+    return {
+        "referrals": figures.referrals + figures.signposting,
+        "referrals_taken_up": figures.by_outcome["attended"] + figures.by_outcome["accepted"],
+        "referrals_seen_within_28_days": seen_soon,
+        "stepped_down": figures.stepped_down,
+        "connected_at_step_down": figures.connected_at_step_down,
+    }
 
 
 def long_date(day: date | datetime) -> str:

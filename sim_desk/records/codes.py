@@ -3,6 +3,10 @@
 Each list is a ``StrEnum`` (the value is what is stored) with a ``label`` for people. Storing the
 code, not the label, keeps the vault stable when wording changes and lets exports map to national
 datasets (MHSDS, ECDS) without translation.
+
+The circle of support's lists (services around the person, onward referral statuses, MHSDS
+referral rejection reasons, and which lists could not be confirmed against a published
+source) are in ``records/circle/codes.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class CodeList(StrEnum):
 _LABELS: dict[str, dict[str, str]] = {}
 
 
-def _labelled(labels: dict[str, str]):  # type: ignore[no-untyped-def]
+def labelled(labels: dict[str, str]):  # type: ignore[no-untyped-def]
     def register(cls):  # type: ignore[no-untyped-def]
         missing = {m.value for m in cls} ^ set(labels)
         assert not missing, f"{cls.__name__} labels out of step: {missing}"
@@ -49,7 +53,7 @@ def _labelled(labels: dict[str, str]):  # type: ignore[no-untyped-def]
     return register
 
 
-@_labelled(
+@labelled(
     {
         "A": "White - British",
         "B": "White - Irish",
@@ -106,7 +110,7 @@ ETHNIC_BROAD_GROUP: dict[str, str] = {
 }
 
 
-@_labelled(
+@labelled(
     {
         "1": "Male (including trans man)",
         "2": "Female (including trans woman)",
@@ -127,7 +131,7 @@ class GenderIdentity(CodeList):
     NOT_STATED = "Z"
 
 
-@_labelled(
+@labelled(
     {
         "01": "Face to face",
         "02": "Telephone",
@@ -148,7 +152,7 @@ class ConsultationMechanism(CodeList):
     OTHER = "98"
 
 
-@_labelled(
+@labelled(
     {
         "5": "Attended",
         "6": "Arrived late, seen",
@@ -174,14 +178,14 @@ class Attendance(CodeList):
         return self in (Attendance.ATTENDED, Attendance.LATE_SEEN)
 
 
-@_labelled({"officer": "Officer", "clinician": "Clinician", "both": "Officer and clinician"})
+@labelled({"officer": "Officer", "clinician": "Clinician", "both": "Officer and clinician"})
 class StaffPresent(CodeList):
     OFFICER = "officer"
     CLINICIAN = "clinician"
     BOTH = "both"
 
 
-@_labelled(
+@labelled(
     {
         "officer": "Officer (police mentor)",
         "clinician": "Clinician (mental-health mentor)",
@@ -196,7 +200,7 @@ class Role(CodeList):
     ANALYST = "analyst"
 
 
-@_labelled(
+@labelled(
     {
         "referred": "Referred",
         "active": "Active",
@@ -220,7 +224,7 @@ STATUS_TRANSITIONS: dict[PersonStatus, frozenset[PersonStatus]] = {
 }
 
 
-@_labelled(
+@labelled(
     {
         "disengaged": "Disengaged",
         "moved": "Moved away",
@@ -239,7 +243,7 @@ class ExitReason(CodeList):
     NOT_ENROLLED = "not_enrolled"
 
 
-@_labelled(
+@labelled(
     {
         "s136": "Section 136 detention",
         "s135": "Section 135 warrant",
@@ -294,7 +298,7 @@ HARM_TYPES: tuple[IncidentType, ...] = (
 )
 
 
-@_labelled(
+@labelled(
     {
         "community_protection_notice": "Community protection notice",
         "behaviour_order": "Behaviour order",
@@ -309,14 +313,14 @@ class LegalAction(CodeList):
     OTHER = "other"
 
 
-@_labelled({"police": "Police", "nhs": "NHS", "self_report": "Self-report"})
+@labelled({"police": "Police", "nhs": "NHS", "self_report": "Self-report"})
 class IncidentSource(CodeList):
     POLICE = "police"
     NHS = "nhs"
     SELF_REPORT = "self_report"
 
 
-@_labelled(
+@labelled(
     {
         "hbpos": "Health-based place of safety",
         "ae": "A&E",
@@ -331,14 +335,14 @@ class PlaceOfSafety(CodeList):
     OTHER = "other"
 
 
-@_labelled({"ambulance": "Ambulance", "police_vehicle": "Police vehicle", "other": "Other"})
+@labelled({"ambulance": "Ambulance", "police_vehicle": "Police vehicle", "other": "Other"})
 class Conveyance(CodeList):
     AMBULANCE = "ambulance"
     POLICE_VEHICLE = "police_vehicle"
     OTHER = "other"
 
 
-@_labelled(
+@labelled(
     {
         "discharged": "Discharged",
         "community_follow_up": "Community follow-up",
@@ -355,7 +359,7 @@ class S136Outcome(CodeList):
     DETAINED_S3 = "detained_s3"
 
 
-@_labelled(
+@labelled(
     {
         "weekly": "Weekly",
         "fortnightly": "Fortnightly",
@@ -370,7 +374,7 @@ class VisitFrequency(CodeList):
     ONCE = "once"
 
 
-@_labelled(
+@labelled(
     {
         "planned": "Planned",
         "done": "Done",
@@ -387,7 +391,7 @@ class PlannedVisitStatus(CodeList):
     RESCHEDULED = "rescheduled"
 
 
-@_labelled(
+@labelled(
     {
         "consent": "Consent (UK GDPR 6(1)(a), 9(2)(a))",
         "public_task": "Public task (UK GDPR 6(1)(e)) with health or social care (9(2)(h))",
@@ -402,7 +406,7 @@ class LawfulBasis(CodeList):
     LEGAL_OBLIGATION = "legal_obligation"
 
 
-@_labelled(
+@labelled(
     {
         "pair_only": "The assigned pair only",
         "team": "The SIM team",
@@ -415,7 +419,7 @@ class SharingScope(CodeList):
     TEAM_AND_PARTNERS = "team_and_partners"
 
 
-@_labelled(
+@labelled(
     {
         "asked_agreed": "Asked first, agreed",
         "asked_declined": "Asked first, declined (shared on another basis)",

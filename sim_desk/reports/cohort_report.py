@@ -21,6 +21,7 @@ from sim_desk.records.read_models import outcome_data, report_data
 from sim_desk.records.read_models.outcome_data import CohortReport
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.reports import charts, reading
+from sim_desk.reports.continuity import continuity_section
 from sim_desk.reports.equality import equality_section
 from sim_desk.reports.layout import (
     DASH,
@@ -122,6 +123,8 @@ def cohort_report_pdf(
         story += _around_section(around, report.months)
         story += _paired_section(report)
         story += _engagement_section(report.engagement)
+        if report.continuity is not None:
+            story += continuity_section(report.continuity, cohort=True)
         story += equality_section(equality.tables, equality.everyone)
     story += _methods()
     report_data.audit_report(

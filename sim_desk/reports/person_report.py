@@ -22,6 +22,7 @@ from sim_desk.records.read_models import outcome_data, report_data
 from sim_desk.records.read_models.report_data import PersonReportFacts
 from sim_desk.records.unit_of_work import UnlockedVault, local_date
 from sim_desk.reports import charts, reading
+from sim_desk.reports.continuity import continuity_section
 from sim_desk.reports.layout import (
     boxed,
     data_table,
@@ -101,6 +102,8 @@ def person_report_pdf(
         _tell(progress, 0.4, "Counting incidents by month")
         story += _outcome_section(vault, person_id, result, months)
         story += _engagement_section(result.engagement, len(facts.contacts))
+        if result.continuity is not None:
+            story += continuity_section(outcomes.continuity([result.continuity]), cohort=False)
     else:
         story += [
             *heading("Outcomes", "h2"),

@@ -1,5 +1,6 @@
 """Renders each report type from a fresh demo vault, as PNG, for docs and review: every page of
-the person and cohort reports (``person-report-1.png``, ...), page 1 of the others.
+the person and cohort reports (``person-report-1.png``, ...), page 1 of the others (the
+handover letter included; making it logs a disclosure in the throwaway demo vault).
 
     python -m sim_desk.reports.render_samples docs/reports
 
@@ -24,6 +25,7 @@ from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import VaultPaths
 from sim_desk.reports.cohort_report import cohort_report_pdf
+from sim_desk.reports.handover_letter import handover_letter_pdf
 from sim_desk.reports.my_record import my_record_pdf
 from sim_desk.reports.person_report import person_report_pdf
 from sim_desk.reports.recovery_sheet import recovery_sheet_pdf
@@ -48,6 +50,28 @@ def pick_person(vault: UnlockedVault) -> uuid.UUID:
             return row.id
         best = best or row.id
     return best or rows[0].id
+
+
+def letter_partner(vault: UnlockedVault) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(person, partner) for a sample handover letter: someone stepping down with a handover
+    plan and a partner they agreed to share things with."""
+    from sim_desk.records import circle
+
+    for row in caseload.search_caseload(vault, "", statuses=["stepping_down"]):
+        plan = circle.handover_plan(vault, row.id)
+        if plan is None:
+            continue
+        shared = [p for p in circle.list_partners(vault, row.id, include_ended=False) if p.shares]
+        if shared:  # the continuing worker, else the GP, else whoever may know the most
+            return row.id, max(
+                shared,
+                key=lambda p: (
+                    p.id == plan.continuing_partner_id,
+                    p.service_type.value == "gp_practice",
+                    len(p.shares),
+                ),
+            ).id
+    return None
 
 
 def render(pdf: bytes, png_stem: Path, dpi: int, *, every_page: bool = False) -> list[Path]:
@@ -84,11 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         lead_pass = demo.DEMO_LOGINS["lead"][0]
         with unlock.unlock(paths, "lead", lead_pass) as lead:
             person = pick_person(lead)
+            letter = letter_partner(lead)
             made = {}
             for name, make in (
                 ("person-report", lambda: person_report_pdf(lead, person)),
                 ("cohort-report", lambda: cohort_report_pdf(lead)),
                 ("my-record", lambda: my_record_pdf(lead, person)),
+                *(
+                    [("handover-letter", lambda: handover_letter_pdf(lead, *letter))]
+                    if letter
+                    else []
+                ),
                 (
                     "recovery-sheet",
                     lambda: recovery_sheet_pdf(

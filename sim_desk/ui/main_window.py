@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
             act.setEnabled(False)
         # A person's tabs, from anywhere in the window while a person is open.
         self.tab_actions: list[QAction] = []
-        for number in range(6):
+        for number in range(7):
             tab = QAction(f"Person tab {number + 1}", self)
             tab.setShortcut(QKeySequence(f"Ctrl+{number + 1}"))
             tab.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
             page.add_person()  # type: ignore[attr-defined]
 
     def show_person_tab(self, index: int) -> None:
-        """Ctrl+1…6: the open person's tab, bringing the person back to the front if needed."""
+        """Ctrl+1…7: the open person's tab, bringing the person back to the front if needed."""
         if self.workspace is None or not getattr(self.workspace, "pages", None):
             return
         if self.stack.currentWidget() is not self.workspace:

@@ -194,7 +194,8 @@ class TodayCard(QFrame):
 
 
 class TodayPage(QWidget):
-    """Visits due and overdue, people not seen for 28 days, incidents of the last 7 days."""
+    """Visits due and overdue, referral follow-ups due, people not seen for 28 days,
+    incidents of the last 7 days."""
 
     def __init__(self, session: UiSession) -> None:
         super().__init__()
@@ -224,7 +225,12 @@ class TodayPage(QWidget):
             f"Incidents in the last {caseload.RECENT_INCIDENT_DAYS} days",
             f"No incidents recorded in the last {caseload.RECENT_INCIDENT_DAYS} days.",
         )
-        for card in (self.visits, self.not_seen, self.incidents):
+        self.follow_ups = TodayCard(
+            "Referral follow-ups",
+            "No onward referrals to follow up today. Set a follow-up date when you refer"
+            " someone on.",
+        )
+        for card in self._cards:
             card.list.chosen.connect(self.session.open_person.emit)
 
         header = QHBoxLayout()
@@ -235,7 +241,9 @@ class TodayPage(QWidget):
 
         # Visits on the left, the two watch lists on the right; cards as tall as their rows.
         left, right = QVBoxLayout(), QVBoxLayout()
+        left.setSpacing(16)
         left.addWidget(self.visits)
+        left.addWidget(self.follow_ups)
         left.addStretch(1)
         right.setSpacing(16)
         right.addWidget(self.not_seen)
@@ -258,6 +266,10 @@ class TodayPage(QWidget):
         session.changed.connect(self._on_changed)
         #: Lists whose every row the user asked to see (for as long as this page lives).
         self._shown_in_full: set[str] = set()
+
+    @property
+    def _cards(self) -> tuple[TodayCard, ...]:
+        return (self.visits, self.follow_ups, self.not_seen, self.incidents)
 
     def _on_changed(self, _kind: str) -> None:
         if self.session.is_unlocked:
@@ -318,7 +330,19 @@ class TodayPage(QWidget):
             )
             for incident in view.recent_incidents
         ]
-        for card in (self.visits, self.not_seen, self.incidents):
+        follow_ups = [
+            (
+                follow.person_id,
+                follow.display_name,
+                follow.what,
+                "Due today"
+                if follow.days_overdue == 0
+                else f"Due {plural(follow.days_overdue, 'day')} ago",
+                "badge" if follow.days_overdue == 0 else "badgeWarning",
+            )
+            for follow in view.follow_ups
+        ]
+        for card in self._cards:
             card.list.clear()
             card.list.hide()  # filled unseen: several times faster (finish shows it again)
         # Overdue visits (oldest first) may wait behind their "Show all" row; the visits due
@@ -326,6 +350,8 @@ class TodayPage(QWidget):
         self._fill(self.visits.list, "overdue", overdue, "overdue visits")
         self._fill(self.visits.list, "today", due_today, "visits due today")
         self.visits.finish(len(overdue) + len(due_today))
+        self._fill(self.follow_ups.list, "follow-ups", follow_ups, "referral follow-ups")
+        self.follow_ups.finish(len(follow_ups))
         self._fill(self.not_seen.list, "not seen", not_seen, "people not seen")
         self.not_seen.finish(len(not_seen))
         self._fill(self.incidents.list, "incidents", recent, "recent incidents")

@@ -24,7 +24,7 @@ from sim_desk.records.validation import format_nhs_number
 from sim_desk.records.vault.audit import Action
 
 QI = [qi.column for qi in anon.QUASI_IDENTIFIERS]
-DERIVED = ("_rate", "attended_share", "contacts_per_person_year")
+DERIVED = ("_rate", "_share", "contacts_per_person_year")
 
 
 def read_csv(data: bytes) -> list[dict[str, str]]:
@@ -210,13 +210,16 @@ def test_published_counts_obey_the_small_number_rule_and_derived_figures_use_the
         count = by_key[(rate["breakdown"], rate["group"], rate["incident_type"], f"{window}_count")]
         years = by_key[(rate["breakdown"], rate["group"], "", f"{window}_person_years")]
         assert float(rate["value"]) == round(float(count["value"]) / float(years["value"]), 2)
-    shares = [r for r in rows if r["measure"] == "attended_share" and r["value"]]
-    for share in shares:
-        key = (share["breakdown"], share["group"], "")
-        attended, contacts = by_key[(*key, "attended")], by_key[(*key, "contacts")]
-        assert float(share["value"]) == round(
-            float(attended["value"]) / float(contacts["value"]), 2
-        )
+    for measure, part, whole in (
+        ("attended_share", "attended", "contacts"),
+        ("taken_up_share", "referrals_taken_up", "referrals"),  # beyond demand (issue 17)
+        ("connected_share", "connected_at_step_down", "stepped_down"),
+    ):
+        assert any(r["measure"] == measure for r in rows)
+        for share in (r for r in rows if r["measure"] == measure and r["value"]):
+            key = (share["breakdown"], share["group"], "")
+            top, bottom = by_key[(*key, part)], by_key[(*key, whole)]
+            assert float(share["value"]) == round(float(top["value"]) / float(bottom["value"]), 2)
 
 
 def test_the_dictionary_names_both_products_the_audit_and_what_all_demand_is_made_of(written):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 import sim_desk
 from sim_desk import demo
 from sim_desk.exchange import calendar, csv_import, export
-from sim_desk.records import bulk, contacts, drafts, incidents, people, visits
+from sim_desk.records import bulk, circle, contacts, drafts, incidents, people, visits
 from sim_desk.records.codes import IncidentSource, IncidentType, Role
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.incidents import DisclosureDetails, IncidentDetails, S136Details
@@ -194,6 +194,66 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
             officer,
             "change_status",
             lambda: people.change_status(officer, person, "active", on=date(2026, 2, 1)),
+        )
+        partner = steps.run(
+            officer,
+            "add_partner",
+            lambda: circle.add_partner(
+                officer,
+                person,
+                circle.PartnerDetails(service_type="A06", organisation="North CMHT"),
+            ),
+        )
+        steps.run(
+            officer,
+            "amend_partner",
+            lambda: circle.amend_partner(
+                officer,
+                partner,
+                circle.PartnerDetails(
+                    service_type="A06", organisation="North CMHT", worker_name="Sam Care"
+                ),
+                reason="care coordinator named",
+            ),
+        )
+        referral = steps.run(
+            officer,
+            "record_referral",
+            lambda: circle.record_referral(
+                officer,
+                person,
+                circle.ReferralDetails(
+                    referred_on=date(2026, 9, 1), reason="Housing worry", partner_id=partner
+                ),
+            ),
+        )
+        steps.run(
+            officer,
+            "amend_referral",
+            lambda: circle.amend_referral(
+                officer,
+                referral,
+                circle.ReferralDetails(
+                    referred_on=date(2026, 9, 2), reason="Housing worry", partner_id=partner
+                ),
+                reason="wrong day",
+            ),
+        )
+        steps.run(
+            officer,
+            "update_referral_status",
+            lambda: circle.update_referral_status(
+                officer, referral, circle.StatusUpdate("accepted", on=date(2026, 9, 20))
+            ),
+        )
+        steps.run(
+            officer,
+            "save_handover_plan",
+            lambda: circle.save_handover_plan(
+                officer,
+                person,
+                circle.HandoverDetails(agreed_on=date(2026, 10, 1), continuing_partner_id=partner),
+            ),
         )
         steps.run(officer, "view_person", lambda: people.view_person(officer, person))
         contact = steps.run(
@@ -377,6 +437,30 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
         steps.run(
             officer, "import_incidents", lambda: csv_import.import_incidents(officer, incidents_csv)
         )
+        referrals_csv = csv_file(
+            tmp_path,
+            "referrals.csv",
+            csv_import.REFERRAL_COLUMNS,
+            [
+                {
+                    "nhs_number": nhs_number(1),
+                    "referred_on": "2026-03-05",
+                    "to_whom": "Northside Housing",
+                    "service_type": "housing",
+                    "reason": "Rent arrears",
+                    "status": "accepted",
+                    "status_on": "2026-03-20",
+                }
+            ],
+        )
+        steps.unchanged(
+            officer,
+            "import_referrals dry run",
+            lambda: csv_import.import_referrals(officer, referrals_csv, dry_run=True),
+        )
+        steps.run(
+            officer, "import_referrals", lambda: csv_import.import_referrals(officer, referrals_csv)
+        )
 
     with team.unlock("clinician") as clinician:
         noted = steps.run(
@@ -416,6 +500,28 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
                     shared_with="Response team",
                 ),
             ),
+        )
+        people.record_consent(
+            clinician,
+            person,
+            ConsentDetails(
+                taking_part=True,
+                information_sharing=True,
+                scope="team_and_partners",
+                recorded_on=date(2026, 10, 1),
+            ),
+        )
+        gp = circle.add_partner(
+            clinician,
+            person,
+            circle.PartnerDetails(
+                service_type="gp_practice", organisation="Riverside", shares=["crisis_plan"]
+            ),
+        )
+        steps.run(
+            clinician,
+            "handover_letter",
+            lambda: circle.handover_letter(clinician, person, gp),
         )
 
     with team.unlock("lead") as lead:

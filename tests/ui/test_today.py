@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QListWidget
 
-from sim_desk.records import contacts, incidents, people, visits
+from sim_desk.records import circle, contacts, incidents, people, visits
 from sim_desk.records.codes import PersonStatus
 from sim_desk.records.incidents import IncidentDetails
 from sim_desk.records.people import PersonDetails
@@ -173,3 +173,27 @@ def test_a_long_list_shows_its_first_rows_and_the_rest_on_request(
     assert visits_list.count() == 44
     today_page.refresh()  # stays in full once asked for
     assert visits_list.count() == 44
+
+
+def test_referral_follow_ups_due_are_listed_and_open_the_person(today_page, officer_session, qtbot):
+    vault = officer_session.vault
+    amara = add_person(vault, "Amara", "Okafor")
+    circle.record_referral(
+        vault,
+        amara,
+        circle.ReferralDetails(
+            referred_on=date(2026, 10, 1),
+            to_whom="Northside Housing Options",
+            service_type="housing",
+            reason="Rent arrears",
+            follow_up_on=date(2026, 10, 15),
+        ),
+    )
+    today_page.refresh()
+    follow_ups = find(today_page, QListWidget, "Referral follow-ups")
+    assert not follow_ups.isHidden() and follow_ups.count() == 1
+    assert badges(follow_ups, "badgeWarning") == ["Due 18 days ago"]
+    with qtbot.wait_signal(officer_session.open_person) as opened:
+        follow_ups.setCurrentRow(0)
+        qtbot.keyClick(follow_ups, Qt.Key.Key_Return)
+    assert opened.args == [amara]

@@ -230,7 +230,7 @@ def test_person_tab_shortcuts_work_wherever_the_focus_is(qtbot, team, lead_sessi
     window.open_person(person_id)
     window.nav.setFocus()  # focus outside the person's page
     shortcuts = {a.shortcut().toString(): a for a in window.tab_actions}
-    assert set(shortcuts) == {f"Ctrl+{n}" for n in range(1, 7)}
+    assert set(shortcuts) == {f"Ctrl+{n}" for n in range(1, 8)}  # 7: the circle of support
     assert all(a.shortcutContext() == Qt.ShortcutContext.WindowShortcut for a in shortcuts.values())
     shortcuts["Ctrl+4"].trigger()
     assert window.workspace.current_tab() == INCIDENTS

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sim_desk.records.codes import (
     LawfulBasis,
     PersonAsked,
+    Role,
 )
 from sim_desk.records.errors import PermissionDenied
 from sim_desk.records.incidents.details import MAX_SUMMARY_CHARS, checked_moment
@@ -48,6 +49,8 @@ class DisclosureView:
     person_asked: PersonAsked
     shared_with: str | None
     recorded_by: str
+    #: "police", or "partner" for a letter to someone in the person's circle.
+    recipient: str = "police"
 
 
 def record_disclosure(
@@ -109,16 +112,22 @@ def record_disclosure(
 
 
 def list_disclosures(vault: UnlockedVault, person_id: uuid.UUID) -> list[DisclosureView]:
-    """What was shared with police about a person, newest first. Officers may list it: it is
-    what was shared with them."""
+    """What was shared about a person, newest first. Officers may list what was shared with
+    police (it was shared with them) and the partner letters they made themselves; what
+    others shared with partners stays out of an officer's sight."""
     with vault.read() as session:
         load_person(vault, session, person_id)
-        rows = session.execute(
+        query = (
             select(Disclosure, User.display_name)
             .outerjoin(User, User.id == Disclosure.created_by)
             .where(Disclosure.person_id == person_id)
             .order_by(Disclosure.shared_at.desc())
-        ).all()
+        )
+        if vault.actor.role == Role.OFFICER:
+            query = query.where(
+                (Disclosure.recipient == "police") | (Disclosure.created_by == vault.actor.user_id)
+            )
+        rows = session.execute(query).all()
         return [
             DisclosureView(
                 d.id,
@@ -129,6 +138,7 @@ def list_disclosures(vault: UnlockedVault, person_id: uuid.UUID) -> list[Disclos
                 PersonAsked(d.person_asked),
                 d.shared_with,
                 name or "recovery key",
+                d.recipient,
             )
             for d, name in rows
         ]

@@ -79,6 +79,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         uuid.UUID: Uuid(),
         dict[str, Any]: JSON(),
+        list[str]: JSON(),
     }
 
 

@@ -127,3 +127,7 @@ class Disclosure(Base, Tracked):
     lawful_basis: Mapped[str] = mapped_column(String(30))
     person_asked: Mapped[str] = mapped_column(String(20))
     shared_with: Mapped[str | None] = mapped_column(String(200))
+    #: "police" for information shared with police; "partner" for a letter to a partner in
+    #: the person's circle (``partner_id``). Officers see only what was shared with police.
+    recipient: Mapped[str] = mapped_column(String(10), default="police")
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("support_partners.id"))

@@ -80,6 +80,8 @@ class PersonStatusChange(Base, Tracked):
     changed_on: Mapped[date] = mapped_column(Date)
     exit_reason: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
+    #: True when a team lead moved the record on without a handover plan (the reason says why).
+    handover_overridden: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class KeyContact(Base, Tracked):

@@ -49,6 +49,14 @@ from sim_desk.records.outcomes.cohort import (
     Trajectory,
     cohort_outcome,
 )
+from sim_desk.records.outcomes.continuity import (
+    OUTCOME_LABELS,
+    Continuity,
+    ContinuityInput,
+    ReferralFact,
+    continuity,
+    continuity_outcomes,
+)
 from sim_desk.records.outcomes.counting import (
     NOTHING_COUNTED,
     BaselineCount,
@@ -122,6 +130,7 @@ __all__ = [
     "MINIMUM_FOLLOW_UP_DAYS",
     "NOTHING_COUNTED",
     "ON_TIME_DAYS",
+    "OUTCOME_LABELS",
     "PLANNED_VISIT_STATUSES",
     "RATE_ABSOLUTE_TOLERANCE",
     "RATE_RELATIVE_TOLERANCE",
@@ -132,6 +141,8 @@ __all__ = [
     "CohortTypeOutcome",
     "ContactCounts",
     "ContactFact",
+    "Continuity",
+    "ContinuityInput",
     "DirectionCounts",
     "Engagement",
     "Event",
@@ -141,6 +152,7 @@ __all__ = [
     "PersonOutcomeInput",
     "PlannedVisitFact",
     "RateRatio",
+    "ReferralFact",
     "Stay",
     "Summary",
     "Trajectory",
@@ -151,6 +163,8 @@ __all__ = [
     "WindowCount",
     "check_types",
     "cohort_outcome",
+    "continuity",
+    "continuity_outcomes",
     "count_contacts",
     "count_in_window",
     "count_planned_visits",

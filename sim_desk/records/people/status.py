@@ -10,12 +10,16 @@ from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import (
     STATUS_TRANSITIONS,
+    CodeList,
     ExitReason,
     PersonStatus,
     PlannedVisitStatus,
+    Role,
 )
-from sim_desk.records.errors import ValidationError
+from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import (
+    HandoverPlan,
+    Person,
     PersonStatusChange,
     PlannedVisit,
     VisitPlan,
@@ -40,12 +44,18 @@ def change_status(
     on: date,
     exit_reason: ExitReason | str | None = None,
     reason: str | None = None,
+    handover_override: str | None = None,
 ) -> None:
     """Moves a person along referred → active → stepping down → closed.
 
     Becoming active sets the enrolment date (the start of the outcome windows); closing needs an
     exit reason, so the report's flow of referred, enrolled, disengaged, moved, died and closed
     counts everyone.
+
+    Moving to stepping down (or closing an active record as "stepped down", which skips that
+    stage) needs the person's handover plan first. Records already stepping down or closed,
+    and imported ones, are left as they are. A team lead may move a record on without one by
+    giving ``handover_override``, the reason; the override is audited.
     """
     vault.require_role(*CASEWORKERS, doing="change a person's status")
     target = PersonStatus.parse(str(to_status), field="status")
@@ -81,6 +91,10 @@ def change_status(
             )
             person.closed_on = on
             person.exit_reason = exit_code.value
+        overridden = _check_handover_plan(
+            vault, session, person, current, target, exit_code, handover_override
+        )
+        if target == PersonStatus.CLOSED and exit_code is not None:
             _cancel_visits_after(session, person.id, on, vault.actor.user_id)
         elif target == PersonStatus.ACTIVE and person.enrolled_on is None:
             check_order(
@@ -109,11 +123,76 @@ def change_status(
                 to_status=target.value,
                 changed_on=on,
                 exit_reason=exit_code.value if exit_code else None,
-                reason=note,
+                reason=note
+                if not overridden
+                else f"{note}\n\n{overridden}"
+                if note
+                else overridden,
+                handover_overridden=True if overridden else None,
                 created_by=vault.actor.user_id,
             )
         )
-        vault.audit(session, Action.UPDATE, "person", person.id, status=target.value)
+        if overridden:
+            vault.audit(
+                session,
+                Action.UPDATE,
+                "person",
+                person.id,
+                status=target.value,
+                handover_override=True,
+            )
+        else:
+            vault.audit(session, Action.UPDATE, "person", person.id, status=target.value)
+
+
+def _needs_handover_plan(current: CodeList, target: CodeList, exit_code: CodeList | None) -> bool:
+    if target == PersonStatus.STEPPING_DOWN:
+        return True
+    return (
+        target == PersonStatus.CLOSED
+        and current == PersonStatus.ACTIVE
+        and exit_code == ExitReason.STEPPED_DOWN
+    )
+
+
+def _check_handover_plan(
+    vault: UnlockedVault,
+    session: Session,
+    person: Person,
+    current: CodeList,
+    target: CodeList,
+    exit_code: CodeList | None,
+    override: str | None,
+) -> str | None:
+    """Refuses a step down without a handover plan, unless a team lead overrides it with a
+    reason; returns that reason when the override was used."""
+    why = clean_text(
+        override,
+        field="handover_override",
+        label="Reason for going on without a handover plan",
+        max_chars=2_000,
+        multiline=True,
+    )
+    if not _needs_handover_plan(current, target, exit_code):
+        return None
+    has_plan = session.execute(
+        select(HandoverPlan.id).where(HandoverPlan.person_id == person.id)
+    ).first()
+    if has_plan is not None:
+        return None
+    if why is None:
+        raise ValidationError(
+            "Handover plan: agree one with the person before they step down (who carries on,"
+            " what they want them to know, their crisis plan, when the pair will check in)."
+            " A team lead can go on without one, giving the reason.",
+            "handover_override",
+        )
+    if vault.actor.role != Role.TEAM_LEAD:
+        raise PermissionDenied(
+            "Only a team lead can step a record down without a handover plan. Agree the plan"
+            " with the person first, or ask your team lead."
+        )
+    return why
 
 
 def _cancel_visits_after(

@@ -155,6 +155,7 @@ class ExportPerson:
     status: str  # on the data date
     outcome: outcomes.PersonOutcome
     engagement: outcomes.Engagement
+    continuity: outcomes.ContinuityInput | None = None  # onward referrals, step-down
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ def export_cohort(
         facts = outcome_data.read_facts(
             session, enrolled, today=today, months=months, planned_visits=False
         )
+        circle = outcome_data.read_continuity(session, enrolled, as_of=data_as_of)
         statuses: dict[str, int] = defaultdict(int)
         status_of: dict[uuid.UUID, str] = {}
         for person in scope:
@@ -293,6 +295,7 @@ def export_cohort(
                     status=status_of[person.id],
                     outcome=report.outcome,
                     engagement=report.engagement,
+                    continuity=circle[person.id],
                 )
             )
     flow = ExportFlow(referred=len(scope), enrolled=len(enrolled), statuses=dict(statuses))

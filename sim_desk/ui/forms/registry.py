@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sim_desk.ui.forms import (  # noqa: F401 - imported to register each form's draft kinds
+    circle_forms,
     consent_form,
     contact_form,
     incident_form,

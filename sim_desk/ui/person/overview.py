@@ -1,7 +1,10 @@
-"""Overview: the person's goals and crisis plan in their own words, the timeline, and what is
-next (the next planned visit) and last (the last contact)."""
+"""Overview: the person's goals and crisis plan in their own words, who supports them, the
+timeline, and what is next (the next planned visit) and last (the last contact)."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import date
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -15,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sim_desk.records import contacts, incidents, visits
+from sim_desk.records import circle, contacts, incidents, visits
 from sim_desk.records.codes import PlannedVisitStatus
-from sim_desk.records.unit_of_work import LOCAL_ZONE
+from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 from sim_desk.records.visits import DueState
 from sim_desk.ui import widgets
 from sim_desk.ui.person.context import PersonContext
@@ -42,6 +45,29 @@ def own_words(accessible_name: str) -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     return label
+
+
+def circle_summary(vault: UnlockedVault, person_id: uuid.UUID, today: date) -> str:
+    """Who supports the person, one line each, then open referrals and the handover plan."""
+    partners = circle.list_partners(vault, person_id, include_ended=False)
+    lines = [
+        " · ".join(
+            part for part in (p.name, p.role or p.service_type.label, p.how_to_reach) if part
+        )
+        for p in partners
+    ] or ["Nobody recorded yet: add the GP, care coordinator and others on the Circle tab."]
+    referrals = circle.list_referrals(vault, person_id)
+    still_open = [r for r in referrals if r.status.is_open]
+    due = [r for r in still_open if r.follow_up_due(today)]
+    if referrals:
+        lines.append(
+            f"Onward referrals: {len(referrals)} made, {len(still_open)} open"
+            + (f", {len(due)} to follow up" if due else "")
+        )
+    plan = circle.handover_plan(vault, person_id)
+    if plan is not None:
+        lines.append(f"Handover plan agreed {widgets.format_date(plan.agreed_on)}")
+    return "\n".join(lines)
 
 
 class OverviewTab(QScrollArea):
@@ -97,6 +123,21 @@ class OverviewTab(QScrollArea):
                 column.addWidget(self.overdue, 0, Qt.AlignmentFlag.AlignLeft)
         column.addStretch(1)
 
+        supports, column = card("Who supports them")
+        self.circle = QLabel()
+        self.circle.setAccessibleName("Circle of support summary")
+        self.circle.setWordWrap(True)
+        self.circle.setTextFormat(Qt.TextFormat.PlainText)
+        self.circle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.circle_open = QPushButton("Circle of &support")
+        self.circle_open.setAccessibleName("Open the circle of support")
+        self.circle_open.clicked.connect(context.show_circle)
+        column.addWidget(self.circle)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.circle_open)
+        column.addLayout(row)
+
         timeline, column = card("Incidents by month")
         self.chart = TimelineChart()
         column.addWidget(self.chart)
@@ -107,12 +148,13 @@ class OverviewTab(QScrollArea):
             )
         )
 
-        grid.addWidget(words, 0, 0)
+        grid.addWidget(words, 0, 0, 2, 1)
         grid.addWidget(soon, 0, 1)
-        grid.addWidget(timeline, 1, 0, 1, 2)
+        grid.addWidget(supports, 1, 1)
+        grid.addWidget(timeline, 2, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
-        grid.setRowStretch(2, 1)
+        grid.setRowStretch(3, 1)
         self.setWidget(body)
 
     def refresh(self) -> None:
@@ -152,6 +194,7 @@ class OverviewTab(QScrollArea):
             )
         else:
             self.last_contact.setText("No contacts logged yet")
+        self.circle.setText(circle_summary(vault, record.id, today))
         # Always show the year before enrolment too, so the change (or none) is visible.
         months = MONTHS_SHOWN
         if record.enrolled_on is not None:

@@ -1,5 +1,5 @@
 """The person workspace: a header, then tabs for overview, contacts, visit plan, incidents,
-outcomes and the record.
+outcomes, the record and the circle of support.
 
 Opening it views the person's record once (an audited view). Later changes refresh the tabs; a
 change to the person's own details reads the record again only when the workspace is on screen,
@@ -25,6 +25,7 @@ from sim_desk.ui.forms.incident_form import IncidentFormDialog
 from sim_desk.ui.forms.person_form import PersonFormDialog
 from sim_desk.ui.forms.plan_form import PlanFormDialog
 from sim_desk.ui.messages import REFUSED, attempt
+from sim_desk.ui.person.circle_tab import CircleTab
 from sim_desk.ui.person.contacts_tab import ContactsTab
 from sim_desk.ui.person.header import PersonHeader
 from sim_desk.ui.person.incidents_tab import IncidentsTab
@@ -35,11 +36,27 @@ from sim_desk.ui.person.reports_menu import PersonReports
 from sim_desk.ui.person.visits_tab import VisitsTab
 from sim_desk.ui.session import UiSession
 
-OVERVIEW, CONTACTS, VISITS, INCIDENTS, OUTCOMES, RECORD = range(6)
-TAB_TITLES = ("Overview", "Contacts", "Visit plan", "Incidents", "Outcomes", "Record")
+OVERVIEW, CONTACTS, VISITS, INCIDENTS, OUTCOMES, RECORD, CIRCLE = range(7)
+TAB_TITLES = (
+    "Overview",
+    "Contacts",
+    "Visit plan",
+    "Incidents",
+    "Outcomes",
+    "Record",
+    "Circle of support",
+)
 
 
-TAB_MAKERS = (OverviewTab, ContactsTab, VisitsTab, IncidentsTab, OutcomesTab, RecordTab)
+TAB_MAKERS = (
+    OverviewTab,
+    ContactsTab,
+    VisitsTab,
+    IncidentsTab,
+    OutcomesTab,
+    RecordTab,
+    CircleTab,
+)
 
 
 class LazyTabs:
@@ -124,7 +141,7 @@ class PersonWorkspace(QWidget):
             column_layout = QVBoxLayout(holder)
             column_layout.setContentsMargins(0, 0, 0, 0)
             self.tabs.addTab(holder, title)
-            # Ctrl+1…6 are the main window's, so they work wherever the focus is.
+            # Ctrl+1…7 are the main window's, so they work wherever the focus is.
             self.tabs.setTabToolTip(number, f"{title} (Ctrl+{number + 1})")
         self.tabs.currentChanged.connect(self._tab_shown)
         # PDF reports for this person, at the right of the tab bar so every tab reaches them.
@@ -167,6 +184,10 @@ class PersonWorkspace(QWidget):
                 IncidentFormDialog(self.session, self.person_id, parent=self),
                 lambda _d: self.set_tab(INCIDENTS),
             )
+
+    def show_circle(self) -> None:
+        """The circle of support tab (from the Overview's "who supports them")."""
+        self.set_tab(CIRCLE)
 
     def edit_details(self) -> None:
         if self.can_edit and self._record is not None:

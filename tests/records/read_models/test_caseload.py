@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import event
 
-from sim_desk.records import contacts, people, visits
+from sim_desk.records import circle, contacts, people, visits
 from sim_desk.records.codes import IncidentType, PersonStatus
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import PermissionDenied
@@ -122,6 +122,11 @@ def test_not_seen_for_28_days_is_fine_but_29_days_is_flagged(officer):
     one_day_late = add_person(officer, "Ben", "Late")
     seen(officer, one_day_late, at(2026, 10, 4, 12))
     seen(officer, one_day_late, at(2026, 11, 1), attendance="3")  # did not attend: not seen
+    circle.save_handover_plan(
+        officer,
+        one_day_late,
+        circle.HandoverDetails(agreed_on=date(2026, 10, 1), who_carries_on="His GP"),
+    )
     people.change_status(officer, one_day_late, PersonStatus.STEPPING_DOWN, on=date(2026, 10, 1))
 
     [row] = caseload.today_view(officer).not_seen

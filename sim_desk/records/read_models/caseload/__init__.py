@@ -39,6 +39,7 @@ from sim_desk.records.read_models.caseload.search import (
     search_key,
 )
 from sim_desk.records.read_models.caseload.today import (
+    FollowUpDue,
     NotSeen,
     RecentIncident,
     TodayView,
@@ -55,6 +56,7 @@ __all__ = [
     "SEEN",
     "STILL_PLANNED",
     "CaseloadRow",
+    "FollowUpDue",
     "NotSeen",
     "Query",
     "RecentIncident",

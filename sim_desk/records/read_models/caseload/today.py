@@ -10,13 +10,21 @@ from typing import Any
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
+from sim_desk.records.circle import ReferralKind, ReferralStatus
 from sim_desk.records.codes import (
     ConsultationMechanism,
     IncidentType,
     PersonStatus,
     VisitFrequency,
 )
-from sim_desk.records.model import Contact, Incident, Person, PlannedVisit, VisitPlan
+from sim_desk.records.model import (
+    Contact,
+    Incident,
+    OnwardReferral,
+    Person,
+    PlannedVisit,
+    VisitPlan,
+)
 from sim_desk.records.people import visible_people_filter
 from sim_desk.records.permissions import FIELD_STAFF
 from sim_desk.records.read_models.caseload.caseload import (
@@ -72,6 +80,20 @@ class RecentIncident:
 
 
 @dataclass(frozen=True)
+class FollowUpDue:
+    """An onward referral, still open, whose follow-up date has come."""
+
+    referral_id: uuid.UUID
+    person_id: uuid.UUID
+    display_name: str
+    #: "Follow up referral to Northside Housing Options (waiting)".
+    what: str
+    follow_up_on: date
+    #: 0 for a follow-up due today.
+    days_overdue: int
+
+
+@dataclass(frozen=True)
 class TodayView:
     today: date
     due_today: tuple[VisitDue, ...]
@@ -81,6 +103,8 @@ class TodayView:
     not_seen: tuple[NotSeen, ...]
     #: Newest first.
     recent_incidents: tuple[RecentIncident, ...]
+    #: Oldest first.
+    follow_ups: tuple[FollowUpDue, ...] = ()
 
 
 def _visit_what(frequency: str | None, mechanism: str | None) -> str:
@@ -226,6 +250,48 @@ def _recent_incidents(vault: UnlockedVault, session: Session, today: date) -> li
     return rows
 
 
+def _follow_ups(vault: UnlockedVault, session: Session, today: date) -> list[FollowUpDue]:
+    still_open = [s.value for s in ReferralStatus if s.is_open]
+    query = (
+        select(
+            OnwardReferral.id,
+            OnwardReferral.kind,
+            OnwardReferral.to_whom,
+            OnwardReferral.status,
+            OnwardReferral.follow_up_on,
+            Person.id,
+            Person.given_name,
+            Person.family_name,
+            Person.preferred_name,
+        )
+        .join(Person, Person.id == OnwardReferral.person_id)
+        .where(
+            visible_people_filter(vault),
+            Person.status != PersonStatus.CLOSED.value,
+            OnwardReferral.follow_up_on <= today,
+            OnwardReferral.status.in_(still_open),
+        )
+        .order_by(OnwardReferral.follow_up_on)
+    )
+    rows = []
+    for referral_id, kind, to_whom, status, due, pid, given, family, preferred in session.execute(
+        query
+    ):
+        label = ReferralKind(kind).label.lower()
+        assert due is not None  # the WHERE clause asks for a date
+        rows.append(
+            FollowUpDue(
+                referral_id=referral_id,
+                person_id=pid,
+                display_name=display_name(given, family, preferred),
+                what=f"Follow up {label} to {to_whom} ({ReferralStatus(status).label.lower()})",
+                follow_up_on=due,
+                days_overdue=(today - due).days,
+            )
+        )
+    return rows
+
+
 def today_view(vault: UnlockedVault) -> TodayView:
     """What needs attention today: visits due and overdue, people not seen, recent incidents.
 
@@ -233,6 +299,8 @@ def today_view(vault: UnlockedVault) -> TodayView:
     that date is before today. Visits of people whose record is closed are left out. "Not seen"
     counts active and stepping-down people whose last contact where they were seen (attended, or
     late and seen) was more than 28 days ago; someone never seen counts from their enrolment date.
+    An onward referral's follow-up shows from its date on while the referral is still open
+    (sent, waiting or accepted).
 
     Raises:
         PermissionDenied: an analyst's sign-in.
@@ -246,6 +314,7 @@ def today_view(vault: UnlockedVault) -> TodayView:
             overdue=tuple(overdue),
             not_seen=tuple(_not_seen(vault, session, today)),
             recent_incidents=tuple(_recent_incidents(vault, session, today)),
+            follow_ups=tuple(_follow_ups(vault, session, today)),
         )
 
 

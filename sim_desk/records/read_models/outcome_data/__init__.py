@@ -4,6 +4,7 @@ Queries are shaped for a trust-wide vault: one query per kind of fact for each c
 grouped in Python, never one query per person (see :func:`read_facts`).
 """
 
+from sim_desk.records.read_models.outcome_data.continuity import read_continuity
 from sim_desk.records.read_models.outcome_data.facts import (
     Facts,
     read_facts,
@@ -29,5 +30,6 @@ __all__ = [
     "cohort_outcomes",
     "person_outcomes",
     "person_report",
+    "read_continuity",
     "read_facts",
 ]

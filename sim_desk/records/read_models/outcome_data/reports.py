@@ -25,6 +25,7 @@ from sim_desk.records.model import (
 )
 from sim_desk.records.people import load_person
 from sim_desk.records.permissions import FIELD_STAFF
+from sim_desk.records.read_models.outcome_data.continuity import read_continuity
 from sim_desk.records.read_models.outcome_data.facts import Facts, read_facts
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.audit import Action
@@ -37,6 +38,8 @@ class PersonOutcomeReport:
     person_id: uuid.UUID
     outcome: outcomes.PersonOutcome
     engagement: outcomes.Engagement
+    #: Onward referrals and continuing support (outcomes beyond demand).
+    continuity: outcomes.ContinuityInput | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ class CohortReport:
     outcome: outcomes.CohortOutcome
     people: tuple[PersonOutcomeReport, ...]
     engagement: CohortEngagement
+    #: Onward referrals made, their outcomes, connection with continuing support at
+    #: step-down and days to first contact, over everyone enrolled.
+    continuity: outcomes.Continuity | None = None
 
 
 _NO_CONTACTS = outcomes.ContactCounts(0, 0, None)
@@ -150,6 +156,7 @@ def person_report(
     today: date,
     months: int,
     incident_types: Sequence[str],
+    continuity: outcomes.ContinuityInput | None = None,
 ) -> PersonOutcomeReport:
     assert person.enrolled_on is not None
     outcome = outcomes.person_outcome(
@@ -171,7 +178,7 @@ def person_report(
         outcome.windows.followed,
         today,
     )
-    return PersonOutcomeReport(person.id, outcome, engaged)
+    return PersonOutcomeReport(person.id, outcome, engaged, continuity)
 
 
 def person_outcomes(
@@ -187,7 +194,15 @@ def person_outcomes(
             )
         today = vault.today()
         facts = read_facts(session, [person], today=today, months=months)
-        return person_report(person, facts, today=today, months=months, incident_types=ALL_TYPES)
+        circle = read_continuity(session, [person])
+        return person_report(
+            person,
+            facts,
+            today=today,
+            months=months,
+            incident_types=ALL_TYPES,
+            continuity=circle[person.id],
+        )
 
 
 def _check_months(months: int) -> None:
@@ -226,12 +241,28 @@ def cohort_outcomes(
         ]
         enrolled = [p for p in in_period if p.enrolled_on is not None and p.enrolled_on <= today]
         facts = read_facts(session, enrolled, today=today, months=months)
+        circle = read_continuity(session, enrolled)
         reports = tuple(
-            person_report(p, facts, today=today, months=months, incident_types=ALL_TYPES)
+            person_report(
+                p,
+                facts,
+                today=today,
+                months=months,
+                incident_types=ALL_TYPES,
+                continuity=circle[p.id],
+            )
             for p in enrolled
         )
         flow = Flow.of(in_period, today=today)
     cohort = outcomes.cohort_outcome([r.outcome for r in reports], ALL_TYPES)
     with vault.write() as session:
         vault.audit(session, Action.REPORT, "cohort", None, people=len(in_period), months=months)
-    return CohortReport(months, today, flow, cohort, reports, CohortEngagement.of(reports))
+    return CohortReport(
+        months,
+        today,
+        flow,
+        cohort,
+        reports,
+        CohortEngagement.of(reports),
+        outcomes.continuity([circle[r.person_id] for r in reports]),
+    )
