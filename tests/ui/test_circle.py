@@ -194,5 +194,6 @@ def test_clinician_writes_a_handover_letter_with_a_note_they_chose(
     tab = workspace.pages[CIRCLE]
     qtbot.waitUntil(lambda: tab.letter_preview is not None, timeout=20_000)
     assert tab.letter_preview.windowTitle() == "Handover letter"
+    tab.letter_preview.close()
     [logged] = [d for d in incidents.list_disclosures(vault, person) if d.recipient == "partner"]
     assert logged.shared_with == "North CMHT" and "1 clinician-only note" in logged.what
