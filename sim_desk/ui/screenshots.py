@@ -160,6 +160,9 @@ def main(out: Path) -> int:
             window.workspace.set_tab(index)  # type: ignore[union-attr]
             _settle(app, until=lambda: not _busy(window))
             shot(window, f"{5 + index:02d}-person-{name}")
+        window.workspace.set_tab(6)  # type: ignore[union-attr]
+        _settle(app, until=lambda: not _busy(window))
+        shot(window, "18-person-circle-of-support")
         _forms(window, person_id, shot)
         session.lock()
 

@@ -387,3 +387,19 @@ def test_today_lists_referral_follow_ups_when_due_and_open(officer, person_id, t
     assert follow_ups[0].what == "Follow up signposting to Canal Side Men's Shed (sent)"
     with team.unlock("officer2") as other:
         assert caseload.today_view(other).follow_ups == ()
+
+
+def test_records_already_stepping_down_close_as_they_are(lead, officer, person_id):
+    # A record that reached stepping down before handover plans (here, by a lead's override)
+    # closes as stepped down without one: the rule applies from now on, to the move itself.
+    people.change_status(
+        lead, person_id, PersonStatus.STEPPING_DOWN, on=date(2026, 10, 1), handover_override="Old"
+    )
+    people.change_status(
+        officer,
+        person_id,
+        PersonStatus.CLOSED,
+        on=TODAY,
+        exit_reason=ExitReason.STEPPED_DOWN,
+    )
+    assert people.reload_person(officer, person_id).status == PersonStatus.CLOSED

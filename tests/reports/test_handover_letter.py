@@ -182,7 +182,11 @@ def test_each_letter_is_logged_and_officers_see_no_other_partner_disclosures(
     ]
     with officer.read() as session:
         details = (
-            session.execute(select(AuditEvent.detail).where(AuditEvent.entity_type == "disclosure"))
+            session.execute(
+                select(AuditEvent.detail)
+                .where(AuditEvent.entity_type == "disclosure")
+                .order_by(AuditEvent.seq)
+            )
             .scalars()
             .all()
         )

@@ -26,7 +26,7 @@ from sim_desk.ui.forms.circle_forms import (
     ReferralDialog,
     ReferralStatusDialog,
 )
-from sim_desk.ui.person.workspace import CIRCLE, OVERVIEW
+from sim_desk.ui.person.workspace import CIRCLE, OUTCOMES, OVERVIEW
 from tests.ui.helpers import cell_texts, choose, find, type_text
 from tests.ui.people_data import add_person
 from tests.ui.test_person_workspace import click, open_workspace, save
@@ -194,5 +194,31 @@ def test_clinician_writes_a_handover_letter_with_a_note_they_chose(
     tab = workspace.pages[CIRCLE]
     qtbot.waitUntil(lambda: tab.letter_preview is not None, timeout=20_000)
     assert tab.letter_preview.windowTitle() == "Handover letter"
+    tab.letter_preview.close()
     [logged] = [d for d in incidents.list_disclosures(vault, person) if d.recipient == "partner"]
     assert logged.shared_with == "North CMHT" and "1 clinician-only note" in logged.what
+
+
+def test_the_outcomes_tab_shows_referrals_and_continuing_support(qtbot, officer_session, person):
+    vault = officer_session.vault
+    referral = circle.record_referral(
+        vault,
+        person,
+        circle.ReferralDetails(
+            referred_on=date(2026, 6, 1), to_whom="North CMHT", service_type="A06", reason="x"
+        ),
+    )
+    circle.update_referral_status(
+        vault, referral, circle.StatusUpdate("attended", date(2026, 6, 11))
+    )
+    workspace = open_workspace(qtbot, officer_session, person)
+    workspace.set_tab(OUTCOMES)
+    tab = workspace.pages[OUTCOMES]
+    qtbot.waitUntil(lambda: tab.stack.currentIndex() == 1, timeout=20_000)
+    assert find(tab, QLabel, "Onward referrals").text() == "1 made: 1 attended"
+    assert find(tab, QLabel, "Days from referral to first contact").text() == (
+        "median 10 days (1 referral)"
+    )
+    assert find(tab, QLabel, "Connected with continuing support at step-down").text() == (
+        "Not stepped down"
+    )

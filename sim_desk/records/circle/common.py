@@ -74,7 +74,7 @@ def fields_of(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def change_reason(reason: str | None) -> str | None:
+def change_reason(reason: str | None, *, field: str = "reason") -> str | None:
     return clean_text(
-        reason, field="reason", label="Reason for the change", max_chars=2_000, multiline=True
+        reason, field=field, label="Reason for the change", max_chars=2_000, multiline=True
     )

@@ -169,7 +169,8 @@ def amend_referral(
 ) -> int:
     """Corrects a referral's details, keeping the earlier version; returns the new revision."""
     vault.require_role(*CASEWORKERS, doing="correct onward referrals")
-    why = change_reason(reason)
+    # "reason" is the referral's own "why"; the reason for a correction is "why_corrected".
+    why = change_reason(reason, field="why_corrected")
     with vault.write() as session:
         referral = load_referral(vault, session, referral_id)
         person = load_person(vault, session, referral.person_id)

@@ -241,7 +241,9 @@ class ReferralDialog(_CircleForm):
         self.add_row(form, "&Follow up on", self.follow_up_on, field="follow_up_on")
         self.why_corrected = QLineEdit()
         if correcting:
-            self.add_row(form, "Reason for the &correction", self.why_corrected, field="why")
+            self.add_row(
+                form, "Reason for the &correction", self.why_corrected, field="why_corrected"
+            )
         self.finish()
 
     def draft_context(self) -> dict[str, Any]:

@@ -210,6 +210,11 @@ class OutcomesTab(QWidget):
         self.since_last = QLabel()
         self.contacts_outside = QLabel()
         self.contacts_outside.setWordWrap(True)
+        # Beyond demand (issue 17): where the pair referred the person on, and how it went.
+        self.referrals = QLabel()
+        self.referrals.setWordWrap(True)
+        self.connected = QLabel()
+        self.first_contact = QLabel()
         for label, widget in (
             ("Contacts since enrolment", self.contacts),
             ("Contacts per month", self.contacts_per_month),
@@ -217,6 +222,9 @@ class OutcomesTab(QWidget):
             ("Planned visits done on time", self.on_time),
             ("Days since last attended contact", self.since_last),
             ("Not counted here", self.contacts_outside),
+            ("Onward referrals", self.referrals),
+            ("Connected with continuing support at step-down", self.connected),
+            ("Days from referral to first contact", self.first_contact),
         ):
             widget.setAccessibleName(label)
             form.addRow(label, widget)
@@ -319,8 +327,32 @@ class OutcomesTab(QWidget):
         self.on_time.setText(share_text(e.planned_done_on_time, e.planned_due))
         days = e.days_since_last_contact
         self.since_last.setText("No attended contact yet" if days is None else str(days))
+        self._show_continuity(report)
         self.stack.setCurrentIndex(1)
         self.ready.emit()
+
+    def _show_continuity(self, report: outcome_data.PersonOutcomeReport) -> None:
+        c = outcomes.continuity([report.continuity] if report.continuity else [])
+        made = c.referrals + c.signposting
+        if made:
+            parts = [
+                f"{c.by_outcome[code]} {outcomes.OUTCOME_LABELS[code].lower()}"
+                for code in outcomes.continuity_outcomes()
+                if c.by_outcome[code]
+            ]
+            self.referrals.setText(f"{made} made: " + ", ".join(parts))
+        else:
+            self.referrals.setText("None made yet")
+        if c.stepped_down:
+            self.connected.setText("Yes" if c.connected_at_step_down else "No")
+        else:
+            self.connected.setText("Not stepped down")
+        f = c.first_contact
+        self.first_contact.setText(
+            DASH
+            if f.median is None
+            else f"median {f.median:.0f} days ({f.n} referral{'s' if f.n != 1 else ''})"
+        )
 
     def _explain(self, text: str) -> None:
         self.explain.setText(text)

@@ -90,3 +90,45 @@ def test_a_slot_whose_public_key_was_swapped_is_refused(team):
     team.paths.keyslots.write_text(json.dumps(doc))
     with pytest.raises((AuthenticationFailed, VaultDamaged)):
         team.unlock("officer")
+
+
+def test_an_old_vault_migrated_to_0008_keeps_its_circle_tables_and_old_rules(old_vault, tmp_path):
+    """Issue 17 on an old vault: after migration to 0008 the circle's tables are there and
+    work, and a disclosure recorded as before is one to police."""
+    from datetime import UTC, date, datetime
+
+    from sim_desk.records import circle, incidents
+    from sim_desk.records.model import Person
+
+    dirs = AppDirs(tmp_path / "d", tmp_path / "s", tmp_path / "c")
+    with unlock.unlock(old_vault, "clinician", V1["clinician"], dirs=dirs) as clinician:
+        with clinician.read() as session:
+            person = session.execute(select(Person.id)).scalar_one()
+        assert circle.list_partners(clinician, person) == []
+        assert circle.list_referrals(clinician, person) == []
+        partner = circle.add_partner(
+            clinician,
+            person,
+            circle.PartnerDetails(service_type="gp_practice", organisation="Old Surgery"),
+        )
+        referral = circle.record_referral(
+            clinician,
+            person,
+            circle.ReferralDetails(
+                referred_on=date(2026, 10, 1), reason="Review", partner_id=partner
+            ),
+        )
+        assert circle.list_referrals(clinician, person)[0].id == referral
+        incidents.record_disclosure(
+            clinician,
+            person,
+            incidents.DisclosureDetails(
+                shared_at=datetime(2026, 10, 2, 9, tzinfo=UTC),
+                what="Crisis plan",
+                why="Welfare check",
+                lawful_basis="vital_interests",
+                person_asked="not_asked",
+            ),
+        )
+        [shared] = incidents.list_disclosures(clinician, person)
+        assert shared.recipient == "police"
