@@ -212,7 +212,15 @@ def _progress(
         day = next_day
         follow_up = day + timedelta(days=28) if status in ("waiting", "accepted") else None
         circle.update_referral_status(
-            vault, referral, StatusUpdate(status, on=day, follow_up_on=follow_up, **extra)
+            vault,
+            referral,
+            StatusUpdate(
+                status,
+                on=day,
+                follow_up_on=follow_up,
+                rejection_reason=extra.get("rejection_reason"),
+                closure_reason=extra.get("closure_reason"),
+            ),
         )
         reached = status
     # The pair closes what it no longer needs to chase, so old referrals do not sit on Today.
