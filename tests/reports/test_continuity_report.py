@@ -9,7 +9,7 @@ from sim_desk.records.circle import HandoverDetails
 from sim_desk.records.codes import PersonStatus
 from sim_desk.reports.cohort_report import cohort_report_pdf
 from sim_desk.reports.person_report import person_report_pdf
-from tests.records.test_continuity import enrol, refer
+from tests.records.outcomes.test_continuity import enrol, refer
 from tests.reports.conftest import all_text
 
 
