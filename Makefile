@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/ruff check sim_desk tests benchmarks
 	$(BIN)/ruff format --check sim_desk tests benchmarks
 	$(BIN)/mypy
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow" --cov=sim_desk.records --cov-report=term:skip-covered
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile --cov=sim_desk.records --cov-report=term:skip-covered
 
 test-slow: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m slow
