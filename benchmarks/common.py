@@ -21,8 +21,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
 from sim_desk.records.appdirs import AppDirs
-from sim_desk.records.vault import store, unlock
+from sim_desk.records.vault import store
 from sim_desk.records.vault.files import VaultPaths
+from sim_desk.records.vault.unlock import opening
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
@@ -148,12 +149,12 @@ def make_plain_engine(database: Path, record_key: bytes = b"", *, create: bool =
 @contextmanager
 def plain_store() -> Iterator[None]:
     """While inside, unlock.unlock opens the plain copy (no key) instead of an encrypted file."""
-    original = unlock.make_engine
-    unlock.make_engine = lambda database, record_key, **kw: make_plain_engine(database, **kw)  # type: ignore[assignment]
+    original = opening.make_engine
+    opening.make_engine = lambda database, record_key, **kw: make_plain_engine(database, **kw)  # type: ignore[assignment]
     try:
         yield
     finally:
-        unlock.make_engine = original  # type: ignore[assignment]
+        opening.make_engine = original  # type: ignore[assignment]
 
 
 def export_plain(paths: VaultPaths, record_key: bytes, plain: VaultPaths) -> None:

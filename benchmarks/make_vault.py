@@ -55,6 +55,7 @@ from sim_desk.records.team import users
 from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
 from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import unlock_user
 from sim_desk.records.visits import PlanDetails
 
 #: Per person over a five-year window (scaled with --years): the issue's stress figures.
@@ -703,7 +704,7 @@ def build(
 
     say("Writing the unencrypted copy for the encrypted/plain comparison")
     t0 = time.perf_counter()
-    keys = unlock.unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
+    keys = unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
     with unlock.unlock(paths, common.LEAD, common.passphrase(common.LEAD), dirs=dirs) as lead:
         long_history, log_person, names = _choose(lead, timelines, today)
         as_of = lead.now()

@@ -45,6 +45,8 @@ from sim_desk.records import contacts, incidents, people, visits
 from sim_desk.records.read_models import caseload, outcome_data
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import unlock_user
+from sim_desk.records.vault.unlock import opening
 
 HERE = common.HERE
 GUI_PROBE = HERE / "gui_probe.py"
@@ -111,12 +113,12 @@ SMOKE = Repeats(2, 1, 2, 3, 1, 1, 1, 1, 2)
 @contextmanager
 def cached_keys(keys: Any) -> Iterator[None]:
     """unlock.unlock without Argon2: the slot is opened once, its keys handed back each time."""
-    original = unlock.unlock_user
-    unlock.unlock_user = lambda paths, username, passphrase: keys  # type: ignore[assignment]
+    original = opening.unlock_user
+    opening.unlock_user = lambda paths, username, passphrase: keys  # type: ignore[assignment]
     try:
         yield
     finally:
-        unlock.unlock_user = original  # type: ignore[assignment]
+        opening.unlock_user = original  # type: ignore[assignment]
 
 
 def unlock_to_today(paths: Any, dirs: Any, clock: Any) -> UnlockedVault:
@@ -313,7 +315,7 @@ def run(
     dirs = common.app_dirs(out)
     clock = common.bench_clock(manifest.as_of_time)
     paths, plain_paths = manifest.paths, manifest.plain_paths
-    keys = unlock.unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
+    keys = unlock_user(paths, common.LEAD, common.passphrase(common.LEAD))
     long_history = uuid.UUID(manifest.long_history_person)
     log_person = uuid.UUID(manifest.log_person)
     figures: dict[str, dict[str, Figure]] = {}
@@ -615,7 +617,7 @@ def profile(manifest: common.Manifest, out: Path, key: str, top: int = 30) -> st
     """cProfile of one figure's work on the encrypted vault (after one warm-up run)."""
     dirs = common.app_dirs(out)
     clock = common.bench_clock(manifest.as_of_time)
-    keys = unlock.unlock_user(manifest.paths, common.LEAD, common.passphrase(common.LEAD))
+    keys = unlock_user(manifest.paths, common.LEAD, common.passphrase(common.LEAD))
     pid = uuid.UUID(manifest.long_history_person)
     with cached_keys(keys):
         if key == "unlock_to_today":
