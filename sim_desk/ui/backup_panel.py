@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from sim_desk.records.vault.backup import BackupInfo
 from sim_desk.records.vault.files import VaultPaths
-from sim_desk.ui.backup_reminder import BackupLog
+from sim_desk.ui.backup_log import BackupLog
 from sim_desk.ui.messages import show_error
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_datetime, hint
@@ -34,7 +34,7 @@ BACKUP_SUFFIX = ".simbackup"
 VAULT_SUFFIX = ".simvault"
 
 
-def _with_suffix(path: Path, suffix: str) -> Path:
+def with_suffix(path: Path, suffix: str) -> Path:
     return path if path.suffix.lower() == suffix else path.with_name(path.name + suffix)
 
 
@@ -52,7 +52,7 @@ def ask_backup_path(parent: QWidget, session: UiSession) -> Path | None:
     chosen, _ = QFileDialog.getSaveFileName(
         parent, "Back up the vault to", str(Path.home() / name), f"Backups (*{BACKUP_SUFFIX})"
     )
-    return _with_suffix(Path(chosen), BACKUP_SUFFIX) if chosen else None
+    return with_suffix(Path(chosen), BACKUP_SUFFIX) if chosen else None
 
 
 def start_backup(
@@ -239,7 +239,7 @@ class BackupPanel(QGroupBox):
             return
         from sim_desk.records.vault.backup import restore_backup
 
-        paths = VaultPaths.at(_with_suffix(Path(target), VAULT_SUFFIX))
+        paths = VaultPaths.at(with_suffix(Path(target), VAULT_SUFFIX))
         self._busy(True)
         self.job = run_in_background(
             self,

@@ -309,10 +309,10 @@ class UnlockDialog(QDialog):
         background, then unlocks that vault from here."""
         from sim_desk.records.vault.backup import restore_backup
         from sim_desk.records.vault.files import VaultPaths
-        from sim_desk.ui.backup_panel import VAULT_SUFFIX, _with_suffix
+        from sim_desk.ui.backup_panel import VAULT_SUFFIX, with_suffix
         from sim_desk.ui.worker import run_in_background
 
-        paths = VaultPaths.at(_with_suffix(target, VAULT_SUFFIX))
+        paths = VaultPaths.at(with_suffix(target, VAULT_SUFFIX))
         self._start("Restoring the backup…")
 
         def done(info) -> None:  # type: ignore[no-untyped-def]

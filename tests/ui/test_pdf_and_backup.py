@@ -26,7 +26,7 @@ from sim_desk.records.errors import AuthenticationFailed, VaultBusy
 from sim_desk.records.team import users
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import VaultPaths
-from sim_desk.ui.backup_reminder import BackupLog, reminder_text
+from sim_desk.ui.backup_log import BackupLog, reminder_text
 from sim_desk.ui.integrity import DamageDialog
 from sim_desk.ui.main_window import MainWindow
 from sim_desk.ui.pdf_preview import PdfPreviewDialog
