@@ -279,3 +279,15 @@ def test_import_referrals_from_the_command_line_all_or_nothing(cli_vault, tmp_pa
     done = run("import", "referrals", str(csv_file), *auth)
     assert done.returncode == 0, done.stderr
     assert "Added 1 of 1 row(s)" in done.stdout
+
+
+def test_a_missing_secret_is_named_with_the_option_that_gives_it(cli_vault):
+    paths, _ = cli_vault
+    env = {"SIM_DESK_PASSPHRASE": ""}
+    asked = run("rekey", "--vault", str(paths.database), env=env)
+    assert asked.returncode == cli.EXIT_USAGE
+    assert "No recovery key given. Use --recovery-key-file FILE, or run" in asked.stderr
+    asked = run("summary", "--vault", str(paths.database), "--user", "lead", env=env)
+    assert "No passphrase given. Use --passphrase-file FILE or set SIM_DESK_PASSPHRASE" in (
+        asked.stderr
+    )

@@ -72,25 +72,33 @@ def exit_code_for(error: SimDeskError) -> int:
 
 
 def read_secret(
-    file: str | None, *, prompt: str, env: str | None = PASSPHRASE_ENV, confirm: bool = False
+    file: str | None,
+    *,
+    prompt: str,
+    env: str | None = PASSPHRASE_ENV,
+    confirm: bool = False,
+    what: str = "passphrase",
+    file_option: str = "--passphrase-file",
 ) -> str:
-    """A passphrase from a file, the environment, or a no-echo prompt (in that order)."""
+    """A secret (a passphrase, unless ``what`` says otherwise) from a file, the environment or a
+    no-echo prompt, in that order. Refusals name the option and variable that would give it."""
     if file:
         try:
             text = Path(file).read_text(encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"Cannot read the passphrase file {file}: {exc.strerror}.") from None
+            raise UsageError(f"Cannot read the {what} file {file}: {exc.strerror}.") from None
         return text[:-1] if text.endswith("\n") else text
     if env and os.environ.get(env):
         return os.environ[env]
     if not sys.stdin or not sys.stdin.isatty():
+        also = f" or set {env}" if env else ""
         raise UsageError(
-            "No passphrase given. Use --passphrase-file FILE or set SIM_DESK_PASSPHRASE, or run"
-            " the command in a terminal to be asked."
+            f"No {what} given. Use {file_option} FILE{also}, or run the command in a terminal"
+            " to be asked."
         )
     first = getpass.getpass(prompt)
     if confirm and getpass.getpass("Type it again: ") != first:
-        raise UsageError("The two passphrases differ. Nothing was changed; try again.")
+        raise UsageError(f"The two {what}s differ. Nothing was changed; try again.")
     return first
 
 

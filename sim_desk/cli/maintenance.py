@@ -98,7 +98,13 @@ def cmd_rekey(args: argparse.Namespace) -> int:
 
     paths = vault_paths(args)
     if args.recovery_key_file or not args.user:
-        secret = read_secret(args.recovery_key_file, prompt="Recovery key: ", env=None)
+        secret = read_secret(
+            args.recovery_key_file,
+            prompt="Recovery key: ",
+            env=None,
+            what="recovery key",
+            file_option="--recovery-key-file",
+        )
         vault = warn_about(unlock.unlock_with_recovery_key(paths, secret))
     else:
         vault = open_vault(args)

@@ -9,15 +9,13 @@ are written readable by their owner only.
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim_desk.cli.common import UsageError, open_vault
+from sim_desk.cli.common import UsageError, open_vault, read_secret
 from sim_desk.records.errors import NotFound, ValidationError
 
 ADMIN_PASSWORD_ENV = "SIM_DESK_SERVER_PASSWORD"
@@ -27,20 +25,13 @@ EXIT_CHECKS_FAILED = 4
 
 def read_admin_password(file: str | None) -> str:
     """The administrator's password from a file, the environment or a no-echo prompt."""
-    if file:
-        try:
-            text = Path(file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"Cannot read the password file {file}: {exc.strerror}.") from None
-        return text[:-1] if text.endswith("\n") else text
-    if os.environ.get(ADMIN_PASSWORD_ENV):
-        return os.environ[ADMIN_PASSWORD_ENV]
-    if not sys.stdin or not sys.stdin.isatty():
-        raise UsageError(
-            f"No database password given. Use --admin-password-file FILE or set"
-            f" {ADMIN_PASSWORD_ENV}, or run the command in a terminal to be asked."
-        )
-    return getpass.getpass("Database password for the administrator: ")
+    return read_secret(
+        file,
+        prompt="Database password for the administrator: ",
+        env=ADMIN_PASSWORD_ENV,
+        what="database password",
+        file_option="--admin-password-file",
+    )
 
 
 def _admin_login(args: argparse.Namespace) -> Any:

@@ -73,6 +73,7 @@ def cmd_users(args: argparse.Namespace) -> int:
                 env=None,
                 confirm=True,
                 prompt=f"New passphrase for {args.username}: ",
+                file_option="--new-passphrase-file",
             )
             users.add_user(
                 vault,
@@ -118,6 +119,7 @@ def change_own_passphrase(args: argparse.Namespace) -> int:
         env=None,
         confirm=True,
         prompt=f"New passphrase for {args.user}: ",
+        file_option="--new-passphrase-file",
     )
     with warn_about(unlock.unlock(vault_paths(args), args.user, current)) as vault:
         users.change_own_passphrase(vault, current, new)
