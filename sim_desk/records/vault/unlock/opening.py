@@ -173,8 +173,10 @@ def _open(
     vault = UnlockedVault(paths, keys, engine, actor, clock=clock)
     pending = _take_failed_unlocks(dirs, keys.vault_id, paths)
     with vault.write() as session:
-        # The write lock is held: no other process is writing the vault's files now, so
-        # temporary files beside them were left by a writer that was killed.
+        # Take the write lock now (BEGIN IMMEDIATE runs when the session first connects, not
+        # when it is opened): then no other writer is writing the vault's files, so temporary
+        # files beside them were left by a writer that was killed.
+        session.connection()
         remove_stale_temp_files(paths.audit_head, paths.keyslots, paths.keyslots_pending)
         if finding is not None:
             vault.audit(
