@@ -39,3 +39,11 @@ class InvitationInvalid(ServerError):
 
 class NotJoined(ServerError):
     """This vault has no device credential for a team server yet."""
+
+
+class IncompatibleServer(ServerError):
+    """The server speaks another sync protocol than this version of SIM Desk."""
+
+
+class ClockWrong(ServerError):
+    """This laptop's clock is too far ahead of the server's for its changes to be accepted."""

@@ -43,6 +43,14 @@ from sim_desk.records.model.local import (
     Draft,
     ExportRelease,
 )
+from sim_desk.records.model.sync import (
+    SYNC_TABLES,
+    SyncChangedElsewhere,
+    SyncMergeProposal,
+    SyncOutboxEntry,
+    SyncRow,
+    SyncState,
+)
 from sim_desk.records.model.people import (
     Consent,
     KeyContact,
@@ -59,6 +67,12 @@ from sim_desk.records.model.team import (
 
 __all__ = [
     "LOCAL_ONLY_TABLES",
+    "SYNC_TABLES",
+    "SyncChangedElsewhere",
+    "SyncMergeProposal",
+    "SyncOutboxEntry",
+    "SyncRow",
+    "SyncState",
     "NAMING",
     "AuditEvent",
     "Base",

@@ -22,6 +22,7 @@ from sim_desk.records.errors import (
     VaultDamaged,
 )
 from sim_desk.records.model import Pair, User, VaultMeta
+from sim_desk.records.sync import outbox as sync_outbox
 from sim_desk.records.unit_of_work import Actor, UnlockedVault, system_clock
 from sim_desk.records.vault import audit
 from sim_desk.records.vault.audit import Action
@@ -171,6 +172,7 @@ def _open(
         engine.dispose()
         raise
     vault = UnlockedVault(paths, keys, engine, actor, clock=clock)
+    sync_outbox.attach(vault)
     pending = _take_failed_unlocks(dirs, keys.vault_id, paths)
     with vault.write() as session:
         # Take the write lock now (BEGIN IMMEDIATE runs when the session first connects, not

@@ -1,0 +1,108 @@
+"""What this laptop keeps to sync with its team server (issue 19): never synced themselves.
+
+- ``sync_state``: one row once the vault syncs: which device, the pull cursor, the server's
+  incarnation and the hybrid-logical clock.
+- ``sync_outbox``: every local change to a replicated row, written in the same transaction as
+  the change, kept until a pull shows it back from the server.
+- ``sync_rows``: per replicated row, the clock of each field's current value (for
+  last-writer-wins), a short hash of each value (to tell which fields a local write changed),
+  tombstones, and what arrived but could not be applied here (held).
+- ``sync_changed_elsewhere``: values this laptop had that a change from another laptop
+  overwrote, kept until somebody has looked.
+- ``sync_merge_proposals``: the same person created on two caseloads, for the team lead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sim_desk.records.model.base import Base, utcnow
+
+
+class SyncState(Base):
+    __tablename__ = "sync_state"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    device_id: Mapped[uuid.UUID] = mapped_column()
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    incarnation: Mapped[str | None] = mapped_column(String(64))
+    #: The last hybrid-logical-clock time issued or seen here.
+    hlc: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_push_at: Mapped[datetime | None] = mapped_column()
+    last_pull_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncOutboxEntry(Base):
+    __tablename__ = "sync_outbox"
+    #: The change id: the same on every retry, so the server applies it once.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    author_id: Mapped[uuid.UUID | None] = mapped_column()
+    table_name: Mapped[str] = mapped_column(String(63))
+    row_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    op: Mapped[str] = mapped_column(String(10))
+    hlc: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any] | None] = mapped_column()
+    clinical: Mapped[dict[str, Any] | None] = mapped_column()
+    #: pending (to push), pushed (accepted, not yet seen back), refused (with ``code``).
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    code: Mapped[str | None] = mapped_column(String(30))
+    server_seq: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_sync_outbox_state_seq", "state", "seq"),)
+
+
+class SyncRow(Base):
+    __tablename__ = "sync_rows"
+    #: The replicated row's own id (ids are UUIDs, unique across tables).
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(63))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    clocks: Mapped[dict[str, Any]] = mapped_column()
+    hashes: Mapped[dict[str, Any]] = mapped_column()
+    #: Fields whose value here was last set on this laptop (a remote change that overwrites
+    #: one of them is kept as "changed on another laptop").
+    mine: Mapped[list[str]] = mapped_column()
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Fields this version of SIM Desk does not know, and values that could not be applied
+    #: here (a clash with a unique field): kept, never dropped.
+    held: Mapped[dict[str, Any] | None] = mapped_column()
+
+
+class SyncChangedElsewhere(Base):
+    __tablename__ = "sync_changed_elsewhere"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    table_name: Mapped[str] = mapped_column(String(63))
+    row_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    #: changed (fields overwritten), deleted (the row deleted elsewhere), held (could not apply).
+    kind: Mapped[str] = mapped_column(String(10))
+    #: The values this laptop had, by field, as they were before the change.
+    overwritten: Mapped[dict[str, Any]] = mapped_column()
+    change_id: Mapped[uuid.UUID | None] = mapped_column()
+    author_id: Mapped[uuid.UUID | None] = mapped_column()
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column()
+
+
+class SyncMergeProposal(Base):
+    __tablename__ = "sync_merge_proposals"
+    #: The server's id for the proposal.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column()
+    other_person_id: Mapped[uuid.UUID] = mapped_column()
+    matched_on: Mapped[str] = mapped_column(String(20))
+
+
+#: Tables that record syncing itself: never pushed, exported or reported.
+SYNC_TABLES = frozenset(
+    {"sync_state", "sync_outbox", "sync_rows", "sync_changed_elsewhere", "sync_merge_proposals"}
+)

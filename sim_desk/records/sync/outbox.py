@@ -1,0 +1,220 @@
+"""The outbox: each local change to a replicated row, written in the transaction that made it.
+
+:func:`attach` hooks :func:`record_changes` into the one write path (``write_observers``), so
+every use case, import and bulk builder feeds the outbox without knowing of it; a migration or
+a new vault writes nothing here (they are not write sessions), and neither does applying what
+a pull brought (its session is marked :data:`APPLYING`). Nothing is recorded until the vault
+syncs (a ``sync_state`` row exists): :func:`start` then queues every row the server has not yet
+seen.
+
+A change carries only the fields it set (all of them when the row is new), each field with the
+change's clock; fields that belong together travel together (``tables.FIELD_GROUPS``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sim_desk.records.model import SyncOutboxEntry, SyncRow, SyncState
+from sim_desk.records.sync import clock
+from sim_desk.records.sync.tables import (
+    BY_NAME,
+    CLINICAL_FIELDS,
+    REPLICATED,
+    encoded_row,
+    groups_touching,
+    value_hash,
+)
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.write_path import RowWrite
+
+#: Marks a write session that applies what a pull brought: nothing in it goes to the outbox.
+APPLYING = "sync_applying"
+#: Key epoch of clinical ciphertext until clinical keys are shared per device (issue 20).
+CLINICAL_EPOCH = 0
+
+
+def attach(vault: UnlockedVault) -> None:
+    """Makes every write to ``vault`` feed its outbox (once the vault syncs)."""
+
+    def observer(session: Session, rows: list[RowWrite]) -> None:
+        record_changes(vault, session, rows)
+
+    vault.write_observers.append(observer)
+
+
+def sync_state(session: Session) -> SyncState | None:
+    return session.execute(select(SyncState)).scalar_one_or_none()
+
+
+def person_of(session: Session, table: str, row: Mapping[str, Any]) -> uuid.UUID | None:
+    """The person a row is about (None for a team row such as a pair)."""
+    spec = BY_NAME[table]
+    if spec.parent is None:
+        return row["id"] if table == "people" else None
+    parent_id = row[spec.parent_key]  # type: ignore[index]
+    while spec.parent != "people":
+        shadow = session.get(SyncRow, parent_id)
+        if shadow is not None:
+            return shadow.person_id
+        assert spec.parent is not None
+        spec = BY_NAME[spec.parent]
+        found = session.execute(
+            select(spec.table).where(spec.table.c.id == parent_id)
+        ).mappings().first()
+        if found is None:
+            return None
+        parent_id = found[spec.parent_key]  # type: ignore[index]
+    return parent_id if isinstance(parent_id, uuid.UUID) else None
+
+
+def _next_seq(session: Session) -> int:
+    last = session.execute(select(func.max(SyncOutboxEntry.seq))).scalar_one()
+    return (last or 0) + 1
+
+
+def record_changes(vault: UnlockedVault, session: Session, rows: Iterable[RowWrite]) -> None:
+    """Writes an outbox entry for each replicated row this transaction wrote."""
+    if session.info.get(APPLYING):
+        return
+    wanted = [row for row in rows if row.table in BY_NAME]
+    if not wanted:
+        return
+    state = sync_state(session)
+    if state is None:
+        return
+    queue(vault, session, state, wanted)
+
+
+def queue(
+    vault: UnlockedVault, session: Session, state: SyncState, rows: Iterable[RowWrite]
+) -> int:
+    """Queues changes for ``rows`` (as they are now against what was last synced)."""
+    by_table: dict[str, list[uuid.UUID]] = defaultdict(list)
+    ordered = list(rows)
+    for row in ordered:
+        if row.op != "delete":
+            by_table[row.table].append(row.row_id)
+    current: dict[uuid.UUID, Mapping[str, Any]] = {}
+    for name, ids in by_table.items():
+        table = BY_NAME[name].table
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for found in session.execute(select(table).where(table.c.id.in_(chunk))).mappings():
+                current[found["id"]] = found
+    shadows = {
+        shadow.id: shadow
+        for start in range(0, len(ordered), 500)
+        for shadow in session.execute(
+            select(SyncRow).where(SyncRow.id.in_([r.row_id for r in ordered[start : start + 500]]))
+        ).scalars()
+    }
+    seq = _next_seq(session)
+    author = vault.actor.user_id
+    queued = 0
+    for row in ordered:
+        shadow = shadows.get(row.row_id)
+        if shadow is not None and shadow.deleted:
+            continue
+        change_id = uuid.uuid4()
+        state.hlc = clock.advance(state.hlc, vault.now())
+        if row.op == "delete" or row.row_id not in current:
+            if shadow is None:
+                continue  # never synced: nothing to take back
+            stamp = clock.clock_string(state.hlc, change_id)
+            shadow.deleted = True
+            shadow.clocks = {**shadow.clocks, "_deleted": stamp}
+            session.add(
+                SyncOutboxEntry(
+                    id=change_id,
+                    seq=seq,
+                    author_id=author,
+                    table_name=row.table,
+                    row_id=row.row_id,
+                    person_id=shadow.person_id,
+                    op="delete",
+                    hlc=state.hlc,
+                    payload=None,
+                    clinical=None,
+                    state="pending",
+                )
+            )
+        else:
+            values = current[row.row_id]
+            encoded = encoded_row(row.table, values)
+            hashes = {name: value_hash(value) for name, value in encoded.items()}
+            if shadow is None:
+                changed = set(encoded)
+            else:
+                changed = {name for name, digest in hashes.items() if shadow.hashes.get(name) != digest}
+                if not changed:
+                    continue
+                changed = groups_touching(row.table, changed)
+            clinical_names = CLINICAL_FIELDS.get(row.table, frozenset())
+            payload = {name: encoded[name] for name in changed if name not in clinical_names}
+            clinical = {
+                name: {"ciphertext": encoded[name] or "", "epoch": CLINICAL_EPOCH}
+                for name in changed & clinical_names
+                if encoded[name] is not None or shadow is not None
+            }
+            stamp = clock.clock_string(
+                state.hlc, change_id, withdrawal=clock.is_withdrawal(row.table, payload)
+            )
+            stamped = {name: stamp for name in changed}
+            person = shadow.person_id if shadow is not None else person_of(session, row.table, values)
+            if shadow is None:
+                shadow = SyncRow(
+                    id=row.row_id,
+                    table_name=row.table,
+                    person_id=person,
+                    clocks=stamped,
+                    hashes=hashes,
+                    mine=sorted(changed),
+                    deleted=False,
+                )
+                session.add(shadow)
+            else:
+                shadow.clocks = {**shadow.clocks, **stamped}
+                shadow.hashes = hashes
+                shadow.mine = sorted(set(shadow.mine) | changed)
+                if row.table == "people" or shadow.person_id is None:
+                    shadow.person_id = person
+            session.add(
+                SyncOutboxEntry(
+                    id=change_id,
+                    seq=seq,
+                    author_id=author,
+                    table_name=row.table,
+                    row_id=row.row_id,
+                    person_id=person,
+                    op="upsert",
+                    hlc=state.hlc,
+                    payload=payload,
+                    clinical=clinical or None,
+                    state="pending",
+                )
+            )
+        seq += 1
+        queued += 1
+    return queued
+
+
+def queue_unsynced(vault: UnlockedVault, session: Session, state: SyncState) -> int:
+    """Queues every replicated row the server has not seen from this laptop (the first sync
+    of a vault that already holds records), parents before children."""
+    known = set(session.execute(select(SyncRow.id)).scalars())
+    rows: list[RowWrite] = []
+    for spec in REPLICATED:
+        for (row_id,) in session.execute(select(spec.table.c.id)):
+            if row_id not in known:
+                rows.append(RowWrite(spec.name, row_id, "insert"))
+    queued = 0
+    for start in range(0, len(rows), 2000):
+        queued += queue(vault, session, state, rows[start : start + 2000])
+    return queued

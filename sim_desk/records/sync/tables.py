@@ -1,0 +1,150 @@
+"""Which tables a team server replicates, how each row finds its person, and how values travel.
+
+A value travels as JSON: UUIDs, dates and datetimes as ISO text (datetimes in UTC), everything
+else as it is. Clinician-only ciphertext (:data:`CLINICAL_FIELDS`) never travels in the shared
+payload: it goes in a change's clinical part, which the server gives to clinical devices only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, LargeBinary, Table, Uuid
+
+from sim_desk.records.model import Base, UTCDateTime
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """A replicated table: its parent (the row it belongs to) and which column points there."""
+
+    name: str
+    parent: str | None = None
+    parent_key: str | None = None
+
+    @property
+    def table(self) -> Table:
+        return Base.metadata.tables[self.name]
+
+
+#: In the order a snapshot is applied: each table after the one its rows point to.
+REPLICATED: tuple[Replicated, ...] = (
+    Replicated("pairs"),
+    Replicated("people"),
+    Replicated("person_status_changes", "people", "person_id"),
+    Replicated("key_contacts", "people", "person_id"),
+    Replicated("consents", "people", "person_id"),
+    Replicated("support_partners", "people", "person_id"),
+    Replicated("support_partner_revisions", "support_partners", "partner_id"),
+    Replicated("visit_plans", "people", "person_id"),
+    Replicated("planned_visits", "people", "person_id"),
+    Replicated("contacts", "people", "person_id"),
+    Replicated("contact_revisions", "contacts", "contact_id"),
+    Replicated("incidents", "people", "person_id"),
+    Replicated("incident_revisions", "incidents", "incident_id"),
+    Replicated("s136_episodes", "incidents", "incident_id"),
+    Replicated("places_of_safety", "s136_episodes", "episode_id"),
+    Replicated("baseline_counts", "people", "person_id"),
+    Replicated("baseline_count_revisions", "baseline_counts", "baseline_count_id"),
+    Replicated("disclosures", "people", "person_id"),
+    Replicated("onward_referrals", "people", "person_id"),
+    Replicated("referral_status_changes", "onward_referrals", "referral_id"),
+    Replicated("referral_revisions", "onward_referrals", "referral_id"),
+    Replicated("handover_plans", "people", "person_id"),
+    Replicated("handover_plan_revisions", "handover_plans", "plan_id"),
+)
+BY_NAME: dict[str, Replicated] = {spec.name: spec for spec in REPLICATED}
+ORDER: dict[str, int] = {spec.name: index for index, spec in enumerate(REPLICATED)}
+
+#: Clinician-only ciphertext, by table.
+CLINICAL_FIELDS: dict[str, frozenset[str]] = {
+    "contacts": frozenset({"clinical_note"}),
+    "contact_revisions": frozenset({"clinical_note"}),
+}
+
+#: Fields that mean something only together: a change to any of them carries them all, so
+#: they share one clock and win or lose together.
+FIELD_GROUPS: dict[str, tuple[frozenset[str], ...]] = {
+    "people": (frozenset({"status", "closed_on", "exit_reason", "enrolled_on"}),),
+    "planned_visits": (frozenset({"status", "status_reason", "rescheduled_to_id"}),),
+    "onward_referrals": (frozenset({"status"}),),
+}
+
+
+def fields_of(name: str) -> list[Column[Any]]:
+    """The columns a change carries (all but the id, which is the change's row id)."""
+    return [column for column in BY_NAME[name].table.columns if column.name != "id"]
+
+
+def encode(column: Column[Any], value: Any) -> Any:
+    """A column's value as JSON."""
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, Uuid):
+        return str(value)
+    if isinstance(kind, UTCDateTime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(kind, Date):
+        return value.isoformat()
+    if isinstance(kind, LargeBinary):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def decode(column: Column[Any], value: Any) -> Any:
+    """A value from JSON, for ``column``; ValueError or TypeError when it does not fit."""
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, Uuid):
+        return uuid.UUID(str(value))
+    if isinstance(kind, UTCDateTime):
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            raise ValueError("a datetime without a time zone")
+        return moment
+    if isinstance(kind, Date):
+        return date.fromisoformat(str(value))
+    if isinstance(kind, LargeBinary):
+        return base64.b64decode(str(value), validate=True)
+    if isinstance(kind, Boolean):
+        if not isinstance(value, bool):
+            raise TypeError("not a boolean")
+        return value
+    if isinstance(kind, Integer):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("not a whole number")
+        return value
+    if isinstance(kind, JSON):
+        return value
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def value_hash(value: Any) -> str:
+    """A short fingerprint of an encoded value, to tell whether a local write changed it."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def encoded_row(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of a row (a mapping of column name to value) as JSON."""
+    return {column.name: encode(column, row[column.name]) for column in fields_of(name)}
+
+
+def groups_touching(name: str, changed: set[str]) -> set[str]:
+    """``changed`` and every field that belongs together with one of them."""
+    grown = set(changed)
+    for group in FIELD_GROUPS.get(name, ()):
+        if grown & group:
+            grown |= group
+    return grown

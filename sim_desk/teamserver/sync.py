@@ -1,0 +1,149 @@
+"""Sync now: push what this laptop changed, then pull what changed elsewhere.
+
+The order of steps, each its own local transaction (records/sync): hello (who am I, which
+server incarnation, what time is it there); begin (the first sync queues every record the
+server has not seen; a server restored from a backup is sent again what it may have lost);
+push in batches of up to 500; pull pages until there are no more. A kill or a lost connection
+anywhere leaves every step before it committed and none half-done: the next sync carries on.
+Changes stay in the outbox until a pull shows them back from the server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from sim_desk.records import sync
+from sim_desk.records.sync import clock
+from sim_desk.records.team import device
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.teamserver import protocol
+from sim_desk.teamserver.errors import ClockWrong, IncompatibleServer, NotJoined, ServerError
+
+#: How many times a push waits for a busy team lock before it gives up for this sync.
+BUSY_RETRIES = 20
+
+
+@dataclass
+class SyncReport:
+    pushed: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    pulled_rows: int = 0
+    removed_people: int = 0
+    changed_elsewhere: int = 0
+    held: int = 0
+    first_sync: bool = False
+    server_restored: bool = False
+    restamped: int = 0
+    pages: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def _server_time(hello: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(hello["server_time"]))
+
+
+def check_compatible(hello: dict[str, Any]) -> None:
+    spoken = int(hello.get("protocol") or 1)
+    oldest = int(hello.get("min_protocol") or spoken)
+    if not oldest <= sync.PROTOCOL <= spoken:
+        newer = "this laptop's SIM Desk" if sync.PROTOCOL < oldest else "the team server"
+        raise IncompatibleServer(
+            f"The team server speaks sync protocol {spoken} and this SIM Desk speaks"
+            f" {sync.PROTOCOL}: {newer} needs updating first. Nothing was sent or changed;"
+            " your changes wait on this laptop. Ask the trust's IT team to update it."
+        )
+
+
+def sync_now(vault: UnlockedVault, *, page_size: int = 1000) -> SyncReport:
+    """One full sync of the signed-in user's replica. Raises NotJoined, ServerUnreachable,
+    IncompatibleServer; a laptop clock far ahead still pulls, then raises ClockWrong."""
+    credential = device.device_credential(vault)
+    if credential is None or not credential.is_active:
+        raise NotJoined(
+            "This laptop has not joined a team server for you yet. Ask your team lead for an"
+            " invitation file, then run 'sim-desk join FILE'."
+        )
+    report = SyncReport()
+    clock_problem: str | None = None
+    with protocol.device_connection(credential) as conn:
+        hello = protocol.hello(conn)
+        check_compatible(hello)
+        begun = sync.begin(vault, credential.device_id, str(hello["incarnation"]))
+        report.first_sync, report.server_restored = begun.first_sync, begun.restored
+        server_time = _server_time(hello)
+        ahead = vault.now() - server_time
+        if ahead > timedelta(milliseconds=clock.MAX_AHEAD_MS):
+            clock_problem = (
+                f"This laptop's clock is {_duration(ahead)} ahead of the team server's, so the"
+                " server cannot take its changes. Set the laptop's date and time right, then"
+                " sync again. Nothing is lost: your changes wait on this laptop."
+            )
+        elif begun.first_sync:
+            # What the server holds first; then what only this laptop holds goes up.
+            _pull_all(vault, conn, report, page_size)
+            sync.queue_unsynced_records(vault)
+        if clock_problem is None:
+            report.restamped = sync.restamp_ahead(vault, server_time)
+            _push_all(vault, conn, report)
+        _pull_all(vault, conn, report, page_size)
+    sync.note_error(vault, clock_problem)
+    if clock_problem is not None:
+        raise ClockWrong(clock_problem)
+    return report
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    if hours < 72:
+        return f"{hours} hours"
+    return f"{hours // 24} days"
+
+
+def _push_all(vault: UnlockedVault, conn: psycopg.Connection[Any], report: SyncReport) -> None:
+    busy = 0
+    while True:
+        batch = sync.pending_changes(vault, protocol.MAX_PUSH)
+        if not batch:
+            return
+        answer = protocol.push(conn, batch)
+        if answer.get("status") == "busy":
+            busy += 1
+            if busy > BUSY_RETRIES:
+                raise ServerError(
+                    "The team server stayed busy; your changes wait on this laptop and go at"
+                    " the next sync."
+                )
+            time.sleep(min(0.05 * busy, 1.0))
+            continue
+        counts = sync.record_push(vault, answer.get("results") or [], now=vault.now())
+        report.pushed += counts["accepted"]
+        report.duplicates += counts["duplicate"]
+        report.refused += counts["refused"]
+        if counts["accepted"] + counts["duplicate"] + counts["refused"] == 0:
+            return  # nothing the server answered for: do not loop
+        if all(c.get("code") == "clock_ahead" for c in answer.get("results") or []):
+            return
+
+
+def _pull_all(
+    vault: UnlockedVault, conn: psycopg.Connection[Any], report: SyncReport, page_size: int
+) -> None:
+    while True:
+        answer = protocol.pull(conn, sync.cursor(vault), page_size)
+        applied = sync.apply_pull(vault, answer, now=vault.now())
+        report.pages += 1
+        report.pulled_rows += applied.rows
+        report.removed_people += applied.removed_people
+        report.changed_elsewhere += applied.changed_elsewhere
+        report.held += applied.held
+        if not answer.get("more"):
+            return

@@ -1,0 +1,86 @@
+"""Laptops for sync tests: each a copy of the world's vault, used by one person, with its own
+clock (so a test can put one laptop an hour behind, or in 2099)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sim_desk.records import contacts, people, sync
+from sim_desk.records.contacts import ContactDetails
+from sim_desk.records.people import PersonDetails
+from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
+from sim_desk.records.appdirs import AppDirs
+from sim_desk.teamserver.sync import SyncReport, sync_now
+from tests.conftest import FIXED_NOW, PASSPHRASES
+from tests.teamserver.conftest import World
+
+
+@dataclass
+class LaptopClock:
+    """A laptop's wall clock: starts at the test's fixed time, moved on by each use."""
+
+    at: datetime = FIXED_NOW
+    step: timedelta = timedelta(seconds=1)
+
+    def __call__(self) -> datetime:
+        self.at += self.step
+        return self.at
+
+
+@dataclass
+class Laptop:
+    name: str
+    paths: VaultPaths
+    dirs: AppDirs
+    clock: LaptopClock = field(default_factory=LaptopClock)
+
+    def open(self) -> UnlockedVault:
+        return unlock.unlock(
+            self.paths, self.name, PASSPHRASES[self.name], dirs=self.dirs, clock=self.clock
+        )
+
+    def sync(self) -> SyncReport:
+        with self.open() as vault:
+            return sync_now(vault)
+
+    def status(self) -> sync.SyncStatus:
+        with self.open() as vault:
+            return sync.status(vault)
+
+    def add_person(self, given: str, pair: uuid.UUID | None, nhs: str | None = None) -> uuid.UUID:
+        with self.open() as vault:
+            return people.create_person(
+                vault,
+                PersonDetails(
+                    given_name=given,
+                    family_name="Testperson",
+                    referred_on=date(2026, 1, 5),
+                    nhs_number=nhs,
+                    pair_id=pair,
+                ),
+            )
+
+    def log_contact(self, person: uuid.UUID, note: str, clinical: str | None = None) -> uuid.UUID:
+        with self.open() as vault:
+            return contacts.log_contact(
+                vault,
+                person,
+                ContactDetails(
+                    started_at=datetime(2026, 10, 1, 10, 0, tzinfo=FIXED_NOW.tzinfo),
+                    shared_note=note,
+                    clinical_note=clinical,
+                ),
+            )
+
+
+def laptop(world: World, name: str, folder: Path) -> Laptop:
+    """A new laptop for ``name``: a copy of the team's vault with their device credential."""
+    target = folder / f"{name}-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(world.vault_paths.database.parent, target)
+    return Laptop(name, VaultPaths.at(target / world.vault_paths.database.name), world.dirs)
