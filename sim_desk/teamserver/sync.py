@@ -52,7 +52,7 @@ def check_compatible(hello: dict[str, Any]) -> None:
     spoken = int(hello.get("protocol") or 1)
     oldest = int(hello.get("min_protocol") or spoken)
     if not oldest <= sync.PROTOCOL <= spoken:
-        newer = "this laptop's SIM Desk" if sync.PROTOCOL < oldest else "the team server"
+        newer = "this laptop's SIM Desk" if oldest > sync.PROTOCOL else "the team server"
         raise IncompatibleServer(
             f"The team server speaks sync protocol {spoken} and this SIM Desk speaks"
             f" {sync.PROTOCOL}: {newer} needs updating first. Nothing was sent or changed;"

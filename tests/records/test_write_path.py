@@ -29,7 +29,8 @@ from sim_desk.records import bulk, circle, contacts, drafts, incidents, people, 
 from sim_desk.records.codes import IncidentSource, IncidentType, Role
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.incidents import DisclosureDetails, IncidentDetails, S136Details
-from sim_desk.records.model import Base, Person
+from sim_desk.records import sync
+from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry
 from sim_desk.records.people import ConsentDetails, PersonDetails
 from sim_desk.records.read_models import export_data, outcome_data, report_data
 from sim_desk.records.team import device, users
@@ -55,6 +56,10 @@ def every_row(vault: UnlockedVault) -> dict[Row, tuple[Any, ...]]:
 
 
 def changed(before: dict[Row, tuple], after: dict[Row, tuple]) -> dict[Row, str]:
+    """What changed in the records. The sync tables are left out: the outbox is what the sync
+    observer itself writes from what it is shown, after the witness has seen it."""
+    before = {k: v for k, v in before.items() if k[0] not in SYNC_TABLES}
+    after = {k: v for k, v in after.items() if k[0] not in SYNC_TABLES}
     out = {key: "insert" for key in after.keys() - before.keys()}
     out |= {key: "delete" for key in before.keys() - after.keys()}
     out |= {key: "update" for key in before.keys() & after.keys() if before[key] != after[key]}
@@ -74,7 +79,7 @@ class Witness:
             self.seen.note(row.table, row.row_id, row.op)
 
     def saw(self) -> dict[Row, str]:
-        return {(r.table, r.row_id): r.op for r in self.seen.rows}
+        return {(r.table, r.row_id): r.op for r in self.seen.rows if r.table not in SYNC_TABLES}
 
 
 @pytest.fixture
@@ -581,6 +586,76 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
 
     assert "\n".join(steps.problems) == ""
     assert steps.steps >= 45
+
+
+def test_the_sync_use_cases_pass_the_choke_point_and_feed_the_outbox(team, witness):
+    """Once a vault syncs, every write also queues a change in the same transaction; applying
+    a pull writes records through the same path but queues nothing."""
+    steps = Steps(witness)
+    with team.unlock("officer") as officer:
+        steps.run(officer, "begin", lambda: sync.begin(officer, uuid.uuid4(), "incarnation-1"))
+        steps.run(
+            officer,
+            "queue_unsynced_records",
+            lambda: sync.queue_unsynced_records(officer),
+            writes=False,  # only the outbox: the template's pairs
+        )
+        person = steps.run(
+            officer, "create_person", lambda: people.create_person(officer, details())
+        )
+        queued = sync.pending_changes(officer)
+        assert {c["table"] for c in queued} >= {"pairs", "people", "person_status_changes"}
+        assert any(c["row_id"] == str(person) and c["op"] == "upsert" for c in queued)
+        steps.run(
+            officer,
+            "record_push",
+            lambda: sync.record_push(
+                officer,
+                [
+                    {"change_id": c["change_id"], "status": "accepted", "seq": n}
+                    for n, c in enumerate(queued, 1)
+                ],
+                now=AT,
+            ),
+            writes=False,
+        )
+        remote = uuid.uuid4()
+        pulled = {
+            "cursor": len(queued) + 1,
+            "incarnation": "incarnation-1",
+            "changes": [
+                {
+                    "seq": len(queued) + 1,
+                    "change_id": str(uuid.uuid4()),
+                    "table": "people",
+                    "row_id": str(remote),
+                    "person_id": str(remote),
+                    "op": "upsert",
+                    "hlc": 1 << 50,
+                    "payload": {
+                        "given_name": "Remote",
+                        "family_name": "Person",
+                        "referred_on": "2026-01-05",
+                        "status": "referred",
+                        "ethnic_category": "99",
+                        "gender": "X",
+                        "interpreter_needed": False,
+                        "pair_id": str(team.pair_id),
+                        "created_at": "2026-10-01T10:00:00+00:00",
+                        "updated_at": "2026-10-01T10:00:00+00:00",
+                    },
+                }
+            ],
+        }
+        before = len(queued)
+        steps.run(officer, "apply_pull", lambda: sync.apply_pull(officer, pulled, now=AT))
+        with officer.read() as session:
+            left = session.execute(select(SyncOutboxEntry)).scalars().all()
+        assert all(entry.row_id != remote for entry in left)  # a pull queues nothing
+        assert len(left) <= before
+        steps.run(officer, "restamp_ahead", lambda: sync.restamp_ahead(officer, AT), writes=False)
+        steps.run(officer, "note_error", lambda: sync.note_error(officer, "x"), writes=False)
+    assert "\n".join(steps.problems) == ""
 
 
 def test_the_demo_export_and_calendar_pass_the_choke_point(witness, tmp_path, monkeypatch):

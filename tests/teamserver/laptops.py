@@ -10,12 +10,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sim_desk.records import contacts, people, sync
+from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.people import PersonDetails
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import VaultPaths
-from sim_desk.records.appdirs import AppDirs
 from sim_desk.teamserver.sync import SyncReport, sync_now
 from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.teamserver.conftest import World

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import contacts, people
+from sim_desk.records import contacts
 from sim_desk.records.model import Person
 from tests.teamserver.conftest import World, build_world
 from tests.teamserver.laptops import Laptop, laptop
@@ -52,5 +52,7 @@ def test_a_person_made_offline_reaches_the_pair_and_the_lead(fresh_world: World,
     assert "Aisha" in names_on(lead)
     assert "Aisha" not in names_on(other)
     with clinician.open() as vault:
-        assert [c.shared_note for c in contacts.list_contacts(vault, aisha)] == ["Met at the library"]
+        assert [c.shared_note for c in contacts.list_contacts(vault, aisha)] == [
+            "Met at the library"
+        ]
     assert officer.status().sent_not_seen_back == 0

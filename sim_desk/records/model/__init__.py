@@ -43,6 +43,12 @@ from sim_desk.records.model.local import (
     Draft,
     ExportRelease,
 )
+from sim_desk.records.model.people import (
+    Consent,
+    KeyContact,
+    Person,
+    PersonStatusChange,
+)
 from sim_desk.records.model.sync import (
     SYNC_TABLES,
     SyncChangedElsewhere,
@@ -50,12 +56,6 @@ from sim_desk.records.model.sync import (
     SyncOutboxEntry,
     SyncRow,
     SyncState,
-)
-from sim_desk.records.model.people import (
-    Consent,
-    KeyContact,
-    Person,
-    PersonStatusChange,
 )
 from sim_desk.records.model.team import (
     LinkageGrant,
@@ -67,13 +67,8 @@ from sim_desk.records.model.team import (
 
 __all__ = [
     "LOCAL_ONLY_TABLES",
-    "SYNC_TABLES",
-    "SyncChangedElsewhere",
-    "SyncMergeProposal",
-    "SyncOutboxEntry",
-    "SyncRow",
-    "SyncState",
     "NAMING",
+    "SYNC_TABLES",
     "AuditEvent",
     "Base",
     "BaselineCount",
@@ -101,6 +96,11 @@ __all__ = [
     "S136Episode",
     "SupportPartner",
     "SupportPartnerRevision",
+    "SyncChangedElsewhere",
+    "SyncMergeProposal",
+    "SyncOutboxEntry",
+    "SyncRow",
+    "SyncState",
     "TeamServerDevice",
     "Tracked",
     "UTCDateTime",

@@ -25,7 +25,13 @@ from sim_desk.records.model import (
     SyncState,
 )
 from sim_desk.records.sync import clock
-from sim_desk.records.sync.applying import Applied, Applier, from_change, from_snapshot, snapshot_order
+from sim_desk.records.sync.applying import (
+    Applied,
+    Applier,
+    from_change,
+    from_snapshot,
+    snapshot_order,
+)
 from sim_desk.records.sync.outbox import APPLYING, attach, queue_unsynced, sync_state
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.store import SCHEMA_HEAD
@@ -76,7 +82,10 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
             )
         if state is None:
             state = SyncState(
-                device_id=device_id, user_id=vault.actor.user_id, cursor=0, hlc=0,
+                device_id=device_id,
+                user_id=vault.actor.user_id,
+                cursor=0,
+                hlc=0,
                 incarnation=incarnation,
             )
             session.add(state)
@@ -89,9 +98,7 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
                 .where(SyncOutboxEntry.state == "pushed")
                 .values(state="pending", server_seq=None)
             )
-            vault.audit(
-                session, NEW_INCARNATION, "device", device_id, earlier_cursor=state.cursor
-            )
+            vault.audit(session, NEW_INCARNATION, "device", device_id, earlier_cursor=state.cursor)
             state.cursor = 0
         state.incarnation = incarnation
         return Begun(False, 0, restored, state.cursor)
@@ -126,7 +133,9 @@ def restamp_ahead(vault: UnlockedVault, server_time: datetime) -> int:
         ahead = list(
             session.execute(
                 select(SyncOutboxEntry)
-                .where(SyncOutboxEntry.state.in_(("pending", "refused")), SyncOutboxEntry.hlc > limit)
+                .where(
+                    SyncOutboxEntry.state.in_(("pending", "refused")), SyncOutboxEntry.hlc > limit
+                )
                 .order_by(SyncOutboxEntry.seq)
             ).scalars()
         )
@@ -151,7 +160,9 @@ def pending_changes(vault: UnlockedVault, limit: int = 500) -> list[dict[str, An
     with vault.read() as session:
         entries = session.execute(
             select(SyncOutboxEntry)
-            .where(SyncOutboxEntry.state == "pending", SyncOutboxEntry.author_id == vault.actor.user_id)
+            .where(
+                SyncOutboxEntry.state == "pending", SyncOutboxEntry.author_id == vault.actor.user_id
+            )
             .order_by(SyncOutboxEntry.seq)
             .limit(limit)
         ).scalars()
@@ -174,7 +185,9 @@ def _as_change(entry: SyncOutboxEntry) -> dict[str, Any]:
     return change
 
 
-def record_push(vault: UnlockedVault, results: Sequence[Mapping[str, Any]], *, now: datetime) -> dict[str, int]:
+def record_push(
+    vault: UnlockedVault, results: Sequence[Mapping[str, Any]], *, now: datetime
+) -> dict[str, int]:
     """Notes the server's answer to each change pushed. A refused change keeps its own state
     and never holds back the changes behind it; one refused for a clock ahead of the server's
     waits to be stamped again."""
@@ -275,14 +288,16 @@ def status(vault: UnlockedVault) -> SyncStatus:
             ).all()
         )
         unseen = session.execute(
-            select(func.count()).select_from(SyncChangedElsewhere).where(
-                SyncChangedElsewhere.seen_at.is_(None)
-            )
+            select(func.count())
+            .select_from(SyncChangedElsewhere)
+            .where(SyncChangedElsewhere.seen_at.is_(None))
         ).scalar_one()
         held = session.execute(
             select(func.count()).select_from(SyncRow).where(SyncRow.held.is_not(None))
         ).scalar_one()
-        proposals = session.execute(select(func.count()).select_from(SyncMergeProposal)).scalar_one()
+        proposals = session.execute(
+            select(func.count()).select_from(SyncMergeProposal)
+        ).scalar_one()
         return SyncStatus(
             syncing=state is not None,
             cursor=state.cursor if state else 0,
@@ -306,8 +321,8 @@ __all__ = [
     "apply_pull",
     "attach",
     "begin",
-    "note_error",
     "cursor",
+    "note_error",
     "pending_changes",
     "queue_unsynced_records",
     "record_push",

@@ -176,9 +176,9 @@ class Applier:
         if not winners:
             return
         table = spec.table
-        local = session.execute(
-            select(table).where(table.c.id == incoming.row_id)
-        ).mappings().first()
+        local = (
+            session.execute(select(table).where(table.c.id == incoming.row_id)).mappings().first()
+        )
         if local is None:
             self._insert(shadow, incoming, winners, decoded)
         else:
@@ -241,7 +241,7 @@ class Applier:
         self,
         shadow: SyncRow,
         incoming: Incoming,
-        local: Mapping[str, Any],
+        local: Mapping[Any, Any],
         winners: dict[str, tuple[Any, str]],
         decoded: dict[str, Any],
     ) -> None:
@@ -266,9 +266,11 @@ class Applier:
 
     def _delete(self, shadow: SyncRow, incoming: Incoming) -> None:
         spec = BY_NAME[incoming.table]
-        local = self.session.execute(
-            select(spec.table).where(spec.table.c.id == incoming.row_id)
-        ).mappings().first()
+        local = (
+            self.session.execute(select(spec.table).where(spec.table.c.id == incoming.row_id))
+            .mappings()
+            .first()
+        )
         if local is not None:
             if shadow.mine:
                 kept = {
@@ -291,9 +293,7 @@ class Applier:
             if child.parent == name and child.parent_key is not None:
                 column = child.table.c[child.parent_key]
                 below = list(
-                    self.session.execute(
-                        select(child.table.c.id).where(column.in_(ids))
-                    ).scalars()
+                    self.session.execute(select(child.table.c.id).where(column.in_(ids))).scalars()
                 )
                 self._delete_rows(child.name, below)
         table = BY_NAME[name].table
@@ -385,16 +385,23 @@ class Applier:
                 if table_name not in BY_NAME:
                     continue
                 table = BY_NAME[table_name].table
-                row = self.session.execute(
-                    select(table).where(text("rowid = :rowid")), {"rowid": rowid}
-                ).mappings().first()
+                row = (
+                    self.session.execute(
+                        select(table).where(text("rowid = :rowid")), {"rowid": rowid}
+                    )
+                    .mappings()
+                    .first()
+                )
                 if row is None:
                     continue
                 shadow = self.session.get(SyncRow, row["id"])
                 if shadow is None:
                     continue
                 values = {
-                    column.name: (encode(column, row[column.name]), str(shadow.clocks.get(column.name, LOWEST)))
+                    column.name: (
+                        encode(column, row[column.name]),
+                        str(shadow.clocks.get(column.name, LOWEST)),
+                    )
                     for column in fields_of(table_name)
                 }
                 self._delete_rows(table_name, [row["id"]])

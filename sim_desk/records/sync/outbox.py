@@ -65,9 +65,11 @@ def person_of(session: Session, table: str, row: Mapping[str, Any]) -> uuid.UUID
             return shadow.person_id
         assert spec.parent is not None
         spec = BY_NAME[spec.parent]
-        found = session.execute(
-            select(spec.table).where(spec.table.c.id == parent_id)
-        ).mappings().first()
+        found = (
+            session.execute(select(spec.table).where(spec.table.c.id == parent_id))
+            .mappings()
+            .first()
+        )
         if found is None:
             return None
         parent_id = found[spec.parent_key]  # type: ignore[index]
@@ -101,7 +103,7 @@ def queue(
     for row in ordered:
         if row.op != "delete":
             by_table[row.table].append(row.row_id)
-    current: dict[uuid.UUID, Mapping[str, Any]] = {}
+    current: dict[uuid.UUID, Any] = {}
     for name, ids in by_table.items():
         table = BY_NAME[name].table
         for start in range(0, len(ids), 500):
@@ -152,7 +154,9 @@ def queue(
             if shadow is None:
                 changed = set(encoded)
             else:
-                changed = {name for name, digest in hashes.items() if shadow.hashes.get(name) != digest}
+                changed = {
+                    name for name, digest in hashes.items() if shadow.hashes.get(name) != digest
+                }
                 if not changed:
                     continue
                 changed = groups_touching(row.table, changed)
@@ -167,7 +171,9 @@ def queue(
                 state.hlc, change_id, withdrawal=clock.is_withdrawal(row.table, payload)
             )
             stamped = {name: stamp for name in changed}
-            person = shadow.person_id if shadow is not None else person_of(session, row.table, values)
+            person = (
+                shadow.person_id if shadow is not None else person_of(session, row.table, values)
+            )
             if shadow is None:
                 shadow = SyncRow(
                     id=row.row_id,
