@@ -68,6 +68,35 @@ def _add_places(
         )
 
 
+def _revise_places(
+    session: Session,
+    episode: S136Episode,
+    places: tuple[tuple[str, datetime | None], ...],
+    by: Any,
+) -> None:
+    """Corrects the places in place: the row at each position keeps its id and takes the new
+    values, so that another laptop's edit of the same row merges field by field instead of
+    meeting a row that was deleted and made again; only places beyond the new list go."""
+    current = sorted(episode.places, key=lambda p: p.sequence)
+    for sequence, (place, arrived) in enumerate(places, start=1):
+        if sequence <= len(current):
+            row = current[sequence - 1]
+            if (row.place, row.arrived_at, row.sequence) != (place, arrived, sequence):
+                row.place, row.arrived_at, row.sequence = place, arrived, sequence
+        else:
+            session.add(
+                PlaceOfSafetyUse(
+                    episode_id=episode.id,
+                    sequence=sequence,
+                    place=place,
+                    arrived_at=arrived,
+                    created_by=by,
+                )
+            )
+    for row in current[len(places) :]:
+        session.delete(row)
+
+
 def _add_incident(
     vault: UnlockedVault, session: Session, person: Person, details: IncidentDetails
 ) -> Incident:
@@ -165,10 +194,7 @@ def update_incident(
                     setattr(existing, name, getattr(target, name))
                     changed.append(f"s136.{name}")
             if tuple((p.place, p.arrived_at) for p in existing.places) != target.places:
-                for place in existing.places:
-                    session.delete(place)
-                session.flush()
-                _add_places(session, existing, target.places, by)
+                _revise_places(session, existing, target.places, by)
                 changed.append("s136.places")
         if changed:
             revision = next_revision(session, IncidentRevision.incident_id, incident.id)

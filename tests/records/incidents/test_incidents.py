@@ -20,7 +20,7 @@ from sim_desk.records.incidents import (
     IncidentDetails,
     S136Details,
 )
-from sim_desk.records.model import AuditEvent
+from sim_desk.records.model import AuditEvent, PlaceOfSafetyUse
 from sim_desk.records.people import PersonDetails
 from sim_desk.records.vault.audit import Action
 
@@ -309,6 +309,31 @@ def test_correcting_the_places_of_safety_replaces_them_in_order(officer, person_
     assert [(p.place, p.arrived_at) for p in episode.places] == [
         (PlaceOfSafety.AE, None),
         (PlaceOfSafety.HEALTH_BASED, later),
+    ]
+
+
+def test_correcting_places_revises_their_rows_instead_of_making_new_ones(officer, person_id):
+    """Another laptop may be editing the same place of safety: a correction that deleted the
+    rows and made new ones would turn that edit into a change to a row that no longer exists."""
+    incident_id = incidents.record_incident(officer, person_id, s136(("ae", None), ("hbpos", None)))
+
+    def place_ids() -> list:
+        with officer.read() as session:
+            return list(
+                session.execute(
+                    select(PlaceOfSafetyUse.id).order_by(PlaceOfSafetyUse.sequence)
+                ).scalars()
+            )
+
+    before = place_ids()
+    later = DETAINED + timedelta(hours=3)
+    incidents.update_incident(officer, incident_id, s136(("ae", None), ("hbpos", later)))
+    assert place_ids() == before
+    incidents.update_incident(officer, incident_id, s136(("hbpos", later)))
+    assert place_ids() == before[:1]
+    episode = incidents.incident_detail(officer, incident_id).episode
+    assert episode is not None and [(p.place, p.arrived_at) for p in episode.places] == [
+        (PlaceOfSafety.HEALTH_BASED, later)
     ]
 
 
