@@ -298,7 +298,8 @@ def contact_history(vault: UnlockedVault, contact_id: uuid.UUID) -> list[Revisio
             select(ContactRevision, User.display_name)
             .outerjoin(User, User.id == ContactRevision.created_by)
             .where(ContactRevision.contact_id == contact_id)
-            .order_by(ContactRevision.revision)
+            # by when, not by number: two laptops amending offline can both take the same number
+            .order_by(ContactRevision.created_at, ContactRevision.revision, ContactRevision.id)
         ).all()
         return [
             RevisionView(

@@ -281,7 +281,8 @@ def revision_history(
         select(model, User.display_name)
         .outerjoin(User, User.id == model.created_by)
         .where(column == row_id)
-        .order_by(model.revision)
+        # by when, not by number: two laptops amending offline can both take the same number
+        .order_by(model.created_at, model.revision, model.id)
     ).all()
     return [
         RevisionView(r.revision, r.created_at, name or "recovery key", dict(r.fields), r.reason)
