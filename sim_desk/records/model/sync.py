@@ -36,6 +36,9 @@ class SyncState(Base):
     last_push_at: Mapped[datetime | None] = mapped_column()
     last_pull_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: The server was restored or failed over: the replica is being checked against a fresh
+    #: snapshot, and whatever the server lost is sent to it again.
+    rebuilding: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SyncOutboxEntry(Base):
@@ -75,6 +78,8 @@ class SyncRow(Base):
     #: Fields this version of SIM Desk does not know, and values that could not be applied
     #: here (a clash with a unique field): kept, never dropped.
     held: Mapped[dict[str, Any] | None] = mapped_column()
+    #: While rebuilding after a server restore: whether the fresh snapshot held this row.
+    in_snapshot: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class SyncChangedElsewhere(Base):

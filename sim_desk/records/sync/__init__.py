@@ -24,7 +24,7 @@ from sim_desk.records.model import (
     SyncRow,
     SyncState,
 )
-from sim_desk.records.sync import clock
+from sim_desk.records.sync import clock, rebuild
 from sim_desk.records.sync.applying import (
     Applied,
     Applier,
@@ -86,6 +86,7 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
                 user_id=vault.actor.user_id,
                 cursor=0,
                 hlc=0,
+                rebuilding=False,
                 incarnation=incarnation,
             )
             session.add(state)
@@ -222,7 +223,9 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         state = sync_state(session)
         if state is None:
             raise ValidationError("This vault does not sync yet: start a sync first.")
-        applier = Applier(session, now=now)
+        applier = Applier(
+            session, now=now, rebuilding_for=vault.actor.user_id if state.rebuilding else None
+        )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))
         for row in snapshot_order(answer.get("snapshots") or ()):
@@ -237,6 +240,9 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         if "merge_proposals" in answer:
             applier.merge_proposals(answer.get("merge_proposals") or ())
         cursor = int(answer["cursor"])
+        if state.rebuilding and not answer.get("more"):
+            applier.requeued += rebuild.finish(session, vault.actor.user_id)
+            state.rebuilding = False
         for start in range(0, len(seen_back), 500):
             gone = session.execute(
                 delete(SyncOutboxEntry).where(
@@ -267,6 +273,7 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
                 rows=applied.rows,
                 removed_people=applied.removed_people,
                 cursor=cursor,
+                sent_again=applier.requeued,
             )
         return applied
 

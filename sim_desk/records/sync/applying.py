@@ -26,7 +26,7 @@ from sim_desk.records.model import (
     SyncOutboxEntry,
     SyncRow,
 )
-from sim_desk.records.sync import clock
+from sim_desk.records.sync import clock, rebuild
 from sim_desk.records.sync.tables import (
     BY_NAME,
     CLINICAL_FIELDS,
@@ -68,6 +68,7 @@ class Incoming:
     deleted_clock: str | None = None
     change_id: uuid.UUID | None = None
     author: uuid.UUID | None = None
+    snapshot: bool = False
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -116,22 +117,31 @@ def from_snapshot(row: Mapping[str, Any]) -> Incoming:
         person_id=_uuid(row.get("person_id")),
         fields={name: (value, str(clocks.get(name) or LOWEST)) for name, value in values.items()},
         deleted_clock=(str(clocks.get("_deleted") or LOWEST) if row.get("deleted") else None),
+        snapshot=True,
     )
 
 
 class Applier:
     """Applies incoming rows in one write session (marked so the outbox ignores it)."""
 
-    def __init__(self, session: Session, *, now: Any) -> None:
+    def __init__(
+        self, session: Session, *, now: Any, rebuilding_for: uuid.UUID | None = None
+    ) -> None:
         self.session = session
         self.now = now
         self.applied = Applied()
+        #: Set while checking the replica against a restored server's snapshot: the user
+        #: whose laptop queues again what the server lost.
+        self.rebuilding_for = rebuilding_for
+        self.requeued = 0
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
 
     # -- one row ----------------------------------------------------------------------------
     def apply(self, incoming: Incoming) -> None:
         session = self.session
         shadow = session.get(SyncRow, incoming.row_id)
+        if shadow is not None and incoming.snapshot and self.rebuilding_for is not None:
+            self._compare_with_restored(shadow, incoming)
         if shadow is not None and shadow.deleted:
             return  # a tombstone stays a tombstone
         spec = BY_NAME.get(incoming.table)
@@ -183,6 +193,24 @@ class Applier:
             self._insert(shadow, incoming, winners, decoded)
         else:
             self._update(shadow, incoming, local, winners, decoded)
+
+    def _compare_with_restored(self, shadow: SyncRow, incoming: Incoming) -> None:
+        """What this laptop holds newer than the restored server goes to it again."""
+        shadow.in_snapshot = True
+        if shadow.deleted and incoming.deleted_clock is None:
+            self.requeued += rebuild.requeue(
+                self.session, shadow, set(), author=self.rebuilding_for, deleted=True
+            )
+            return
+        newer = {
+            name
+            for name, stamp in shadow.clocks.items()
+            if name != "_deleted" and str(stamp) > incoming.fields.get(name, (None, ""))[1]
+        }
+        if newer and incoming.deleted_clock is None:
+            self.requeued += rebuild.requeue(
+                self.session, shadow, newer, author=self.rebuilding_for
+            )
 
     def _stamp(self, shadow: SyncRow, winners: Mapping[str, tuple[Any, str]]) -> None:
         shadow.clocks = {**shadow.clocks, **{n: stamp for n, (_v, stamp) in winners.items()}}

@@ -136,7 +136,7 @@ def value_hash(value: Any) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def encoded_row(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
+def encoded_row(name: str, row: Mapping[Any, Any]) -> dict[str, Any]:
     """Every field of a row (a mapping of column name to value) as JSON."""
     return {column.name: encode(column, row[column.name]) for column in fields_of(name)}
 

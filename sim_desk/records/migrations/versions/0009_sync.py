@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('last_push_at', sa.DateTime(), nullable=True),
     sa.Column('last_pull_at', sa.DateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('rebuilding', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_state'))
     )
     op.create_table('sync_outbox',
@@ -62,6 +63,7 @@ def upgrade() -> None:
     sa.Column('mine', sa.JSON(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('held', sa.JSON(), nullable=True),
+    sa.Column('in_snapshot', sa.Boolean(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_rows'))
     )
     with op.batch_alter_table('sync_rows', schema=None) as batch_op:
