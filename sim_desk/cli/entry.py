@@ -31,11 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sim_desk.cli import imports as import_commands
     from sim_desk.cli import maintenance, outputs, setup, team
+    from sim_desk.cli import sync as sync_commands
     from sim_desk.cli.server import add_commands as add_team_server_commands
 
     for commands in (setup, team, import_commands, outputs, maintenance):
         commands.add_commands(sub)
     add_team_server_commands(sub, Parser)  # `server ...` and `join`
+    sync_commands.add_commands(sub)
     return parser
 
 

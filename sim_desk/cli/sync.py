@@ -1,0 +1,58 @@
+"""``sim-desk sync``: push this laptop's changes to the team server and pull the team's."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sim_desk.cli.common import EXIT_OK, add_auth_arguments, open_vault
+
+
+def _when(moment: Any) -> str:
+    return "never" if moment is None else moment.astimezone().strftime("%d %b %Y %H:%M")
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from sim_desk.records import sync
+    from sim_desk.teamserver.sync import sync_now
+
+    with open_vault(args) as vault:
+        if not args.status:
+            report = sync_now(vault)
+            first = " (first sync: this laptop's replica was filled from the server)"
+            print(
+                f"Synced{first if report.first_sync else ''}: sent {report.pushed} change(s),"
+                f" {report.refused} refused; received {report.pulled_rows} row(s) in"
+                f" {report.pages} page(s)."
+            )
+            if report.server_restored:
+                print(
+                    "The team server was restored from a backup or failed over since the last"
+                    " sync: this laptop checked its replica against it and sent again what the"
+                    " server had lost."
+                )
+            if report.removed_people:
+                print(
+                    f"{report.removed_people} person(s) are no longer on your caseload and were"
+                    " removed from this laptop."
+                )
+        status = sync.status(vault)
+    print(
+        f"Waiting to send: {status.waiting}; sent, not yet seen back: {status.sent_not_seen_back};"
+        f" refused by the server: {status.refused}."
+    )
+    print(
+        f"Changed on another laptop, not yet looked at: {status.changed_elsewhere}; held (could"
+        f" not be applied here): {status.held}; merge proposals: {status.merge_proposals}."
+    )
+    print(f"Last sent {_when(status.last_push_at)}; last received {_when(status.last_pull_at)}.")
+    if status.last_error:
+        print(status.last_error)
+    return EXIT_OK
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("sync", help="send your changes to the team server and receive the team's")
+    p.add_argument("--status", action="store_true", help="only say what is waiting; do not connect")
+    add_auth_arguments(p)
+    p.set_defaults(run=cmd_sync)
