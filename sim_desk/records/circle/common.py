@@ -12,6 +12,7 @@ from sim_desk.records.codes import SharingScope
 from sim_desk.records.errors import ValidationError
 from sim_desk.records.incidents import plain_value
 from sim_desk.records.model import Consent, SupportPartner
+from sim_desk.records.people.consent import latest_consent_first
 from sim_desk.records.validation import clean_text
 
 
@@ -20,7 +21,7 @@ def current_consent(session: Session, person_id: uuid.UUID) -> Consent | None:
     return session.execute(
         select(Consent)
         .where(Consent.person_id == person_id)
-        .order_by(Consent.recorded_on.desc(), Consent.created_at.desc())
+        .order_by(*latest_consent_first())
         .limit(1)
     ).scalar_one_or_none()
 

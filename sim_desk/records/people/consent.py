@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+
+from sqlalchemy import case, or_
 
 from sim_desk.records.codes import (
     LawfulBasis,
@@ -22,6 +25,25 @@ from sim_desk.records.validation import (
     clean_text,
 )
 from sim_desk.records.vault.audit import Action
+
+
+def latest_consent_first() -> tuple[Any, ...]:
+    """How a person's current consent decision is found among their decisions: the latest
+    by date; on the same date a withdrawal before anything else (whoever recorded what, and on
+    whichever laptop, a withdrawal stands); then the one recorded last. The team server orders
+    them the same way."""
+    withdrawal = or_(
+        Consent.withdrawn_on.is_not(None),
+        Consent.information_sharing.is_(False),
+        Consent.taking_part.is_(False),
+    )
+    return (
+        Consent.recorded_on.desc(),
+        case((withdrawal, 0), else_=1),
+        Consent.created_at.desc(),
+        Consent.id.desc(),
+    )
+
 
 # -- consent --------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from sim_desk.records.model import (
     PersonStatusChange,
     User,
 )
+from sim_desk.records.people.consent import latest_consent_first
 from sim_desk.records.people.details import PersonDetails
 from sim_desk.records.permissions import load_person
 from sim_desk.records.unit_of_work import UnlockedVault
@@ -92,7 +93,7 @@ def _consent_view(session: Session, person_id: uuid.UUID) -> ConsentView | None:
     consent = session.execute(
         select(Consent)
         .where(Consent.person_id == person_id)
-        .order_by(Consent.recorded_on.desc(), Consent.created_at.desc())
+        .order_by(*latest_consent_first())
         .limit(1)
     ).scalar_one_or_none()
     if consent is None:

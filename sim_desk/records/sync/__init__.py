@@ -25,13 +25,8 @@ from sim_desk.records.model import (
     SyncState,
 )
 from sim_desk.records.sync import clock, rebuild
-from sim_desk.records.sync.applying import (
-    Applied,
-    Applier,
-    from_change,
-    from_snapshot,
-    snapshot_order,
-)
+from sim_desk.records.sync.applying import Applied, Applier
+from sim_desk.records.sync.incoming import from_change, from_snapshot, snapshot_order
 from sim_desk.records.sync.outbox import APPLYING, attach, queue_unsynced, sync_state
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.store import SCHEMA_HEAD

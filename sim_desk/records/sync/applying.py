@@ -26,11 +26,11 @@ from sim_desk.records.model import (
     SyncOutboxEntry,
     SyncRow,
 )
-from sim_desk.records.sync import clock, rebuild
+from sim_desk.records.sync import rebuild
+from sim_desk.records.sync.incoming import LOWEST, Incoming
 from sim_desk.records.sync.tables import (
     BY_NAME,
     CLINICAL_FIELDS,
-    ORDER,
     REPLICATED,
     decode,
     encode,
@@ -40,8 +40,6 @@ from sim_desk.records.sync.tables import (
 
 #: Fields a clash with another person here is resolved by holding (a merge proposal follows).
 UNIQUE_PERSON_FIELDS = ("nhs_number", "police_reference")
-#: A clock below every real one: a snapshot field the server sent without its clock.
-LOWEST = "0"
 
 
 @dataclass
@@ -54,71 +52,6 @@ class Applied:
     held: int = 0
     seen_back: int = 0
     touched_people: set[uuid.UUID] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One row's values as a change or a snapshot brought them."""
-
-    table: str
-    row_id: uuid.UUID
-    person_id: uuid.UUID | None
-    #: field -> (JSON value, clock string)
-    fields: dict[str, tuple[Any, str]]
-    deleted_clock: str | None = None
-    change_id: uuid.UUID | None = None
-    author: uuid.UUID | None = None
-    snapshot: bool = False
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(str(value))
-
-
-def _clinical_values(clinical: Mapping[str, Any] | None) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name, part in (clinical or {}).items():
-        if isinstance(part, Mapping):
-            values[name] = part.get("ciphertext") or None
-    return values
-
-
-def from_change(change: Mapping[str, Any]) -> Incoming:
-    stamp = change.get("clock") or clock.clock_string(
-        int(change["hlc"]),
-        uuid.UUID(str(change["change_id"])),
-        withdrawal=clock.is_withdrawal(str(change["table"]), change.get("payload")),
-    )
-    person = _uuid(change.get("person_id"))
-    base = {
-        "table": str(change["table"]),
-        "row_id": uuid.UUID(str(change["row_id"])),
-        "person_id": person,
-        "change_id": _uuid(change.get("change_id")),
-        "author": _uuid(change.get("author")),
-    }
-    if change.get("op") == "delete":
-        return Incoming(fields={}, deleted_clock=stamp, **base)  # type: ignore[arg-type]
-    values = {**dict(change.get("payload") or {}), **_clinical_values(change.get("clinical"))}
-    values.pop("id", None)
-    return Incoming(
-        fields={name: (value, stamp) for name, value in values.items()},
-        **base,  # type: ignore[arg-type]
-    )
-
-
-def from_snapshot(row: Mapping[str, Any]) -> Incoming:
-    clocks = dict(row.get("clocks") or {})
-    values = {**dict(row.get("payload") or {}), **_clinical_values(row.get("clinical"))}
-    values.pop("id", None)
-    return Incoming(
-        table=str(row["table"]),
-        row_id=uuid.UUID(str(row["row_id"])),
-        person_id=_uuid(row.get("person_id")),
-        fields={name: (value, str(clocks.get(name) or LOWEST)) for name, value in values.items()},
-        deleted_clock=(str(clocks.get("_deleted") or LOWEST) if row.get("deleted") else None),
-        snapshot=True,
-    )
 
 
 class Applier:
@@ -451,17 +384,8 @@ class Applier:
             )
 
 
-def snapshot_order(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Parents before children."""
-    return sorted(rows, key=lambda row: ORDER.get(str(row["table"]), len(ORDER)))
-
-
 __all__ = [
     "CLINICAL_FIELDS",
     "Applied",
     "Applier",
-    "Incoming",
-    "from_change",
-    "from_snapshot",
-    "snapshot_order",
 ]
