@@ -25,11 +25,10 @@ from sqlalchemy.orm import Session
 import sim_desk
 from sim_desk import demo
 from sim_desk.exchange import calendar, csv_import, export
-from sim_desk.records import bulk, circle, contacts, drafts, incidents, people, visits
+from sim_desk.records import bulk, circle, contacts, drafts, incidents, people, sync, visits
 from sim_desk.records.codes import IncidentSource, IncidentType, Role
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.incidents import DisclosureDetails, IncidentDetails, S136Details
-from sim_desk.records import sync
 from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry
 from sim_desk.records.people import ConsentDetails, PersonDetails
 from sim_desk.records.read_models import export_data, outcome_data, report_data
@@ -653,6 +652,14 @@ def test_the_sync_use_cases_pass_the_choke_point_and_feed_the_outbox(team, witne
             left = session.execute(select(SyncOutboxEntry)).scalars().all()
         assert all(entry.row_id != remote for entry in left)  # a pull queues nothing
         assert len(left) <= before
+        steps.run(
+            officer,
+            "mark_changed_elsewhere_seen",
+            lambda: sync.mark_changed_elsewhere_seen(
+                officer, [c.id for c in sync.changed_elsewhere(officer)]
+            ),
+            writes=False,  # nothing was changed elsewhere here
+        )
         steps.run(officer, "restamp_ahead", lambda: sync.restamp_ahead(officer, AT), writes=False)
         steps.run(officer, "note_error", lambda: sync.note_error(officer, "x"), writes=False)
     assert "\n".join(steps.problems) == ""

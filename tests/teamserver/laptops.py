@@ -3,16 +3,21 @@ clock (so a test can put one laptop an hour behind, or in 2099)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from sim_desk.records import contacts, people, sync
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.contacts import ContactDetails
+from sim_desk.records.model import Person
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import VaultPaths
@@ -84,3 +89,31 @@ def laptop(world: World, name: str, folder: Path) -> Laptop:
     target = folder / f"{name}-{uuid.uuid4().hex[:6]}"
     shutil.copytree(world.vault_paths.database.parent, target)
     return Laptop(name, VaultPaths.at(target / world.vault_paths.database.name), world.dirs)
+
+
+def edit_person(machine: Laptop, person: uuid.UUID, **changes: object) -> None:
+    with machine.open() as vault:
+        details = people.view_person(vault, person).details
+        people.update_person(vault, person, dataclasses.replace(details, **changes))
+
+
+def person_row(machine: Laptop, person: uuid.UUID) -> dict[str, object] | None:
+    """The person's row as this laptop holds it (no timestamps of when it was saved)."""
+    with machine.open() as vault, vault.read() as session:
+        row = session.execute(select(Person).where(Person.id == person)).scalar_one_or_none()
+        if row is None:
+            return None
+        return {
+            c.name: getattr(row, c.name)
+            for c in Person.__table__.columns
+            if c.name not in ("updated_at",)
+        }
+
+
+def replica(machine: Laptop) -> dict[str, dict[object, tuple[object, ...]]]:
+    """Every replicated table's rows on this laptop, for comparing replicas."""
+    out: dict[str, dict[object, tuple[object, ...]]] = {}
+    with machine.open() as vault, vault.read() as session:
+        for spec in REPLICATED:
+            out[spec.name] = {row.id: tuple(row) for row in session.execute(select(spec.table))}
+    return out

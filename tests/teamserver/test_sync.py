@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import contacts
+from sim_desk.records import contacts, incidents, people, sync
+from sim_desk.records.codes import PersonStatus, PlaceOfSafety
+from sim_desk.records.incidents import IncidentDetails, S136Details
 from sim_desk.records.model import Person
+from sim_desk.records.people import ConsentDetails
 from tests.teamserver.conftest import World, build_world
-from tests.teamserver.laptops import Laptop, laptop
+from tests.teamserver.laptops import Laptop, edit_person, laptop, person_row, replica
+
+DETAINED = datetime(2026, 10, 1, 11, 0, tzinfo=UTC)
+
+
+def s136_with(*places: tuple[str, datetime | None]) -> IncidentDetails:
+    return IncidentDetails(
+        DETAINED, "s136", "police", s136=S136Details(detained_at=DETAINED, places=list(places))
+    )
 
 
 @pytest.fixture
@@ -56,3 +69,191 @@ def test_a_person_made_offline_reaches_the_pair_and_the_lead(fresh_world: World,
             "Met at the library"
         ]
     assert officer.status().sent_not_seen_back == 0
+
+
+@pytest.fixture
+def synced(fresh_world: World, laptops) -> dict[str, Laptop]:
+    """Every user's laptop, each synced once (an empty caseload), and one person on pair A."""
+    machines = {
+        name: laptops(name) for name in ("lead", "officer", "clinician", "officer2", "clinician2")
+    }
+    for machine in machines.values():
+        machine.sync()
+    person = machines["officer"].add_person("Aisha", fresh_world.pair_a, "9434765870")
+    machines["officer"].sync()
+    for name in ("clinician", "lead"):
+        machines[name].sync()
+    machines["person"] = person  # type: ignore[assignment]
+    return machines
+
+
+def later(machine: Laptop, minutes: int) -> None:
+    machine.clock.at += timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("first", ["officer", "clinician"])
+def test_different_fields_edited_offline_are_both_kept_in_either_order(synced, first):
+    officer, clinician, person = synced["officer"], synced["clinician"], synced["person"]
+    edit_person(officer, person, preferred_name="Ash")
+    edit_person(clinician, person, first_language="Somali")
+    second = clinician if first == "officer" else officer
+    for machine in (synced[first], second, synced[first]):
+        machine.sync()
+    for machine in (officer, clinician):
+        row = person_row(machine, person)
+        assert row is not None
+        assert (row["preferred_name"], row["first_language"]) == ("Ash", "Somali")
+        assert machine.status().changed_elsewhere == 0
+
+
+@pytest.mark.parametrize("first", ["officer", "clinician"])
+def test_the_same_field_on_two_laptops_goes_to_the_later_edit_and_keeps_the_other(synced, first):
+    officer, clinician, person = synced["officer"], synced["clinician"], synced["person"]
+    edit_person(officer, person, preferred_name="Ash")
+    later(clinician, 5)
+    edit_person(clinician, person, preferred_name="Aish")
+    second = clinician if first == "officer" else officer
+    for machine in (synced[first], second, synced[first], synced["lead"]):
+        machine.sync()
+    for name in ("officer", "clinician", "lead"):
+        row = person_row(synced[name], person)
+        assert row is not None and row["preferred_name"] == "Aish", name
+    with officer.open() as vault:
+        lost = sync.changed_elsewhere(vault)
+    assert [(c.table, c.overwritten) for c in lost] == [("people", {"preferred_name": "Ash"})]
+    assert clinician.status().changed_elsewhere == 0
+
+
+def test_status_closed_on_and_exit_reason_win_together(synced):
+    officer, clinician, person = synced["officer"], synced["clinician"], synced["person"]
+    for machine in (officer, clinician):
+        with machine.open() as vault:
+            people.change_status(vault, person, PersonStatus.ACTIVE, on=date(2026, 2, 1))
+        machine.sync()
+    officer.sync()
+    with officer.open() as vault:
+        people.change_status(
+            vault, person, PersonStatus.CLOSED, on=date(2026, 10, 1), exit_reason="moved_away"
+        )
+    later(clinician, 5)
+    with clinician.open() as vault:
+        people.change_status(vault, person, PersonStatus.STEPPING_DOWN, on=date(2026, 10, 2))
+    for machine in (officer, clinician, officer):
+        machine.sync()
+    for machine in (officer, clinician):
+        row = person_row(machine, person)
+        assert row is not None
+        assert (row["status"], row["closed_on"], row["exit_reason"]) == (
+            "stepping_down",
+            None,
+            None,
+        )
+
+
+def test_three_laptops_offline_converge_in_every_order(fresh_world, laptops):
+    machines = [laptops("officer"), laptops("clinician"), laptops("lead")]
+    for machine in machines:
+        machine.sync()
+    person = machines[0].add_person("Zeynep", fresh_world.pair_a)
+    machines[0].sync()
+    for machine in machines[1:]:
+        machine.sync()
+    start = [replica(m) for m in machines]
+    assert start[0]["people"].keys() == start[2]["people"].keys()
+    for order in itertools.permutations(range(3)):
+        for index, machine in enumerate(machines):
+            later(machine, 1)
+            edit_person(machine, person, preferred_name=f"Z{order}{index}")
+            machine.log_contact(person, f"seen by {index} in {order}")
+        for index in order:
+            machines[index].sync()
+        for index in order:
+            machines[index].sync()
+        replicas = [replica(m) for m in machines]
+        officer_view, clinician_view, lead_view = replicas
+        assert clinician_view == lead_view
+        for table, rows in officer_view.items():  # the officer holds no clinical text
+            assert rows.keys() == lead_view[table].keys(), table
+        contacts_seen = len(lead_view["contacts"])
+        assert contacts_seen == 3 * (
+            order_number := list(itertools.permutations(range(3))).index(order) + 1
+        )
+        assert order_number
+    assert all(m.status().waiting == 0 and m.status().refused == 0 for m in machines)
+
+
+def test_a_person_moved_between_pairs_leaves_one_pair_and_reaches_the_other(synced, fresh_world):
+    lead, person = synced["lead"], synced["person"]
+    with lead.open() as vault:
+        people.assign_pair(vault, person, fresh_world.pair_b)
+    # Pair A, offline, goes on writing about the person; pair B knows nothing yet.
+    synced["officer"].log_contact(person, "written before the move reached us")
+    lead.sync()
+    report = synced["officer"].sync()
+    assert report.removed_people == 1
+    assert person_row(synced["officer"], person) is None
+    assert synced["officer"].status().waiting == 0  # the contact: refused, then erased
+    synced["clinician"].sync()
+    assert person_row(synced["clinician"], person) is None
+    for name in ("officer2", "clinician2"):
+        synced[name].sync()
+        row = person_row(synced[name], person)
+        assert row is not None and row["pair_id"] == fresh_world.pair_b
+
+
+def test_withdrawn_consent_takes_the_person_off_the_officers_laptop_and_back(synced):
+    officer, clinician, person = synced["officer"], synced["clinician"], synced["person"]
+    with clinician.open() as vault:
+        people.record_consent(
+            vault, person, ConsentDetails(True, False, recorded_on=date(2026, 10, 1))
+        )
+    clinician.sync()
+    assert officer.sync().removed_people == 1
+    assert person_row(officer, person) is None
+    assert person_row(clinician, person) is not None
+    with clinician.open() as vault:
+        people.record_consent(
+            vault, person, ConsentDetails(True, True, recorded_on=date(2026, 10, 20))
+        )
+    clinician.sync()
+    officer.sync()
+    row = person_row(officer, person)
+    assert row is not None and row["given_name"] == "Aisha"
+
+
+def test_a_deleted_row_stays_deleted_whatever_edits_it_offline(synced):
+    officer, clinician, person = synced["officer"], synced["clinician"], synced["person"]
+    with officer.open() as vault:
+        incident = incidents.record_incident(
+            vault, person, s136_with(("ae", None), ("hbpos", None))
+        )
+    officer.sync()
+    clinician.sync()
+    # The officer corrects the detention to one place; the clinician, offline, dates the
+    # second place's arrival.
+    with officer.open() as vault:
+        incidents.update_incident(vault, incident, s136_with(("ae", None)))
+    arrived = datetime(2026, 10, 1, 13, 0, tzinfo=UTC)
+    later(clinician, 5)
+    with clinician.open() as vault:
+        incidents.update_incident(vault, incident, s136_with(("ae", None), ("hbpos", arrived)))
+    for machine in (clinician, officer, clinician):
+        machine.sync()
+    for machine in (officer, clinician):
+        with machine.open() as vault:
+            episode = incidents.incident_detail(vault, incident).episode
+        assert episode is not None and [p.place for p in episode.places] == [PlaceOfSafety.AE]
+
+
+def test_the_same_person_made_on_two_laptops_becomes_a_merge_proposal(synced, fresh_world):
+    officer, clinician, lead = synced["officer"], synced["clinician"], synced["lead"]
+    one = officer.add_person("Dawit", fresh_world.pair_a, "9434765919")
+    two = clinician.add_person("Dawit", fresh_world.pair_a, "9434765919")
+    for machine in (officer, clinician, officer, lead):
+        machine.sync()
+    assert {person_row(officer, one) is not None, person_row(officer, two) is not None} == {True}
+    assert officer.status().held == 1 and officer.status().waiting == 0
+    assert lead.status().merge_proposals == 1
+    # The queue is not stuck: the next change on either laptop goes through.
+    officer.log_contact(one, "after the clash")
+    assert officer.sync().pushed == 1
