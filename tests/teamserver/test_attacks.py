@@ -38,7 +38,18 @@ OTHER_CANARY_NAME = "Zebedaia Hollowmere"
 OTHER_CANARY_NHS = "9434765927"
 
 #: The functions devices may call. Everything else in the schema must refuse them outright.
-API = {"hello", "push", "pull", "invite", "revoke_device", "revoke_user", "team_status"}
+API = {
+    "hello",
+    "push",
+    "pull",
+    "invite",
+    "revoke_device",
+    "revoke_user",
+    "team_status",
+    "snapshot_begin",
+    "snapshot_rows",
+    "resolve_merge_proposal",
+}
 
 
 @dataclass
