@@ -16,8 +16,9 @@ import pytest
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.connection import ServerAddress
 from sim_desk.teamserver.errors import ServerRefused
+from sim_desk.teamserver.schema import server_report, upgrade_server
 from tests.teamserver.cluster import ADMIN_USER, server_binaries
-from tests.teamserver.conftest import ServerDatabase, World, person
+from tests.teamserver.conftest import ServerDatabase, World, build_world, person
 
 HOUR = 3600 * 1000 << 16
 
@@ -621,3 +622,77 @@ def test_the_circle_and_revision_tables_sync_under_their_parents(world: World):
         protocol.change("referral_revisions", uuid.uuid4(), {"referral_id": str(referral)}),
     )[0]
     assert refused["code"] == "not_permitted"
+
+
+# -- upgrade -----------------------------------------------------------------------------------
+
+
+def test_server_upgrade_brings_a_0001_server_with_data_to_0002(
+    new_database, _team_template, tmp_path
+):
+    old = build_world(
+        new_database(), _team_template, tmp_path, ("lead", "officer", "clinician"), "0001"
+    )
+    with protocol.device_connection(old.devices["officer"]) as conn:
+        assert protocol.hello(conn)["protocol"] == 1
+    withdrawn, sharing, note, gone = (uuid.uuid4() for _ in range(4))
+    t = base_hlc()
+    accepted(
+        old.push(
+            "officer",
+            protocol.change("people", withdrawn, person(old.pair_a, "Wyn", None), hlc=t),
+            protocol.change("people", sharing, person(old.pair_a, "Sha", None), hlc=t),
+            protocol.change(
+                "consents", uuid.uuid4(), consent(withdrawn, withdrawn_on="2026-02-01"), hlc=t
+            ),
+            protocol.change("consents", uuid.uuid4(), consent(sharing), hlc=t),
+            protocol.change("contacts", gone, contact(sharing), hlc=t),
+            protocol.change("contacts", gone, None, op="delete", hlc=t + 1),
+        )
+    )
+    accepted(
+        old.push(
+            "clinician",
+            protocol.change(
+                "contacts", note, contact(sharing), hlc=t, clinical={"clinical_note": (b"n", 1)}
+            ),
+        )
+    )
+    assert upgrade_server(old.db.admin) == "0002"
+    report = server_report(old.db.admin)
+    assert report.healthy, [f.what for f in report.findings if not f.ok]
+    with old.db.admin_connect() as admin:
+        unclocked = admin.execute(
+            "SELECT count(*) FROM sim.rows r JOIN sim.changes c ON c.seq = r.last_change"
+            " WHERE EXISTS (SELECT 1 FROM jsonb_object_keys(r.payload) k"
+            "               WHERE r.clocks ->> k IS DISTINCT FROM c.clock)"
+        ).fetchone()
+        sharing_flags = dict(admin.execute("SELECT person_id, police_sharing FROM sim.caseload"))
+        tombstone = admin.execute(
+            "SELECT clocks FROM sim.rows WHERE row_id = %s", (gone,)
+        ).fetchone()
+        note_clocks = admin.execute(
+            "SELECT clocks FROM sim.rows WHERE row_id = %s", (note,)
+        ).fetchone()
+        no_clock = admin.execute("SELECT count(*) FROM sim.changes WHERE clock IS NULL").fetchone()
+    assert unclocked == (0,) and no_clock == (0,)
+    assert sharing_flags == {withdrawn: False, sharing: True}
+    assert tombstone is not None and "_deleted" in tombstone[0]
+    assert note_clocks is not None and "clinical_note" in note_clocks[0]
+    # Officers no longer see the person who withdrew; clinicians do, with the clinical text.
+    assert people_in(old.pull("officer")) == {str(sharing)}
+    clinician = old.pull("clinician")
+    assert people_in(clinician) == {str(withdrawn), str(sharing)}
+    assert any(s["row_id"] == str(note) and "clinical" in s for s in clinician["snapshots"])
+    # The merged rows take diffs by clock from here on.
+    accepted(
+        old.push(
+            "officer",
+            protocol.change("people", sharing, {"given_name": "Older"}, hlc=t - 1),
+            protocol.change("people", sharing, {"phone": "0722"}),
+        )
+    )
+    payload, _, _ = merged(old, sharing)
+    assert payload["given_name"] == "Sha" and payload["phone"] == "0722"
+    with protocol.device_connection(old.devices["officer"]) as conn:
+        assert protocol.hello(conn)["protocol"] == 2
