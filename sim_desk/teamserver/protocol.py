@@ -1,20 +1,36 @@
-"""What a device says to the team server: hello, push, pull, and a lead's team management.
+"""What a device says to the team server: hello, push, pull, snapshot, and team management.
 
 Thin wrappers over the server's functions (``sim.hello``, ``sim.push``, ...). They are the only
 SQL a device ever runs; the server decides what this device may see and do. The sync engine
-(part 2) builds on :func:`push` and :func:`pull`.
+builds on :func:`push`, :func:`pull` and :func:`snapshot`.
 
-A change is a JSON object::
+A change (protocol 2) is a JSON object::
 
     {"change_id": UUID, "table": "contacts", "row_id": UUID, "op": "upsert" | "delete",
-     "hlc": int, "payload": {...row...}, "clinical": {"clinical_note": {"ciphertext": base64,
-     "epoch": int}}}
+     "hlc": int, "payload": {...only the fields it sets; the whole row on its first insert...},
+     "clinical": {"clinical_note": {"ciphertext": base64, "epoch": int}},
+     "protocol": 2, "schema": "0009"}
 
 ``hlc`` is a hybrid-logical-clock time: milliseconds since 1970 shifted left 16 bits, plus a
-counter. Push answers each change, in order, with ``accepted`` (and its ``seq``), ``duplicate``
-(already accepted from this device: retries are safe) or ``refused`` with a code:
-``invalid``, ``unknown_table``, ``clock_ahead`` or ``not_permitted``. ``not_permitted`` is all
-a device learns about rows it may not see: it does not say whether they exist.
+counter. The server orders changes by their clock string (:func:`clock`) and merges each
+field last-writer-wins on it; a delete is a tombstone and final. Push answers each change, in
+order, with ``accepted`` (and its ``seq``), ``duplicate`` (already accepted from this device:
+retries are safe) or ``refused`` with a code: ``invalid``, ``unknown_table``, ``clock_ahead``,
+``not_permitted`` or ``incompatible`` (another protocol). ``not_permitted`` is all a device
+learns about rows it may not see: it does not say whether they exist.
+
+Pull (protocol 2) answers::
+
+    {"protocol": 2, "team": UUID, "incarnation": UUID, "cursor": int, "more": bool,
+     "removed": [person_id, ...],
+     "snapshots": [{"table", "row_id", "person_id", "payload", "clocks", "deleted",
+                    "clinical" (clinical devices, where the row has any)}, ...],
+     "changes": [{"seq", "change_id", "table", "row_id", "person_id", "op", "hlc", "clock",
+                  "author", "device", "payload", "clinical" (clinical devices)}, ...],
+     "merge_proposals": [{"id", "person_id", "other_person_id", "matched_on"}, ...]}
+
+to be applied in that order (removed, snapshots, changes) in one local transaction with the
+cursor. ``after=0`` means "my replica is empty": every visible row comes as a snapshot.
 """
 
 from __future__ import annotations
@@ -35,7 +51,14 @@ from sim_desk.teamserver.connection import ServerAddress, connect
 from sim_desk.teamserver.errors import NotJoined, ServerError, ServerRefused, ServerUnreachable
 
 MAX_PUSH = 500
-REFUSAL_CODES = ("invalid", "unknown_table", "clock_ahead", "not_permitted")
+#: The wire protocol this module speaks (and the only one the server's schema 0002 takes).
+PROTOCOL = 2
+REFUSAL_CODES = ("invalid", "unknown_table", "clock_ahead", "not_permitted", "incompatible")
+#: Tables a consent withdrawal is recorded in (see :func:`is_withdrawal`).
+CONSENT_TABLE = "consents"
+#: How long the first sync's COPY may run: the device role's own statement_timeout (30 s) is
+#: for one sync step, and a lead's first sync of a large team can take longer.
+SNAPSHOT_TIMEOUT_S = 600
 
 
 def hlc_now(counter: int = 0) -> int:
@@ -52,8 +75,11 @@ def change(
     hlc: int | None = None,
     change_id: uuid.UUID | None = None,
     clinical: Mapping[str, tuple[bytes, int]] | None = None,
+    schema: str | None = None,
 ) -> dict[str, Any]:
-    """One change in the form push takes. ``clinical`` maps a field to (ciphertext, key epoch)."""
+    """One change in the form push takes. ``payload`` holds the fields the change sets (all of
+    them on a row's first insert); ``clinical`` maps a field to (ciphertext, key epoch);
+    ``schema`` is the laptop's local schema revision (informational)."""
     built: dict[str, Any] = {
         "change_id": str(change_id or uuid.uuid4()),
         "table": table,
@@ -61,13 +87,44 @@ def change(
         "op": op,
         "hlc": hlc if hlc is not None else hlc_now(),
         "payload": None if payload is None else dict(payload),
+        "protocol": PROTOCOL,
     }
+    if schema is not None:
+        built["schema"] = schema
     if clinical:
         built["clinical"] = {
             name: {"ciphertext": base64.b64encode(blob).decode("ascii"), "epoch": epoch}
             for name, (blob, epoch) in clinical.items()
         }
     return built
+
+
+def is_withdrawal(table: str, payload: Mapping[str, Any] | None) -> bool:
+    """A consent withdrawal: it wins a tie with any other change at the same hlc."""
+    return (
+        table == CONSENT_TABLE
+        and payload is not None
+        and (
+            payload.get("withdrawn_on") is not None
+            or payload.get("information_sharing") is False
+            or payload.get("taking_part") is False
+        )
+    )
+
+
+def clock(hlc: int, change_id: uuid.UUID | str, *, withdrawal: bool = False) -> str:
+    """The clock string the server and laptops order changes by (plain string comparison):
+    the hlc padded to 20 digits, a rank (1 for a consent withdrawal), the change id."""
+    return f"{hlc:020d}:{1 if withdrawal else 0}:{uuid.UUID(str(change_id))}"
+
+
+def change_clock(built: Mapping[str, Any]) -> str:
+    """The clock string of a change as :func:`change` builds it."""
+    return clock(
+        int(built["hlc"]),
+        built["change_id"],
+        withdrawal=is_withdrawal(str(built["table"]), built.get("payload")),
+    )
 
 
 def address_of(credential: DeviceCredential) -> ServerAddress:
@@ -124,8 +181,76 @@ def push(conn: psycopg.Connection[Any], changes: Sequence[Mapping[str, Any]]) ->
 
 
 def pull(conn: psycopg.Connection[Any], after: int, max_changes: int = 500) -> dict[str, Any]:
-    """The changes after ``after`` this device may see: ``{"cursor", "more", "changes", ...}``."""
+    """What this device's replica needs after cursor ``after`` (0: everything, as snapshots):
+    ``{"cursor", "more", "removed", "snapshots", "changes", "merge_proposals", ...}``."""
     return dict(_call(conn, "SELECT sim.pull(%s, %s)", (after, max_changes)))
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """One row of a first-sync snapshot: the merged row image, its per-field clocks, and the
+    clinical ciphertext (clinical devices only; None otherwise or where the row has none)."""
+
+    table: str
+    row_id: uuid.UUID
+    person_id: uuid.UUID | None
+    payload: dict[str, Any]
+    clocks: dict[str, str]
+    deleted: bool
+    clinical: dict[str, Any] | None
+
+
+_SNAPSHOT_TYPES = ["text", "uuid", "uuid", "jsonb", "jsonb", "bool", "jsonb"]
+
+
+@contextmanager
+def snapshot(
+    conn: psycopg.Connection[Any], *, timeout_s: int = SNAPSHOT_TIMEOUT_S
+) -> Iterator[tuple[dict[str, Any], Iterator[SnapshotRow]]]:
+    """The first sync in bulk: ``with snapshot(conn) as (head, rows): for row in rows: ...``.
+
+    One REPEATABLE READ transaction, so ``head["cursor"]`` (then ``incarnation``, ``team``,
+    ``protocol``) and the rows are one consistent picture: pull from the cursor afterwards.
+    The rows stream from ``COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT``, parents
+    first, and must be read inside the ``with``; the transaction commits when it ends (which
+    records on the server what this replica holds) and rolls back on an error, when the
+    laptop simply starts again. ``conn`` is a device connection in autocommit mode.
+    """
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            # The device role's 30 s is for one sync step; a whole team can take longer.
+            conn.execute(f"SET LOCAL statement_timeout = '{int(timeout_s)}s'")
+            head = dict(_call(conn, "SELECT sim.snapshot_begin()"))
+
+            def rows() -> Iterator[SnapshotRow]:
+                with conn.cursor().copy("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT") as cp:
+                    cp.set_types(_SNAPSHOT_TYPES)
+                    for table, row_id, person_id, payload, clocks, deleted, clinical in cp.rows():
+                        yield SnapshotRow(
+                            table, row_id, person_id, payload, clocks, deleted, clinical
+                        )
+
+            yield head, rows()
+    except psycopg.errors.InsufficientPrivilege:
+        raise ServerRefused(
+            "The team server refused: this laptop may not do that (it may have been revoked)."
+        ) from None
+    except psycopg.errors.QueryCanceled:
+        raise ServerError(
+            "The team server took too long to send the first sync and stopped; nothing"
+            " half-done was kept. Try again later."
+        ) from None
+    except psycopg.OperationalError:
+        raise ServerUnreachable(
+            "The connection to the team server was lost. Nothing half-done was kept; try again."
+        ) from None
+
+
+def resolve_merge_proposal(conn: psycopg.Connection[Any], proposal_id: uuid.UUID) -> bool:
+    """Marks a merge proposal dealt with (team leads). False if it was resolved already or
+    does not exist."""
+    return bool(_call(conn, "SELECT sim.resolve_merge_proposal(%s)", (proposal_id,))["resolved"])
 
 
 def team_status(conn: psycopg.Connection[Any]) -> dict[str, Any]:

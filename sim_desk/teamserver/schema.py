@@ -205,8 +205,11 @@ def _create_roles(conn: psycopg.Connection[Any], roles: Roles, database: str) ->
         )
 
 
-def _run_migrations(sa_conn: Connection, conn: psycopg.Connection[Any], roles: Roles) -> None:
-    """Alembic's upgrade to head inside the caller's transaction, as the owner role."""
+def _run_migrations(
+    sa_conn: Connection, conn: psycopg.Connection[Any], roles: Roles, revision: str = "head"
+) -> None:
+    """Alembic's upgrade to ``revision`` (the newest unless said) inside the caller's
+    transaction, as the owner role."""
     from alembic import command
     from alembic.config import Config
 
@@ -215,7 +218,7 @@ def _run_migrations(sa_conn: Connection, conn: psycopg.Connection[Any], roles: R
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["role_prefix"] = roles.prefix
     config.attributes["connection"] = sa_conn
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
     conn.execute("RESET ROLE")
 
 
@@ -236,10 +239,13 @@ class TeamSetUp:
     revision: str
 
 
-def init_server(login: AdminLogin, *, team_name: str, role_prefix: str | None = None) -> TeamSetUp:
+def init_server(
+    login: AdminLogin, *, team_name: str, role_prefix: str | None = None, revision: str = "head"
+) -> TeamSetUp:
     """Creates a team on an empty database: roles, schema, policies, functions, the team row.
 
-    All in one transaction: on any error nothing is left behind.
+    All in one transaction: on any error nothing is left behind. ``revision`` is the schema
+    revision to make: the newest, unless a test of ``upgrade_server`` wants an older one.
 
     Raises:
         ServerAlreadySetUp: the database already has the schema, or the roles exist.
@@ -257,7 +263,7 @@ def init_server(login: AdminLogin, *, team_name: str, role_prefix: str | None = 
                 " 'sim-desk server upgrade' to bring it up to date, or use another database."
             )
         _create_roles(conn, roles, login.address.database)
-        _run_migrations(sa_conn, conn, roles)
+        _run_migrations(sa_conn, conn, roles, revision)
         team_id = uuid.uuid4()
         conn.execute(sql.SQL("SET ROLE {}").format(_ident(roles.owner)))
         conn.execute(
@@ -337,6 +343,12 @@ def server_report(login: AdminLogin) -> ServerReport:
         roles = team_roles(conn)
         team = conn.execute("SELECT id, name, incarnation, last_seq FROM sim.team").fetchone()
         assert team is not None  # team_roles checked
+        # Since schema 0002 the incarnation laptops see also names the database, the cluster and
+        # its timeline (so that a restore or failover shows); before, the stored one.
+        incarnation = team[2]
+        if conn.execute("SELECT to_regprocedure('sim._incarnation()')").fetchone() != (None,):
+            computed = conn.execute("SELECT sim._incarnation()").fetchone()
+            incarnation = computed[0] if computed else incarnation
         counts = conn.execute(
             """SELECT (SELECT count(*) FROM sim.users WHERE active),
                       (SELECT count(*) FROM sim.devices WHERE revoked_at IS NULL),
@@ -352,7 +364,7 @@ def server_report(login: AdminLogin) -> ServerReport:
             newest_revision=schema_head(),
             team_name=str(team[1]),
             team_id=team[0],
-            incarnation=team[2],
+            incarnation=incarnation,
             changes=int(team[3]),
             users=int(counts[0]),
             devices=int(counts[1]),

@@ -150,15 +150,17 @@ def build_world(
     template: tuple[Path, str, uuid.UUID, uuid.UUID],
     folder: Path,
     names: tuple[str, ...] = ("lead", "officer", "clinician", "officer2", "clinician2", "analyst"),
+    revision: str = "head",
 ) -> World:
-    """Sets a team up on ``db`` and joins the named users' laptops, with real vaults."""
+    """Sets a team up on ``db`` (at schema ``revision``: the newest unless a test of upgrades
+    says) and joins the named users' laptops, with real vaults."""
     source, _recovery, pair_a, pair_b = template
     shutil.copytree(source, folder / "vault")
     paths = VaultPaths.at(folder / "vault" / "team.simvault")
     # Module-wide, so outside the per-test SIM_DESK_HOME: never the real user folders.
     dirs = AppDirs(folder / "data", folder / "state", folder / "config")
     team = Team(paths, dirs, "", pair_a, pair_b, fixed_clock)
-    setup = init_server(db.admin, team_name="North SIM")
+    setup = init_server(db.admin, team_name="North SIM", revision=revision)
     with team.unlock("lead") as lead:
         ids = {u.username: u.id for u in users.list_users(lead)}
         roles = {u.username: (u.role.value, u.clinical_access) for u in users.list_users(lead)}

@@ -38,7 +38,18 @@ OTHER_CANARY_NAME = "Zebedaia Hollowmere"
 OTHER_CANARY_NHS = "9434765927"
 
 #: The functions devices may call. Everything else in the schema must refuse them outright.
-API = {"hello", "push", "pull", "invite", "revoke_device", "revoke_user", "team_status"}
+API = {
+    "hello",
+    "push",
+    "pull",
+    "invite",
+    "revoke_device",
+    "revoke_user",
+    "team_status",
+    "snapshot_begin",
+    "snapshot_rows",
+    "resolve_merge_proposal",
+}
 
 
 @dataclass
@@ -239,10 +250,66 @@ def test_pull_with_forged_arguments_shows_only_the_pairs_rows_and_no_clinical_te
         )
         assert got.sqlstate is None
         page = got.rows[0][0]
-        rows = {c["row_id"] for c in page["changes"]}
+        rows = {c["row_id"] for c in page["changes"] + page["snapshots"]}
         assert str(victims["theirs"]) not in rows and str(victims["note"]) not in rows
-        assert all("clinical" not in c for c in page["changes"])
+        assert str(victims["mine"]) in rows
+        assert all("clinical" not in c for c in page["changes"] + page["snapshots"])
         assert OTHER_CANARY_NAME not in str(page) and OTHER_CANARY_NHS not in str(page)
+
+
+def test_the_bulk_snapshot_shows_an_officer_only_its_pairs_shared_people_and_no_clinical_text(
+    world: World, officer, victims
+):
+    # On the officer's own pair: a person who withdrew consent, and a clinical note.
+    withdrew, note = uuid.uuid4(), uuid.uuid4()
+    results = world.push(
+        "clinician",
+        protocol.change("people", withdrew, person(world.pair_a, "Wendeline Stroud", None)),
+        protocol.change(
+            "consents",
+            uuid.uuid4(),
+            {
+                "person_id": str(withdrew),
+                "taking_part": True,
+                "information_sharing": False,
+                "recorded_on": "2026-03-01",
+            },
+        ),
+        protocol.change(
+            "contacts",
+            note,
+            {"person_id": str(victims["mine"]), "started_at": "2026-11-02T10:00:00+00:00"},
+            clinical={"clinical_note": (b"\x03" * 40, 1)},
+        ),
+    )
+    assert [r["status"] for r in results] == ["accepted"] * 3
+    outside = attempt(
+        officer, "sim.snapshot_rows() outside a transaction", "SELECT * FROM sim.snapshot_rows()"
+    )
+    assert outside.sqlstate == "25000"
+    with officer.transaction(force_rollback=True):
+        officer.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        head = attempt(officer, "sim.snapshot_begin()", "SELECT sim.snapshot_begin()")
+        got = attempt(officer, "sim.snapshot_rows()", "SELECT * FROM sim.snapshot_rows()")
+        with officer.cursor().copy("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT") as copy:
+            copied = b"".join(bytes(block) for block in copy)
+    assert head.sqlstate is None and got.sqlstate is None
+    people = {r[2] for r in got.rows}
+    with world.db.admin_connect() as admin:
+        shared = {
+            r[0]
+            for r in admin.execute(
+                "SELECT person_id FROM sim.caseload WHERE pair_id = %s AND police_sharing",
+                (world.pair_a,),
+            )
+        }
+    assert people - {None} <= shared and victims["mine"] in people
+    assert withdrew not in people and victims["theirs"] not in people
+    assert {r[1] for r in got.rows if r[2] is None} == {world.pair_a}  # its own pair's row only
+    assert all(r[6] is None for r in got.rows)  # no clinical ciphertext at all
+    assert note in {r[1] for r in got.rows}
+    for text in (OTHER_CANARY_NAME, OTHER_CANARY_NHS, "Wendeline"):
+        assert text.encode() not in copied and text not in str(got.rows)
 
 
 def test_push_with_forged_author_and_device_records_the_real_ones(world: World, officer, victims):

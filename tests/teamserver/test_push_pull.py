@@ -15,7 +15,10 @@ from tests.teamserver.conftest import World, person
 
 
 def rows_seen(world: World, name: str) -> set[str]:
-    return {c["row_id"] for c in world.pull(name)["changes"]}
+    """The rows a fresh replica of ``name``'s laptop gets (pull from 0: snapshots, then any
+    changes)."""
+    page = world.pull(name)
+    return {c["row_id"] for c in page["snapshots"] + page["changes"]}
 
 
 def without_id(result: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +86,10 @@ def test_clinical_ciphertext_reaches_clinical_devices_only(world: World, people)
     assert results[0]["status"] == "accepted", results
 
     def the_change(name: str) -> dict[str, Any] | None:
-        return next((c for c in world.pull(name)["changes"] if c["row_id"] == str(cid)), None)
+        page = world.pull(name)
+        return next(
+            (c for c in page["snapshots"] + page["changes"] if c["row_id"] == str(cid)), None
+        )
 
     for clinical_device in ("clinician", "lead"):  # the lead is a clinical lead
         got = the_change(clinical_device)
@@ -239,7 +245,8 @@ def test_analysts_push_nothing_and_pull_nothing(world: World):
         "analyst", protocol.change("people", uuid.uuid4(), person(world.pair_a, "Q", None))
     )[0]
     assert result["code"] == "not_permitted"
-    assert world.pull("analyst")["changes"] == []
+    page = world.pull("analyst")
+    assert page["changes"] == page["snapshots"] == page["removed"] == []
 
 
 def test_pull_moves_the_cursor_past_changes_it_may_not_see(world: World, people):

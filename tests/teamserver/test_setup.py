@@ -146,6 +146,9 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "revoke_device",
         "revoke_user",
         "team_status",
+        "snapshot_begin",
+        "snapshot_rows",
+        "resolve_merge_proposal",
     }
     assert database == (False, False)
 
