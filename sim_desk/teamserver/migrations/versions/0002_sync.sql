@@ -631,7 +631,9 @@ BEGIN
     IF more_people THEN
         fresh := fresh[1:300];
     END IF;
-    INSERT INTO sim.device_people (device_id, person_id) SELECT me_device, unnest(fresh);
+    -- (A second session of the same laptop pulling at once may have recorded some already.)
+    INSERT INTO sim.device_people (device_id, person_id) SELECT me_device, unnest(fresh)
+    ON CONFLICT DO NOTHING;
     WITH added AS (
         INSERT INTO sim.device_team_rows (device_id, row_id)
         SELECT me_device, r.row_id
@@ -639,6 +641,7 @@ BEGIN
         WHERE s.scope = 'team'
           AND NOT EXISTS (SELECT 1 FROM sim.device_team_rows d
                           WHERE d.device_id = me_device AND d.row_id = r.row_id)
+        ON CONFLICT DO NOTHING
         RETURNING row_id)
     SELECT coalesce(array_agg(a.row_id), '{}') INTO fresh_team FROM added a;
     SELECT coalesce(jsonb_agg(
