@@ -135,6 +135,10 @@ def test_the_higher_clock_wins_a_field_whatever_the_push_order(world: World, hig
     mine = [c for c in page["changes"] if c["row_id"] == str(pid)]
     assert {c["clock"] for c in mine} == {protocol.change_clock(high), protocol.change_clock(low)}
     assert all(c["payload"] == {"given_name": c["payload"]["given_name"]} for c in mine)
+    assert {c["device"] for c in mine} == {
+        str(world.devices["officer"].device_id),
+        str(world.devices["clinician"].device_id),
+    }
 
 
 def test_different_fields_set_on_two_laptops_are_both_kept(world: World):

@@ -226,25 +226,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, sim, pg_temp AS $$
     SELECT d.table_name, max(d.depth)::integer FROM d GROUP BY d.table_name
 $$;
 
--- A row's clinical ciphertext as the caller may see it (row-level security), or NULL.
-CREATE FUNCTION sim._clinical_of(row_id uuid) RETURNS jsonb
+-- Clinical ciphertext as the caller may see it (row-level security: clinical devices only),
+-- per row, for the rows of the given people and rows: {field: {"ciphertext", "epoch"}}.
+CREATE FUNCTION sim._clinical_of(people uuid[], row_ids uuid[])
+RETURNS TABLE (row_id uuid, clinical jsonb)
 LANGUAGE sql STABLE SET search_path = pg_catalog, sim, pg_temp AS $$
-    SELECT jsonb_object_agg(f.field, jsonb_build_object(
+    SELECT f.row_id, jsonb_object_agg(f.field, jsonb_build_object(
         'ciphertext', translate(encode(f.ciphertext, 'base64'), E'\n', ''), 'epoch', f.key_epoch))
-    FROM sim.clinical_fields f WHERE f.row_id = _clinical_of.row_id
-$$;
-
--- One row of a snapshot, as pull sends it.
-CREATE FUNCTION sim._snapshot_of(r sim.rows, with_clinical boolean) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, sim, pg_temp AS $$
-    SELECT jsonb_build_object(
-        'table', r.table_name, 'row_id', r.row_id, 'person_id', r.person_id,
-        'payload', r.payload, 'clocks', r.clocks, 'deleted', r.deleted)
-        || CASE WHEN with_clinical THEN coalesce(
-               (SELECT jsonb_build_object('clinical', s.clinical)
-                FROM (SELECT sim._clinical_of(r.row_id) AS clinical) s
-                WHERE s.clinical IS NOT NULL), '{}'::jsonb)
-           ELSE '{}'::jsonb END
+    FROM sim.clinical_fields f
+    WHERE (people IS NULL OR f.person_id = ANY (people)) AND (row_ids IS NULL OR f.row_id = ANY (row_ids))
+    GROUP BY f.row_id
 $$;
 
 -- One change, checked, merged and logged under the team lock (the caller holds it). Any refusal
@@ -640,7 +631,9 @@ BEGIN
     IF more_people THEN
         fresh := fresh[1:300];
     END IF;
-    INSERT INTO sim.device_people (device_id, person_id) SELECT me_device, unnest(fresh);
+    -- (A second session of the same laptop pulling at once may have recorded some already.)
+    INSERT INTO sim.device_people (device_id, person_id) SELECT me_device, unnest(fresh)
+    ON CONFLICT DO NOTHING;
     WITH added AS (
         INSERT INTO sim.device_team_rows (device_id, row_id)
         SELECT me_device, r.row_id
@@ -648,12 +641,21 @@ BEGIN
         WHERE s.scope = 'team'
           AND NOT EXISTS (SELECT 1 FROM sim.device_team_rows d
                           WHERE d.device_id = me_device AND d.row_id = r.row_id)
+        ON CONFLICT DO NOTHING
         RETURNING row_id)
     SELECT coalesce(array_agg(a.row_id), '{}') INTO fresh_team FROM added a;
-    SELECT coalesce(jsonb_agg(sim._snapshot_of(r, me_clinical) ORDER BY dep.depth, r.row_id),
-                    '[]'::jsonb)
+    SELECT coalesce(jsonb_agg(
+               jsonb_build_object(
+                   'table', r.table_name, 'row_id', r.row_id, 'person_id', r.person_id,
+                   'payload', r.payload, 'clocks', r.clocks, 'deleted', r.deleted)
+               || CASE WHEN cf.clinical IS NOT NULL
+                       THEN jsonb_build_object('clinical', cf.clinical) ELSE '{}'::jsonb END
+               ORDER BY dep.depth, r.row_id), '[]'::jsonb)
     INTO v_snapshots
-    FROM sim.rows r LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
+    FROM sim.rows r
+    LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
+    LEFT JOIN (SELECT c.row_id, c.clinical FROM sim._clinical_of(fresh, NULL) c
+               WHERE me_clinical) cf ON cf.row_id = r.row_id
     WHERE r.row_id = ANY (fresh_team) OR r.person_id = ANY (fresh);
 
     IF after = 0 THEN
@@ -792,9 +794,11 @@ BEGIN
     WHERE s.scope = 'team'
     ON CONFLICT DO NOTHING;
     RETURN QUERY
-    SELECT r.table_name, r.row_id, r.person_id, r.payload, r.clocks, r.deleted,
-           CASE WHEN me_clinical THEN sim._clinical_of(r.row_id) END
-    FROM sim.rows r LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
+    SELECT r.table_name, r.row_id, r.person_id, r.payload, r.clocks, r.deleted, cf.clinical
+    FROM sim.rows r
+    LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
+    LEFT JOIN (SELECT c.row_id, c.clinical FROM sim._clinical_of(NULL, NULL) c
+               WHERE me_clinical) cf ON cf.row_id = r.row_id
     WHERE r.row_id IN (SELECT d.row_id FROM sim.device_team_rows d WHERE d.device_id = me_device)
        OR r.person_id IN (SELECT dp.person_id FROM sim.device_people dp
                           WHERE dp.device_id = me_device)
@@ -829,8 +833,8 @@ RESET ROLE;
 REVOKE ALL ON sim.device_people, sim.device_team_rows FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION
     sim._is_withdrawal(text, jsonb), sim._clock(bigint, text, jsonb, uuid),
-    sim._incarnation(), sim._table_depths(), sim._clinical_of(uuid),
-    sim._snapshot_of(sim.rows, boolean), sim._require_one_snapshot(),
+    sim._incarnation(), sim._table_depths(), sim._clinical_of(uuid[], uuid[]),
+    sim._require_one_snapshot(),
     sim._apply_change(jsonb, uuid, uuid, text, boolean, boolean, sim.team),
     sim.push(jsonb), sim.pull(bigint, integer), sim.hello(),
     sim.snapshot_begin(), sim.snapshot_rows(), sim.resolve_merge_proposal(uuid),
