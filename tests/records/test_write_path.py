@@ -597,13 +597,14 @@ def test_the_sync_use_cases_pass_the_choke_point_and_feed_the_outbox(team, witne
             officer,
             "queue_unsynced_records",
             lambda: sync.queue_unsynced_records(officer),
-            writes=False,  # only the outbox: the template's pairs
+            writes=False,  # nothing an officer may publish: the pairs are a lead's
         )
         person = steps.run(
             officer, "create_person", lambda: people.create_person(officer, details())
         )
         queued = sync.pending_changes(officer)
-        assert {c["table"] for c in queued} >= {"pairs", "people", "person_status_changes"}
+        # the template's pairs are a lead's to publish, not an officer's
+        assert {c["table"] for c in queued} == {"people", "person_status_changes"}
         assert any(c["row_id"] == str(person) and c["op"] == "upsert" for c in queued)
         steps.run(
             officer,

@@ -54,6 +54,9 @@ class SyncOutboxEntry(Base):
     hlc: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any] | None] = mapped_column()
     clinical: Mapped[dict[str, Any] | None] = mapped_column()
+    #: Each field's clock here just before this change (so another laptop can tell whether
+    #: this change was made knowing its own value, or at the same time as it).
+    base: Mapped[dict[str, Any] | None] = mapped_column()
     #: pending (to push), pushed (accepted, not yet seen back), refused (with ``code``).
     state: Mapped[str] = mapped_column(String(10), default="pending")
     code: Mapped[str | None] = mapped_column(String(30))

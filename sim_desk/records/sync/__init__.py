@@ -178,6 +178,8 @@ def _as_change(entry: SyncOutboxEntry) -> dict[str, Any]:
     }
     if entry.clinical:
         change["clinical"] = entry.clinical
+    if entry.base:
+        change["base"] = entry.base
     return change
 
 

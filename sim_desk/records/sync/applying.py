@@ -207,10 +207,15 @@ class Applier:
         decoded: dict[str, Any],
     ) -> None:
         columns = {column.name: column for column in fields_of(incoming.table)}
+        # A value set on this laptop, replaced by a change made without having seen it (its
+        # base is not this value's clock): the two were made at the same time.
+        base = incoming.base or {}
         overwritten = {
             name: encode(columns[name], local[name])
             for name in winners
-            if name in shadow.mine and encode(columns[name], local[name]) != winners[name][0]
+            if name in shadow.mine
+            and base.get(name) != shadow.clocks.get(name)
+            and encode(columns[name], local[name]) != winners[name][0]
         }
         table = BY_NAME[incoming.table].table
         try:
@@ -272,6 +277,8 @@ class Applier:
     ) -> None:
         held = dict(shadow.held or {})
         fields = dict(held.get("fields") or {})
+        # Held again as it was (tried again at a later pull, still not possible): not news.
+        record = record and any(fields.get(n) != [v, s] for n, (v, s) in values.items())
         for name, (value, stamp) in values.items():
             earlier = fields.get(name)
             if earlier is None or stamp > earlier[1]:
@@ -330,10 +337,15 @@ class Applier:
             fields = {n: (v, s) for n, (v, s) in (held.get("fields") or {}).items()}
             if held.get("why") in {"unknown fields", "unknown table"} or not fields:
                 continue
-            shadow.held = None
-            incoming = Incoming(shadow.table_name, shadow.id, shadow.person_id, fields)
-            # Held values are not in the clocks yet, so they compete as they arrived.
-            self.apply(incoming)
+            # Held values are not in the clocks yet, so they compete as they arrived; what
+            # still cannot be applied stays held (and is not reported again).
+            self.apply(Incoming(shadow.table_name, shadow.id, shadow.person_id, fields))
+            still = {
+                name: value
+                for name, value in (dict(shadow.held or {}).get("fields") or {}).items()
+                if shadow.clocks.get(name) != value[1]
+            }
+            shadow.held = {**dict(shadow.held or {}), "fields": still} if still else None
 
     def hold_orphans(self) -> None:
         """Rows whose parent is not on this laptop (a foreign key points nowhere) are taken

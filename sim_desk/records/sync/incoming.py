@@ -28,6 +28,8 @@ class Incoming:
     change_id: uuid.UUID | None = None
     author: uuid.UUID | None = None
     snapshot: bool = False
+    #: For a change: the clock of each field's value on the laptop that made it, just before.
+    base: dict[str, str] | None = None
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -60,8 +62,10 @@ def from_change(change: Mapping[str, Any]) -> Incoming:
         return Incoming(fields={}, deleted_clock=stamp, **base)  # type: ignore[arg-type]
     values = {**dict(change.get("payload") or {}), **_clinical_values(change.get("clinical"))}
     values.pop("id", None)
+    before = change.get("base")
     return Incoming(
         fields={name: (value, stamp) for name, value in values.items()},
+        base={str(k): str(v) for k, v in before.items()} if isinstance(before, Mapping) else None,
         **base,  # type: ignore[arg-type]
     )
 

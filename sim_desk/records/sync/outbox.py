@@ -21,9 +21,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sim_desk.records.codes import Role
 from sim_desk.records.model import SyncOutboxEntry, SyncRow, SyncState
 from sim_desk.records.sync import clock
 from sim_desk.records.sync.tables import (
+    BOOKKEEPING,
     BY_NAME,
     CLINICAL_FIELDS,
     REPLICATED,
@@ -36,6 +38,8 @@ from sim_desk.records.write_path import RowWrite
 
 #: Marks a write session that applies what a pull brought: nothing in it goes to the outbox.
 APPLYING = "sync_applying"
+#: Tables only a team lead writes (the server refuses them from anyone else).
+LEAD_ONLY = frozenset({"pairs"})
 #: Key epoch of clinical ciphertext until clinical keys are shared per device (issue 20).
 CLINICAL_EPOCH = 0
 
@@ -171,6 +175,11 @@ def queue(
                 state.hlc, change_id, withdrawal=clock.is_withdrawal(row.table, payload)
             )
             stamped = {name: stamp for name in changed}
+            base = (
+                {n: shadow.clocks[n] for n in changed if n in shadow.clocks}
+                if shadow is not None
+                else None
+            )
             person = (
                 shadow.person_id if shadow is not None else person_of(session, row.table, values)
             )
@@ -181,14 +190,14 @@ def queue(
                     person_id=person,
                     clocks=stamped,
                     hashes=hashes,
-                    mine=sorted(changed),
+                    mine=sorted(changed - BOOKKEEPING),
                     deleted=False,
                 )
                 session.add(shadow)
             else:
                 shadow.clocks = {**shadow.clocks, **stamped}
                 shadow.hashes = hashes
-                shadow.mine = sorted(set(shadow.mine) | changed)
+                shadow.mine = sorted(set(shadow.mine) | (changed - BOOKKEEPING))
                 if row.table == "people" or shadow.person_id is None:
                     shadow.person_id = person
             session.add(
@@ -203,6 +212,7 @@ def queue(
                     hlc=state.hlc,
                     payload=payload,
                     clinical=clinical or None,
+                    base=base or None,
                     state="pending",
                 )
             )
@@ -217,6 +227,8 @@ def queue_unsynced(vault: UnlockedVault, session: Session, state: SyncState) -> 
     known = set(session.execute(select(SyncRow.id)).scalars())
     rows: list[RowWrite] = []
     for spec in REPLICATED:
+        if spec.name in LEAD_ONLY and vault.actor.role is not Role.TEAM_LEAD:
+            continue  # not this user's to publish: the server would refuse it
         for (row_id,) in session.execute(select(spec.table.c.id)):
             if row_id not in known:
                 rows.append(RowWrite(spec.name, row_id, "insert"))

@@ -78,6 +78,11 @@ FIELD_GROUPS: dict[str, tuple[frozenset[str], ...]] = {
 }
 
 
+#: When and by whom a row was saved, and revision counters: they follow the fields that
+#: changed, so another laptop replacing them is never news to anyone.
+BOOKKEEPING = frozenset({"created_at", "updated_at", "created_by", "revision"})
+
+
 def fields_of(name: str) -> list[Column[Any]]:
     """The columns a change carries (all but the id, which is the change's row id)."""
     return [column for column in BY_NAME[name].table.columns if column.name != "id"]

@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('hlc', sa.BigInteger(), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('clinical', sa.JSON(), nullable=True),
+    sa.Column('base', sa.JSON(), nullable=True),
     sa.Column('state', sa.String(length=10), nullable=False),
     sa.Column('code', sa.String(length=30), nullable=True),
     sa.Column('server_seq', sa.BigInteger(), nullable=True),

@@ -42,6 +42,9 @@ $$;
 -- theirs when the column is added).
 ALTER TABLE sim.changes
     ADD COLUMN clock text GENERATED ALWAYS AS (sim._clock(hlc, table_name, payload, change_id)) STORED;
+-- Each field's clock on the laptop just before the change: another laptop compares it with its
+-- own to tell an edit made after seeing its value from one made at the same time.
+ALTER TABLE sim.changes ADD COLUMN base jsonb;
 
 -- Field -> clock string of the change that set the field's value in the merged payload
 -- (clinical fields too, under their names; '_deleted' for the delete that made the tombstone).
@@ -255,6 +258,7 @@ DECLARE
     v_payload jsonb;
     v_clinical jsonb;
     v_clock text;
+    v_base jsonb;
     spec sim.record_tables;
     existing sim.rows;
     had_row boolean;
@@ -297,6 +301,7 @@ BEGIN
         v_hlc := (change ->> 'hlc')::bigint;
         v_payload := change -> 'payload';
         v_clinical := change -> 'clinical';
+        v_base := change -> 'base';
     EXCEPTION WHEN data_exception THEN
         RETURN sim._result(v_change_id, 'refused', 'invalid', NULL);
     END;
@@ -306,11 +311,19 @@ BEGIN
        OR (v_op = 'delete' AND v_payload IS NOT NULL AND jsonb_typeof(v_payload) <> 'null')
        OR (v_op = 'upsert' AND v_payload ? '_deleted')
        OR (v_clinical IS NOT NULL AND jsonb_typeof(v_clinical) NOT IN ('object', 'null'))
+       OR (v_base IS NOT NULL AND jsonb_typeof(v_base) NOT IN ('object', 'null'))
+       OR (jsonb_typeof(v_base) = 'object' AND EXISTS (
+               SELECT 1 FROM jsonb_each(v_base) b
+               WHERE jsonb_typeof(b.value) IS DISTINCT FROM 'string'
+                  OR (b.value #>> '{}') !~ '^[0-9]{20}:[01]:[0-9a-f-]{36}$'))
        OR octet_length(change::text) > 262144 THEN
         RETURN sim._result(v_change_id, 'refused', 'invalid', NULL);
     END IF;
     IF jsonb_typeof(v_clinical) = 'null' THEN
         v_clinical := NULL;
+    END IF;
+    IF jsonb_typeof(v_base) = 'null' THEN
+        v_base := NULL;
     END IF;
     IF v_op = 'delete' THEN
         v_payload := NULL;
@@ -490,10 +503,11 @@ BEGIN
 
         UPDATE sim.team SET last_seq = last_seq + 1 RETURNING last_seq INTO v_seq;
         INSERT INTO sim.changes
-            (seq, change_id, device_id, author, hlc, table_name, row_id, person_id, op, payload)
+            (seq, change_id, device_id, author, hlc, table_name, row_id, person_id, op, payload,
+             base)
         VALUES
             (v_seq, v_change_id, me_device, me_user, v_hlc, v_table, v_row, final_person, v_op,
-             v_payload);
+             v_payload, v_base);
         IF had_row THEN
             UPDATE sim.rows
             SET person_id = final_person, payload = new_payload, clocks = new_clocks,
@@ -678,7 +692,7 @@ BEGIN
                    'seq', v.seq, 'change_id', v.change_id, 'table', v.table_name,
                    'row_id', v.row_id, 'person_id', v.person_id, 'op', v.op, 'hlc', v.hlc,
                    'clock', v.clock, 'author', v.author, 'device', v.device_id,
-                   'payload', v.payload)
+                   'payload', v.payload, 'base', v.base)
                    || CASE WHEN me_clinical THEN coalesce((
                           SELECT jsonb_build_object('clinical', jsonb_object_agg(cc.field,
                               jsonb_build_object(
