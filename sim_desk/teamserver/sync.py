@@ -24,6 +24,8 @@ from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.errors import ClockWrong, IncompatibleServer, NotJoined, ServerError
 
+#: Rows of a bulk snapshot applied in one local transaction.
+SNAPSHOT_PAGE = 5000
 #: How many times a push waits for a busy team lock before it gives up for this sync.
 BUSY_RETRIES = 20
 
@@ -88,6 +90,8 @@ def sync_now(vault: UnlockedVault, *, page_size: int = 1000) -> SyncReport:
             # What the server holds first; then what only this laptop holds goes up.
             _pull_all(vault, conn, report, page_size)
             sync.queue_unsynced_records(vault)
+        elif begun.restored:
+            _pull_all(vault, conn, report, page_size)
         if clock_problem is None:
             report.restamped = sync.restamp_ahead(vault, server_time)
             _push_all(vault, conn, report)
@@ -134,16 +138,55 @@ def _push_all(vault: UnlockedVault, conn: psycopg.Connection[Any], report: SyncR
             return
 
 
+def _count(report: SyncReport, applied: sync.Applied) -> None:
+    report.pages += 1
+    report.pulled_rows += applied.rows
+    report.removed_people += applied.removed_people
+    report.changed_elsewhere += applied.changed_elsewhere
+    report.held += applied.held
+
+
+def _snapshot_in_bulk(
+    vault: UnlockedVault, conn: psycopg.Connection[Any], report: SyncReport
+) -> None:
+    """The whole replica in one COPY (a first sync, or a check against a restored server),
+    applied here in pages of :data:`SNAPSHOT_PAGE` rows; the cursor moves with the last."""
+    with protocol.snapshot(conn) as (head, rows):
+        page: list[dict[str, Any]] = []
+        for row in rows:
+            page.append(
+                {
+                    "table": row.table,
+                    "row_id": row.row_id,
+                    "person_id": row.person_id,
+                    "payload": row.payload,
+                    "clocks": row.clocks,
+                    "deleted": row.deleted,
+                    "clinical": row.clinical,
+                }
+            )
+            if len(page) >= SNAPSHOT_PAGE:
+                _count(
+                    report,
+                    sync.apply_pull(vault, {"snapshots": page, "more": True}, now=vault.now()),
+                )
+                page = []
+        last = {
+            "snapshots": page,
+            "cursor": head["cursor"],
+            "incarnation": head.get("incarnation"),
+            "more": False,
+        }
+        _count(report, sync.apply_pull(vault, last, now=vault.now()))
+
+
 def _pull_all(
     vault: UnlockedVault, conn: psycopg.Connection[Any], report: SyncReport, page_size: int
 ) -> None:
+    if sync.cursor(vault) == 0:
+        _snapshot_in_bulk(vault, conn, report)
     while True:
         answer = protocol.pull(conn, sync.cursor(vault), page_size)
-        applied = sync.apply_pull(vault, answer, now=vault.now())
-        report.pages += 1
-        report.pulled_rows += applied.rows
-        report.removed_people += applied.removed_people
-        report.changed_elsewhere += applied.changed_elsewhere
-        report.held += applied.held
+        _count(report, sync.apply_pull(vault, answer, now=vault.now()))
         if not answer.get("more"):
             return

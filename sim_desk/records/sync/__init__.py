@@ -236,7 +236,8 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         applier.hold_orphans()
         if "merge_proposals" in answer:
             applier.merge_proposals(answer.get("merge_proposals") or ())
-        cursor = int(answer["cursor"])
+        # A page of a bulk snapshot leaves the cursor where it is until the last page.
+        cursor = int(answer["cursor"]) if answer.get("cursor") is not None else state.cursor
         if state.rebuilding and not answer.get("more"):
             applier.requeued += rebuild.finish(session, vault.actor.user_id)
             state.rebuilding = False
