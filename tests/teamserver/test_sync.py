@@ -15,6 +15,7 @@ from sim_desk.records.codes import PersonStatus, PlaceOfSafety
 from sim_desk.records.incidents import IncidentDetails, S136Details
 from sim_desk.records.model import Person
 from sim_desk.records.people import ConsentDetails
+from sim_desk.records.read_models import outcome_data
 from tests.teamserver.conftest import World, build_world
 from tests.teamserver.laptops import Laptop, edit_person, laptop, person_row, replica
 
@@ -260,3 +261,37 @@ def test_the_same_person_made_on_two_laptops_becomes_a_merge_proposal(synced, fr
     # The queue is not stuck: the next change on either laptop goes through.
     officer.log_contact(one, "after the clash")
     assert officer.sync().pushed == 1
+
+
+def test_an_analysts_replica_holds_figures_and_no_one_who_could_be_named(synced, laptops):
+    officer, person = synced["officer"], synced["person"]
+    edit_person(
+        officer,
+        person,
+        date_of_birth=date(1990, 3, 14),
+        police_reference="MPS-CANARY-1",
+        goals="Canarygoal: back to college",
+    )
+    officer.log_contact(person, "Canarynote at the library")
+    with officer.open() as vault:
+        people.change_status(vault, person, PersonStatus.ACTIVE, on=date(2026, 2, 1))
+    officer.sync()
+    analyst = laptops("analyst")
+    analyst.sync()
+    row = person_row(analyst, person)
+    assert row is not None
+    assert (row["given_name"], row["family_name"], row["nhs_number"]) == ("", "", None)
+    assert (row["police_reference"], row["goals"]) == (None, None)
+    assert row["date_of_birth"] == date(1990, 7, 1)  # the middle of the year, not the day
+    assert (row["status"], row["enrolled_on"]) == ("active", date(2026, 2, 1))
+    held = replica(analyst)
+    assert len(held["contacts"]) == 1
+    assert all(
+        values.count("Canarynote at the library") == 0 for values in held["contacts"].values()
+    )
+    text = repr(held)
+    for canary in ("Aisha", "9434765870", "MPS-CANARY-1", "Canary", "1990-03-14", "14)"):
+        assert canary not in text, canary
+    with analyst.open() as vault:
+        cohort = outcome_data.cohort_outcomes(vault)
+    assert cohort is not None

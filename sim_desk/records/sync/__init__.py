@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from sim_desk.records.codes import Role
 from sim_desk.records.errors import ValidationError
 from sim_desk.records.model import (
     SyncChangedElsewhere,
@@ -221,7 +222,10 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         if state is None:
             raise ValidationError("This vault does not sync yet: start a sync first.")
         applier = Applier(
-            session, now=now, rebuilding_for=vault.actor.user_id if state.rebuilding else None
+            session,
+            now=now,
+            rebuilding_for=vault.actor.user_id if state.rebuilding else None,
+            fill_blanks=vault.actor.role is Role.ANALYST,
         )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))

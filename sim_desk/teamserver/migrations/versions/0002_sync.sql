@@ -117,7 +117,8 @@ CREATE POLICY caseload_dedup_sharing ON sim.caseload FOR UPDATE TO @p@_dedup
 
 SET ROLE @p@_dedup;
 
--- The person's latest consents row that is not deleted (by recorded_on, then clock) decides:
+-- The person's latest consents row that is not deleted (by recorded_on, a withdrawal first,
+-- then clock) decides:
 -- sharing = information_sharing is true, not withdrawn, and taking_part is not false.
 -- No consents row: sharing (the pair's officer referred them).
 CREATE FUNCTION sim.note_police_sharing(person uuid) RETURNS void
@@ -132,7 +133,12 @@ BEGIN
     SELECT r.payload INTO latest
     FROM sim.rows r
     WHERE r.table_name = 'consents' AND r.person_id = person AND NOT r.deleted
+    -- As the laptops order them (records.people.consent.latest_consent_first): the latest by
+    -- date; on the same date a withdrawal first; then the last written.
     ORDER BY (r.payload ->> 'recorded_on') COLLATE "C" DESC NULLS LAST,
+             (coalesce(jsonb_typeof(r.payload -> 'withdrawn_on'), 'null') <> 'null'
+              OR r.payload -> 'information_sharing' = 'false'::jsonb
+              OR r.payload -> 'taking_part' = 'false'::jsonb) DESC,
              (SELECT max(c.value COLLATE "C") FROM jsonb_each_text(r.clocks) c) DESC NULLS LAST
     LIMIT 1;
     sharing := NOT FOUND OR (
@@ -175,8 +181,53 @@ CREATE POLICY device_team_rows_own ON sim.device_team_rows FOR ALL TO @p@_owner
 DROP POLICY caseload_read ON sim.caseload;
 CREATE POLICY caseload_read ON sim.caseload FOR SELECT TO @p@_owner USING (
     (SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead())
+    OR (SELECT sim.caller_role()) = 'analyst'
     OR (pair_id = ANY ((SELECT sim.caller_pairs())::uuid[])
         AND (police_sharing OR (SELECT sim.caller_role()) IS DISTINCT FROM 'officer')));
+
+-- What an analyst's replica holds of each table: enough for cohort figures and exports, and no
+-- name, NHS number, police reference, birth date or free text (DESIGN §11). A table with no
+-- fields listed is not sent to analysts at all; a field not listed never is.
+ALTER TABLE sim.record_tables ADD COLUMN analyst_fields text[] NOT NULL DEFAULT '{}';
+UPDATE sim.record_tables SET analyst_fields = CASE table_name
+    WHEN 'pairs' THEN '{name,officer_id,clinician_id,active,created_at,updated_at}'
+    WHEN 'people' THEN '{date_of_birth,ethnic_category,gender,borough,status,referred_on,'
+        'enrolled_on,closed_on,exit_reason,pair_id,interpreter_needed,created_at,updated_at}'
+    WHEN 'person_status_changes' THEN '{person_id,from_status,to_status,changed_on,exit_reason,'
+        'created_at,updated_at}'
+    WHEN 'consents' THEN '{person_id,taking_part,information_sharing,scope,lawful_basis,'
+        'recorded_on,withdrawn_on,created_at,updated_at}'
+    WHEN 'contacts' THEN '{person_id,started_at,duration_minutes,mechanism,attendance,'
+        'staff_present,planned_visit_id,created_at,updated_at}'
+    WHEN 'visit_plans' THEN '{person_id,frequency,first_visit_at,end_on,occurrences,'
+        'duration_minutes,mechanism,active,created_at,updated_at}'
+    WHEN 'planned_visits' THEN '{person_id,plan_id,due_at,status,rescheduled_to_id,created_at,'
+        'updated_at}'
+    WHEN 'incidents' THEN '{person_id,occurred_at,incident_type,source,custody,ended_on,'
+        'legal_action,created_at,updated_at}'
+    WHEN 's136_episodes' THEN '{incident_id,detained_at,health_professional_consulted,'
+        'conveyance,arrived_at,extension_hours,outcome,created_at,updated_at}'
+    WHEN 'places_of_safety' THEN '{episode_id,sequence,place,arrived_at,created_at,updated_at}'
+    WHEN 'baseline_counts' THEN '{person_id,incident_type,period_start,period_end,count,source,'
+        'created_at,updated_at}'
+    ELSE '{}' END::text[];
+
+-- A row as an analyst's replica receives it: only the listed fields, and a birth date as the
+-- middle of its year (ages come out at most a year out; the date itself never leaves).
+CREATE FUNCTION sim._for_analyst(table_name text, payload jsonb) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, sim, pg_temp AS $$
+    SELECT CASE WHEN payload IS NULL OR jsonb_typeof(payload) <> 'object' THEN payload ELSE
+        coalesce((
+            SELECT jsonb_object_agg(k.key, CASE
+                WHEN k.key = 'date_of_birth' AND jsonb_typeof(k.value) = 'string'
+                     AND (k.value #>> '{}') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+                THEN to_jsonb(substr(k.value #>> '{}', 1, 4) || '-07-01')
+                ELSE k.value END)
+            FROM jsonb_each(payload) k
+            WHERE k.key = ANY ((SELECT s.analyst_fields FROM sim.record_tables s
+                                WHERE s.table_name = _for_analyst.table_name)::text[])),
+            '{}'::jsonb) END
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- The API, revised. Definer functions of the owner; row-level security applies inside them.
@@ -602,6 +653,7 @@ DECLARE
     me_device uuid := sim._require_device();
     me_clinical boolean := sim.caller_is_clinical();
     me_lead boolean := sim.caller_is_lead();
+    me_analyst boolean := sim.caller_role() = 'analyst';
     page integer := least(greatest(coalesce(max_changes, 500), 1), 1000);
     after bigint := greatest(coalesce(after_seq, 0), 0);
     t sim.team;
@@ -661,7 +713,11 @@ BEGIN
     SELECT coalesce(jsonb_agg(
                jsonb_build_object(
                    'table', r.table_name, 'row_id', r.row_id, 'person_id', r.person_id,
-                   'payload', r.payload, 'clocks', r.clocks, 'deleted', r.deleted)
+                   'payload', CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.payload)
+                                   ELSE r.payload END,
+                   'clocks', CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.clocks)
+                                  ELSE r.clocks END,
+                   'deleted', r.deleted)
                || CASE WHEN cf.clinical IS NOT NULL
                        THEN jsonb_build_object('clinical', cf.clinical) ELSE '{}'::jsonb END
                ORDER BY dep.depth, r.row_id), '[]'::jsonb)
@@ -670,7 +726,10 @@ BEGIN
     LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
     LEFT JOIN (SELECT c.row_id, c.clinical FROM sim._clinical_of(fresh, NULL) c
                WHERE me_clinical) cf ON cf.row_id = r.row_id
-    WHERE r.row_id = ANY (fresh_team) OR r.person_id = ANY (fresh);
+    WHERE (r.row_id = ANY (fresh_team) OR r.person_id = ANY (fresh))
+      AND (NOT me_analyst OR EXISTS (SELECT 1 FROM sim.record_tables s
+                                      WHERE s.table_name = r.table_name
+                                        AND s.analyst_fields <> '{}'));
 
     IF after = 0 THEN
         v_cursor := t.last_seq;  -- the snapshot covers every change up to here
@@ -692,7 +751,9 @@ BEGIN
                    'seq', v.seq, 'change_id', v.change_id, 'table', v.table_name,
                    'row_id', v.row_id, 'person_id', v.person_id, 'op', v.op, 'hlc', v.hlc,
                    'clock', v.clock, 'author', v.author, 'device', v.device_id,
-                   'payload', v.payload, 'base', v.base)
+                   'payload', CASE WHEN me_analyst THEN sim._for_analyst(v.table_name, v.payload)
+                                   ELSE v.payload END,
+                   'base', CASE WHEN me_analyst THEN NULL ELSE v.base END)
                    || CASE WHEN me_clinical THEN coalesce((
                           SELECT jsonb_build_object('clinical', jsonb_object_agg(cc.field,
                               jsonb_build_object(
@@ -701,7 +762,10 @@ BEGIN
                           FROM sim.clinical_changes cc WHERE cc.seq = v.seq
                           HAVING count(*) > 0), '{}'::jsonb)
                       ELSE '{}'::jsonb END
-                   ORDER BY v.seq), '[]'::jsonb),
+                   ORDER BY v.seq) FILTER (WHERE NOT me_analyst OR EXISTS (
+                       SELECT 1 FROM sim.record_tables s
+                       WHERE s.table_name = v.table_name AND s.analyst_fields <> '{}')),
+                   '[]'::jsonb),
                count(*), max(v.seq)
         INTO v_changes, v_count, v_last
         FROM page_rows v;
@@ -797,6 +861,7 @@ ROWS 100000 AS $$
 DECLARE
     me_device uuid := sim._require_device();
     me_clinical boolean := sim.caller_is_clinical();
+    me_analyst boolean := sim.caller_role() = 'analyst';
 BEGIN
     PERFORM sim._require_one_snapshot();
     INSERT INTO sim.device_people (device_id, person_id)
@@ -808,14 +873,21 @@ BEGIN
     WHERE s.scope = 'team'
     ON CONFLICT DO NOTHING;
     RETURN QUERY
-    SELECT r.table_name, r.row_id, r.person_id, r.payload, r.clocks, r.deleted, cf.clinical
+    SELECT r.table_name, r.row_id, r.person_id,
+           CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.payload) ELSE r.payload END,
+           CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.clocks) ELSE r.clocks END,
+           r.deleted, cf.clinical
     FROM sim.rows r
     LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
     LEFT JOIN (SELECT c.row_id, c.clinical FROM sim._clinical_of(NULL, NULL) c
                WHERE me_clinical) cf ON cf.row_id = r.row_id
-    WHERE r.row_id IN (SELECT d.row_id FROM sim.device_team_rows d WHERE d.device_id = me_device)
-       OR r.person_id IN (SELECT dp.person_id FROM sim.device_people dp
-                          WHERE dp.device_id = me_device)
+    WHERE (r.row_id IN (SELECT d.row_id FROM sim.device_team_rows d
+                        WHERE d.device_id = me_device)
+           OR r.person_id IN (SELECT dp.person_id FROM sim.device_people dp
+                              WHERE dp.device_id = me_device))
+      AND (NOT me_analyst OR EXISTS (SELECT 1 FROM sim.record_tables s
+                                      WHERE s.table_name = r.table_name
+                                        AND s.analyst_fields <> '{}'))
     ORDER BY dep.depth, r.row_id;
 END
 $$;
