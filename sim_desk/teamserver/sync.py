@@ -64,7 +64,15 @@ def check_compatible(hello: dict[str, Any]) -> None:
 
 def sync_now(vault: UnlockedVault, *, page_size: int = 1000) -> SyncReport:
     """One full sync of the signed-in user's replica. Raises NotJoined, ServerUnreachable,
-    IncompatibleServer; a laptop clock far ahead still pulls, then raises ClockWrong."""
+    IncompatibleServer; a laptop clock far ahead still pulls, then raises ClockWrong. A server
+    restored or failed over in the middle is synced with again from the start, once."""
+    try:
+        return _sync_once(vault, page_size)
+    except sync.ServerChanged:
+        return _sync_once(vault, page_size)
+
+
+def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
     credential = device.device_credential(vault)
     if credential is None or not credential.is_active:
         raise NotJoined(

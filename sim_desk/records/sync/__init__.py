@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import ValidationError
+from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.model import (
     SyncChangedElsewhere,
     SyncMergeProposal,
@@ -38,6 +38,10 @@ PROTOCOL = 2
 STARTED = "sync.started"
 PULLED = "sync.pulled"
 NEW_INCARNATION = "sync.server_restored"
+
+
+class ServerChanged(SimDeskError):
+    """The server's incarnation changed while a sync was running."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,18 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         state = sync_state(session)
         if state is None:
             raise ValidationError("This vault does not sync yet: start a sync first.")
+        theirs = answer.get("incarnation")
+        if (
+            theirs is not None
+            and state.incarnation is not None
+            and str(theirs) != state.incarnation
+        ):
+            # Restored or failed over since this sync began: nothing of this answer is applied;
+            # the next begin() sees the new incarnation and sends again what it may have lost.
+            raise ServerChanged(
+                "The team server was restored or failed over during this sync. Sync again: this"
+                " laptop then sends it everything it may have lost."
+            )
         applier = Applier(
             session,
             now=now,
@@ -263,8 +279,6 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         state.hlc = max(state.hlc, min(highest, clock.physical(now) + (clock.MAX_AHEAD_MS << 16)))
         state.cursor = cursor
         state.last_pull_at = now
-        if answer.get("incarnation") is not None:
-            state.incarnation = str(answer["incarnation"])
         applied = applier.applied
         if applied.rows or applied.removed_people:
             vault.audit(
@@ -385,6 +399,7 @@ __all__ = [
     "Applied",
     "Begun",
     "ChangedElsewhere",
+    "ServerChanged",
     "SyncStatus",
     "apply_pull",
     "attach",
