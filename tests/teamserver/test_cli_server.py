@@ -9,6 +9,7 @@ import pytest
 
 from sim_desk import cli
 from sim_desk.records.team import device, users
+from sim_desk.teamserver.invitations import Invitation
 from tests.conftest import PASSPHRASES
 
 
@@ -136,6 +137,29 @@ def test_init_invite_join_status_and_revoke_from_the_command_line(
     )
     assert code == 0, err
     assert "user officer" in out and str(credential.device_id) in out
+
+    # A clinician invited from the lead's vault is invited as the vault knows them: with the
+    # clinical key (forgetting --clinical must not leave them without clinical notes).
+    cleo = tmp_path / "cleo.siminvite"
+    code, _out, err = run(
+        capsys,
+        "server",
+        "invite",
+        *vault,
+        "--user",
+        "lead",
+        "--invite",
+        "clinician",
+        "--role",
+        "clinician",
+        "--out",
+        str(cleo),
+        passphrase=PASSPHRASES["lead"],
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0, err
+    invited = Invitation.read(cleo)
+    assert invited.clinical and invited.role == "clinician"
 
     code, out, err = run(capsys, "server", "status", *admin, monkeypatch=monkeypatch)
     assert code == 0, err
