@@ -73,8 +73,7 @@ def cmd_users(args: argparse.Namespace) -> int:
                 gone = "" if user.active else " [removed]"
                 ident = f"{user.id}  " if args.ids else ""
                 print(
-                    f"{ident}{user.username:16} {user.role.label}{flags}{gone}"
-                    f"  {user.display_name}"
+                    f"{ident}{user.username:16} {user.role.label}{flags}{gone}  {user.display_name}"
                 )
         elif args.users_command == "add":
             secret = read_secret(
