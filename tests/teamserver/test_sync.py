@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -295,3 +296,22 @@ def test_an_analysts_replica_holds_figures_and_no_one_who_could_be_named(synced,
     with analyst.open() as vault:
         cohort = outcome_data.cohort_outcomes(vault)
     assert cohort is not None
+
+
+def test_an_officer_amending_a_contact_leaves_the_clinical_note_as_it_is(synced):
+    """The officer's replica never receives the note: its amendment must not say "emptied"."""
+    officer, clinician, person = synced["officer"], synced["clinician"], synced["person"]
+    contact = clinician.log_contact(person, "Met at the café", clinical="Low mood; safe")
+    clinician.sync()
+    officer.sync()
+    with officer.open() as vault:
+        details = contacts.contact_details(vault, contact)
+        contacts.amend_contact(
+            vault, contact, dataclasses.replace(details, shared_note="Met at the café, 40 min")
+        )
+    report = officer.sync()
+    assert (report.pushed, report.refused) == (2, 0)  # the contact and its revision
+    clinician.sync()
+    with clinician.open() as vault:
+        assert contacts.read_clinical_note(vault, contact) == "Low mood; safe"
+        assert contacts.list_contacts(vault, person)[0].shared_note == "Met at the café, 40 min"
