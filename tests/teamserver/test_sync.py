@@ -197,7 +197,15 @@ def test_a_person_moved_between_pairs_leaves_one_pair_and_reaches_the_other(sync
     report = synced["officer"].sync()
     assert report.removed_people == 1
     assert person_row(synced["officer"], person) is None
-    assert synced["officer"].status().waiting == 0  # the contact: refused, then erased
+    assert synced["officer"].status().waiting == 0  # the contact: refused, then erased here,
+    # and kept on the server for the lead: nothing written is lost.
+    with fresh_world.db.admin_connect() as admin:
+        kept = admin.execute(
+            "SELECT code, change -> 'payload' ->> 'shared_note' FROM sim.refused_changes"
+        ).fetchall()
+    assert kept == [("not_permitted", "written before the move reached us")]
+    lead.sync()
+    assert lead.status().refused_for_review == 1
     synced["clinician"].sync()
     assert person_row(synced["clinician"], person) is None
     for name in ("officer2", "clinician2"):

@@ -62,6 +62,8 @@ class SyncStatus:
     changed_elsewhere: int
     held: int
     merge_proposals: int
+    #: Team leads: changes the server refused from any laptop, kept there for review.
+    refused_for_review: int
     last_push_at: datetime | None
     last_pull_at: datetime | None
     last_error: str | None
@@ -87,6 +89,7 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
                 cursor=0,
                 hlc=0,
                 rebuilding=False,
+                refused_for_review=0,
                 incarnation=incarnation,
             )
             session.add(state)
@@ -279,6 +282,8 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         state.hlc = max(state.hlc, min(highest, clock.physical(now) + (clock.MAX_AHEAD_MS << 16)))
         state.cursor = cursor
         state.last_pull_at = now
+        if answer.get("refused_for_review") is not None:
+            state.refused_for_review = int(answer["refused_for_review"])
         applied = applier.applied
         if applied.rows or applied.removed_people:
             vault.audit(
@@ -388,6 +393,7 @@ def status(vault: UnlockedVault) -> SyncStatus:
             changed_elsewhere=int(unseen),
             held=int(held),
             merge_proposals=int(proposals),
+            refused_for_review=state.refused_for_review if state else 0,
             last_push_at=state.last_push_at if state else None,
             last_pull_at=state.last_pull_at if state else None,
             last_error=state.last_error if state else None,

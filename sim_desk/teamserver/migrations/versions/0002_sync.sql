@@ -608,6 +608,31 @@ END
 $$;
 
 -- Push: as 0001, answering with the computed incarnation.
+-- A change the server refused (not permitted, invalid, an unknown table) is kept here for the
+-- team leads, so that nothing a laptop wrote is lost even when the laptop then erases it (an
+-- officer who wrote about a person offline while a lead moved them to another pair). The laptop
+-- is told only "refused", as before: nothing about other caseloads.
+CREATE TABLE sim.refused_changes (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    device_id uuid NOT NULL REFERENCES sim.devices (id),
+    author uuid NOT NULL REFERENCES sim.users (id),
+    change_id uuid,
+    code text NOT NULL,
+    change jsonb NOT NULL,
+    refused_at timestamptz NOT NULL DEFAULT now(),
+    reviewed_at timestamptz,
+    UNIQUE (device_id, change_id)
+);
+ALTER TABLE sim.refused_changes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sim.refused_changes FORCE ROW LEVEL SECURITY;
+CREATE POLICY refused_changes_read ON sim.refused_changes FOR SELECT TO @p@_owner USING (
+    (SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead()));
+CREATE POLICY refused_changes_keep ON sim.refused_changes FOR INSERT TO @p@_owner
+    WITH CHECK (device_id = (SELECT sim.caller_device()) AND author = (SELECT sim.caller_user()));
+CREATE POLICY refused_changes_review ON sim.refused_changes FOR UPDATE TO @p@_owner
+    USING ((SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead()))
+    WITH CHECK ((SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead()));
+
 CREATE OR REPLACE FUNCTION sim.push(changes jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, sim, pg_temp SET lock_timeout = '5s' AS $$
@@ -620,6 +645,7 @@ DECLARE
     team_row sim.team;
     results jsonb := '[]';
     change jsonb;
+    answer jsonb;
 BEGIN
     IF jsonb_typeof(changes) IS DISTINCT FROM 'array' OR jsonb_array_length(changes) > 500
        OR pg_column_size(changes) > 16777216 THEN
@@ -633,8 +659,21 @@ BEGIN
     END IF;
     UPDATE sim.devices SET last_seen = now() WHERE id = me_device;
     FOR change IN SELECT value FROM jsonb_array_elements(changes) LOOP
-        results := results || jsonb_build_array(sim._apply_change(
-            change, me_device, me_user, me_role, me_clinical, me_lead, team_row));
+        answer := sim._apply_change(
+            change, me_device, me_user, me_role, me_clinical, me_lead, team_row);
+        results := results || jsonb_build_array(answer);
+        IF answer ->> 'code' IN ('not_permitted', 'invalid', 'unknown_table')
+           AND octet_length(change::text) <= 262144 THEN
+            BEGIN
+                INSERT INTO sim.refused_changes (device_id, author, change_id, code, change)
+                VALUES (me_device, me_user, nullif(answer ->> 'change_id', '')::uuid,
+                        answer ->> 'code', change);
+            EXCEPTION
+                -- (ON CONFLICT would need the leads-only read policy to pass)
+                WHEN unique_violation THEN NULL;  -- sent and refused before: kept once
+                WHEN data_exception THEN NULL;  -- not even an id to keep it by
+            END;
+        END IF;
     END LOOP;
     RETURN jsonb_build_object(
         'status', 'done', 'incarnation', sim._incarnation(), 'protocol', 2, 'results', results);
@@ -782,6 +821,8 @@ BEGIN
         'removed', to_jsonb(gone),
         'snapshots', v_snapshots,
         'changes', v_changes,
+        'refused_for_review', CASE WHEN me_lead THEN (
+            SELECT count(*) FROM sim.refused_changes x WHERE x.reviewed_at IS NULL) ELSE 0 END,
         'merge_proposals', CASE WHEN me_lead THEN coalesce((
             SELECT jsonb_agg(jsonb_build_object(
                 'id', m.id, 'person_id', m.person_id, 'other_person_id', m.other_person_id,
