@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import people
-from sim_desk.records.model import Contact, Person
+from sim_desk.records import people, sync
+from sim_desk.records.model import Contact, Person, SyncOutboxEntry, SyncRow
 from sim_desk.records.vault.verify import verify_vault
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.errors import ServerUnreachable
@@ -419,3 +419,95 @@ def test_a_laptop_killed_once_the_server_answered_its_pull_still_gets_who_came_a
     officer.sync()
     assert person_row(officer, leaving) is None
     assert person_row(officer, arriving) == person_row(lead, arriving)
+
+
+# -- 2. the server stopped in the middle of a sync ---------------------------------------------
+
+
+def local_sync_state(machine: Laptop) -> tuple[int, dict[uuid.UUID, str], dict[uuid.UUID, Any]]:
+    """(cursor, outbox entry -> state, row -> clocks): what a sync step changes here."""
+    with machine.open() as vault, vault.read() as session:
+        entries = dict(session.execute(select(SyncOutboxEntry.id, SyncOutboxEntry.state)).all())
+        clocks = dict(session.execute(select(SyncRow.id, SyncRow.clocks)).all())
+        return sync.cursor(vault), entries, clocks
+
+
+def test_the_server_stopped_mid_sync_loses_nothing_and_the_next_sync_completes(
+    world, tmp_path, monkeypatch
+):
+    """Stopped (a fast shutdown, which ends every session) as a push is sent, between the push
+    and the pull, and while the laptop applies a pull; each time the sync says what to do,
+    nothing half-done is kept here, and once the server is back the next sync completes."""
+    cluster = world.db.cluster
+    officer, clinician = laptop(world, "officer", tmp_path), laptop(world, "clinician", tmp_path)
+    sync_all(officer, clinician, rounds=1)
+    who = officer.add_person("Stopped", world.pair_a)
+    officer.log_contact(who, "before the stop")
+    real_push, real_pull, real_apply = protocol.push, protocol.pull, sync.apply_pull
+    figures: Counter[str] = Counter()
+
+    def stop_then(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            cluster.stop()
+            figures["stops"] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    # 1. As the push goes: nothing was taken, so nothing changed here.
+    before = local_sync_state(officer)
+    assert officer.status().waiting == 3
+    with monkeypatch.context() as patch:
+        patch.setattr(protocol, "push", stop_then(real_push))
+        with pytest.raises(ServerUnreachable, match="connection to the team server was lost"):
+            officer.sync()
+    assert local_sync_state(officer) == before
+    # While it is down: a sync says so in words a person can act on; work carries on.
+    with pytest.raises(ServerUnreachable) as down:
+        officer.sync()
+    assert "could not be reached" in str(down.value) and "try again" in str(down.value)
+    assert PASSPHRASES["officer"] not in str(down.value)
+    assert world.devices["officer"].secret not in str(down.value)
+    officer.log_contact(who, "while the server was down")
+    cluster.start_again()
+    assert who not in faults.server_rows(world.db)  # nothing of it was taken
+
+    # 2. Between the push (taken) and the pull: the push is noted, nothing pulled.
+    with monkeypatch.context() as patch:
+        patch.setattr(protocol, "pull", stop_then(real_pull))
+        with pytest.raises(ServerUnreachable, match="try again"):
+            officer.sync()
+    cursor, entries, _clocks = local_sync_state(officer)
+    assert cursor == before[0]
+    assert sorted(entries.values()) == ["pushed"] * 4
+    cluster.start_again()
+
+    # 3. While this laptop applies a pull: applied here in one transaction (the server's
+    # record of it is not committed), which the next pull neither undoes nor doubles.
+    clinician.sync()
+    clinician.log_contact(who, "from the clinician")
+    clinician.sync()
+    with monkeypatch.context() as patch:
+        patch.setattr(sync, "apply_pull", stop_then(real_apply))
+        with pytest.raises(ServerUnreachable, match="try again"):
+            officer.sync()
+    cursor, entries, _clocks = local_sync_state(officer)
+    assert cursor > before[0] and entries == {}
+    cluster.start_again()
+
+    report = officer.sync()
+    assert report.duplicates == 0 and report.pushed == 0
+    clinician.sync()
+    with officer.open() as vault, vault.read() as session:
+        notes = Counter(
+            session.execute(select(Contact.shared_note).where(Contact.person_id == who)).scalars()
+        )
+    assert notes == Counter(
+        {
+            "before the stop": 1,
+            "while the server was down": 1,
+            "from the clinician": 1,
+        }
+    )
+    assert check_everywhere(world, officer, "Testperson", clinician) >= 4
+    assert figures["stops"] == 3
