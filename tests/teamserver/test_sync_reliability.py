@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from sim_desk.records import people, sync
+from sim_desk.records import contacts, people, sync
 from sim_desk.records.model import Contact, Person, SyncOutboxEntry, SyncRow
 from sim_desk.records.vault.verify import verify_vault
 from sim_desk.teamserver import protocol
@@ -511,3 +511,88 @@ def test_the_server_stopped_mid_sync_loses_nothing_and_the_next_sync_completes(
     )
     assert check_everywhere(world, officer, "Testperson", clinician) >= 4
     assert figures["stops"] == 3
+
+
+# -- 3. the server restored from an older pg_dump ----------------------------------------------
+
+
+def test_the_server_restored_from_an_older_dump_gets_back_everything_the_laptops_hold(
+    world, tmp_path
+):
+    """Laptops sync; the team database is dumped; two laptops make and sync more (new people
+    and rows, later values over earlier ones, a clinical note), one more change waits on a
+    laptop; the database is replaced by the dump. After the laptops sync, the server holds every
+    row, value, clock and clinical note it held before the restore, and so does each laptop.
+    (The module's other tests find a restored server as any laptop would: it is the same
+    team on a new incarnation.)"""
+    officer, clinician, lead = (
+        laptop(world, n, tmp_path) for n in ("officer", "clinician", "lead")
+    )
+    sync_all(officer, clinician, lead, rounds=1)
+    at_start = faults.last_seq(world.db)
+    # Before the dump.
+    first = officer.add_person("First", world.pair_a)
+    officer.log_contact(first, "before the dump")
+    edit_person(officer, first, preferred_name="Earlier", first_language="English")
+    sync_all(officer, clinician, rounds=1)
+    clinician.log_contact(first, "clinician before the dump", "clinical before the dump")
+    sync_all(clinician, officer, lead, rounds=1)
+    at_dump = faults.last_seq(world.db)
+    faults.dump(world.db, tmp_path / "team.dump")
+    # After the dump, synced everywhere: new people and rows, later values over earlier ones.
+    second = officer.add_person("Second", world.pair_a)
+    officer.log_contact(second, "after the dump")
+    edit_person(officer, first, preferred_name="Later")
+    late_note = clinician.log_contact(first, "clinician after the dump", "clinical after the dump")
+    edit_person(clinician, first, first_language="Somali")
+    sync_all(officer, clinician, lead, officer, rounds=1)
+    before_restore = faults.last_seq(world.db)
+    expected, notes = faults.server_state(world.db), faults.server_clinical(world.db)
+    # And one change still waiting on a laptop when the server goes back.
+    waiting = officer.log_contact(second, "waiting during the restore")
+
+    faults.restore(world.db, tmp_path / "team.dump")
+    faults.durable_commits(world.db)  # a database setting: not in the dump
+    assert faults.last_seq(world.db) == at_dump
+    reports = {}
+    for machine in (officer, clinician, lead):
+        reports[machine.name] = machine.sync()
+        assert reports[machine.name].server_restored, machine.name
+    sync_all(officer, clinician, lead, rounds=1)
+
+    after = faults.server_state(world.db)
+    lost = {
+        row: (table, payload)
+        for row, (table, payload, clocks, deleted) in expected.items()
+        if after.get(row) is None or after[row][1:] != (payload, clocks, deleted)
+    }
+    assert lost == {}
+    assert faults.server_clinical(world.db) == notes
+    server = faults.server_rows(world.db)
+    assert waiting in server
+    for machine in (officer, clinician, lead):
+        status = machine.status()
+        assert (status.waiting, status.sent_not_seen_back, status.refused) == (0, 0, 0), (
+            machine.name,
+            status,
+        )
+        assert faults.differences(faults.held_rows(machine), server) == [], machine.name
+    row = person_row(lead, first)
+    assert row is not None and (row["preferred_name"], row["first_language"]) == (
+        "Later",
+        "Somali",
+    )
+    # A clinician's new laptop gets the clinical note written after the dump from the server.
+    fresh = laptop(world, "clinician", tmp_path)
+    fresh.sync()
+    with fresh.open() as vault:
+        assert contacts.read_clinical_note(vault, late_note) == "clinical after the dump"
+    figures = {
+        "changes before the dump": at_dump - at_start,
+        "changes after the dump": before_restore - at_dump,
+        "sent again": sum(r.pushed for r in reports.values()) - 1,  # less the waiting one
+        "answered duplicate": sum(r.duplicates for r in reports.values()),
+        "rows compared": len(expected),
+    }
+    print(figures)
+    assert figures["sent again"] == figures["changes after the dump"]

@@ -101,6 +101,10 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
             )
             vault.audit(session, NEW_INCARNATION, "device", device_id, earlier_cursor=state.cursor)
             state.cursor = 0
+            # The fresh snapshot is checked against this replica (rebuild.py): what the
+            # server lost is queued again.
+            state.rebuilding = True
+            rebuild.start(session)
         state.incarnation = incarnation
         return Begun(False, 0, restored, state.cursor)
 
