@@ -22,7 +22,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,13 @@ from sim_desk.records import contacts, people, sync
 from sim_desk.records.model import Contact, Person, SyncOutboxEntry, SyncRow
 from sim_desk.records.vault.verify import verify_vault
 from sim_desk.teamserver import protocol
-from sim_desk.teamserver.errors import ServerUnreachable
+from sim_desk.teamserver.errors import ClockWrong, ServerUnreachable
 from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.reliability.helpers import Workers
 from tests.teamserver import faults
 from tests.teamserver.conftest import World, build_world
 from tests.teamserver.faults import HOW, BackendKill
-from tests.teamserver.laptops import Laptop, edit_person, laptop, person_row
+from tests.teamserver.laptops import Laptop, LaptopClock, edit_person, laptop, person_row
 from tests.teamserver.sync_child import FAMILY, KILL_POINTS
 
 #: What the laptops write where a test can count it: r<seed>x<run>-<round> (the laptop
@@ -596,3 +596,78 @@ def test_the_server_restored_from_an_older_dump_gets_back_everything_the_laptops
     }
     print(figures)
     assert figures["sent again"] == figures["changes after the dump"]
+
+
+# -- 4. laptop clocks ---------------------------------------------------------------------------
+
+
+def test_laptop_clocks_an_hour_apart_lose_nothing_and_a_later_edit_wins(world, tmp_path):
+    behind = laptop(world, "officer", tmp_path)
+    behind.clock = LaptopClock(at=FIXED_NOW - timedelta(hours=1))
+    other = laptop(world, "clinician", tmp_path)
+    sync_all(behind, other, rounds=1)
+    who = other.add_person("Hour", world.pair_a)
+    other.sync()
+    behind.sync()
+    # Offline on both: different fields, and a contact each.
+    edit_person(behind, who, first_language="Welsh")
+    behind.log_contact(who, "an hour behind")
+    edit_person(other, who, preferred_name="Ahead")
+    other.log_contact(who, "on time")
+    sync_all(behind, other)
+    for machine in (behind, other):
+        row = person_row(machine, who)
+        assert row is not None and (row["first_language"], row["preferred_name"]) == (
+            "Welsh",
+            "Ahead",
+        ), machine.name
+    # The laptop an hour behind has seen "Ahead" (clocked an hour later than its own clock);
+    # what it writes now is later, and wins.
+    edit_person(behind, who, preferred_name="After seeing it")
+    sync_all(behind, other)
+    for machine in (behind, other):
+        row = person_row(machine, who)
+        assert row is not None and row["preferred_name"] == "After seeing it", machine.name
+    assert faults.server_rows(world.db)[who][1]["preferred_name"] == "After seeing it"
+    assert check_everywhere(world, behind, "Testperson", other) >= 3
+
+
+def test_a_laptop_set_to_2099_keeps_its_changes_until_its_clock_is_right(world, tmp_path):
+    future = laptop(world, "officer", tmp_path)
+    other = laptop(world, "clinician", tmp_path)
+    sync_all(future, other, rounds=1)
+    who = other.add_person("Future", world.pair_a)
+    other.sync()
+    future.sync()
+    right = future.clock.at
+    future.clock.at = datetime(2099, 1, 1, 9, 0, tzinfo=UTC)
+    future.log_contact(who, "written in 2099")
+    edit_person(future, who, preferred_name="Ninety-nine")
+    other.log_contact(who, "written meanwhile")
+    other.sync()
+    seq = faults.last_seq(world.db)
+    with pytest.raises(ClockWrong) as wrong:
+        future.sync()
+    message = str(wrong.value)
+    assert "ahead of the team server's" in message and "Set the laptop's date and time" in message
+    assert "Nothing is lost" in message
+    assert faults.last_seq(world.db) == seq  # nothing of it taken
+    status = future.status()
+    assert status.waiting == 2 and status.last_error == message
+    with future.open() as vault:  # pulling still works
+        notes = {c.shared_note for c in contacts.list_contacts(vault, who)}
+    assert "written meanwhile" in notes
+    # The clock is set right: the changes go, stamped again, and are taken.
+    future.clock.at = right + timedelta(minutes=5)
+    report = future.sync()
+    assert (report.restamped, report.pushed, report.refused) == (2, 2, 0)
+    assert future.status().waiting == 0 and future.status().last_error is None
+    other.sync()
+    row = person_row(other, who)
+    assert row is not None and row["preferred_name"] == "Ninety-nine"
+    with other.open() as vault:
+        notes = {c.shared_note for c in contacts.list_contacts(vault, who)}
+    assert "written in 2099" in notes
+    with world.db.admin_connect(autocommit=True) as admin:
+        latest = admin.execute("SELECT max(hlc) FROM sim.changes").fetchone()
+    assert latest is not None and latest[0] >> 16 < int(time.time() * 1000) + 5 * 60 * 1000

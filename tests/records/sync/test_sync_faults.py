@@ -5,12 +5,15 @@ backup. Pulls are built by hand, as in test_outbox_and_merge.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from sim_desk.records import contacts, people, sync
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.sync import clock
+from tests.conftest import FIXED_NOW
 from tests.records.sync.test_outbox_and_merge import (
     AT,
     DEVICE,
@@ -21,6 +24,18 @@ from tests.records.sync.test_outbox_and_merge import (
     row_of,
     start_syncing,
 )
+
+
+def test_a_laptop_behind_orders_its_next_change_after_what_it_pulled(officer, team):
+    """This laptop's clock is an hour behind the change it pulls; what it writes after is
+    still later (the hybrid logical clock moves past every time it has seen)."""
+    start_syncing(officer)
+    remote = uuid.uuid4()
+    an_hour_ahead = clock.physical(FIXED_NOW + timedelta(hours=1))
+    pull(officer, change("people", remote, person_payload(team.pair_id), an_hour_ahead))
+    details = people.view_person(officer, remote).details
+    people.update_person(officer, remote, dataclasses.replace(details, preferred_name="Later"))
+    assert queued(officer)[-1]["hlc"] > an_hour_ahead
 
 
 def test_a_pulled_change_without_updated_at_leaves_it_as_it_was(officer, team):
