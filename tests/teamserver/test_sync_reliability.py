@@ -33,11 +33,11 @@ from sim_desk.records import contacts, people, sync
 from sim_desk.records.model import Contact, Person, SyncOutboxEntry, SyncRow
 from sim_desk.records.vault.verify import verify_vault
 from sim_desk.teamserver import protocol
-from sim_desk.teamserver.errors import ClockWrong, ServerUnreachable
+from sim_desk.teamserver.errors import ClockWrong, IncompatibleServer, ServerUnreachable
 from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.reliability.helpers import Workers
 from tests.teamserver import faults
-from tests.teamserver.conftest import World, build_world
+from tests.teamserver.conftest import World, build_world, person
 from tests.teamserver.faults import HOW, BackendKill
 from tests.teamserver.laptops import Laptop, LaptopClock, edit_person, laptop, person_row
 from tests.teamserver.sync_child import FAMILY, KILL_POINTS
@@ -671,3 +671,80 @@ def test_a_laptop_set_to_2099_keeps_its_changes_until_its_clock_is_right(world, 
     with world.db.admin_connect(autocommit=True) as admin:
         latest = admin.execute("SELECT max(hlc) FROM sim.changes").fetchone()
     assert latest is not None and latest[0] >> 16 < int(time.time() * 1000) + 5 * 60 * 1000
+
+
+# -- 5. another schema, another protocol --------------------------------------------------------
+
+
+def test_a_field_from_a_newer_schema_is_kept_by_the_server_and_the_laptops(world, tmp_path):
+    officer, lead = laptop(world, "officer", tmp_path), laptop(world, "lead", tmp_path)
+    sync_all(officer, lead, rounds=1)
+    who = officer.add_person("Schema", world.pair_a)
+    officer.sync()
+    # The clinician's laptop runs a newer SIM Desk: its changes carry a field this one lacks.
+    newer = uuid.uuid4()
+    results = world.push(
+        "clinician",
+        protocol.change("people", who, {"preferred_name": "Nu", "favourite_colour": "teal"}),
+        protocol.change(
+            "people",
+            newer,
+            {"id": str(newer), **person(world.pair_a, "Newer", None), "favourite_colour": "red"},
+        ),
+    )
+    assert [r["status"] for r in results] == ["accepted", "accepted"], results
+    assert faults.server_rows(world.db)[who][1]["favourite_colour"] == "teal"
+    for machine in (officer, lead):
+        machine.sync()
+        for row_id, colour in ((who, "teal"), (newer, "red")):
+            with machine.open() as vault, vault.read() as session:
+                shadow = session.get(SyncRow, row_id)
+                assert shadow is not None and shadow.held is not None, machine.name
+                assert shadow.held["why"] == "unknown fields"
+                assert shadow.held["fields"]["favourite_colour"][0] == colour
+        row = person_row(machine, newer)
+        assert row is not None and row["given_name"] == "Newer"
+        assert person_row(machine, who)["preferred_name"] == "Nu"  # type: ignore[index]
+    # Edits here of both rows do not drop the field on the server.
+    edit_person(officer, who, first_language="Tigrinya")
+    edit_person(officer, newer, preferred_name="Older laptop's edit")
+    officer.sync()
+    rows = faults.server_rows(world.db)
+    assert rows[who][1]["favourite_colour"] == "teal"
+    assert rows[who][1]["first_language"] == "Tigrinya"
+    assert rows[newer][1]["favourite_colour"] == "red"
+    assert rows[newer][1]["preferred_name"] == "Older laptop's edit"
+    status = officer.status()
+    assert (status.waiting, status.refused, status.sent_not_seen_back) == (0, 0, 0)
+
+
+def test_an_incompatible_protocol_is_refused_before_anything_is_sent(world, tmp_path, monkeypatch):
+    officer = laptop(world, "officer", tmp_path)
+    officer.sync()
+    who = officer.add_person("Protocol", world.pair_a)
+    seq, before = faults.last_seq(world.db), local_sync_state(officer)
+    # This laptop speaks protocol 3; the server 2.
+    with monkeypatch.context() as patch:
+        patch.setattr(sync, "PROTOCOL", 3)
+        with pytest.raises(IncompatibleServer) as newer_here:
+            officer.sync()
+    assert "the team server needs updating first" in str(newer_here.value)
+    # The server speaks only protocol 3 now.
+    real_hello = protocol.hello
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            protocol, "hello", lambda conn: {**real_hello(conn), "protocol": 3, "min_protocol": 3}
+        )
+        with pytest.raises(IncompatibleServer) as newer_there:
+            officer.sync()
+    assert "this laptop's SIM Desk needs updating first" in str(newer_there.value)
+    for refusal in (newer_here.value, newer_there.value):
+        assert "Nothing was sent or changed" in str(refusal)
+    assert faults.last_seq(world.db) == seq
+    assert local_sync_state(officer) == before
+    assert officer.status().waiting == 2
+    # And a change that says protocol 3 is refused by the server itself.
+    change = protocol.change("people", who, {"preferred_name": "Three"})
+    change["protocol"] = 3
+    assert world.push("officer", change)[0]["code"] == "incompatible"
+    assert officer.sync().pushed == 2
