@@ -104,6 +104,10 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
             )
             vault.audit(session, NEW_INCARNATION, "device", device_id, earlier_cursor=state.cursor)
             state.cursor = 0
+            # The fresh snapshot is checked against this replica (rebuild.py): what the
+            # server lost is queued again.
+            state.rebuilding = True
+            rebuild.start(session)
         state.incarnation = incarnation
         return Begun(False, 0, restored, state.cursor)
 
@@ -278,8 +282,11 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
             )
         )
         applier.applied.seen_back += gone.rowcount or 0  # type: ignore[attr-defined]
-        # Never adopt a time further ahead than the server would accept.
-        state.hlc = max(state.hlc, min(highest, clock.physical(now) + (clock.MAX_AHEAD_MS << 16)))
+        # Past every time seen, however far behind this laptop's clock is: the next change here
+        # is ordered after them. Each was accepted by the server, which refuses clocks more
+        # than 5 minutes ahead of its own, so the server accepts what follows it too (and
+        # restamp_ahead brings back a clock that ran ahead of the server's).
+        state.hlc = max(state.hlc, highest)
         state.cursor = cursor
         state.last_pull_at = now
         if answer.get("refused_for_review") is not None:

@@ -228,6 +228,10 @@ class Applier:
             and encode(columns[name], local[name]) != winners[name][0]
         }
         table = BY_NAME[incoming.table].table
+        if "updated_at" in table.c and "updated_at" not in decoded:
+            # Kept as it is: the column's onupdate would set it to the time of applying, a
+            # value no other replica has, under the clock of the change that set it.
+            decoded = {**decoded, "updated_at": local["updated_at"]}
         try:
             with self.session.begin_nested():
                 self.session.execute(
