@@ -486,6 +486,9 @@ BEGIN
         FROM jsonb_object_keys(v_payload) k;
         IF v_clinical IS NOT NULL THEN
             won_clinical := ARRAY(SELECT jsonb_object_keys(v_clinical));
+            -- Clinical fields are clocked like the others (a restore compares them too).
+            SELECT new_clocks || coalesce(jsonb_object_agg(k, v_clock), '{}'::jsonb)
+            INTO new_clocks FROM jsonb_object_keys(v_clinical) k;
         END IF;
     ELSE
         new_payload := existing.payload;
