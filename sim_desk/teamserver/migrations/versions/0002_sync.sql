@@ -686,7 +686,7 @@ $$;
 -- Pull (protocol 2): what this device's replica must do to catch up, in the order the laptop
 -- applies it: `removed` people (no longer visible: erase them), `snapshots` (merged rows of
 -- people and team rows newly visible; at cursor 0 everything visible), then `changes` after
--- the cursor (diffs with their clocks) for rows the replica holds. At most 300 new people per
+-- the cursor (diffs with their clocks) for rows the replica holds. At most 50 new people per
 -- pull; `more` says pull again at once.
 CREATE OR REPLACE FUNCTION sim.pull(after_seq bigint, max_changes integer DEFAULT 500)
 RETURNS jsonb
@@ -734,10 +734,12 @@ BEGIN
     FROM (SELECT c.person_id FROM sim.caseload c
           WHERE NOT EXISTS (SELECT 1 FROM sim.device_people dp
                             WHERE dp.device_id = me_device AND dp.person_id = c.person_id)
-          ORDER BY c.person_id LIMIT 301) n;
-    more_people := cardinality(fresh) > 300;
+          ORDER BY c.person_id LIMIT 51) n;
+    -- A page must be applied within the login's idle-in-transaction limit (the pull's
+    -- transaction stays open until the laptop has applied it): a few people at a time.
+    more_people := cardinality(fresh) > 50;
     IF more_people THEN
-        fresh := fresh[1:300];
+        fresh := fresh[1:50];
     END IF;
     -- (A second session of the same laptop pulling at once may have recorded some already.)
     INSERT INTO sim.device_people (device_id, person_id) SELECT me_device, unnest(fresh)
