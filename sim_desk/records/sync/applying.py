@@ -67,11 +67,14 @@ class Applier:
         #: whose laptop queues again what the server lost.
         self.rebuilding_for = rebuilding_for
         self.requeued = 0
+        #: Whether anything took the row-by-row path (rows in bulk had their parents checked).
+        self.one_by_one = False
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
 
     # -- one row ----------------------------------------------------------------------------
     def apply(self, incoming: Incoming) -> None:
         session = self.session
+        self.one_by_one = True
         shadow = session.get(SyncRow, incoming.row_id)
         if shadow is not None and incoming.snapshot and self.rebuilding_for is not None:
             self._compare_with_restored(shadow, incoming)
@@ -321,6 +324,7 @@ class Applier:
         """Erases a person and everything about them from this replica (they are no longer
         visible to this laptop): rows, clocks, queued changes, changed-elsewhere notes."""
         session = self.session
+        self.one_by_one = True
         self._delete_rows("people", [person_id])
         for model in (SyncRow, SyncOutboxEntry, SyncChangedElsewhere):
             session.execute(delete(model).where(model.person_id == person_id))
@@ -350,6 +354,8 @@ class Applier:
     def hold_orphans(self) -> None:
         """Rows whose parent is not on this laptop (a foreign key points nowhere) are taken
         out and held, so that the rest commits; they are tried again at the next pull."""
+        if not self.one_by_one:
+            return  # every row went in bulk, each after its parents were found here
         for _round in range(10):
             found = self.session.execute(text("PRAGMA foreign_key_check")).all()
             if not found:
