@@ -291,3 +291,15 @@ def test_a_missing_secret_is_named_with_the_option_that_gives_it(cli_vault):
     assert "No passphrase given. Use --passphrase-file FILE or set SIM_DESK_PASSPHRASE" in (
         asked.stderr
     )
+
+
+def test_output_into_a_closed_pipe_ends_quietly(monkeypatch, capfd):
+    """`sim-desk sync | head -1`: the work was done before printing; a closed pipe is no bug."""
+    from sim_desk.cli import sync as sync_command
+
+    def closed_pipe(_args):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(sync_command, "cmd_sync", closed_pipe)
+    assert cli.main(["sync", "--status", "--user", "lead"]) == cli.EXIT_OK
+    assert capfd.readouterr().err == ""

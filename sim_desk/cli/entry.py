@@ -8,13 +8,21 @@ given, so opening the app does not wait for them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from sim_desk import __version__
 from sim_desk.cli import common
-from sim_desk.cli.common import EXIT_UNEXPECTED, EXIT_VAULT, Command, Parser, exit_code_for
+from sim_desk.cli.common import (
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    EXIT_VAULT,
+    Command,
+    Parser,
+    exit_code_for,
+)
 from sim_desk.records.errors import SimDeskError
 from sim_desk.records.vault.files import VaultPaths
 
@@ -64,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sim-desk: stopped; nothing half-written was kept.", file=sys.stderr)
         return EXIT_UNEXPECTED
+    except BrokenPipeError:
+        # Output piped into `head` or a closed pager: the work itself was done (each use case
+        # commits before anything about it is printed); say nothing more to a closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as error:  # a bug, or damage met where no use case expected it
         return _unexpected(error)
 

@@ -189,16 +189,22 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
             raise UsageError("Sign in with --user NAME (a team lead), or use --admin-user.")
         with open_vault(args) as vault:
             credential = _credential(vault)
-            if details["user_id"] is None:
-                details["user_id"] = _vault_user_id(vault, args.invite, args.role)
+            known = _vault_user(vault, args.invite, args.role)
+            if known is not None:
+                # The vault says who they are: their id, and whether they hold the clinical
+                # key (a clinician invited without it would never receive clinical notes).
+                if details["user_id"] is None:
+                    details["user_id"] = known[0]
+                details["clinical"] = details["clinical"] or known[1]
             with protocol.device_connection(credential) as conn:
                 invitation = create_invitation(conn, protocol.address_of(credential), **details)
     _write_invitation(invitation, args.out, overwrite=args.overwrite)
     return EXIT_OK
 
 
-def _vault_user_id(vault: Any, username: str, role: str) -> uuid.UUID | None:
-    """The user's id in the lead's vault, so the server and the vaults agree on who is who."""
+def _vault_user(vault: Any, username: str, role: str) -> tuple[uuid.UUID, bool] | None:
+    """The user's id in the lead's vault (so the server and the vaults agree on who is who),
+    and whether they hold the clinical key there."""
     from sim_desk.records.team import users
     from sim_desk.records.vault.files import normalise_username
 
@@ -209,7 +215,7 @@ def _vault_user_id(vault: Any, username: str, role: str) -> uuid.UUID | None:
                     f"{username} is a {user.role.label.lower()} in your vault, not {role}."
                     " Invite them with the role they have, or change it first."
                 )
-            return uuid.UUID(str(user.id))
+            return uuid.UUID(str(user.id)), bool(user.clinical_access)
     return None
 
 

@@ -45,6 +45,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
         f"Changed on another laptop, not yet looked at: {status.changed_elsewhere}; held (could"
         f" not be applied here): {status.held}; merge proposals: {status.merge_proposals}."
     )
+    if status.refused_for_review:
+        print(
+            f"Changes the server refused from the team's laptops, kept there for a team lead to"
+            f" review: {status.refused_for_review}."
+        )
     print(f"Last sent {_when(status.last_push_at)}; last received {_when(status.last_pull_at)}.")
     if status.last_error:
         print(status.last_error)

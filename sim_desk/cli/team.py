@@ -24,6 +24,11 @@ def add_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     q = users_sub.add_parser("list", help="list users")
     add_auth_arguments(q)
     q.add_argument("--all", action="store_true", help="include removed users")
+    q.add_argument(
+        "--ids",
+        action="store_true",
+        help="show each user's id (the trust's IT needs the first lead's for 'server init')",
+    )
     q = users_sub.add_parser("add", help="add a user")
     add_auth_arguments(q)
     q.add_argument("username")
@@ -66,7 +71,10 @@ def cmd_users(args: argparse.Namespace) -> int:
             for user in users.list_users(vault, include_removed=args.all):
                 flags = " (clinical key)" if user.clinical_access else ""
                 gone = "" if user.active else " [removed]"
-                print(f"{user.username:16} {user.role.label}{flags}{gone}  {user.display_name}")
+                ident = f"{user.id}  " if args.ids else ""
+                print(
+                    f"{ident}{user.username:16} {user.role.label}{flags}{gone}  {user.display_name}"
+                )
         elif args.users_command == "add":
             secret = read_secret(
                 args.new_passphrase_file,

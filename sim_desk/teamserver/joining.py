@@ -93,6 +93,15 @@ def join_team(
             f" {actor.username}. Sign in as {invitation.username}, or ask your team lead for an"
             " invitation in your name."
         )
+    if invitation.user_id != actor.user_id:
+        # The server and every vault must agree on who is who: pairs name their officer and
+        # clinician by these ids, and the server decides each laptop's caseload from them.
+        raise InvitationInvalid(
+            f"This invitation names {invitation.username} with another user id than this vault"
+            f" does ({actor.user_id}). Ask for a new invitation made with that id (the trust's"
+            " IT: 'sim-desk server init ... --lead-user-id ID'; a team lead's 'server invite'"
+            " takes it from their vault). Nothing was changed."
+        )
     existing = device.device_credential(vault)
     if existing is not None and existing.is_active:
         raise ValidationError(

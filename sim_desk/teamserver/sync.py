@@ -11,6 +11,8 @@ Changes stay in the outbox until a pull shows them back from the server.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +25,13 @@ from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.teamserver import protocol
-from sim_desk.teamserver.errors import ClockWrong, IncompatibleServer, NotJoined, ServerError
+from sim_desk.teamserver.errors import (
+    ClockWrong,
+    IncompatibleServer,
+    NotJoined,
+    ServerError,
+    ServerUnreachable,
+)
 
 #: Rows of a bulk snapshot applied in one local transaction.
 SNAPSHOT_PAGE = 5000
@@ -67,7 +75,15 @@ def check_compatible(hello: dict[str, Any]) -> None:
 
 def sync_now(vault: UnlockedVault, *, page_size: int = 1000) -> SyncReport:
     """One full sync of the signed-in user's replica. Raises NotJoined, ServerUnreachable,
-    IncompatibleServer; a laptop clock far ahead still pulls, then raises ClockWrong."""
+    IncompatibleServer; a laptop clock far ahead still pulls, then raises ClockWrong. A server
+    restored or failed over in the middle is synced with again from the start, once."""
+    try:
+        return _sync_once(vault, page_size)
+    except sync.ServerChanged:
+        return _sync_once(vault, page_size)
+
+
+def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
     credential = device.device_credential(vault)
     if credential is None or not credential.is_active:
         raise NotJoined(
@@ -189,7 +205,27 @@ def _pull_all(
     if sync.cursor(vault) == 0:
         _snapshot_in_bulk(vault, conn, report)
     while True:
-        answer = protocol.pull(conn, sync.cursor(vault), page_size)
-        _count(report, sync.apply_pull(vault, answer, now=vault.now()))
+        with _applied_then_committed(conn):
+            answer = protocol.pull(conn, sync.cursor(vault), page_size)
+            _count(report, sync.apply_pull(vault, answer, now=vault.now()))
         if not answer.get("more"):
             return
+
+
+@contextmanager
+def _applied_then_committed(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """One pull in a server transaction that commits only after its answer is applied here.
+
+    A pull records on the server what this laptop's replica now holds (people who became
+    visible, who were sent whole; people removed). Were that committed before the laptop had
+    applied the answer, a laptop killed (or a connection lost) in between would never be sent
+    those people, or their removal, again. Committed after, the worst is an answer applied
+    here and sent again at the next pull, which changes nothing the second time.
+    """
+    try:
+        with conn.transaction():
+            yield
+    except psycopg.OperationalError:
+        raise ServerUnreachable(
+            "The connection to the team server was lost. Nothing half-done was kept; try again."
+        ) from None

@@ -87,16 +87,26 @@ def integrity(paths: VaultPaths, record_key: bytes) -> tuple[list[str], list[str
 
 class Workers:
     """``python -m tests.reliability.child VAULT``: forks a worker per command; passphrases go
-    in through the environment. A thread collects the output lines."""
+    in through the environment. A thread collects the output lines. Another child module that
+    speaks the same lines (``tests.teamserver.sync_child``) is named by ``module``, with its
+    extra arguments in ``args``."""
 
-    def __init__(self, paths: VaultPaths, passphrases: dict[str, str], tmpdir: Path) -> None:
+    def __init__(
+        self,
+        paths: VaultPaths,
+        passphrases: dict[str, str],
+        tmpdir: Path,
+        *,
+        module: str = "tests.reliability.child",
+        args: tuple[str, ...] = (),
+    ) -> None:
         tmpdir.mkdir(exist_ok=True)
         env = {**os.environ, PASSPHRASES_ENV: json.dumps(passphrases)}
         env.update(TMPDIR=str(tmpdir), SQLITE_TMPDIR=str(tmpdir))
         self._stderr = tmpdir / "child-stderr.txt"
         with self._stderr.open("ab") as errors:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.reliability.child", str(paths.database)],
+                [sys.executable, "-m", module, str(paths.database), *args],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.PIPE,

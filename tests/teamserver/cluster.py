@@ -259,6 +259,27 @@ class Cluster:
     def log_text(self) -> str:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
 
+    def wait_until_ready(self) -> None:
+        """Returns once the server accepts connections again (after it restarted all its
+        backends, which it does when one of them is killed)."""
+        _wait_until_ready(self)
+
+    def start_again(self) -> None:
+        """Starts the stopped server again: the same folder, port, settings and user."""
+        if self.process.poll() is None:
+            raise RuntimeError("the test server is still running")
+        log = open(self.log_file, "ab")  # noqa: SIM115 - the server keeps writing to it
+        self.process = subprocess.Popen(
+            self.process.args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=self.folder,
+            **RunAs.for_this_process().popen_options(),  # type: ignore[arg-type]
+        )
+        log.close()
+        _wait_until_ready(self)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # "fast" shutdown: ends open sessions

@@ -9,6 +9,7 @@ import pytest
 
 from sim_desk import cli
 from sim_desk.records.team import device, users
+from sim_desk.teamserver.invitations import Invitation
 from tests.conftest import PASSPHRASES
 
 
@@ -137,6 +138,29 @@ def test_init_invite_join_status_and_revoke_from_the_command_line(
     assert code == 0, err
     assert "user officer" in out and str(credential.device_id) in out
 
+    # A clinician invited from the lead's vault is invited as the vault knows them: with the
+    # clinical key (forgetting --clinical must not leave them without clinical notes).
+    cleo = tmp_path / "cleo.siminvite"
+    code, _out, err = run(
+        capsys,
+        "server",
+        "invite",
+        *vault,
+        "--user",
+        "lead",
+        "--invite",
+        "clinician",
+        "--role",
+        "clinician",
+        "--out",
+        str(cleo),
+        passphrase=PASSPHRASES["lead"],
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0, err
+    invited = Invitation.read(cleo)
+    assert invited.clinical and invited.role == "clinician"
+
     code, out, err = run(capsys, "server", "status", *admin, monkeypatch=monkeypatch)
     assert code == 0, err
     assert "[FAIL]" not in out and out.count("[ok]") >= 10
@@ -175,10 +199,13 @@ def test_init_invite_join_status_and_revoke_from_the_command_line(
     assert "Removed officer" in out
 
 
-def test_an_officer_cannot_invite_or_revoke(server, team, tmp_path, capsys, monkeypatch):
+def test_joining_with_an_invitation_for_another_user_id_is_refused_in_words(
+    server, team, tmp_path, capsys, monkeypatch
+):
+    """Server ids and vault ids must agree (pairs name people by them): an invitation made
+    without the lead's id is refused at join, saying how to get the right one."""
     _db, admin = server
-    vault = ["--vault", str(team.paths.database)]
-    lead_file, olu_file = tmp_path / "lead.siminvite", tmp_path / "olu.siminvite"
+    invitation = tmp_path / "lead.siminvite"
     assert (
         run(
             capsys,
@@ -189,6 +216,58 @@ def test_an_officer_cannot_invite_or_revoke(server, team, tmp_path, capsys, monk
             "T",
             "--lead",
             "lead",
+            "--invitation-out",
+            str(invitation),
+        )[0]
+        == 0
+    )
+    code, _out, err = run(
+        capsys,
+        "join",
+        str(invitation),
+        "--vault",
+        str(team.paths.database),
+        "--user",
+        "lead",
+        passphrase=PASSPHRASES["lead"],
+        monkeypatch=monkeypatch,
+    )
+    assert code != 0 and "--lead-user-id" in err
+    code, out, _err = run(
+        capsys,
+        "users",
+        "list",
+        "--ids",
+        "--vault",
+        str(team.paths.database),
+        "--user",
+        "lead",
+        passphrase=PASSPHRASES["lead"],
+        monkeypatch=monkeypatch,
+    )
+    with team.unlock("lead") as lead:
+        lead_id = next(u.id for u in users.list_users(lead) if u.username == "lead")
+    assert code == 0 and str(lead_id) in out
+
+
+def test_an_officer_cannot_invite_or_revoke(server, team, tmp_path, capsys, monkeypatch):
+    _db, admin = server
+    vault = ["--vault", str(team.paths.database)]
+    lead_file, olu_file = tmp_path / "lead.siminvite", tmp_path / "olu.siminvite"
+    with team.unlock("lead") as lead:
+        lead_id = next(u.id for u in users.list_users(lead) if u.username == "lead")
+    assert (
+        run(
+            capsys,
+            "server",
+            "init",
+            *admin,
+            "--team",
+            "T",
+            "--lead",
+            "lead",
+            "--lead-user-id",
+            str(lead_id),
             "--invitation-out",
             str(lead_file),
         )[0]

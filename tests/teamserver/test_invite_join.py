@@ -73,8 +73,7 @@ def invite(world: World, username: str, role: str, **more) -> Invitation:
             world.db.address,
             username=username,
             role=role,
-            user_id=world.user_ids.get(username),
-            **more,
+            **{"user_id": world.user_ids.get(username), **more},
         )
 
 
@@ -259,19 +258,19 @@ def test_a_join_cut_short_before_the_server_answered_asks_again(
 
 def test_revoking_a_user_cuts_off_every_device_and_pending_invitation(world: World, laptop: Team):
     name = f"leaver{uuid.uuid4().hex[:6]}"
-    first = invite(world, name, "officer")
-    pending = invite(world, name, "officer")
     # The leaver's laptop: a vault where they are a user (added here for the test).
     from sim_desk.records.team import users
 
     with laptop.unlock("lead") as lead:
-        users.add_user(
+        leaver = users.add_user(
             lead,
             username=name,
             display_name="Leaver",
             role="officer",
             passphrase="leaver passphrase long enough",
         )
+    first = invite(world, name, "officer", user_id=leaver)
+    pending = invite(world, name, "officer", user_id=leaver)
     from sim_desk.records.vault import unlock
 
     with unlock.unlock(

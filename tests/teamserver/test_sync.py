@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ from sim_desk.records.codes import PersonStatus, PlaceOfSafety
 from sim_desk.records.incidents import IncidentDetails, S136Details
 from sim_desk.records.model import Person
 from sim_desk.records.people import ConsentDetails
+from sim_desk.records.read_models import outcome_data
 from tests.teamserver.conftest import World, build_world
 from tests.teamserver.laptops import Laptop, edit_person, laptop, person_row, replica
 
@@ -195,7 +197,15 @@ def test_a_person_moved_between_pairs_leaves_one_pair_and_reaches_the_other(sync
     report = synced["officer"].sync()
     assert report.removed_people == 1
     assert person_row(synced["officer"], person) is None
-    assert synced["officer"].status().waiting == 0  # the contact: refused, then erased
+    assert synced["officer"].status().waiting == 0  # the contact: refused, then erased here,
+    # and kept on the server for the lead: nothing written is lost.
+    with fresh_world.db.admin_connect() as admin:
+        kept = admin.execute(
+            "SELECT code, change -> 'payload' ->> 'shared_note' FROM sim.refused_changes"
+        ).fetchall()
+    assert kept == [("not_permitted", "written before the move reached us")]
+    lead.sync()
+    assert lead.status().refused_for_review == 1
     synced["clinician"].sync()
     assert person_row(synced["clinician"], person) is None
     for name in ("officer2", "clinician2"):
@@ -260,3 +270,56 @@ def test_the_same_person_made_on_two_laptops_becomes_a_merge_proposal(synced, fr
     # The queue is not stuck: the next change on either laptop goes through.
     officer.log_contact(one, "after the clash")
     assert officer.sync().pushed == 1
+
+
+def test_an_analysts_replica_holds_figures_and_no_one_who_could_be_named(synced, laptops):
+    officer, person = synced["officer"], synced["person"]
+    edit_person(
+        officer,
+        person,
+        date_of_birth=date(1990, 3, 14),
+        police_reference="MPS-CANARY-1",
+        goals="Canarygoal: back to college",
+    )
+    officer.log_contact(person, "Canarynote at the library")
+    with officer.open() as vault:
+        people.change_status(vault, person, PersonStatus.ACTIVE, on=date(2026, 2, 1))
+    officer.sync()
+    analyst = laptops("analyst")
+    analyst.sync()
+    row = person_row(analyst, person)
+    assert row is not None
+    assert (row["given_name"], row["family_name"], row["nhs_number"]) == ("", "", None)
+    assert (row["police_reference"], row["goals"]) == (None, None)
+    assert row["date_of_birth"] == date(1990, 7, 1)  # the middle of the year, not the day
+    assert (row["status"], row["enrolled_on"]) == ("active", date(2026, 2, 1))
+    held = replica(analyst)
+    assert len(held["contacts"]) == 1
+    assert all(
+        values.count("Canarynote at the library") == 0 for values in held["contacts"].values()
+    )
+    text = repr(held)
+    for canary in ("Aisha", "9434765870", "MPS-CANARY-1", "Canary", "1990-03-14", "14)"):
+        assert canary not in text, canary
+    with analyst.open() as vault:
+        cohort = outcome_data.cohort_outcomes(vault)
+    assert cohort is not None
+
+
+def test_an_officer_amending_a_contact_leaves_the_clinical_note_as_it_is(synced):
+    """The officer's replica never receives the note: its amendment must not say "emptied"."""
+    officer, clinician, person = synced["officer"], synced["clinician"], synced["person"]
+    contact = clinician.log_contact(person, "Met at the café", clinical="Low mood; safe")
+    clinician.sync()
+    officer.sync()
+    with officer.open() as vault:
+        details = contacts.contact_details(vault, contact)
+        contacts.amend_contact(
+            vault, contact, dataclasses.replace(details, shared_note="Met at the café, 40 min")
+        )
+    report = officer.sync()
+    assert (report.pushed, report.refused) == (2, 0)  # the contact and its revision
+    clinician.sync()
+    with clinician.open() as vault:
+        assert contacts.read_clinical_note(vault, contact) == "Low mood; safe"
+        assert contacts.list_contacts(vault, person)[0].shared_note == "Met at the café, 40 min"

@@ -39,6 +39,8 @@ class SyncState(Base):
     #: The server was restored or failed over: the replica is being checked against a fresh
     #: snapshot, and whatever the server lost is sent to it again.
     rebuilding: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Team leads: changes the server refused from any laptop, kept there for review.
+    refused_for_review: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SyncOutboxEntry(Base):

@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from sim_desk.records.errors import ValidationError
+from sim_desk.records.codes import Role
+from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.model import (
     SyncChangedElsewhere,
     SyncMergeProposal,
@@ -39,6 +40,10 @@ PULLED = "sync.pulled"
 NEW_INCARNATION = "sync.server_restored"
 
 
+class ServerChanged(SimDeskError):
+    """The server's incarnation changed while a sync was running."""
+
+
 @dataclass(frozen=True)
 class Begun:
     first_sync: bool
@@ -57,6 +62,8 @@ class SyncStatus:
     changed_elsewhere: int
     held: int
     merge_proposals: int
+    #: Team leads: changes the server refused from any laptop, kept there for review.
+    refused_for_review: int
     last_push_at: datetime | None
     last_pull_at: datetime | None
     last_error: str | None
@@ -82,6 +89,7 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
                 cursor=0,
                 hlc=0,
                 rebuilding=False,
+                refused_for_review=0,
                 incarnation=incarnation,
             )
             session.add(state)
@@ -96,6 +104,10 @@ def begin(vault: UnlockedVault, device_id: uuid.UUID, incarnation: str) -> Begun
             )
             vault.audit(session, NEW_INCARNATION, "device", device_id, earlier_cursor=state.cursor)
             state.cursor = 0
+            # The fresh snapshot is checked against this replica (rebuild.py): what the
+            # server lost is queued again.
+            state.rebuilding = True
+            rebuild.start(session)
         state.incarnation = incarnation
         return Begun(False, 0, restored, state.cursor)
 
@@ -220,8 +232,23 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         state = sync_state(session)
         if state is None:
             raise ValidationError("This vault does not sync yet: start a sync first.")
+        theirs = answer.get("incarnation")
+        if (
+            theirs is not None
+            and state.incarnation is not None
+            and str(theirs) != state.incarnation
+        ):
+            # Restored or failed over since this sync began: nothing of this answer is applied;
+            # the next begin() sees the new incarnation and sends again what it may have lost.
+            raise ServerChanged(
+                "The team server was restored or failed over during this sync. Sync again: this"
+                " laptop then sends it everything it may have lost."
+            )
         applier = Applier(
-            session, now=now, rebuilding_for=vault.actor.user_id if state.rebuilding else None
+            session,
+            now=now,
+            rebuilding_for=vault.actor.user_id if state.rebuilding else None,
+            fill_blanks=vault.actor.role is Role.ANALYST,
         )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))
@@ -255,12 +282,15 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
             )
         )
         applier.applied.seen_back += gone.rowcount or 0  # type: ignore[attr-defined]
-        # Never adopt a time further ahead than the server would accept.
-        state.hlc = max(state.hlc, min(highest, clock.physical(now) + (clock.MAX_AHEAD_MS << 16)))
+        # Past every time seen, however far behind this laptop's clock is: the next change here
+        # is ordered after them. Each was accepted by the server, which refuses clocks more
+        # than 5 minutes ahead of its own, so the server accepts what follows it too (and
+        # restamp_ahead brings back a clock that ran ahead of the server's).
+        state.hlc = max(state.hlc, highest)
         state.cursor = cursor
         state.last_pull_at = now
-        if answer.get("incarnation") is not None:
-            state.incarnation = str(answer["incarnation"])
+        if answer.get("refused_for_review") is not None:
+            state.refused_for_review = int(answer["refused_for_review"])
         applied = applier.applied
         if applied.rows or applied.removed_people:
             vault.audit(
@@ -370,6 +400,7 @@ def status(vault: UnlockedVault) -> SyncStatus:
             changed_elsewhere=int(unseen),
             held=int(held),
             merge_proposals=int(proposals),
+            refused_for_review=state.refused_for_review if state else 0,
             last_push_at=state.last_push_at if state else None,
             last_pull_at=state.last_pull_at if state else None,
             last_error=state.last_error if state else None,
@@ -381,6 +412,7 @@ __all__ = [
     "Applied",
     "Begun",
     "ChangedElsewhere",
+    "ServerChanged",
     "SyncStatus",
     "apply_pull",
     "attach",

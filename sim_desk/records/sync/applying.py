@@ -32,6 +32,7 @@ from sim_desk.records.sync.tables import (
     BY_NAME,
     CLINICAL_FIELDS,
     REPLICATED,
+    blanks_for,
     decode,
     encode,
     fields_of,
@@ -58,7 +59,12 @@ class Applier:
     """Applies incoming rows in one write session (marked so the outbox ignores it)."""
 
     def __init__(
-        self, session: Session, *, now: Any, rebuilding_for: uuid.UUID | None = None
+        self,
+        session: Session,
+        *,
+        now: Any,
+        rebuilding_for: uuid.UUID | None = None,
+        fill_blanks: bool = False,
     ) -> None:
         self.session = session
         self.now = now
@@ -67,6 +73,8 @@ class Applier:
         #: whose laptop queues again what the server lost.
         self.rebuilding_for = rebuilding_for
         self.requeued = 0
+        #: An analyst's replica: rows arrive without names and free text (see blanks_for).
+        self.fill_blanks = fill_blanks
         #: Whether anything took the row-by-row path (rows in bulk had their parents checked).
         self.one_by_one = False
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
@@ -162,6 +170,8 @@ class Applier:
         decoded: dict[str, Any],
     ) -> None:
         table = BY_NAME[incoming.table].table
+        if self.fill_blanks:
+            decoded = {**blanks_for(incoming.table, set(decoded)), **decoded}
         try:
             with self.session.begin_nested():
                 self.session.execute(insert(table).values(id=incoming.row_id, **decoded))
@@ -221,6 +231,10 @@ class Applier:
             and encode(columns[name], local[name]) != winners[name][0]
         }
         table = BY_NAME[incoming.table].table
+        if "updated_at" in table.c and "updated_at" not in decoded:
+            # Kept as it is: the column's onupdate would set it to the time of applying, a
+            # value no other replica has, under the clock of the change that set it.
+            decoded = {**decoded, "updated_at": local["updated_at"]}
         try:
             with self.session.begin_nested():
                 self.session.execute(

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sim_desk.records.model import SyncRow
 from sim_desk.records.sync.applying import Applier
 from sim_desk.records.sync.incoming import Incoming
-from sim_desk.records.sync.tables import BY_NAME, decoder, fields_of, value_hash
+from sim_desk.records.sync.tables import BY_NAME, blanks_for, decoder, fields_of, value_hash
 from sim_desk.records.write_path import recorder_of
 
 #: Rows looked up and inserted together (one savepoint each).
@@ -144,6 +144,8 @@ def _insert(applier: Applier, table: str, pending: list[tuple[Incoming, dict[str
     mark = recorder.mark() if recorder is not None else 0
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for incoming, values in pending:
+        if applier.fill_blanks:  # as Applier._insert does for an analyst's replica
+            values = {**blanks_for(table, set(values)), **values}
         by_columns.setdefault(tuple(values), []).append({"id": incoming.row_id, **values})
     shadows = [
         {

@@ -38,6 +38,8 @@ from sim_desk.records.write_path import RowWrite
 
 #: Marks a write session that applies what a pull brought: nothing in it goes to the outbox.
 APPLYING = "sync_applying"
+#: The fingerprint of an empty value: what a field this laptop never received holds.
+NEVER_RECEIVED = value_hash(None)
 #: Tables only a team lead writes (the server refuses them from anyone else).
 LEAD_ONLY = frozenset({"pairs"})
 #: Key epoch of clinical ciphertext until clinical keys are shared per device (issue 20).
@@ -159,7 +161,11 @@ def queue(
                 changed = set(encoded)
             else:
                 changed = {
-                    name for name, digest in hashes.items() if shadow.hashes.get(name) != digest
+                    name
+                    for name, digest in hashes.items()
+                    # A field never received here (an officer's clinical note) is empty here:
+                    # still empty, it is unchanged, and a change never says "emptied" for it.
+                    if shadow.hashes.get(name, NEVER_RECEIVED) != digest
                 }
                 if not changed:
                     continue

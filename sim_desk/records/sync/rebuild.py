@@ -7,6 +7,13 @@ the replica is checked against a fresh snapshot, each field here that is newer t
 server's, and each row the server no longer has, is queued again as the change that made it
 (the same change id and clock, from the field's clock string), so the server ends up as it was
 and no later change elsewhere is overwritten by an older one.
+
+Each laptop sends again the changes it made itself (the fields whose value is its own,
+``sync_rows.mine``, and the bookkeeping that came with them): the server takes a change id
+from the device that first sent it and refuses it from any other, so a change sent again by a
+laptop that only pulled it would shut out its author's whole copy (an officer's laptop holds
+no clinical text to send with it). What is sent again goes before whatever waited to be pushed
+(it was made before it), parents before children.
 """
 
 from __future__ import annotations
@@ -21,9 +28,14 @@ from sqlalchemy.orm import Session
 from sim_desk.records.model import SyncOutboxEntry, SyncRow
 from sim_desk.records.sync.tables import BY_NAME, CLINICAL_FIELDS, ORDER, encoded_row
 
+#: Queued changes are moved this far up when a rebuild starts, so that what is sent again is
+#: numbered before them (and pushed first).
+AFTER_RESENT = 1 << 40
+
 
 def start(session: Session) -> None:
     session.execute(update(SyncRow).values(in_snapshot=False))
+    session.execute(update(SyncOutboxEntry).values(seq=SyncOutboxEntry.seq + AFTER_RESENT))
 
 
 def parse(stamp: str) -> tuple[int, uuid.UUID] | None:
@@ -58,9 +70,10 @@ def requeue(
     if row is None:
         return 0
     values = encoded_row(shadow.table_name, row)
+    own = {str(shadow.clocks[name]) for name in shadow.mine if name in shadow.clocks}
     by_clock: dict[str, set[str]] = defaultdict(set)
     for name in fields:
-        if name in values and name in shadow.clocks:
+        if name in values and str(shadow.clocks.get(name)) in own:
             by_clock[str(shadow.clocks[name])].add(name)
     clinical_names = CLINICAL_FIELDS.get(shadow.table_name, frozenset())
     queued = 0
@@ -69,7 +82,14 @@ def requeue(
         if stamp is None:
             continue
         payload = {n: values[n] for n in names if n not in clinical_names}
-        clinical = {n: {"ciphertext": values[n] or "", "epoch": 0} for n in names & clinical_names}
+        # No clinical text here (a laptop without clinical access never has any): none sent.
+        clinical = {
+            n: {"ciphertext": values[n], "epoch": 0}
+            for n in names & clinical_names
+            if values[n] is not None
+        }
+        if not payload and not clinical:
+            continue
         queued += _add(session, shadow, stamp, "upsert", payload, clinical or None, author)
     return queued
 
@@ -86,7 +106,9 @@ def _add(
     hlc, change_id = stamp
     if session.get(SyncOutboxEntry, change_id) is not None:
         return 0  # still queued: it goes again anyway
-    last = session.execute(select(func.max(SyncOutboxEntry.seq))).scalar_one()
+    last = session.execute(
+        select(func.max(SyncOutboxEntry.seq)).where(SyncOutboxEntry.seq < AFTER_RESENT)
+    ).scalar_one()
     session.add(
         SyncOutboxEntry(
             id=change_id,

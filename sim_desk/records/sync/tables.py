@@ -18,7 +18,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Date, Integer, LargeBinary, Table, Uuid
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, LargeBinary, String, Table, Uuid
 
 from sim_desk.records.model import Base, UTCDateTime
 
@@ -217,3 +217,17 @@ def groups_touching(name: str, changed: set[str]) -> set[str]:
         if grown & group:
             grown |= group
     return grown
+
+
+def blanks_for(name: str, present: set[str]) -> dict[str, str]:
+    """Empty text for the required text fields a row arrived without: an analyst's replica
+    receives people without their names (DESIGN §11), and the row must still be kept."""
+    return {
+        column.name: ""
+        for column in fields_of(name)
+        if column.name not in present
+        and not column.nullable
+        and column.default is None
+        and column.server_default is None
+        and isinstance(column.type, String)
+    }

@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.Column('last_pull_at', sa.DateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('rebuilding', sa.Boolean(), nullable=False),
+    sa.Column('refused_for_review', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_state'))
     )
     op.create_table('sync_outbox',

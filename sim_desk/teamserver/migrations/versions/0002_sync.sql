@@ -117,7 +117,8 @@ CREATE POLICY caseload_dedup_sharing ON sim.caseload FOR UPDATE TO @p@_dedup
 
 SET ROLE @p@_dedup;
 
--- The person's latest consents row that is not deleted (by recorded_on, then clock) decides:
+-- The person's latest consents row that is not deleted (by recorded_on, a withdrawal first,
+-- then clock) decides:
 -- sharing = information_sharing is true, not withdrawn, and taking_part is not false.
 -- No consents row: sharing (the pair's officer referred them).
 CREATE FUNCTION sim.note_police_sharing(person uuid) RETURNS void
@@ -132,7 +133,12 @@ BEGIN
     SELECT r.payload INTO latest
     FROM sim.rows r
     WHERE r.table_name = 'consents' AND r.person_id = person AND NOT r.deleted
+    -- As the laptops order them (records.people.consent.latest_consent_first): the latest by
+    -- date; on the same date a withdrawal first; then the last written.
     ORDER BY (r.payload ->> 'recorded_on') COLLATE "C" DESC NULLS LAST,
+             (coalesce(jsonb_typeof(r.payload -> 'withdrawn_on'), 'null') <> 'null'
+              OR r.payload -> 'information_sharing' = 'false'::jsonb
+              OR r.payload -> 'taking_part' = 'false'::jsonb) DESC,
              (SELECT max(c.value COLLATE "C") FROM jsonb_each_text(r.clocks) c) DESC NULLS LAST
     LIMIT 1;
     sharing := NOT FOUND OR (
@@ -175,8 +181,53 @@ CREATE POLICY device_team_rows_own ON sim.device_team_rows FOR ALL TO @p@_owner
 DROP POLICY caseload_read ON sim.caseload;
 CREATE POLICY caseload_read ON sim.caseload FOR SELECT TO @p@_owner USING (
     (SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead())
+    OR (SELECT sim.caller_role()) = 'analyst'
     OR (pair_id = ANY ((SELECT sim.caller_pairs())::uuid[])
         AND (police_sharing OR (SELECT sim.caller_role()) IS DISTINCT FROM 'officer')));
+
+-- What an analyst's replica holds of each table: enough for cohort figures and exports, and no
+-- name, NHS number, police reference, birth date or free text (DESIGN §11). A table with no
+-- fields listed is not sent to analysts at all; a field not listed never is.
+ALTER TABLE sim.record_tables ADD COLUMN analyst_fields text[] NOT NULL DEFAULT '{}';
+UPDATE sim.record_tables SET analyst_fields = CASE table_name
+    WHEN 'pairs' THEN '{name,officer_id,clinician_id,active,created_at,updated_at}'
+    WHEN 'people' THEN '{date_of_birth,ethnic_category,gender,borough,status,referred_on,'
+        'enrolled_on,closed_on,exit_reason,pair_id,interpreter_needed,created_at,updated_at}'
+    WHEN 'person_status_changes' THEN '{person_id,from_status,to_status,changed_on,exit_reason,'
+        'created_at,updated_at}'
+    WHEN 'consents' THEN '{person_id,taking_part,information_sharing,scope,lawful_basis,'
+        'recorded_on,withdrawn_on,created_at,updated_at}'
+    WHEN 'contacts' THEN '{person_id,started_at,duration_minutes,mechanism,attendance,'
+        'staff_present,planned_visit_id,created_at,updated_at}'
+    WHEN 'visit_plans' THEN '{person_id,frequency,first_visit_at,end_on,occurrences,'
+        'duration_minutes,mechanism,active,created_at,updated_at}'
+    WHEN 'planned_visits' THEN '{person_id,plan_id,due_at,status,rescheduled_to_id,created_at,'
+        'updated_at}'
+    WHEN 'incidents' THEN '{person_id,occurred_at,incident_type,source,custody,ended_on,'
+        'legal_action,created_at,updated_at}'
+    WHEN 's136_episodes' THEN '{incident_id,detained_at,health_professional_consulted,'
+        'conveyance,arrived_at,extension_hours,outcome,created_at,updated_at}'
+    WHEN 'places_of_safety' THEN '{episode_id,sequence,place,arrived_at,created_at,updated_at}'
+    WHEN 'baseline_counts' THEN '{person_id,incident_type,period_start,period_end,count,source,'
+        'created_at,updated_at}'
+    ELSE '{}' END::text[];
+
+-- A row as an analyst's replica receives it: only the listed fields, and a birth date as the
+-- middle of its year (ages come out at most a year out; the date itself never leaves).
+CREATE FUNCTION sim._for_analyst(table_name text, payload jsonb) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, sim, pg_temp AS $$
+    SELECT CASE WHEN payload IS NULL OR jsonb_typeof(payload) <> 'object' THEN payload ELSE
+        coalesce((
+            SELECT jsonb_object_agg(k.key, CASE
+                WHEN k.key = 'date_of_birth' AND jsonb_typeof(k.value) = 'string'
+                     AND (k.value #>> '{}') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+                THEN to_jsonb(substr(k.value #>> '{}', 1, 4) || '-07-01')
+                ELSE k.value END)
+            FROM jsonb_each(payload) k
+            WHERE k.key = ANY ((SELECT s.analyst_fields FROM sim.record_tables s
+                                WHERE s.table_name = _for_analyst.table_name)::text[])),
+            '{}'::jsonb) END
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- The API, revised. Definer functions of the owner; row-level security applies inside them.
@@ -435,6 +486,9 @@ BEGIN
         FROM jsonb_object_keys(v_payload) k;
         IF v_clinical IS NOT NULL THEN
             won_clinical := ARRAY(SELECT jsonb_object_keys(v_clinical));
+            -- Clinical fields are clocked like the others (a restore compares them too).
+            SELECT new_clocks || coalesce(jsonb_object_agg(k, v_clock), '{}'::jsonb)
+            INTO new_clocks FROM jsonb_object_keys(v_clinical) k;
         END IF;
     ELSE
         new_payload := existing.payload;
@@ -557,6 +611,31 @@ END
 $$;
 
 -- Push: as 0001, answering with the computed incarnation.
+-- A change the server refused (not permitted, invalid, an unknown table) is kept here for the
+-- team leads, so that nothing a laptop wrote is lost even when the laptop then erases it (an
+-- officer who wrote about a person offline while a lead moved them to another pair). The laptop
+-- is told only "refused", as before: nothing about other caseloads.
+CREATE TABLE sim.refused_changes (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    device_id uuid NOT NULL REFERENCES sim.devices (id),
+    author uuid NOT NULL REFERENCES sim.users (id),
+    change_id uuid,
+    code text NOT NULL,
+    change jsonb NOT NULL,
+    refused_at timestamptz NOT NULL DEFAULT now(),
+    reviewed_at timestamptz,
+    UNIQUE (device_id, change_id)
+);
+ALTER TABLE sim.refused_changes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sim.refused_changes FORCE ROW LEVEL SECURITY;
+CREATE POLICY refused_changes_read ON sim.refused_changes FOR SELECT TO @p@_owner USING (
+    (SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead()));
+CREATE POLICY refused_changes_keep ON sim.refused_changes FOR INSERT TO @p@_owner
+    WITH CHECK (device_id = (SELECT sim.caller_device()) AND author = (SELECT sim.caller_user()));
+CREATE POLICY refused_changes_review ON sim.refused_changes FOR UPDATE TO @p@_owner
+    USING ((SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead()))
+    WITH CHECK ((SELECT sim.caller_is_admin()) OR (SELECT sim.caller_is_lead()));
+
 CREATE OR REPLACE FUNCTION sim.push(changes jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, sim, pg_temp SET lock_timeout = '5s' AS $$
@@ -569,6 +648,7 @@ DECLARE
     team_row sim.team;
     results jsonb := '[]';
     change jsonb;
+    answer jsonb;
 BEGIN
     IF jsonb_typeof(changes) IS DISTINCT FROM 'array' OR jsonb_array_length(changes) > 500
        OR pg_column_size(changes) > 16777216 THEN
@@ -582,8 +662,21 @@ BEGIN
     END IF;
     UPDATE sim.devices SET last_seen = now() WHERE id = me_device;
     FOR change IN SELECT value FROM jsonb_array_elements(changes) LOOP
-        results := results || jsonb_build_array(sim._apply_change(
-            change, me_device, me_user, me_role, me_clinical, me_lead, team_row));
+        answer := sim._apply_change(
+            change, me_device, me_user, me_role, me_clinical, me_lead, team_row);
+        results := results || jsonb_build_array(answer);
+        IF answer ->> 'code' IN ('not_permitted', 'invalid', 'unknown_table')
+           AND octet_length(change::text) <= 262144 THEN
+            BEGIN
+                INSERT INTO sim.refused_changes (device_id, author, change_id, code, change)
+                VALUES (me_device, me_user, nullif(answer ->> 'change_id', '')::uuid,
+                        answer ->> 'code', change);
+            EXCEPTION
+                -- (ON CONFLICT would need the leads-only read policy to pass)
+                WHEN unique_violation THEN NULL;  -- sent and refused before: kept once
+                WHEN data_exception THEN NULL;  -- not even an id to keep it by
+            END;
+        END IF;
     END LOOP;
     RETURN jsonb_build_object(
         'status', 'done', 'incarnation', sim._incarnation(), 'protocol', 2, 'results', results);
@@ -602,6 +695,7 @@ DECLARE
     me_device uuid := sim._require_device();
     me_clinical boolean := sim.caller_is_clinical();
     me_lead boolean := sim.caller_is_lead();
+    me_analyst boolean := sim.caller_role() = 'analyst';
     page integer := least(greatest(coalesce(max_changes, 500), 1), 1000);
     after bigint := greatest(coalesce(after_seq, 0), 0);
     t sim.team;
@@ -661,7 +755,11 @@ BEGIN
     SELECT coalesce(jsonb_agg(
                jsonb_build_object(
                    'table', r.table_name, 'row_id', r.row_id, 'person_id', r.person_id,
-                   'payload', r.payload, 'clocks', r.clocks, 'deleted', r.deleted)
+                   'payload', CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.payload)
+                                   ELSE r.payload END,
+                   'clocks', CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.clocks)
+                                  ELSE r.clocks END,
+                   'deleted', r.deleted)
                || CASE WHEN cf.clinical IS NOT NULL
                        THEN jsonb_build_object('clinical', cf.clinical) ELSE '{}'::jsonb END
                ORDER BY dep.depth, r.row_id), '[]'::jsonb)
@@ -670,7 +768,10 @@ BEGIN
     LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
     LEFT JOIN (SELECT c.row_id, c.clinical FROM sim._clinical_of(fresh, NULL) c
                WHERE me_clinical) cf ON cf.row_id = r.row_id
-    WHERE r.row_id = ANY (fresh_team) OR r.person_id = ANY (fresh);
+    WHERE (r.row_id = ANY (fresh_team) OR r.person_id = ANY (fresh))
+      AND (NOT me_analyst OR EXISTS (SELECT 1 FROM sim.record_tables s
+                                      WHERE s.table_name = r.table_name
+                                        AND s.analyst_fields <> '{}'));
 
     IF after = 0 THEN
         v_cursor := t.last_seq;  -- the snapshot covers every change up to here
@@ -692,7 +793,9 @@ BEGIN
                    'seq', v.seq, 'change_id', v.change_id, 'table', v.table_name,
                    'row_id', v.row_id, 'person_id', v.person_id, 'op', v.op, 'hlc', v.hlc,
                    'clock', v.clock, 'author', v.author, 'device', v.device_id,
-                   'payload', v.payload, 'base', v.base)
+                   'payload', CASE WHEN me_analyst THEN sim._for_analyst(v.table_name, v.payload)
+                                   ELSE v.payload END,
+                   'base', CASE WHEN me_analyst THEN NULL ELSE v.base END)
                    || CASE WHEN me_clinical THEN coalesce((
                           SELECT jsonb_build_object('clinical', jsonb_object_agg(cc.field,
                               jsonb_build_object(
@@ -701,7 +804,10 @@ BEGIN
                           FROM sim.clinical_changes cc WHERE cc.seq = v.seq
                           HAVING count(*) > 0), '{}'::jsonb)
                       ELSE '{}'::jsonb END
-                   ORDER BY v.seq), '[]'::jsonb),
+                   ORDER BY v.seq) FILTER (WHERE NOT me_analyst OR EXISTS (
+                       SELECT 1 FROM sim.record_tables s
+                       WHERE s.table_name = v.table_name AND s.analyst_fields <> '{}')),
+                   '[]'::jsonb),
                count(*), max(v.seq)
         INTO v_changes, v_count, v_last
         FROM page_rows v;
@@ -718,6 +824,8 @@ BEGIN
         'removed', to_jsonb(gone),
         'snapshots', v_snapshots,
         'changes', v_changes,
+        'refused_for_review', CASE WHEN me_lead THEN (
+            SELECT count(*) FROM sim.refused_changes x WHERE x.reviewed_at IS NULL) ELSE 0 END,
         'merge_proposals', CASE WHEN me_lead THEN coalesce((
             SELECT jsonb_agg(jsonb_build_object(
                 'id', m.id, 'person_id', m.person_id, 'other_person_id', m.other_person_id,
@@ -797,6 +905,7 @@ ROWS 100000 AS $$
 DECLARE
     me_device uuid := sim._require_device();
     me_clinical boolean := sim.caller_is_clinical();
+    me_analyst boolean := sim.caller_role() = 'analyst';
 BEGIN
     PERFORM sim._require_one_snapshot();
     INSERT INTO sim.device_people (device_id, person_id)
@@ -808,14 +917,21 @@ BEGIN
     WHERE s.scope = 'team'
     ON CONFLICT DO NOTHING;
     RETURN QUERY
-    SELECT r.table_name, r.row_id, r.person_id, r.payload, r.clocks, r.deleted, cf.clinical
+    SELECT r.table_name, r.row_id, r.person_id,
+           CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.payload) ELSE r.payload END,
+           CASE WHEN me_analyst THEN sim._for_analyst(r.table_name, r.clocks) ELSE r.clocks END,
+           r.deleted, cf.clinical
     FROM sim.rows r
     LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
     LEFT JOIN (SELECT c.row_id, c.clinical FROM sim._clinical_of(NULL, NULL) c
                WHERE me_clinical) cf ON cf.row_id = r.row_id
-    WHERE r.row_id IN (SELECT d.row_id FROM sim.device_team_rows d WHERE d.device_id = me_device)
-       OR r.person_id IN (SELECT dp.person_id FROM sim.device_people dp
-                          WHERE dp.device_id = me_device)
+    WHERE (r.row_id IN (SELECT d.row_id FROM sim.device_team_rows d
+                        WHERE d.device_id = me_device)
+           OR r.person_id IN (SELECT dp.person_id FROM sim.device_people dp
+                              WHERE dp.device_id = me_device))
+      AND (NOT me_analyst OR EXISTS (SELECT 1 FROM sim.record_tables s
+                                      WHERE s.table_name = r.table_name
+                                        AND s.analyst_fields <> '{}'))
     ORDER BY dep.depth, r.row_id;
 END
 $$;
