@@ -398,9 +398,9 @@ class Applier:
                     for column in fields_of(table_name)
                 }
                 self._delete_rows(table_name, [row["id"]])
-                for name in values:
-                    shadow.clocks.pop(name, None)
-                shadow.clocks = dict(shadow.clocks)
+                # A new dict: one changed in place compares equal to itself and is not saved
+                # (the values held, their clocks stayed, and the next pull dropped them).
+                shadow.clocks = {n: c for n, c in shadow.clocks.items() if n not in values}
                 self._hold(shadow, values, why="its parent is not on this laptop")
 
     def merge_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> None:
