@@ -87,7 +87,8 @@ class Keyring:
 def empty_replica(manifest: common.Manifest, folder: Path, keys: VaultKeys) -> VaultPaths:
     """A copy of the stress vault with every replicated record (and nothing of sync) taken out:
     the vault of a laptop that has joined but not yet synced. Built once, kept beside it."""
-    target = VaultPaths.at(folder / "empty-replica" / Path(manifest.database).name)
+    name = Path(manifest.database).name
+    target = VaultPaths.at(folder / f"empty-replica-{Path(name).stem}" / name)
     stamp = target.database.with_suffix(".built")
     if stamp.exists() and stamp.read_text() == manifest.as_of:
         return target

@@ -206,7 +206,8 @@ def load_team(team: Team, vault: UnlockedVault, device_id: uuid.UUID, moment: da
             for change in published_changes(vault, clock.physical(moment), moment):
                 seq += 1
                 payload = _json(change["payload"])
-                clocks = dict.fromkeys(change["payload"], change["clock"])
+                # Every field clocked by the change, clinical ones too (as the server does).
+                clocks = dict.fromkeys([*change["payload"], *change["clinical"]], change["clock"])
                 changes.write_row(
                     (
                         seq,
