@@ -211,9 +211,10 @@ class UnlockedVault:
             try:
                 yield session
                 session.flush()
-                if self.write_observers and recorder.rows:
+                rows = recorder.rows if self.write_observers else []
+                if rows:  # (listed once: a first sync writes a million)
                     for observer in self.write_observers:
-                        observer(session, recorder.rows)
+                        observer(session, rows)
                     session.flush()
                 ends = audit.pending_end(session)
                 if ends is not None:  # under the write lock, before the commit

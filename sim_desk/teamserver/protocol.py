@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from sim_desk.records.team.device import DeviceCredential
@@ -205,7 +206,10 @@ _SNAPSHOT_TYPES = ["text", "uuid", "uuid", "jsonb", "jsonb", "bool", "jsonb"]
 
 @contextmanager
 def snapshot(
-    conn: psycopg.Connection[Any], *, timeout_s: int = SNAPSHOT_TIMEOUT_S
+    conn: psycopg.Connection[Any],
+    *,
+    timeout_s: int = SNAPSHOT_TIMEOUT_S,
+    table_order: Sequence[str] = (),
 ) -> Iterator[tuple[dict[str, Any], Iterator[SnapshotRow]]]:
     """The first sync in bulk: ``with snapshot(conn) as (head, rows): for row in rows: ...``.
 
@@ -215,16 +219,32 @@ def snapshot(
     first, and must be read inside the ``with``; the transaction commits when it ends (which
     records on the server what this replica holds) and rolls back on an error, when the
     laptop simply starts again. ``conn`` is a device connection in autocommit mode.
+
+    ``table_order`` is the laptop's own order of its tables, each after every table its rows
+    point to: the rows come table by table in that order (tables it does not name last). The
+    server's order is by depth below a person, which puts a contact beside the planned visit it
+    records (both one below the person), and a laptop applying the rows in pages would find
+    contacts whose visit is still to come.
     """
+    if table_order:
+        query = sql.SQL(
+            "COPY (SELECT s.* FROM sim.snapshot_rows() s"
+            " ORDER BY array_position({order}::text[], s.table_name) NULLS LAST, s.row_id)"
+            " TO STDOUT"
+        ).format(order=sql.Literal(list(table_order)))
+    else:
+        query = sql.SQL("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT")
     try:
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            # The device role's 30 s is for one sync step; a whole team can take longer.
+            # The device role's 30 s is for one sync step; a whole team can take longer. The
+            # laptop applies what it has read while the rest waits (its 15 s idle limit too).
             conn.execute(f"SET LOCAL statement_timeout = '{int(timeout_s)}s'")
+            conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{int(timeout_s)}s'")
             head = dict(_call(conn, "SELECT sim.snapshot_begin()"))
 
             def rows() -> Iterator[SnapshotRow]:
-                with conn.cursor().copy("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT") as cp:
+                with conn.cursor().copy(query) as cp:
                     cp.set_types(_SNAPSHOT_TYPES)
                     for table, row_id, person_id, payload, clocks, deleted, clinical in cp.rows():
                         yield SnapshotRow(

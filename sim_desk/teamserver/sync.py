@@ -21,6 +21,7 @@ import psycopg
 
 from sim_desk.records import sync
 from sim_desk.records.sync import clock
+from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.teamserver import protocol
@@ -34,6 +35,8 @@ from sim_desk.teamserver.errors import (
 
 #: Rows of a bulk snapshot applied in one local transaction.
 SNAPSHOT_PAGE = 5000
+#: The order this laptop applies a snapshot's tables in: each after those its rows point to.
+TABLE_ORDER = tuple(spec.name for spec in REPLICATED)
 #: How many times a push waits for a busy team lock before it gives up for this sync.
 BUSY_RETRIES = 20
 
@@ -167,7 +170,7 @@ def _snapshot_in_bulk(
 ) -> None:
     """The whole replica in one COPY (a first sync, or a check against a restored server),
     applied here in pages of :data:`SNAPSHOT_PAGE` rows; the cursor moves with the last."""
-    with protocol.snapshot(conn) as (head, rows):
+    with protocol.snapshot(conn, table_order=TABLE_ORDER) as (head, rows):
         page: list[dict[str, Any]] = []
         for row in rows:
             page.append(

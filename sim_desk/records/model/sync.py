@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sim_desk.records.model.base import Base, utcnow
@@ -81,10 +81,13 @@ class SyncRow(Base):
     mine: Mapped[list[str]] = mapped_column()
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Fields this version of SIM Desk does not know, and values that could not be applied
-    #: here (a clash with a unique field): kept, never dropped.
-    held: Mapped[dict[str, Any] | None] = mapped_column()
+    #: here (a clash with a unique field): kept, never dropped. None is SQL NULL (not JSON
+    #: null), so that the index below lists only the rows that hold something.
+    held: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     #: While rebuilding after a server restore: whether the fresh snapshot held this row.
     in_snapshot: Mapped[bool | None] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_sync_rows_held", "id", sqlite_where=text("held IS NOT NULL")),)
 
 
 class SyncChangedElsewhere(Base):

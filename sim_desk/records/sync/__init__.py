@@ -25,9 +25,9 @@ from sim_desk.records.model import (
     SyncRow,
     SyncState,
 )
-from sim_desk.records.sync import clock, rebuild
+from sim_desk.records.sync import bulk, clock, rebuild
 from sim_desk.records.sync.applying import Applied, Applier
-from sim_desk.records.sync.incoming import from_change, from_snapshot, snapshot_order
+from sim_desk.records.sync.incoming import from_change, snapshot_order
 from sim_desk.records.sync.outbox import APPLYING, attach, queue_unsynced, sync_state
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.store import SCHEMA_HEAD
@@ -252,8 +252,7 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))
-        for row in snapshot_order(answer.get("snapshots") or ()):
-            applier.apply(from_snapshot(row))
+        bulk.apply_snapshots(applier, snapshot_order(answer.get("snapshots") or ()))
         seen_back = [uuid.UUID(str(c["change_id"])) for c in answer.get("changes") or ()]
         highest = state.hlc
         for change in answer.get("changes") or ():

@@ -75,11 +75,14 @@ class Applier:
         self.requeued = 0
         #: An analyst's replica: rows arrive without names and free text (see blanks_for).
         self.fill_blanks = fill_blanks
+        #: Whether anything took the row-by-row path (rows in bulk had their parents checked).
+        self.one_by_one = False
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
 
     # -- one row ----------------------------------------------------------------------------
     def apply(self, incoming: Incoming) -> None:
         session = self.session
+        self.one_by_one = True
         shadow = session.get(SyncRow, incoming.row_id)
         if shadow is not None and incoming.snapshot and self.rebuilding_for is not None:
             self._compare_with_restored(shadow, incoming)
@@ -335,6 +338,7 @@ class Applier:
         """Erases a person and everything about them from this replica (they are no longer
         visible to this laptop): rows, clocks, queued changes, changed-elsewhere notes."""
         session = self.session
+        self.one_by_one = True
         self._delete_rows("people", [person_id])
         for model in (SyncRow, SyncOutboxEntry, SyncChangedElsewhere):
             session.execute(delete(model).where(model.person_id == person_id))
@@ -364,6 +368,8 @@ class Applier:
     def hold_orphans(self) -> None:
         """Rows whose parent is not on this laptop (a foreign key points nowhere) are taken
         out and held, so that the rest commits; they are tried again at the next pull."""
+        if not self.one_by_one:
+            return  # every row went in bulk, each after its parents were found here
         for _round in range(10):
             found = self.session.execute(text("PRAGMA foreign_key_check")).all()
             if not found:
@@ -392,9 +398,9 @@ class Applier:
                     for column in fields_of(table_name)
                 }
                 self._delete_rows(table_name, [row["id"]])
-                for name in values:
-                    shadow.clocks.pop(name, None)
-                shadow.clocks = dict(shadow.clocks)
+                # A new dict: one changed in place compares equal to itself and is not saved
+                # (the values held, their clocks stayed, and the next pull dropped them).
+                shadow.clocks = {n: c for n, c in shadow.clocks.items() if n not in values}
                 self._hold(shadow, values, why="its parent is not on this laptop")
 
     def merge_proposals(self, proposals: Iterable[Mapping[str, Any]]) -> None:

@@ -32,8 +32,10 @@ class Incoming:
     base: dict[str, str] | None = None
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(str(value))
+def uuid_of(value: Any) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value  # (a snapshot read by COPY brings UUIDs already)
+    return uuid.UUID(str(value))
 
 
 def _clinical_values(clinical: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -50,13 +52,13 @@ def from_change(change: Mapping[str, Any]) -> Incoming:
         uuid.UUID(str(change["change_id"])),
         withdrawal=clock.is_withdrawal(str(change["table"]), change.get("payload")),
     )
-    person = _uuid(change.get("person_id"))
+    person = uuid_of(change.get("person_id"))
     base = {
         "table": str(change["table"]),
         "row_id": uuid.UUID(str(change["row_id"])),
         "person_id": person,
-        "change_id": _uuid(change.get("change_id")),
-        "author": _uuid(change.get("author")),
+        "change_id": uuid_of(change.get("change_id")),
+        "author": uuid_of(change.get("author")),
     }
     if change.get("op") == "delete":
         return Incoming(fields={}, deleted_clock=stamp, **base)  # type: ignore[arg-type]
@@ -70,15 +72,28 @@ def from_change(change: Mapping[str, Any]) -> Incoming:
     )
 
 
-def from_snapshot(row: Mapping[str, Any]) -> Incoming:
-    clocks = dict(row.get("clocks") or {})
+def snapshot_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A snapshot row's fields, clinical text among them (the id is the row's own)."""
     values = {**dict(row.get("payload") or {}), **_clinical_values(row.get("clinical"))}
     values.pop("id", None)
+    return values
+
+
+def snapshot_clock(clocks: Mapping[str, Any], name: str) -> str:
+    """The clock a snapshot row gives a field (:data:`LOWEST` where the server sent none)."""
+    return str(clocks.get(name) or LOWEST)
+
+
+def from_snapshot(row: Mapping[str, Any]) -> Incoming:
+    clocks = dict(row.get("clocks") or {})
     return Incoming(
         table=str(row["table"]),
-        row_id=uuid.UUID(str(row["row_id"])),
-        person_id=_uuid(row.get("person_id")),
-        fields={name: (value, str(clocks.get(name) or LOWEST)) for name, value in values.items()},
+        row_id=uuid_of(row["row_id"]),  # type: ignore[arg-type]
+        person_id=uuid_of(row.get("person_id")),
+        fields={
+            name: (value, snapshot_clock(clocks, name))
+            for name, value in snapshot_values(row).items()
+        },
         deleted_clock=(str(clocks.get("_deleted") or LOWEST) if row.get("deleted") else None),
         snapshot=True,
     )

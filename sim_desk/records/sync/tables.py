@@ -11,9 +11,11 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Date, Integer, LargeBinary, String, Table, Uuid
@@ -104,39 +106,101 @@ def encode(column: Column[Any], value: Any) -> Any:
     return value
 
 
-def decode(column: Column[Any], value: Any) -> Any:
-    """A value from JSON, for ``column``; ValueError or TypeError when it does not fit."""
-    if value is None:
-        return None
-    kind = column.type
-    if isinstance(kind, Uuid):
-        return uuid.UUID(str(value))
-    if isinstance(kind, UTCDateTime):
-        moment = datetime.fromisoformat(str(value))
-        if moment.tzinfo is None:
-            raise ValueError("a datetime without a time zone")
-        return moment
-    if isinstance(kind, Date):
-        return date.fromisoformat(str(value))
-    if isinstance(kind, LargeBinary):
-        return base64.b64decode(str(value), validate=True)
-    if isinstance(kind, Boolean):
-        if not isinstance(value, bool):
-            raise TypeError("not a boolean")
-        return value
-    if isinstance(kind, Integer):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("not a whole number")
-        return value
-    if isinstance(kind, JSON):
-        return value
+def _uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(str(value))
+
+
+def _moment(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError("a datetime without a time zone")
+    return moment
+
+
+def _day(value: Any) -> date:
+    return date.fromisoformat(str(value))
+
+
+def _bytes(value: Any) -> bytes:
+    return base64.b64decode(str(value), validate=True)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("not a boolean")
+    return value
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not a whole number")
+    return value
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("not text")
     return value
 
 
+_DECODERS: dict[Column[Any], Callable[[Any], Any]] = {}
+
+
+def decoder(column: Column[Any]) -> Callable[[Any], Any]:
+    """How :func:`decode` reads a value for ``column`` other than None (found once a column)."""
+    found = _DECODERS.get(column)
+    if found is None:
+        kind = column.type
+        if isinstance(kind, Uuid):
+            found = _uuid
+        elif isinstance(kind, UTCDateTime):
+            found = _moment
+        elif isinstance(kind, Date):
+            found = _day
+        elif isinstance(kind, LargeBinary):
+            found = _bytes
+        elif isinstance(kind, Boolean):
+            found = _boolean
+        elif isinstance(kind, Integer):
+            found = _whole
+        elif isinstance(kind, JSON):
+            found = _as_is
+        else:
+            found = _text
+        _DECODERS[column] = found
+    return found
+
+
+def decode(column: Column[Any], value: Any) -> Any:
+    """A value from JSON, for ``column``; ValueError or TypeError when it does not fit."""
+    if value is None:
+        return None
+    return decoder(column)(value)
+
+
+#: The JSON text ``json.dumps`` writes for these.
+_LITERALS = {None: "null", True: "true", False: "false"}
+
+
+@lru_cache(maxsize=1 << 16, typed=True)
+def _scalar_hash(value: str | int | None) -> str:
+    if isinstance(value, str):
+        text = encode_basestring(value)  # json.dumps(value, ensure_ascii=False), without the rest
+    elif value is None or isinstance(value, bool):
+        text = _LITERALS[value]
+    else:
+        text = int.__repr__(value)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
 def value_hash(value: Any) -> str:
     """A short fingerprint of an encoded value, to tell whether a local write changed it."""
+    if value is None or type(value) in (str, int, bool):
+        return _scalar_hash(value)  # the same text as below; codes, ids and flags remembered
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 

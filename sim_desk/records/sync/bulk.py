@@ -1,0 +1,187 @@
+"""Snapshot rows this laptop has never held, inserted many at a time (a first sync, a person
+who became visible): the row-by-row path of ``applying`` costs a savepoint and several
+statements a row, and a team lead's first sync brings a million rows.
+
+A row goes in bulk only where the row-by-row path would simply insert it: it came in a
+snapshot, it is not a tombstone, there is neither a row nor a ``sync_rows`` entry for its id
+here, its table and every field are known, every value fits its column, and every row it points
+to (foreign keys) is here already or comes in the same batch. Everything else keeps to the
+row-by-row path, in the order the rows came, and so does every row of a batch the database
+refuses (a clash with a unique field: the same person on two caseloads). What is written is
+what the row-by-row path writes: the row, and its ``sync_rows`` entry with each field's clock
+and hash, none of them "mine".
+
+The foreign keys of a row inserted here were checked before it went in, so a pull whose rows
+all went in bulk needs no ``PRAGMA foreign_key_check`` afterwards (``Applier.hold_orphans``
+runs it whenever anything took the row-by-row path).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Column, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from sim_desk.records.model import SyncRow
+from sim_desk.records.sync.applying import Applier
+from sim_desk.records.sync.incoming import from_snapshot, snapshot_clock, snapshot_values, uuid_of
+from sim_desk.records.sync.tables import BY_NAME, blanks_for, decoder, fields_of, value_hash
+from sim_desk.records.write_path import recorder_of
+
+#: Rows looked up and inserted together (one savepoint each).
+BATCH = 500
+#: SQLite takes at most this many values in one ``IN (...)``.
+_IN = 500
+
+_decoders: dict[str, dict[str, Callable[[Any], Any]]] = {}
+
+
+def _decoders_of(table: str) -> dict[str, Callable[[Any], Any]]:
+    found = _decoders.get(table)
+    if found is None:
+        found = _decoders[table] = {c.name: decoder(c) for c in fields_of(table)}
+    return found
+
+
+@dataclass
+class _New:
+    """A snapshot row on its way in bulk: its id, person, values as they came and decoded."""
+
+    row: Mapping[str, Any]
+    row_id: uuid.UUID
+    person_id: uuid.UUID | None
+    raw: dict[str, Any]
+    clocks: Mapping[str, Any]
+    values: dict[str, Any]
+
+
+def apply_snapshots(applier: Applier, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Applies snapshot rows (parents first) as ``applier.apply(from_snapshot(row))`` would,
+    one by one."""
+    for table, run in groupby(rows, key=lambda row: str(row["table"])):
+        group = list(run)
+        if table not in BY_NAME:
+            for row in group:
+                applier.apply(from_snapshot(row))
+            continue
+        for start in range(0, len(group), BATCH):
+            _apply_batch(applier, table, group[start : start + BATCH])
+
+
+def _apply_batch(applier: Applier, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Runs of new rows go in bulk; any other row, in its place, one by one."""
+    pending: list[_New] = []
+    for row, new in zip(rows, _prepare(applier, table, rows), strict=True):
+        if new is None:
+            _insert(applier, table, pending)
+            pending = []
+            applier.apply(from_snapshot(row))
+        else:
+            pending.append(new)
+    _insert(applier, table, pending)
+
+
+def _prepare(applier: Applier, table: str, rows: Sequence[Mapping[str, Any]]) -> list[_New | None]:
+    """Each row ready to go in bulk, or None where it takes the row-by-row path."""
+    session = applier.session
+    spec_table = BY_NAME[table].table
+    ids = [uuid_of(row["row_id"]) for row in rows]
+    known: set[uuid.UUID | None] = set()
+    for start in range(0, len(ids), _IN):
+        chunk = ids[start : start + _IN]
+        known.update(session.execute(select(SyncRow.id).where(SyncRow.id.in_(chunk))).scalars())
+        known.update(
+            session.execute(select(spec_table.c.id).where(spec_table.c.id.in_(chunk))).scalars()
+        )
+    decoders = _decoders_of(table)
+    prepared: list[_New | None] = []
+    for row, row_id in zip(rows, ids, strict=True):
+        new = None
+        if row_id is not None and row_id not in known and not row.get("deleted"):
+            raw = snapshot_values(row)
+            if raw and all(name in decoders for name in raw):
+                try:
+                    values = {
+                        name: None if value is None else decoders[name](value)
+                        for name, value in raw.items()
+                    }
+                except (TypeError, ValueError):
+                    pass
+                else:
+                    clocks = row.get("clocks") or {}
+                    new = _New(row, row_id, uuid_of(row.get("person_id")), raw, clocks, values)
+        known.add(row_id)  # the same row twice: the second time, one by one
+        prepared.append(new)
+    _without_missing_parents(applier, table, prepared)
+    return prepared
+
+
+def _without_missing_parents(applier: Applier, table: str, prepared: list[_New | None]) -> None:
+    """Rows pointing at a row that is not here (nor in this batch) take the row-by-row path,
+    which holds them until their parent comes."""
+    spec_table = BY_NAME[table].table
+    for fk in spec_table.foreign_keys:
+        name = fk.parent.name
+        target: Column[Any] = fk.column
+        wanted = {new.values[name] for new in prepared if new and new.values.get(name) is not None}
+        if not wanted:
+            continue
+        present: set[Any] = set()
+        if target.table is spec_table and target.name == "id":
+            present.update(new.row_id for new in prepared if new)
+        missing = list(wanted - present)
+        for start in range(0, len(missing), _IN):
+            chunk = missing[start : start + _IN]
+            present.update(
+                applier.session.execute(select(target).where(target.in_(chunk))).scalars()
+            )
+        for index, new in enumerate(prepared):
+            if new and new.values.get(name) is not None and new.values[name] not in present:
+                prepared[index] = None
+
+
+def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
+    """One savepoint: the rows, then their ``sync_rows`` entries. Refused: one by one."""
+    if not pending:
+        return
+    session = applier.session
+    recorder = recorder_of(session)
+    mark = recorder.mark() if recorder is not None else 0
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    shadows = []
+    for new in pending:
+        values = new.values
+        if applier.fill_blanks:  # as Applier._insert does for an analyst's replica
+            values = {**blanks_for(table, set(values)), **values}
+        by_columns.setdefault(tuple(values), []).append({"id": new.row_id, **values})
+        shadows.append(
+            {
+                "id": new.row_id,
+                "table_name": table,
+                "person_id": new.person_id,
+                "clocks": {name: snapshot_clock(new.clocks, name) for name in new.raw},
+                "hashes": {name: value_hash(value) for name, value in new.raw.items()},
+                "mine": [],
+                "deleted": False,
+            }
+        )
+    spec_table = BY_NAME[table].table
+    try:
+        with session.begin_nested():
+            for parameters in by_columns.values():
+                session.execute(insert(spec_table), parameters)
+            session.execute(insert(SyncRow.__table__), shadows)
+    except IntegrityError:
+        if recorder is not None:
+            recorder.roll_back_to(mark)
+        for new in pending:
+            applier.apply(from_snapshot(new.row))
+        return
+    applied = applier.applied
+    applied.rows += len(pending)
+    applied.touched_people.update(new.person_id for new in pending if new.person_id is not None)

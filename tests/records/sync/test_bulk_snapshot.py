@@ -1,0 +1,295 @@
+"""Snapshot rows go in bulk where they can (a first sync brings a million of them): the replica
+they leave is the one the row-by-row path leaves, row for row and clock for clock.
+
+The snapshot is built from records made through the use cases on another copy of the vault,
+as a server would send them (each field with its clock, clinical text apart), and then made
+awkward: two people with one NHS number in the same batch (the database refuses the batch),
+a person whose NHS number is already another person's here, a tombstone, a field this version
+does not know, a value that does not fit, rows whose person is not in the snapshot, and rows
+this laptop already holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from sim_desk.records import contacts, people, sync, visits
+from sim_desk.records.codes import PersonStatus
+from sim_desk.records.contacts import ContactDetails
+from sim_desk.records.people import ConsentDetails, PersonDetails
+from sim_desk.records.sync import bulk, clock
+from sim_desk.records.sync.tables import CLINICAL_FIELDS, REPLICATED, encoded_row
+from sim_desk.records.vault.files import VaultPaths
+from sim_desk.records.visits import PlanDetails
+from tests.conftest import Team
+
+AT = datetime(2026, 10, 20, 14, 0, tzinfo=UTC)
+DEVICE = uuid.UUID("00000000-0000-4000-8000-00000000d002")
+NHS = ("9434765870", "9434765919", "9434765927")
+
+
+def copy_of(team: Team, folder: Path) -> Team:
+    shutil.copytree(team.paths.database.parent, folder)
+    return dataclasses.replace(team, paths=VaultPaths.at(folder / team.paths.database.name))
+
+
+def snapshot_of(source: Team, user: str) -> list[dict[str, Any]]:
+    """Every replicated row of ``source`` as a server's snapshot carries it."""
+    rows: list[dict[str, Any]] = []
+    with source.unlock(user) as vault, vault.read() as session:
+        for n, spec in enumerate(REPLICATED):
+            clinical_names = CLINICAL_FIELDS.get(spec.name, frozenset())
+            for values in session.execute(select(spec.table)).mappings():
+                encoded = encoded_row(spec.name, values)
+                stamp = clock.clock_string((1000 + n) << 16, uuid.uuid4())
+                person = None
+                if spec.name == "people":
+                    person = values["id"]
+                elif spec.parent_key == "person_id":
+                    person = values["person_id"]
+                clinical = {
+                    name: {"ciphertext": encoded[name], "epoch": 0}
+                    for name in clinical_names
+                    if encoded[name] is not None
+                }
+                rows.append(
+                    {
+                        "table": spec.name,
+                        "row_id": str(values["id"]),
+                        "person_id": None if person is None else str(person),
+                        "payload": {k: v for k, v in encoded.items() if k not in clinical_names},
+                        "clocks": dict.fromkeys(encoded, stamp),
+                        "deleted": False,
+                        "clinical": clinical or None,
+                    }
+                )
+    return rows
+
+
+def made_awkward(rows: list[dict[str, Any]], pair: uuid.UUID) -> list[dict[str, Any]]:
+    people_rows = [r for r in rows if r["table"] == "people"]
+    # Two people with one NHS number, side by side: the batch is refused, then goes one by one.
+    people_rows[2]["payload"]["nhs_number"] = people_rows[1]["payload"]["nhs_number"]
+    # A person whose NHS number is already another person's on the receiving laptop.
+    people_rows[3]["payload"]["nhs_number"] = NHS[2]
+    # A tombstone, a field from a newer version, a value that does not fit.
+    people_rows[4]["deleted"] = True
+    people_rows[4]["clocks"]["_deleted"] = people_rows[4]["clocks"]["given_name"]
+    people_rows[5]["payload"]["favourite_colour"] = "teal"
+    people_rows[5]["clocks"]["favourite_colour"] = people_rows[5]["clocks"]["given_name"]
+    people_rows[6]["payload"]["referred_on"] = "the fifth of January"
+    # A person not sent at all: their rows point nowhere here.
+    gone = people_rows[7]
+    rows.remove(gone)
+    # A field the server sent without its clock.
+    del people_rows[0]["clocks"]["preferred_name"]
+    assert all(r["payload"]["pair_id"] == str(pair) for r in people_rows)
+    return rows
+
+
+@pytest.fixture
+def source_rows(team: Team, tmp_path: Path) -> list[dict[str, Any]]:
+    source = copy_of(team, tmp_path / "source")
+    with source.unlock("clinician") as vault:
+        made = [
+            people.create_person(
+                vault,
+                PersonDetails(
+                    f"Person{n}",
+                    "Testperson",
+                    referred_on=date(2026, 1, 5),
+                    nhs_number=NHS[n] if n < 2 else None,
+                    pair_id=team.pair_id,
+                ),
+            )
+            for n in range(9)
+        ]
+        for n, person in enumerate(made):
+            people.record_consent(
+                vault,
+                person,
+                ConsentDetails(
+                    taking_part=True, information_sharing=n % 2 == 0, recorded_on=date(2026, 1, 6)
+                ),
+            )
+            people.change_status(vault, person, PersonStatus.ACTIVE, on=date(2026, 2, 1))
+            visits.plan_visits(
+                vault, person, PlanDetails("weekly", AT.replace(month=3), end_on=date(2026, 5, 1))
+            )
+            for k in range(3):
+                contacts.log_contact(
+                    vault,
+                    person,
+                    ContactDetails(
+                        started_at=AT.replace(day=1 + k),
+                        shared_note=f"Met {k}",
+                        clinical_note="Low mood, safe" if k == 1 else None,
+                    ),
+                )
+        planned = visits.list_planned_visits(vault, made[0], include_past=True)[0]
+        contacts.log_contact(
+            vault, made[0], ContactDetails(started_at=AT, planned_visit_id=planned.id)
+        )
+    return snapshot_of(source, "clinician")
+
+
+@pytest.fixture
+def snapshot(team: Team, source_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return made_awkward(json.loads(json.dumps(source_rows)), team.pair_id)
+
+
+def replica(target: Team) -> dict[str, Any]:
+    """Every replicated row, every sync_rows entry (held NULL told from JSON null), every note."""
+    with target.unlock("clinician") as vault, vault.read() as session:
+        state: dict[str, Any] = {
+            spec.name: [
+                tuple(row) for row in session.execute(select(spec.table).order_by(spec.table.c.id))
+            ]
+            for spec in REPLICATED
+        }
+        state["ids"] = sorted(
+            row_id
+            for spec in REPLICATED
+            for row_id in session.execute(select(spec.table.c.id)).scalars()
+        )
+        state["sync_rows"] = [
+            (*row[:3], *(json.loads(v) if v is not None else None for v in row[3:6]), *row[6:])
+            for row in session.execute(
+                text(
+                    "SELECT id, table_name, person_id, clocks, hashes, mine, deleted, held,"
+                    " held IS NULL, in_snapshot FROM sync_rows ORDER BY id"
+                )
+            )
+        ]
+        state["changed_elsewhere"] = sorted(
+            (r.table_name, str(r.row_id), str(r.person_id), r.kind, json.dumps(r.overwritten))
+            for r in session.execute(text("SELECT * FROM sync_changed_elsewhere"))
+        )
+        state["status"] = dataclasses.astuple(sync.status(vault))
+    return state
+
+
+def apply(target: Team, rows: list[dict[str, Any]], *, cursor: int | None = None) -> tuple:
+    with target.unlock("clinician") as vault:
+        sync.attach(vault)
+        if sync.cursor(vault) == 0 and cursor is None:
+            sync.begin(vault, DEVICE, "incarnation-1")
+        # In pages, as a first sync applies them; the last page moves the cursor.
+        applied = []
+        for start in range(0, len(rows), 60):
+            page = rows[start : start + 60]
+            last = start + 60 >= len(rows)
+            answer: dict[str, Any] = {"snapshots": page, "more": not last}
+            if last:
+                answer["cursor"] = cursor or 7
+            result = sync.apply_pull(vault, answer, now=AT)
+            applied.append(
+                (result.rows, result.held, result.changed_elsewhere, sorted(result.touched_people))
+            )
+        return tuple(applied)
+
+
+def test_rows_in_bulk_leave_the_replica_rows_one_by_one_leave(
+    team: Team, tmp_path: Path, snapshot: list[dict[str, Any]], monkeypatch
+):
+    first = copy_of(team, tmp_path / "bulk")
+    with first.unlock("clinician") as vault:  # the NHS number already here
+        people.create_person(
+            vault, PersonDetails("Local", "Person", referred_on=date(2026, 1, 5), nhs_number=NHS[2])
+        )
+    targets = {"bulk": first, "one by one": copy_of(first, tmp_path / "one-by-one")}
+    inserted: list[int] = []
+    real_insert = bulk._insert
+
+    def counting(applier, table, pending):
+        inserted.append(len(pending))
+        return real_insert(applier, table, pending)
+
+    monkeypatch.setattr(bulk, "_insert", counting)
+    in_bulk = apply(targets["bulk"], snapshot)
+    monkeypatch.setattr(bulk, "_prepare", lambda applier, table, rows: [None] * len(rows))
+    one_by_one = apply(targets["one by one"], snapshot)
+    monkeypatch.undo()
+
+    assert sum(inserted) > len(snapshot) // 2  # most went in bulk
+    assert in_bulk == one_by_one
+    bulk_replica, row_replica = replica(targets["bulk"]), replica(targets["one by one"])
+    assert bulk_replica == row_replica
+    # The awkward rows were kept as the row-by-row path keeps them.
+    held = {row[1] for row in bulk_replica["sync_rows"] if not row[8]}
+    assert {"people", "contacts", "consents"} <= held
+    # Nothing dropped: every row that came is here, or held for a later pull, or a tombstone.
+    here = set(bulk_replica["ids"])
+    kept = {uuid.UUID(row[0]) for row in bulk_replica["sync_rows"] if not row[8] or row[6]}
+    assert {uuid.UUID(r["row_id"]) for r in snapshot} <= here | kept
+    assert len(bulk_replica["people"]) == len(row_replica["people"]) >= 6
+
+    # The same snapshot again (a first sync started over), one field newer on one row: every
+    # row is here already, so all go one by one, to the same end.
+    again = json.loads(json.dumps(snapshot))
+    person = next(r for r in again if r["table"] == "people" and not r["deleted"])
+    person["payload"]["preferred_name"] = "Newer"
+    person["clocks"]["preferred_name"] = clock.clock_string(5000 << 16, uuid.uuid4())
+    assert apply(targets["bulk"], again, cursor=9) == apply(targets["one by one"], again, cursor=9)
+    assert replica(targets["bulk"]) == replica(targets["one by one"])
+
+
+def test_an_analysts_rows_in_bulk_get_the_blanks_one_by_one_gives_them(
+    team: Team, tmp_path: Path, snapshot: list[dict[str, Any]], monkeypatch
+):
+    # What an analyst's laptop receives: no names (and so nothing clashes on them either).
+    rows = [
+        {**r, "payload": {k: v for k, v in r["payload"].items() if k != "given_name"}}
+        if r["table"] == "people"
+        else r
+        for r in snapshot
+    ]
+    states = []
+    for way in ("bulk", "one-by-one"):
+        target = copy_of(team, tmp_path / way)
+        if way == "one-by-one":
+            monkeypatch.setattr(bulk, "_prepare", lambda applier, table, rows: [None] * len(rows))
+        with target.unlock("analyst") as vault:
+            sync.begin(vault, DEVICE, "incarnation-1")
+            sync.apply_pull(vault, {"snapshots": rows, "cursor": 3}, now=AT)
+            with vault.read() as session:
+                states.append(
+                    [tuple(r) for r in session.execute(text("SELECT * FROM people ORDER BY id"))]
+                )
+    assert states[0] == states[1]
+    assert any(row for row in states[0])
+
+
+def test_a_pull_that_went_all_in_bulk_needs_no_foreign_key_check_and_others_run_it(
+    team: Team, tmp_path: Path, source_rows: list[dict[str, Any]], monkeypatch
+):
+    from sim_desk.records.sync import applying
+
+    checks: list[str] = []
+    real = applying.Applier.hold_orphans
+
+    def spy(self):
+        checks.append("run" if self.one_by_one else "not needed")
+        return real(self)
+
+    monkeypatch.setattr(applying.Applier, "hold_orphans", spy)
+    clean = [r for r in source_rows if r["table"] in ("pairs", "people", "consents")]
+    clean = [r for r in clean if r["table"] != "pairs"]  # (the pairs are here already)
+    target = copy_of(team, tmp_path / "target")
+    with target.unlock("clinician") as vault:
+        sync.begin(vault, DEVICE, "incarnation-1")
+        first = sync.apply_pull(vault, {"snapshots": clean, "more": True}, now=AT)
+        again = sync.apply_pull(vault, {"snapshots": clean[:3], "cursor": 4}, now=AT)
+        with vault.read() as session:
+            assert session.execute(text("PRAGMA foreign_key_check")).all() == []
+    assert (first.rows, again.rows) == (len(clean), 0)
+    assert checks == ["not needed", "run"]
