@@ -175,7 +175,7 @@ def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
         with session.begin_nested():
             for parameters in by_columns.values():
                 session.execute(insert(spec_table), parameters)
-            session.execute(insert(SyncRow.__table__), shadows)
+            session.execute(insert(SyncRow), shadows)
     except IntegrityError:
         if recorder is not None:
             recorder.roll_back_to(mark)
