@@ -252,7 +252,8 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))
-        bulk.apply_snapshots(applier, snapshot_order(answer.get("snapshots") or ()))
+        snapshots = snapshot_order(answer.get("snapshots") or ())
+        bulk.apply_snapshots(applier, snapshots, more=bool(answer.get("more")))
         seen_back = [uuid.UUID(str(c["change_id"])) for c in answer.get("changes") or ()]
         highest = state.hlc
         for change in answer.get("changes") or ():
