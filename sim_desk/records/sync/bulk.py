@@ -210,3 +210,15 @@ def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
     applied = applier.applied
     applied.rows += len(pending)
     applied.touched_people.update(new.person_id for new in pending if new.person_id is not None)
+
+
+def preload(applier: Applier, row_ids: Sequence[Any]) -> list[SyncRow]:
+    """The ``sync_rows`` entries of these rows, read in a few queries: ``Applier.apply`` then
+    finds each in the session (one query and one flush a change, otherwise). Keep the list
+    while applying (the session holds its objects weakly)."""
+    ids = list({uuid_of(row_id) for row_id in row_ids} - {None})
+    found: list[SyncRow] = []
+    for start in range(0, len(ids), _IN):
+        chunk = ids[start : start + _IN]
+        found += applier.session.execute(select(SyncRow).where(SyncRow.id.in_(chunk))).scalars()
+    return found
