@@ -53,7 +53,9 @@ class Manifest:
     log_person: str = ""  # an active person the benchmark logs contacts for
     search_names: list[str] = field(default_factory=list)  # names typed into the caseload search
     usernames: list[str] = field(default_factory=list)
-    format: int = 2  # 2: sync_state.refused_for_review (0009 as merged); older vaults are built again
+    format: int = (
+        2  # 2: sync_state.refused_for_review (0009 as merged); older vaults are built again
+    )
 
     @property
     def paths(self) -> VaultPaths:
