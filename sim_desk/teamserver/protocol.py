@@ -226,6 +226,7 @@ def snapshot(
     records (both one below the person), and a laptop applying the rows in pages would find
     contacts whose visit is still to come.
     """
+    query: sql.Composable
     if table_order:
         query = sql.SQL(
             "COPY (SELECT s.* FROM sim.snapshot_rows() s"

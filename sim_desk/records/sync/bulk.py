@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, func, insert, select, text
+from sqlalchemy import Column, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sim_desk.records.model import SyncRow
@@ -44,6 +44,8 @@ LARGE = 2000
 LARGE_CACHE_KIB = 256 * 1024
 
 _decoders: dict[str, dict[str, Callable[[Any], Any]]] = {}
+#: The table itself (a Core insert, as for the records' tables).
+_SYNC_ROWS = cast(Table, SyncRow.__table__)
 
 
 def _decoders_of(table: str) -> dict[str, Callable[[Any], Any]]:
@@ -200,7 +202,7 @@ def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
         with session.begin_nested():
             for parameters in by_columns.values():
                 session.execute(insert(spec_table), parameters)
-            session.execute(insert(SyncRow.__table__), shadows)
+            session.execute(insert(_SYNC_ROWS), shadows)
     except IntegrityError:
         if recorder is not None:
             recorder.roll_back_to(mark)
