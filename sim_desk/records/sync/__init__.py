@@ -252,14 +252,17 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))
-        bulk.apply_snapshots(applier, snapshot_order(answer.get("snapshots") or ()))
+        snapshots = snapshot_order(answer.get("snapshots") or ())
+        bulk.apply_snapshots(applier, snapshots, more=bool(answer.get("more")))
         seen_back = [uuid.UUID(str(c["change_id"])) for c in answer.get("changes") or ()]
         highest = state.hlc
+        kept = bulk.preload(applier, [c["row_id"] for c in answer.get("changes") or ()])
         for change in answer.get("changes") or ():
             applier.apply(from_change(change))
             highest = max(highest, int(change.get("hlc") or 0))
         applier.retry_held()
         applier.hold_orphans()
+        del kept
         if "merge_proposals" in answer:
             applier.merge_proposals(answer.get("merge_proposals") or ())
         # A page of a bulk snapshot leaves the cursor where it is until the last page.

@@ -19,26 +19,33 @@ runs it whenever anything took the row-by-row path).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, insert, select
+from sqlalchemy import Column, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sim_desk.records.model import SyncRow
 from sim_desk.records.sync.applying import Applier
 from sim_desk.records.sync.incoming import from_snapshot, snapshot_clock, snapshot_values, uuid_of
 from sim_desk.records.sync.tables import BY_NAME, blanks_for, decoder, fields_of, value_hash
+from sim_desk.records.vault import store
 from sim_desk.records.write_path import recorder_of
 
 #: Rows looked up and inserted together (one savepoint each).
 BATCH = 500
 #: SQLite takes at most this many values in one ``IN (...)``.
 _IN = 500
+#: A pull of this many snapshot rows or more (a page of a first sync) is applied with a page
+#: cache of LARGE_CACHE_KIB.
+LARGE = 2000
+LARGE_CACHE_KIB = 256 * 1024
 
 _decoders: dict[str, dict[str, Callable[[Any], Any]]] = {}
+#: The table itself (a Core insert, as for the records' tables).
+_SYNC_ROWS = cast(Table, SyncRow.__table__)
 
 
 def _decoders_of(table: str) -> dict[str, Callable[[Any], Any]]:
@@ -60,9 +67,25 @@ class _New:
     values: dict[str, Any]
 
 
-def apply_snapshots(applier: Applier, rows: Iterable[Mapping[str, Any]]) -> None:
+def apply_snapshots(
+    applier: Applier, rows: Sequence[Mapping[str, Any]], *, more: bool = False
+) -> None:
     """Applies snapshot rows (parents first) as ``applier.apply(from_snapshot(row))`` would,
-    one by one."""
+    one by one. ``more``: further pages of the same snapshot follow (a first sync)."""
+    session = applier.session
+    if len(rows) >= LARGE:
+        # Each row goes into several indexes spread over the whole table: with those pages
+        # at hand, far fewer are decrypted, encrypted and written again. Kept for the next
+        # page (the pool hands the same connection back), then the usual size again.
+        session.execute(text(f"PRAGMA cache_size = -{LARGE_CACHE_KIB}"))
+    try:
+        _apply_all(applier, rows)
+    finally:
+        if not more:
+            session.execute(text(f"PRAGMA cache_size = -{store.CACHE_KIB}"))
+
+
+def _apply_all(applier: Applier, rows: Sequence[Mapping[str, Any]]) -> None:
     for table, run in groupby(rows, key=lambda row: str(row["table"])):
         group = list(run)
         if table not in BY_NAME:
@@ -137,9 +160,13 @@ def _without_missing_parents(applier: Applier, table: str, prepared: list[_New |
         missing = list(wanted - present)
         for start in range(0, len(missing), _IN):
             chunk = missing[start : start + _IN]
-            present.update(
-                applier.session.execute(select(target).where(target.in_(chunk))).scalars()
-            )
+            found = select(func.count()).select_from(target.table).where(target.in_(chunk))
+            if applier.session.execute(found).scalar_one() == len(chunk):
+                present.update(chunk)  # (all here: the usual case, told without reading them)
+            else:
+                present.update(
+                    applier.session.execute(select(target).where(target.in_(chunk))).scalars()
+                )
         for index, new in enumerate(prepared):
             if new and new.values.get(name) is not None and new.values[name] not in present:
                 prepared[index] = None
@@ -175,7 +202,7 @@ def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
         with session.begin_nested():
             for parameters in by_columns.values():
                 session.execute(insert(spec_table), parameters)
-            session.execute(insert(SyncRow), shadows)
+            session.execute(insert(_SYNC_ROWS), shadows)
     except IntegrityError:
         if recorder is not None:
             recorder.roll_back_to(mark)
@@ -185,3 +212,15 @@ def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
     applied = applier.applied
     applied.rows += len(pending)
     applied.touched_people.update(new.person_id for new in pending if new.person_id is not None)
+
+
+def preload(applier: Applier, row_ids: Sequence[Any]) -> list[SyncRow]:
+    """The ``sync_rows`` entries of these rows, read in a few queries: ``Applier.apply`` then
+    finds each in the session (one query and one flush a change, otherwise). Keep the list
+    while applying (the session holds its objects weakly)."""
+    ids = list({uuid_of(row_id) for row_id in row_ids} - {None})
+    found: list[SyncRow] = []
+    for start in range(0, len(ids), _IN):
+        chunk = ids[start : start + _IN]
+        found += applier.session.execute(select(SyncRow).where(SyncRow.id.in_(chunk))).scalars()
+    return found

@@ -230,14 +230,16 @@ def queue(
 def queue_unsynced(vault: UnlockedVault, session: Session, state: SyncState) -> int:
     """Queues every replicated row the server has not seen from this laptop (the first sync
     of a vault that already holds records), parents before children."""
-    known = set(session.execute(select(SyncRow.id)).scalars())
     rows: list[RowWrite] = []
     for spec in REPLICATED:
         if spec.name in LEAD_ONLY and vault.actor.role is not Role.TEAM_LEAD:
             continue  # not this user's to publish: the server would refuse it
-        for (row_id,) in session.execute(select(spec.table.c.id)):
-            if row_id not in known:
-                rows.append(RowWrite(spec.name, row_id, "insert"))
+        # Found by the database (after a first sync, a million rows here and all known).
+        unseen = select(spec.table.c.id).where(
+            ~select(SyncRow.id).where(SyncRow.id == spec.table.c.id).exists()
+        )
+        for (row_id,) in session.execute(unseen):
+            rows.append(RowWrite(spec.name, row_id, "insert"))
     queued = 0
     for start in range(0, len(rows), 2000):
         queued += queue(vault, session, state, rows[start : start + 2000])

@@ -38,6 +38,9 @@ MIGRATIONS = Path(__file__).parent.parent / "migrations"
 #: tests/records/vault/test_schema.py checks this against the migration scripts.
 SCHEMA_HEAD = "0010"
 
+#: Page cache per connection (decrypted pages kept between use cases).
+CACHE_KIB = 16000
+
 # Applied to every connection, in this order, after the key.
 PRAGMAS = (
     "PRAGMA cipher_memory_security = OFF",  # see note in _connect
@@ -47,7 +50,7 @@ PRAGMAS = (
     "PRAGMA temp_store = MEMORY",
     "PRAGMA secure_delete = ON",
     "PRAGMA busy_timeout = 10000",
-    "PRAGMA cache_size = -16000",
+    f"PRAGMA cache_size = -{CACHE_KIB}",
 )
 #: For checks that must not write: no journal-mode change, and SQLite refuses any write.
 READ_ONLY_PRAGMAS = (
@@ -177,6 +180,9 @@ def make_engine(
         module=sqlcipher3,
         poolclass=QueuePool,
         pool_size=2,  # the GUI thread and one worker, kept warm
+        # The connection used last is used next: its cache holds what was just read or written
+        # (another connection's cache is emptied by any write it did not make).
+        pool_use_lifo=True,
         max_overflow=6,  # more at once (reports, exports) open and close as needed
     )
 
