@@ -74,9 +74,14 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest | None:
         try:
-            return cls(**json.loads(path.read_text("utf-8")))
+            manifest = cls(**json.loads(path.read_text("utf-8")))
         except (FileNotFoundError, ValueError, TypeError):
             return None
+        # The files sit beside their manifest: a checkout moved or renamed keeps its stress vault
+        # (11 minutes to build again at full scale) rather than looking for the old folder.
+        manifest.database = str(path.parent / Path(manifest.database).name)
+        manifest.plain = str(path.parent / Path(manifest.plain).name)
+        return manifest
 
 
 def vault_stem(people: int, years: int) -> str:

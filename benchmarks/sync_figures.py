@@ -83,8 +83,8 @@ SYNC_BUDGETS = (
     ),
     SyncBudget(
         "laptops_at_once",
-        "30 laptops syncing a day's work at once (until the last is done): every change on"
-        " the server once, and on every laptop that may see it",
+        "{laptops} laptops syncing a day's work at once (until the last is done): every change"
+        " on the server once, and on every laptop that may see it",
         None,
     ),
     SyncBudget(
@@ -780,14 +780,15 @@ def markdown(doc: dict[str, Any]) -> list[str]:
     for b in SYNC_BUDGETS:
         f = figures.get(b.key)
         budget = f"≤ {b.limit:g} s" if b.limit is not None else "no time budget"
+        work = b.work.format(laptops=details.get(b.key, {}).get("laptops", AT_ONCE))
         if f is None:
-            lines.append(f"| {b.work} | {budget} | not measured | |")
+            lines.append(f"| {work} | {budget} | not measured | |")
             continue
         ok = "pass" if verdict[b.key]["passed"] else "**MISS**"
         if b.key == "laptops_at_once":
             ok = "every change once, everywhere" if verdict[b.key]["passed"] else "**LOST**"
         lines.append(
-            f"| {b.work} | {budget} | {f['value']:,.2f} s ({f['min']:,.2f}–{f['max']:,.2f} s,"
+            f"| {work} | {budget} | {f['value']:,.2f} s ({f['min']:,.2f}–{f['max']:,.2f} s,"
             f" {f['runs']} runs) | {ok} |"
         )
     lead = details.get("lead_first_sync", {})
