@@ -108,14 +108,16 @@ def vault_paths(args: argparse.Namespace) -> VaultPaths:
     )
 
 
-def open_vault(args: argparse.Namespace) -> UnlockedVault:
+def open_vault(args: argparse.Namespace, *, for_sync: bool = False) -> UnlockedVault:
+    """Unlocks the vault named by the options (``for_sync``: a replica whose expiry has run
+    out may be opened to sync it)."""
     from sim_desk.records.vault import unlock
 
     paths = vault_paths(args)
     if not args.user:
         raise UsageError("Say who you are with --user NAME.")
     secret = read_secret(args.passphrase_file, prompt=f"Passphrase for {args.user}: ")
-    return warn_about(unlock.unlock(paths, args.user, secret))
+    return warn_about(unlock.unlock(paths, args.user, secret, for_sync=for_sync))
 
 
 def warn_about(vault: UnlockedVault) -> UnlockedVault:

@@ -232,7 +232,10 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
             raise ServerRefused("Only a team lead can revoke devices or users.")
         if args.device is not None:
             if protocol.revoke_device(conn, args.device):
-                return f"Revoked device {args.device}: it can no longer log in."
+                return (
+                    f"Revoked device {args.device}: it can read and send nothing more, and erases"
+                    " its copy of the team's records the next time it connects."
+                )
             return f"Device {args.device} was revoked already, or there is no such device."
         if args.admin_user:
             target = _admin_user_id(conn, args.server_user)
@@ -245,8 +248,9 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
         if count is None:
             return f"{args.server_user} was removed from the team server already."
         return (
-            f"Removed {args.server_user} from the team server: {count} device(s) revoked,"
-            " pending invitations withdrawn."
+            f"Removed {args.server_user} from the team server: {count} device(s) revoked (each"
+            " erases its copy of the team's records when it next connects), pending"
+            " invitations withdrawn."
         )
 
     if args.admin_user:
@@ -391,6 +395,15 @@ def add_commands(
     p.add_argument("--device", type=_uuid, metavar="ID", help="one device (see server status)")
     p.add_argument("--server-user", metavar="USERNAME", help="a user and every device of theirs")
     p.set_defaults(run=cmd_server_revoke)
+
+    from sim_desk.cli import leavers
+
+    leavers.add_server_commands(
+        server_sub,
+        vault_options=_vault_options,
+        server_options=_server_options,
+        admin_login=_admin_login,
+    )
 
     p = sub.add_parser("join", help="join this laptop to a team server with an invitation file")
     p.add_argument("invitation", help="the invitation file from your team lead")

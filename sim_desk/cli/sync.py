@@ -16,7 +16,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sim_desk.records import sync
     from sim_desk.teamserver.sync import sync_now
 
-    with open_vault(args) as vault:
+    with open_vault(args, for_sync=True) as vault:  # an expired replica may sync
         if not args.status:
             report = sync_now(vault)
             first = " (first sync: this laptop's replica was filled from the server)"

@@ -169,6 +169,12 @@ def _call(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ())
     return None if row is None else row[0]
 
 
+def call(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> Any:
+    """One server function's answer, its refusals turned into words (for the modules that
+    speak to functions of their own, such as ``teamserver.leavers``)."""
+    return _call(conn, query, params)
+
+
 def hello(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     """Who this device is, on which team; the server's time and incarnation."""
     return dict(_call(conn, "SELECT sim.hello()"))

@@ -24,7 +24,7 @@ from sim_desk.records.sync import clock
 from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
-from sim_desk.teamserver import protocol
+from sim_desk.teamserver import leavers, protocol
 from sim_desk.teamserver.errors import (
     ClockWrong,
     IncompatibleServer,
@@ -92,7 +92,7 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
         )
     report = SyncReport()
     clock_problem: str | None = None
-    with protocol.device_connection(credential) as conn:
+    with leavers.checked_in(vault, credential) as conn:  # a revoked laptop erases here
         hello = protocol.hello(conn)
         check_compatible(hello)
         begun = sync.begin(vault, credential.device_id, str(hello["incarnation"]))

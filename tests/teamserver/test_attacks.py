@@ -49,6 +49,11 @@ API = {
     "snapshot_begin",
     "snapshot_rows",
     "resolve_merge_proposal",
+    # leavers (schema 0005): a revoked device's two, and a lead's two
+    "device_standing",
+    "confirm_erased",
+    "set_replica_expiry",
+    "revoked_devices",
 }
 
 
@@ -232,6 +237,14 @@ def test_lead_only_functions_refuse_an_officer(world: World, officer):
         ),
         ("sim.revoke_device(the lead's device)", "SELECT sim.revoke_device(%s)", (lead_device,)),
         ("sim.revoke_user(the lead)", "SELECT sim.revoke_user(%s)", (world.user_ids["lead"],)),
+        ("sim.set_replica_expiry(1) as an officer", "SELECT sim.set_replica_expiry(1)", None),
+        ("sim.set_replica_expiry(off) as an officer", "SELECT sim.set_replica_expiry(NULL)", None),
+        ("sim.revoked_devices() as an officer", "SELECT sim.revoked_devices()", None),
+        (
+            "sim.confirm_erased by a device that was not revoked",
+            "SELECT sim.confirm_erased(0)",
+            None,
+        ),
     ]
     for what, query, params in checks:
         got = attempt(officer, what, query, params)
@@ -787,6 +800,8 @@ def spare_officer_device(world: World, _team_template, tmp_path) -> Any:
 
 
 def test_a_revoked_device_is_cut_off_at_once(world: World, victims, spare_officer_device):
+    """Its sessions end; its login (the copied credential) may still connect, but only to be
+    told "revoked: erase" and to confirm the erasure, which disables it for good."""
     device = spare_officer_device
     session = world.db.login(device.login_role, device.secret)
     assert not attempt(
@@ -802,12 +817,53 @@ def test_a_revoked_device_is_cut_off_at_once(world: World, victims, spare_office
     )
     assert got.refused and got.sqlstate in ("57P01", "08000", "08006", "?????")
     session.close()
+    with world.db.login(device.login_role, device.secret) as again:
+        refused_everything_but_standing(again, victims, "revoked, logged in again")
+        told = attempt(again, "revoked: sim.device_standing()", "SELECT sim.device_standing()")
+        assert told.rows[0][0]["standing"] == "revoked"
+        assert set(told.rows[0][0]) == {"standing", "device", "server_time"}  # nothing more
+        assert not attempt(
+            again, "revoked: sim.confirm_erased(0)", "SELECT sim.confirm_erased(0)"
+        ).refused
     with pytest.raises(psycopg.OperationalError) as refused:
         world.db.login(device.login_role, device.secret)
     REPORT.append(
-        ("revoked device logs in again", str(refused.value).strip().splitlines()[-1][:140])
+        (
+            "revoked device logs in again after confirming its erasure",
+            str(refused.value).strip().splitlines()[-1][:140],
+        )
     )
     assert "not permitted to log in" in str(refused.value)
+
+
+def refused_everything_but_standing(
+    conn: psycopg.Connection[Any], victims: dict[str, uuid.UUID], who: str
+) -> None:
+    """Every function that reads or writes, and every table, refuses ``conn``."""
+    change = Jsonb([protocol.change("contacts", uuid.uuid4(), {"person_id": str(victims["mine"])})])
+    for what, query, params in (
+        ("sim.hello", "SELECT sim.hello()", None),
+        ("sim.pull", "SELECT sim.pull(0, 10)", None),
+        ("sim.push", "SELECT sim.push(%s)", (change,)),
+        ("sim.team_status", "SELECT sim.team_status()", None),
+        ("sim.set_replica_expiry", "SELECT sim.set_replica_expiry(NULL)", None),
+        ("sim.revoked_devices", "SELECT sim.revoked_devices()", None),
+        ("sim.resolve_merge_proposal", "SELECT sim.resolve_merge_proposal(%s)", (uuid.uuid4(),)),
+        ("sim.revoke_device", "SELECT sim.revoke_device(%s)", (uuid.uuid4(),)),
+        ("SELECT sim.rows", "SELECT * FROM sim.rows", None),
+        ("SELECT sim.changes", "SELECT * FROM sim.changes", None),
+        ("SELECT sim.devices", "SELECT * FROM sim.devices", None),
+    ):
+        got = attempt(conn, f"{who}: {what}", query, params)
+        assert got.sqlstate == "42501", (what, got)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        got = attempt(conn, f"{who}: sim.snapshot_begin", "SELECT sim.snapshot_begin()")
+        assert got.sqlstate == "42501", got
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        got = attempt(conn, f"{who}: sim.snapshot_rows", "SELECT * FROM sim.snapshot_rows()")
+        assert got.sqlstate == "42501", got
 
 
 def test_every_function_refuses_a_revoked_device_whose_session_survived(
@@ -818,9 +874,13 @@ def test_every_function_refuses_a_revoked_device_whose_session_survived(
     session = world.db.login(device.login_role, device.secret)
     try:
         with world.db.admin_connect() as admin:  # revoked in the table only: its login still works
+            # (without the trigger that ends the device's sessions as it is revoked)
+            admin.execute(f"SET ROLE {world.roles.owner}")
+            admin.execute("ALTER TABLE sim.devices DISABLE TRIGGER devices_revoked")
             admin.execute(
                 "UPDATE sim.devices SET revoked_at = now() WHERE id = %s", (device.device_id,)
             )
+            admin.execute("ALTER TABLE sim.devices ENABLE TRIGGER devices_revoked")
             admin.commit()
         for what, query, params in (
             ("revoked (session kept): sim.hello", "SELECT sim.hello()", None),

@@ -178,7 +178,7 @@ def test_init_invite_join_status_and_revoke_from_the_command_line(
         monkeypatch=monkeypatch,
     )
     assert code == 0, err
-    assert "can no longer log in" in out
+    assert "erases its copy of the team's records the next time it connects" in out
     code, out, err = run(
         capsys,
         "server",
@@ -189,7 +189,9 @@ def test_init_invite_join_status_and_revoke_from_the_command_line(
         passphrase=PASSPHRASES["officer"],
         monkeypatch=monkeypatch,
     )
-    assert code == cli.EXIT_AUTH
+    # A revoked laptop still connects (to learn it was revoked, at its next sync), and is
+    # refused everything else.
+    assert code == cli.EXIT_PERMISSION
     assert "revoked" in err and len(err.strip().splitlines()) == 1
 
     code, out, err = run(

@@ -28,6 +28,7 @@ from sim_desk.teamserver.errors import (
     InvitationInvalid,
     ServerError,
     ServerLoginFailed,
+    ServerRefused,
     ServerUnreachable,
 )
 from sim_desk.teamserver.invitations import Invitation, create_invitation
@@ -282,8 +283,10 @@ def test_revoking_a_user_cuts_off_every_device_and_pending_invitation(world: Wor
         assert user is not None
         assert protocol.revoke_user(conn, user.id) == 1
         assert protocol.revoke_user(conn, user.id) is None  # once only
-    with pytest.raises(ServerLoginFailed):
-        protocol.device_connection(credential).__enter__()
+    with protocol.device_connection(credential) as conn:  # told it was revoked, nothing else
+        with pytest.raises(ServerRefused):
+            protocol.hello(conn)
+        assert protocol.call(conn, "SELECT sim.device_standing()")["standing"] == "revoked"
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         world.db.login(pending.login_role, invitation_login_password(pending.secret))
     with (

@@ -149,6 +149,11 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "snapshot_begin",
         "snapshot_rows",
         "resolve_merge_proposal",
+        # leavers (schema 0005)
+        "device_standing",
+        "confirm_erased",
+        "set_replica_expiry",
+        "revoked_devices",
     }
     assert database == (False, False)
 

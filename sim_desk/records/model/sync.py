@@ -41,6 +41,12 @@ class SyncState(Base):
     rebuilding: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Team leads: changes the server refused from any laptop, kept there for review.
     refused_for_review: Mapped[int] = mapped_column(Integer, default=0)
+    #: Leavers (issue 20): the team's replica expiry in days (None: none), the server's time
+    #: at the last sync that completed, and the latest time this laptop has seen (so that a
+    #: clock set back does not make an out-of-date replica look fresh).
+    replica_expiry_days: Mapped[int | None] = mapped_column(Integer)
+    synced_ok_at: Mapped[datetime | None] = mapped_column()
+    latest_seen_at: Mapped[datetime | None] = mapped_column()
 
 
 class SyncOutboxEntry(Base):

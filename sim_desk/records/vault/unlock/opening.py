@@ -23,6 +23,7 @@ from sim_desk.records.errors import (
 )
 from sim_desk.records.model import Pair, User, VaultMeta
 from sim_desk.records.sync import outbox as sync_outbox
+from sim_desk.records.sync import standing as sync_standing
 from sim_desk.records.unit_of_work import Actor, UnlockedVault, system_clock
 from sim_desk.records.vault import audit
 from sim_desk.records.vault.audit import Action
@@ -98,16 +99,18 @@ def unlock(
     *,
     dirs: AppDirs | None = None,
     clock: Callable[[], datetime] = system_clock,
+    for_sync: bool = False,
 ) -> UnlockedVault:
     """Unlocks the vault as a user. A wrong passphrase raises AuthenticationFailed, writes nothing
-    to the vault's files, and is noted for the audit log."""
+    to the vault's files, and is noted for the audit log. A replica that has not synced for
+    longer than its team allows raises ReplicaExpired, unless unlocked ``for_sync``."""
     dirs = dirs or AppDirs.default()
     try:
         keys = unlock_user(paths, username, passphrase)
     except AuthenticationFailed:
         _note_failed_unlock(dirs, paths, username, clock().astimezone(UTC))
         raise
-    return _open(paths, keys, dirs=dirs, clock=clock, action=Action.UNLOCK)
+    return _open(paths, keys, dirs=dirs, clock=clock, action=Action.UNLOCK, for_sync=for_sync)
 
 
 def unlock_with_recovery_key(
@@ -134,6 +137,7 @@ def _open(
     dirs: AppDirs,
     clock: Callable[[], datetime],
     action: str,
+    for_sync: bool = False,
 ) -> UnlockedVault:
     # Nothing is written before this check: the unlock's own audit entry would otherwise hide
     # a truncated log or a deleted head copy.
@@ -208,6 +212,7 @@ def _open(
             vault.audit(session, Action.SLOT_UPGRADED, "user", keys.user_id, slot_format=2)
     if pending:
         _failed_unlock_log(dirs, str(keys.vault_id), paths).unlink(missing_ok=True)
+    sync_standing.check_unlock(vault, for_sync=for_sync)  # an expired replica stays closed
     return vault
 
 

@@ -1,0 +1,232 @@
+"""A replica's standing with its team server: erased when revoked, locked when out of date.
+
+The records side of leavers and lost laptops (issue 20); the network side is
+``sim_desk.teamserver.leavers``.
+
+- **Revoked.** A laptop whose device the team lead revoked learns it at its next sync and
+  erases its replica (:func:`erase_replica`): every replicated record, the sync bookkeeping,
+  drafts (forms about the team's people), and the team keys held here; the vault itself stays
+  usable, empty of the team's records. The device credential goes once the server has heard
+  that the replica was erased.
+- **Expiry.** A team lead may set how many days a replica may go without syncing. Each sync
+  records the server's time and the expiry (:func:`record_check_in`); each unlock compares them
+  with the latest time this laptop has ever seen (:func:`check_unlock`), so setting the clock
+  back does not bring an out-of-date replica back to life. An expired replica may be unlocked
+  for a sync only; the sync itself moves it on. The server's time, not the laptop's, marks a
+  sync: a laptop whose clock once ran far ahead is put right by its next sync.
+
+This is a policy lock, not a cryptographic one: the person at the laptop holds the vault's
+keys. What it ensures is that the app and the command line stop showing and changing the
+team's records until the server has had its chance to say "revoked: erase".
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
+
+from sim_desk.records.errors import PermissionDenied
+from sim_desk.records.model import (
+    Base,
+    Draft,
+    SyncChangedElsewhere,
+    SyncMergeProposal,
+    SyncOutboxEntry,
+    SyncRow,
+    SyncState,
+)
+from sim_desk.records.sync.outbox import APPLYING, sync_state
+from sim_desk.records.sync.tables import BY_NAME, REPLICATED
+from sim_desk.records.unit_of_work import UnlockedVault
+
+#: Audit actions (counts and ids only).
+ERASED = "server.replica_erased"
+EXPIRY_LEARNT = "sync.replica_expiry"
+EXPIRED = "sync.replica_expired"
+
+#: Local tables holding team keys (clinical key epochs and the like) that a revoked laptop
+#: erases with its replica. Later parts that keep team keys in a table of their own add it
+#: here.
+TEAM_KEY_TABLES: tuple[str, ...] = ()
+
+
+class ReplicaExpired(PermissionDenied):
+    """This replica has not synced for longer than the team allows: sync it to open it."""
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What erasing a revoked laptop's replica took away (counts only)."""
+
+    people: int
+    records: int
+    #: Changes made here that the server never received (lost: it keeps nothing sent after
+    #: the revocation).
+    unsent_changes: int
+    #: Records made here before this vault ever synced (the server never had them).
+    never_synced_records: int
+
+    @property
+    def lost(self) -> int:
+        return self.unsent_changes + self.never_synced_records
+
+
+def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
+    """Erases every replicated record, the sync bookkeeping, drafts and team keys, in one
+    transaction, with an audit entry. Running it again erases what is left (nothing)."""
+    with vault.write() as session:
+        session.info[APPLYING] = True  # nothing here goes to an outbox
+        state = sync_state(session)
+        unsent = _count(
+            session,
+            select(func.count())
+            .select_from(SyncOutboxEntry)
+            .where(SyncOutboxEntry.state == "pending"),
+        )
+        people_count = _count(session, select(func.count()).select_from(BY_NAME["people"].table))
+        records = sum(
+            _count(session, select(func.count()).select_from(spec.table)) for spec in REPLICATED
+        )
+        never_synced = records if state is None else 0
+        # Children first (REPLICATED lists parents first); foreign keys checked at the commit.
+        session.execute(text("PRAGMA defer_foreign_keys = ON"))
+        for spec in reversed(REPLICATED):
+            session.execute(delete(spec.table))
+        for name in TEAM_KEY_TABLES:
+            session.execute(delete(Base.metadata.tables[name]))
+        for model in (
+            Draft,
+            SyncOutboxEntry,
+            SyncRow,
+            SyncChangedElsewhere,
+            SyncMergeProposal,
+            SyncState,
+        ):
+            session.execute(delete(model))
+        vault.audit(
+            session,
+            ERASED,
+            "device",
+            device_id,
+            people=people_count,
+            records=records,
+            unsent_changes=unsent,
+            never_synced_records=never_synced,
+        )
+        return Erased(people_count, records, unsent, never_synced)
+
+
+def _count(session: Session, query: object) -> int:
+    return int(session.execute(query).scalar_one())  # type: ignore[call-overload]
+
+
+def record_check_in(
+    vault: UnlockedVault, *, server_time: datetime, expiry_days: int | None
+) -> None:
+    """A sync completed: the server's time marks it, and the team's expiry is kept."""
+    with vault.write() as session:
+        state = sync_state(session)
+        if state is None:
+            return
+        if state.replica_expiry_days != expiry_days:
+            vault.audit(session, EXPIRY_LEARNT, "device", state.device_id, days=expiry_days)
+        state.replica_expiry_days = expiry_days
+        state.synced_ok_at = server_time
+        # The server's clock is the one to trust: a laptop clock that once ran far ahead (and
+        # pushed the latest time seen with it) is put right here.
+        state.latest_seen_at = server_time
+
+
+@dataclass(frozen=True)
+class Freshness:
+    expiry_days: int | None
+    synced_ok_at: datetime | None
+    #: How long since the last sync, by the latest time this laptop has seen.
+    since_sync: timedelta | None
+
+    @property
+    def expired(self) -> bool:
+        return (
+            self.expiry_days is not None
+            and self.since_sync is not None
+            and self.since_sync > timedelta(days=self.expiry_days)
+        )
+
+
+def _freshness(state: SyncState | None, now: datetime) -> tuple[Freshness, datetime | None]:
+    if state is None or state.replica_expiry_days is None or state.synced_ok_at is None:
+        return Freshness(None, None, None), None
+    latest = max(now, state.latest_seen_at) if state.latest_seen_at is not None else now
+    return Freshness(state.replica_expiry_days, state.synced_ok_at, latest - state.synced_ok_at), (
+        latest
+    )
+
+
+def freshness(vault: UnlockedVault) -> Freshness:
+    """How out of date this replica is, as the next unlock will judge it."""
+    with vault.read() as session:
+        return _freshness(sync_state(session), vault.now())[0]
+
+
+def check_unlock(vault: UnlockedVault, *, for_sync: bool = False) -> None:
+    """Called as a vault is unlocked: keeps the latest time seen, and refuses to open an expired
+    replica's records (the vault is locked again) unless it is unlocked to sync.
+
+    Raises:
+        ReplicaExpired: the replica has not synced for longer than the team allows.
+    """
+    with vault.read() as session:
+        state = sync_state(session)
+        fresh, latest = _freshness(state, vault.now())
+        moved_on = (
+            state is not None
+            and latest is not None
+            and (state.latest_seen_at is None or latest > state.latest_seen_at)
+        )
+    if moved_on or fresh.expired:
+        with vault.write() as session:
+            state = sync_state(session)
+            if state is not None and latest is not None:
+                if state.latest_seen_at is None or latest > state.latest_seen_at:
+                    state.latest_seen_at = latest
+                if fresh.expired:
+                    vault.audit(
+                        session,
+                        EXPIRED,
+                        "device",
+                        state.device_id,
+                        days=state.replica_expiry_days,
+                        for_sync=for_sync,
+                    )
+    if fresh.expired and not for_sync:
+        vault.lock(quietly=True)
+        raise ReplicaExpired(expired_message(fresh))
+
+
+def expired_message(fresh: Freshness) -> str:
+    days = fresh.since_sync.days if fresh.since_sync is not None else 0
+    return (
+        f"This laptop has not synced with the team server for {days} days, and your team"
+        f" allows {fresh.expiry_days}. Its records stay closed until it syncs: connect to the"
+        " network (and VPN) and run 'sim-desk sync' (the records open again once it has"
+        " synced). Nothing has been lost. If this laptop can no longer reach the server, ask"
+        " your team lead."
+    )
+
+
+__all__ = [
+    "EXPIRED",
+    "TEAM_KEY_TABLES",
+    "Erased",
+    "Freshness",
+    "ReplicaExpired",
+    "check_unlock",
+    "erase_replica",
+    "expired_message",
+    "freshness",
+    "record_check_in",
+]
