@@ -11,9 +11,9 @@
 --       sim.device_standing()   answers {"standing": "revoked"}: erase your replica;
 --       sim.confirm_erased(n)   notes that it erased it (and how many changes it had not
 --                               sent), and disables the login for good (NOLOGIN).
---   * A revocation waits for pushes in progress (it takes the team lock after ending the
---     device's sessions), so a push that commits after the revocation cannot have begun
---     before it: the server keeps nothing the device sends from then on.
+--   * Nothing the device sends commits after its revocation does: a push updates its own
+--     device row (last_seen) before it applies anything, so one racing the revocation waits
+--     for it and then finds the device revoked (tests/teamserver/test_leavers.py).
 --   * A team lead may set a replica expiry (sim.set_replica_expiry): laptops learn it from
 --     sim.device_standing() at every sync, and a replica that has not synced for that many
 --     days refuses to open its records until it syncs again (enforced on the laptop).
@@ -100,24 +100,6 @@ SET ROLE @p@_owner;
 CREATE POLICY devices_erased ON sim.devices FOR UPDATE TO @p@_owner
     USING (id = (SELECT sim.caller_revoked_device()))
     WITH CHECK (id = (SELECT sim.caller_revoked_device()));
-
--- Revocation waits for pushes in progress: first the device's own sessions are ended (one of
--- them may hold the team lock in an open push), then the team lock is taken, so every push
--- that got the lock before is committed, and every push after it sees the device revoked
--- (its changes are then refused by the policy on sim.changes). Nothing the device sends
--- commits after its revocation does.
-CREATE FUNCTION sim._revocation_waits_for_pushes() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, sim, pg_temp AS $$
-BEGIN
-    PERFORM sim.rm_disable_login('d', NEW.id);
-    PERFORM 1 FROM sim.team FOR UPDATE;
-    RETURN NEW;
-END
-$$;
-
-CREATE TRIGGER devices_revoked BEFORE UPDATE OF revoked_at ON sim.devices
-    FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
-    EXECUTE FUNCTION sim._revocation_waits_for_pushes();
 
 -- The first call of every sync, before hello: is this device still in good standing? An
 -- active device learns the team's replica expiry and the server's time; a revoked one learns
