@@ -29,9 +29,10 @@ from sim_desk.records import bulk, circle, contacts, drafts, incidents, people, 
 from sim_desk.records.codes import IncidentSource, IncidentType, Role
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.incidents import DisclosureDetails, IncidentDetails, S136Details
-from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry
+from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry, SyncState
 from sim_desk.records.people import ConsentDetails, PersonDetails
 from sim_desk.records.read_models import export_data, outcome_data, report_data
+from sim_desk.records.sync import standing
 from sim_desk.records.team import device, users
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
@@ -663,6 +664,37 @@ def test_the_sync_use_cases_pass_the_choke_point_and_feed_the_outbox(team, witne
         )
         steps.run(officer, "restamp_ahead", lambda: sync.restamp_ahead(officer, AT), writes=False)
         steps.run(officer, "note_error", lambda: sync.note_error(officer, "x"), writes=False)
+    assert "\n".join(steps.problems) == ""
+
+
+def test_the_leavers_use_cases_pass_the_choke_point(team, witness):
+    """Learning the team's replica expiry, keeping the latest time seen as a vault is unlocked,
+    and erasing a revoked laptop's replica all go through the one write path; the erasure
+    queues nothing to send."""
+    steps = Steps(witness)
+    with team.unlock("officer") as officer:
+        steps.run(officer, "begin", lambda: sync.begin(officer, uuid.uuid4(), "incarnation-1"))
+        steps.run(officer, "create_person", lambda: people.create_person(officer, details()))
+        steps.run(
+            officer,
+            "record_check_in",
+            lambda: standing.record_check_in(officer, server_time=AT, expiry_days=400),
+        )
+        steps.run(
+            officer,
+            "check_unlock",
+            lambda: standing.check_unlock(officer),
+            writes=False,  # only the latest time seen, in sync_state (left out of the compare)
+        )
+        with officer.read() as session:
+            assert session.execute(select(SyncState.latest_seen_at)).scalar_one() > AT
+        erased = steps.run(
+            officer, "erase_replica", lambda: standing.erase_replica(officer, uuid.uuid4())
+        )
+        assert erased.people == 1 and erased.unsent_changes >= 1
+        with officer.read() as session:
+            assert session.execute(select(SyncOutboxEntry)).first() is None
+            assert session.execute(select(Person)).first() is None
     assert "\n".join(steps.problems) == ""
 
 
