@@ -117,7 +117,12 @@ def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
             unsent_changes=unsent,
             never_synced_records=never_synced,
         )
-        return Erased(people_count, records, unsent, never_synced)
+        erased = Erased(people_count, records, unsent, never_synced)
+    # secure_delete zeroed the erased rows in the pages written to the WAL: copied into the
+    # database file now and the WAL emptied, rather than at some later checkpoint.
+    with vault.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return erased
 
 
 def _count(session: Session, query: object) -> int:
