@@ -324,3 +324,32 @@ def test_expiry_and_erasure_from_the_command_line(team: World, laptops, capsys, 
     monkeypatch.setenv("SIM_DESK_PASSPHRASE", PASSPHRASES["lead"])
     assert cli.main(["server", "revoked", *lead_vault]) == 0
     assert "officer: revoked" in (out := capsys.readouterr().out) and "erased its replica" in out
+
+
+def test_an_expired_replica_of_a_revoked_laptop_syncs_only_to_be_erased(team: World, laptops):
+    set_expiry(team, 1)
+    officer = laptops("officer")
+    officer.add_person("Dara", team.pair_a, "9434765900")
+    officer.sync()
+    revoke(team, "officer")
+    now = datetime.now(UTC)
+    officer.clock.at = now + timedelta(days=3)
+    with pytest.raises(standing.ReplicaExpired):
+        officer.open()
+    officer.clock.at = now
+    with (
+        unlock.unlock(
+            officer.paths,
+            "officer",
+            PASSPHRASES["officer"],
+            dirs=officer.dirs,
+            clock=officer.clock,
+            for_sync=True,
+        ) as vault,
+        pytest.raises(DeviceRevoked, match="nothing was lost"),
+    ):
+        from sim_desk.teamserver.sync import sync_now
+
+        sync_now(vault)
+    officer.clock.at = now + timedelta(days=30)
+    assert replicated_rows(officer) == 0  # opens: empty, and nothing left to expire
