@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from typing import Any
 
 from sim_desk.cli.common import EXIT_OK, add_auth_arguments, open_vault
@@ -14,6 +15,7 @@ def _when(moment: Any) -> str:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from sim_desk.records import sync
+    from sim_desk.records.sync import standing
     from sim_desk.teamserver.sync import sync_now
 
     with open_vault(args, for_sync=True) as vault:  # an expired replica may sync
@@ -37,6 +39,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     " removed from this laptop."
                 )
         status = sync.status(vault)
+        fresh = standing.freshness(vault)
     print(
         f"Waiting to send: {status.waiting}; sent, not yet seen back: {status.sent_not_seen_back};"
         f" refused by the server: {status.refused}."
@@ -53,6 +56,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     print(f"Last sent {_when(status.last_push_at)}; last received {_when(status.last_pull_at)}.")
     if status.last_error:
         print(status.last_error)
+    if fresh.expiry_days is not None and fresh.synced_ok_at is not None:
+        locks = fresh.synced_ok_at + timedelta(days=fresh.expiry_days)
+        print(
+            f"Your team closes a laptop's records {fresh.expiry_days} day(s) after its last"
+            f" sync: sync this laptop before {_when(locks)}."
+        )
     return EXIT_OK
 
 

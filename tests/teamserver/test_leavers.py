@@ -312,6 +312,7 @@ def test_expiry_and_erasure_from_the_command_line(team: World, laptops, capsys, 
     err = capsys.readouterr().err
     assert "has not synced with the team server for 5 days" in err and "sim-desk sync" in err
     assert cli.main(["sync", *mine]) == 0
+    assert "2 day(s) after its last sync: sync this laptop before" in capsys.readouterr().out
     assert cli.main(["summary", *mine]) == 0
 
     monkeypatch.setenv("SIM_DESK_PASSPHRASE", PASSPHRASES["lead"])
