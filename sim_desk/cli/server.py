@@ -392,6 +392,10 @@ def add_commands(
     p.add_argument("--server-user", metavar="USERNAME", help="a user and every device of theirs")
     p.set_defaults(run=cmd_server_revoke)
 
+    from sim_desk.cli.publish import add_publish_command
+
+    add_publish_command(server_sub)  # `server publish`
+
     p = sub.add_parser("join", help="join this laptop to a team server with an invitation file")
     p.add_argument("invitation", help="the invitation file from your team lead")
     _vault_options(p)

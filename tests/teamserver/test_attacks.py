@@ -49,6 +49,9 @@ API = {
     "snapshot_begin",
     "snapshot_rows",
     "resolve_merge_proposal",
+    "publish_begin",
+    "publish_finish",
+    "sync_done",
 }
 
 

@@ -41,6 +41,11 @@ class SyncState(Base):
     rebuilding: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Team leads: changes the server refused from any laptop, kept there for review.
     refused_for_review: Mapped[int] = mapped_column(Integer, default=0)
+    #: The server's time when this laptop last finished a sync (pushed and pulled everything).
+    last_synced_at: Mapped[datetime | None] = mapped_column()
+    #: The team's other laptops' last syncs as the server told them then:
+    #: ``[{"last_synced": iso or None, "device"?, "user"?}]`` (who, for team leads only).
+    team_syncs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class SyncOutboxEntry(Base):
