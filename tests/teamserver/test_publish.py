@@ -435,3 +435,72 @@ def test_reports_say_how_complete_they_are_after_syncs(published: Published):
         lead_view = completeness.completeness(vault)
     assert completeness.who_is_behind(lead_view) == ["clinician"]
     assert PASSPHRASES  # the laptops' passphrases come from the shared test set
+
+
+def test_team_mode_reports_exports_and_summary_say_how_complete_they_are(
+    published: Published, tmp_path: Path
+):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sim_desk.exchange import export
+    from sim_desk.reports.cohort_report import cohort_report_pdf
+    from sim_desk.reports.person_report import person_report_pdf
+    from tests.reports.conftest import pages
+
+    p = published
+    with p.lead.open() as vault:  # single-laptop mode: no word about syncs
+        assert not any("last sync" in t for t in pages(cohort_report_pdf(vault)))
+    publish_from(p.lead)
+    invite_and_join(p, "officer", "officer", False)  # joined, never synced
+    p.lead.sync()  # the lead learns of it at its next sync
+    with p.lead.open() as vault:
+        person_pdf = person_report_pdf(vault, p.people_a[0])
+        cohort_pdf = cohort_report_pdf(vault)
+        plan = export.plan_export(vault, k=3)
+        export.write_export(vault, plan, tmp_path / "export")
+    for pdf in (person_pdf, cohort_pdf):
+        first = pages(pdf)[0]
+        assert "How complete this is (team mode)" in first
+        assert "As of the last sync at" in first
+        assert "1 laptop of the team never synced" in first
+    (tmp_path / "page.pdf").write_bytes(person_pdf)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            str(tmp_path / "page.pdf"),
+            str(Path(os.environ.get("SIM_DESK_PAGE_PNG", tmp_path / "page"))),
+        ],
+        check=False,
+    )
+    dictionary = json.loads((tmp_path / "export" / "data_dictionary.json").read_text())
+    team = dictionary["team_mode_completeness"]
+    assert team["statement"].startswith("As of the last sync at")
+    assert team["laptops_never_synced"] == 1 and team["other_laptops"] == 1
+    summary = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim_desk",
+            "summary",
+            "--vault",
+            str(p.lead.paths.database),
+            "--user",
+            "lead",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SIM_DESK_PASSPHRASE": PASSPHRASES["lead"]},
+        timeout=120,
+    )
+    assert "As of the last sync at" in summary.stdout, summary.stdout + summary.stderr
+    assert "1 laptop of the team never synced" in summary.stdout

@@ -155,3 +155,21 @@ def who_is_behind(c: Completeness | None) -> list[str]:
     if c is None:
         return []
     return sorted({o.user for o in c.behind() if o.user})
+
+
+def for_export(vault: UnlockedVault) -> dict[str, Any] | None:
+    """What an export's data dictionary says about completeness (None outside team mode)."""
+    known = completeness(vault)
+    said = describe(known, vault.now())
+    if known is None or said is None:
+        return None
+    behind = known.behind()
+    last = known.last_synced_at
+    return {
+        "statement": said,
+        "last_synced_at": None if last is None else last.isoformat(),
+        "other_laptops": len(known.others),
+        "laptops_behind": sum(o.last_synced is not None for o in behind),
+        "laptops_never_synced": sum(o.last_synced is None for o in behind),
+        "changes_not_yet_sent": known.unsent,
+    }
