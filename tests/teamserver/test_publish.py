@@ -504,3 +504,131 @@ def test_team_mode_reports_exports_and_summary_say_how_complete_they_are(
     )
     assert "As of the last sync at" in summary.stdout, summary.stdout + summary.stderr
     assert "1 laptop of the team never synced" in summary.stdout
+
+
+def _cli(*args: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "sim_desk", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SIM_DESK_PASSPHRASE": PASSPHRASES["lead"]},
+        timeout=300,
+    )
+
+
+def test_the_lead_publishes_from_the_command_line_once(published: Published):
+    p = published
+    where = ("--vault", str(p.lead.paths.database), "--user", "lead")
+    first = _cli("server", "publish", *where)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Published:" in first.stdout and "histories included" in first.stdout
+    assert PASSPHRASES["lead"] not in first.stdout + first.stderr
+    again = _cli("server", "publish", *where)
+    assert again.returncode != 0
+    assert "published once" in again.stderr and "sim-desk sync" in again.stderr
+
+
+def test_an_officer_is_told_times_only_and_a_bad_publish_changes_nothing(published: Published):
+    from psycopg.types.json import Jsonb
+
+    p = published
+    publish_from(p.lead)
+    officer = invite_and_join(p, "officer", "officer", False)
+    officer.sync()
+    with officer.open() as vault, protocol.device_connection(vault_credential(vault)) as conn:
+        row = conn.execute("SELECT sim.sync_done()").fetchone()
+    assert row is not None
+    answer = row[0]
+    assert answer["lead"] is False and answer["laptops"]
+    assert all(set(laptop) == {"last_synced"} for laptop in answer["laptops"])  # never who
+    with p.lead.open() as vault, protocol.device_connection(vault_credential(vault)) as conn:
+        row = conn.execute("SELECT sim.sync_done()").fetchone()
+        assert row is not None and {lap["user"] for lap in row[0]["laptops"]} == {"officer"}
+        with p.db.admin_connect() as admin:
+            before = admin.execute(
+                "SELECT (SELECT count(*) FROM sim.users), (SELECT finished_at FROM sim.publication)"
+            ).fetchone()
+        for bad in (
+            [{"id": "not an id", "username": "x", "role": "officer"}],
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "username": "two words",
+                    "role": "officer",
+                    "clinical": False,
+                    "active": True,
+                }
+            ],
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "username": "mallory",
+                    "role": "officer",
+                    "clinical": True,
+                    "active": True,
+                }
+            ],
+        ):
+            with pytest.raises(Exception) as refused:
+                conn.execute("SELECT sim.publish_begin(%s, %s)", (vault.vault_id, Jsonb(bad)))
+            assert getattr(refused.value, "sqlstate", None) == "22023"
+        # Someone else's name under a new id: refused as taken, nothing added.
+        clash = conn.execute(
+            "SELECT sim.publish_begin(%s, %s)",
+            (
+                uuid.uuid4(),
+                Jsonb(
+                    [
+                        {
+                            "id": str(uuid.uuid4()),
+                            "username": "officer",
+                            "role": "officer",
+                            "clinical": False,
+                            "active": True,
+                        }
+                    ]
+                ),
+            ),
+        ).fetchone()
+        assert clash is not None and clash[0]["status"] == "refused"
+    with p.db.admin_connect() as admin:
+        after = admin.execute(
+            "SELECT (SELECT count(*) FROM sim.users), (SELECT finished_at FROM sim.publication)"
+        ).fetchone()
+    assert after == before
+
+
+def test_a_revoked_laptop_no_longer_counts_as_behind(published: Published):
+    p = published
+    publish_from(p.lead)
+    officer = invite_and_join(p, "officer", "officer", False)
+    with officer.open() as vault:
+        device_id = vault_credential(vault).device_id
+    with p.lead.open() as vault, protocol.device_connection(vault_credential(vault)) as conn:
+        assert protocol.revoke_device(conn, device_id)
+    p.lead.sync()
+    with p.lead.open() as vault:
+        known = completeness.completeness(vault)
+    assert known is not None and known.others == ()
+
+
+def test_a_server_holding_records_from_other_laptops_refuses_to_be_published(
+    new_database, _team_template, tmp_path: Path
+):
+    from tests.teamserver.conftest import build_world, person
+
+    world = build_world(
+        new_database(), _team_template, tmp_path / "world", names=("lead", "officer")
+    )
+    world.push(
+        "officer", protocol.change("people", uuid.uuid4(), person(world.pair_a, "Eve", None))
+    )
+    lead = Laptop("lead", world.vault_paths, world.dirs)
+    with pytest.raises(PublishRefused, match="did not come from this vault"):
+        publish_from(lead)
+    with world.db.admin_connect() as admin:
+        assert admin.execute("SELECT count(*) FROM sim.publication").fetchone() == (0,)

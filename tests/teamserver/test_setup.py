@@ -149,6 +149,9 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "snapshot_begin",
         "snapshot_rows",
         "resolve_merge_proposal",
+        "publish_begin",
+        "publish_finish",
+        "sync_done",
     }
     assert database == (False, False)
 
