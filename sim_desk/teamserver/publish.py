@@ -139,6 +139,16 @@ def publish(vault: UnlockedVault, *, page_size: int = 1000) -> PublishReport:
         )
     users = publishing.team_users(vault)
     with protocol.device_connection(credential) as conn:
+        me = protocol.hello(conn)["user"]
+        if not me.get("clinical") and publishing.holds_clinical_notes(vault):
+            # The server takes clinical ciphertext from clinical laptops only: the contacts
+            # would be refused, and the notes left out of the team's records.
+            raise PublishRefused(
+                "This vault holds clinical notes, which only a clinical lead's laptop can send"
+                " to the team server, and you joined it as a team lead without clinical access."
+                " Nothing was sent. A clinical lead publishes this vault (the trust's IT team"
+                " sets the server up with --clinical-lead for them)."
+            )
         answer = dict(
             _call(
                 conn,

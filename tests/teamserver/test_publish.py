@@ -632,3 +632,26 @@ def test_a_server_holding_records_from_other_laptops_refuses_to_be_published(
         publish_from(lead)
     with world.db.admin_connect() as admin:
         assert admin.execute("SELECT count(*) FROM sim.publication").fetchone() == (0,)
+
+
+def test_a_lead_without_clinical_access_is_refused_before_clinical_notes_are_lost(
+    new_database, _team_template, tmp_path: Path
+):
+    source, _recovery, pair_a, _pair_b = _team_template
+    shutil.copytree(source, tmp_path / "lead")
+    lead = Laptop("lead", VaultPaths.at(tmp_path / "lead" / "team.simvault"), _dirs(tmp_path))
+    with lead.open() as vault:
+        lead_id = vault.actor.user_id
+    person = lead.add_person("Fay", pair_a)
+    lead.log_contact(person, "Met", "A clinical note")
+    db = new_database()
+    init_server(db.admin, team_name="North SIM")
+    with db.admin.connect(autocommit=True) as admin:
+        invitation = create_invitation(
+            admin, db.address, username="lead", role="team_lead", clinical=False, user_id=lead_id
+        )
+    with lead.open() as vault:
+        join_team(vault, invitation)
+    with pytest.raises(PublishRefused, match="only a clinical lead's laptop"):
+        publish_from(lead)
+    assert server_counts(db) == {}

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sim_desk.records.codes import Role
-from sim_desk.records.model import User, VaultMeta
+from sim_desk.records.model import Contact, ContactRevision, User, VaultMeta
 from sim_desk.records.unit_of_work import UnlockedVault
 
 PUBLISH_STARTED = "server.publish_started"
@@ -45,6 +45,19 @@ def team_users(vault: UnlockedVault) -> list[dict[str, Any]]:
             }
             for user in session.execute(select(User).order_by(User.username)).scalars()
         ]
+
+
+def holds_clinical_notes(vault: UnlockedVault) -> bool:
+    """Whether any contact (or earlier version of one) holds clinical-note ciphertext: only a
+    clinical lead's laptop may send those to the server, which refuses them from anyone else."""
+    with vault.read() as session:
+        for table in (Contact, ContactRevision):
+            found = session.execute(
+                select(table.id).where(table.clinical_note.is_not(None)).limit(1)
+            ).first()
+            if found is not None:
+                return True
+    return False
 
 
 def published(vault: UnlockedVault) -> Published | None:
