@@ -15,19 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from sim_desk.records.model import SyncOutboxEntry, SyncState, TeamServerDevice
 from sim_desk.records.sync.outbox import sync_state
-from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 
 #: Another laptop whose last sync is this much older than this laptop's counts as behind.
 BEHIND = timedelta(hours=24)
 #: This laptop's own last sync older than this is said in days.
 STALE = timedelta(days=2)
-UK = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -110,12 +108,12 @@ def completeness(vault: UnlockedVault) -> Completeness | None:
 
 
 def _at(moment: datetime) -> str:
-    local = moment.astimezone(UK)
+    local = moment.astimezone(LOCAL_ZONE)
     return f"{local:%H:%M} on {local.day} {local:%B %Y}"
 
 
 def _day(moment: datetime) -> str:
-    local = moment.astimezone(UK)
+    local = moment.astimezone(LOCAL_ZONE)
     return f"{local.day} {local:%B %Y}"
 
 
