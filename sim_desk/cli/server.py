@@ -404,6 +404,9 @@ def add_commands(
         server_options=_server_options,
         admin_login=_admin_login,
     )
+    from sim_desk.cli.publish import add_publish_command
+
+    add_publish_command(server_sub)  # `server publish`
 
     p = sub.add_parser("join", help="join this laptop to a team server with an invitation file")
     p.add_argument("invitation", help="the invitation file from your team lead")

@@ -100,9 +100,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from sim_desk import demo
+    from sim_desk.records.sync import completeness
 
     with open_vault(args) as vault:
         demo.print_counts(vault)
+        # Team mode: how complete these counts are (the last sync, laptops behind).
+        said = completeness.describe(completeness.completeness(vault), vault.now())
+    if said:
+        print(said)
     return EXIT_OK
 
 

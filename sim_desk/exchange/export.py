@@ -50,6 +50,7 @@ from sim_desk.records.outcomes import person_years
 from sim_desk.records.permissions import EXPORTERS
 from sim_desk.records.read_models import export_data, releases
 from sim_desk.records.read_models.outcome_data import ALL_TYPES
+from sim_desk.records.sync import completeness
 from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 from sim_desk.records.vault.audit import Action
 
@@ -464,6 +465,9 @@ def write_export(
     _step(progress, 0.6, "Writing the data dictionary")
     hashes = {name: sha256(data) for name, data in files.items()}
     dictionary = data_dictionary(plan, exported_at=exported_at, hashes=hashes, earlier=earlier)
+    team_mode = completeness.for_export(vault)  # how complete this laptop's picture is
+    if team_mode is not None:
+        dictionary["team_mode_completeness"] = team_mode
     files["data_dictionary.json"] = (
         json.dumps(dictionary, indent=2, ensure_ascii=False) + "\n"
     ).encode("utf-8")

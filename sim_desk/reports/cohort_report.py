@@ -20,7 +20,7 @@ from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES, ExitReason, Inciden
 from sim_desk.records.read_models import outcome_data, report_data
 from sim_desk.records.read_models.outcome_data import CohortReport
 from sim_desk.records.unit_of_work import UnlockedVault
-from sim_desk.reports import charts, reading
+from sim_desk.reports import charts, reading, team_mode
 from sim_desk.reports.continuity import continuity_section
 from sim_desk.reports.equality import equality_section
 from sim_desk.reports.layout import (
@@ -100,6 +100,7 @@ def cohort_report_pdf(
     story: list[Flowable] = [
         para("Cohort outcome report", s["title"]),
         facts_table(_scope(vault, report, pair_id, enrolled_from, enrolled_to)),
+        *team_mode.completeness_box(vault),
         Spacer(1, 3 * mm),
         boxed("Read these figures with care", outcome_caveats(cohort=True)),
         Spacer(1, 3 * mm),

@@ -21,7 +21,7 @@ from sim_desk.records.codes import DEMAND_TYPES, HARM_TYPES
 from sim_desk.records.read_models import outcome_data, report_data
 from sim_desk.records.read_models.report_data import PersonReportFacts
 from sim_desk.records.unit_of_work import UnlockedVault, local_date
-from sim_desk.reports import charts, reading
+from sim_desk.reports import charts, reading, team_mode
 from sim_desk.reports.continuity import continuity_section
 from sim_desk.reports.layout import (
     boxed,
@@ -89,6 +89,7 @@ def person_report_pdf(
         para("Person outcome report", s["title"]),
         *heading(f"<b>{rich(record.display_name)}</b>", "h2"),
         facts_table(about_rows(facts, vault.today())),
+        *team_mode.completeness_box(vault),
     ]
     if record.details.goals:
         story += [

@@ -698,6 +698,38 @@ def test_the_leavers_use_cases_pass_the_choke_point(team, witness):
     assert "\n".join(steps.problems) == ""
 
 
+def test_publishing_and_the_teams_syncs_pass_the_choke_point(team, witness):
+    """Issue 20: the publish notes and the team's last syncs are written like any record."""
+    from sim_desk.records.sync import completeness, publishing
+
+    steps = Steps(witness)
+    with team.unlock("lead") as lead:
+        steps.run(lead, "begin", lambda: sync.begin(lead, uuid.uuid4(), "incarnation-1"))
+        answer = {
+            "synced_at": "2026-12-03T14:05:00+00:00",
+            "lead": True,
+            "laptops": [{"last_synced": None, "user": "officer", "device": str(uuid.uuid4())}],
+        }
+        steps.run(
+            lead,
+            "note_team_syncs",
+            lambda: completeness.note_team_syncs(lead, answer),
+            writes=False,  # sync_state only, which the comparison leaves out
+        )
+        with lead.read() as session:
+            state = sync.outbox.sync_state(session)
+            assert state is not None and state.team_syncs is not None
+            assert state.team_syncs[0]["user"] == "officer"
+        team_id = uuid.uuid4()
+        steps.run(lead, "note_started", lambda: publishing.note_started(lead, team_id))
+        steps.run(
+            lead,
+            "mark_published",
+            lambda: publishing.mark_published(lead, "the team server h/db", team_id, 7),
+        )
+    assert "\n".join(steps.problems) == ""
+
+
 def test_the_demo_export_and_calendar_pass_the_choke_point(witness, tmp_path, monkeypatch):
     """The demo writes only through use cases: every row in a new demo vault was seen, but the
     rows that creating any vault writes (before anyone can sign in to record anything)."""

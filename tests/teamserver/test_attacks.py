@@ -54,6 +54,9 @@ API = {
     "confirm_erased",
     "set_replica_expiry",
     "revoked_devices",
+    "publish_begin",
+    "publish_finish",
+    "sync_done",
 }
 
 

@@ -154,6 +154,9 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "confirm_erased",
         "set_replica_expiry",
         "revoked_devices",
+        "publish_begin",
+        "publish_finish",
+        "sync_done",
     }
     assert database == (False, False)
 

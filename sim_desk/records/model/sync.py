@@ -47,6 +47,9 @@ class SyncState(Base):
     replica_expiry_days: Mapped[int | None] = mapped_column(Integer)
     synced_ok_at: Mapped[datetime | None] = mapped_column()
     latest_seen_at: Mapped[datetime | None] = mapped_column()
+    #: The team's other laptops' last syncs as the server told them then:
+    #: ``[{"last_synced": iso or None, "device"?, "user"?}]`` (who, for team leads only).
+    team_syncs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class SyncOutboxEntry(Base):

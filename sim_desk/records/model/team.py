@@ -27,6 +27,9 @@ class VaultMeta(Base, Tracked):
     #: Secret key (32 bytes) for longitudinal-linkage pseudonyms in anonymised exports; made
     #: when a team lead first grants linkage. It never leaves the (encrypted) database.
     linkage_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: When this vault was published to a team server, and which (it is published once).
+    published_at: Mapped[datetime | None] = mapped_column()
+    published_to: Mapped[str | None] = mapped_column(String(400))
 
 
 class User(Base, Tracked):

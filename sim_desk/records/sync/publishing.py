@@ -1,0 +1,89 @@
+"""Publishing this vault to a team server, once (issue 20): the records side.
+
+The network side is ``sim_desk.teamserver.publish``. Here: which users the server must know
+(with the ids pairs name them by), and the vault's own note that it was published, kept in
+``vault_meta`` (with an audit entry) so that a second publish from this vault is refused here
+before the server is asked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from sim_desk.records.codes import Role
+from sim_desk.records.model import Contact, ContactRevision, User, VaultMeta
+from sim_desk.records.unit_of_work import UnlockedVault
+
+PUBLISH_STARTED = "server.publish_started"
+PUBLISHED = "server.published"
+
+
+@dataclass(frozen=True)
+class Published:
+    at: datetime
+    to: str
+
+
+def team_users(vault: UnlockedVault) -> list[dict[str, Any]]:
+    """Every user of this vault, removed ones included (as removed: their names stay theirs),
+    as ``sim.publish_begin`` takes them."""
+    vault.require_role(Role.TEAM_LEAD, doing="publish the team's vault")
+    with vault.read() as session:
+        return [
+            {
+                "id": str(user.id),
+                "username": user.username,
+                "display_name": user.display_name,
+                "role": user.role,
+                "clinical": bool(user.clinical_access),
+                "active": bool(user.active),
+            }
+            for user in session.execute(select(User).order_by(User.username)).scalars()
+        ]
+
+
+def holds_clinical_notes(vault: UnlockedVault) -> bool:
+    """Whether any contact (or earlier version of one) holds clinical-note ciphertext: only a
+    clinical lead's laptop may send those to the server, which refuses them from anyone else."""
+    with vault.read() as session:
+        for table in (Contact, ContactRevision):
+            found = session.execute(
+                select(table.id).where(table.clinical_note.is_not(None)).limit(1)
+            ).first()
+            if found is not None:
+                return True
+    return False
+
+
+def published(vault: UnlockedVault) -> Published | None:
+    """When and where this vault was published, if it was."""
+    with vault.read() as session:
+        meta = session.execute(select(VaultMeta)).scalar_one()
+        if meta.published_at is None:
+            return None
+        at = meta.published_at
+        return Published(at if at.tzinfo else at.replace(tzinfo=UTC), meta.published_to or "")
+
+
+def note_started(vault: UnlockedVault, team_id: uuid.UUID) -> None:
+    """The server took the publish (or carries on one): said in the audit log."""
+    with vault.write() as session:
+        vault.audit(session, PUBLISH_STARTED, "vault", vault.vault_id, team=team_id)
+
+
+def mark_published(vault: UnlockedVault, to: str, team_id: uuid.UUID, rows: int) -> Published:
+    """Everything was sent and seen back: this vault is published, once."""
+    vault.require_role(Role.TEAM_LEAD, doing="publish the team's vault")
+    with vault.write() as session:
+        meta = session.execute(select(VaultMeta)).scalar_one()
+        if meta.published_at is None:
+            meta.published_at = vault.now()
+            meta.published_to = to
+            vault.audit(session, PUBLISHED, "vault", vault.vault_id, team=team_id, rows=rows)
+        at = meta.published_at
+        return Published(at if at.tzinfo else at.replace(tzinfo=UTC), meta.published_to or to)
