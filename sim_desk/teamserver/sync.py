@@ -24,7 +24,7 @@ from sim_desk.records.sync import clock
 from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
-from sim_desk.teamserver import protocol
+from sim_desk.teamserver import keys, protocol
 from sim_desk.teamserver.errors import (
     ClockWrong,
     IncompatibleServer,
@@ -115,6 +115,7 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
             report.restamped = sync.restamp_ahead(vault, server_time)
             _push_all(vault, conn, report)
         _pull_all(vault, conn, report, page_size)
+        report.problems.extend(keys.sync_keys(vault, conn).problems)  # issue 20: team keys
     sync.note_error(vault, clock_problem)
     if clock_problem is not None:
         raise ClockWrong(clock_problem)
