@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sim_desk.records.clinical_epochs import CLINICAL, LINKAGE
 from sim_desk.records.errors import PermissionDenied
 from sim_desk.records.model import LinkageGrant, VaultMeta
-from sim_desk.records.team import device, keycrypto, keyring
+from sim_desk.records.team import device, keycrypto, keyring, own_notes
 from sim_desk.records.team.device import DeviceCredential
 from sim_desk.records.team.keyring import Trusted
 from sim_desk.records.unit_of_work import UnlockedVault
@@ -58,6 +58,9 @@ class KeyReport:
     #: Devices whose public key on the server is not the one this laptop verified: never
     #: wrapped a key. Said in the sync's problems too.
     mismatched: list[uuid.UUID] = field(default_factory=list)
+    #: Notes written here under the vault's own key before the team's key came, now re-sealed
+    #: under the current epoch and queued for the next sync (records/team/own_notes.py).
+    resealed: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -163,6 +166,7 @@ def sync_keys(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> KeyReport:
     _introduce(conn, credential, state, devices, trusted, report)
     _receive(vault, credential, state, trusted, report)
     _start_epochs(vault, conn, credential, state, devices, trusted, report)
+    report.resealed = own_notes.reseal_own_notes(vault)
     state = _state(conn)
     _wrap_waiting(vault, conn, credential, state, _devices(state), trusted, report)
     if report.mismatched:
