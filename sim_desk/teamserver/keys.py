@@ -472,6 +472,16 @@ def _self(credential: DeviceCredential) -> Trusted:
     return Trusted(credential.device_id, credential.public_key, credential.role, False, "self")
 
 
+def epoch_holders(conn: psycopg.Connection[Any], kind: str, epoch: int, me: uuid.UUID) -> int:
+    """How many devices other than ``me`` the server holds a wrap of ``kind`` ``epoch`` for (as
+    this device may see them: those it wrapped, or of a kind it may hold)."""
+    return sum(
+        1
+        for w in _state(conn)["wraps"]
+        if w["kind"] == kind and int(w["epoch"]) == epoch and uuid.UUID(w["device"]) != me
+    )
+
+
 # -- rotation --------------------------------------------------------------------------------
 
 
@@ -488,9 +498,16 @@ def rotate_key(vault: UnlockedVault, conn: psycopg.Connection[Any], kind: str = 
     if credential is None or not credential.is_active:
         raise NotJoined("This laptop has not joined a team server for you yet.")
     if kind == CLINICAL and not (vault.has_clinical_key and credential.role in CLINICAL_ROLES):
-        raise PermissionDenied("Only a clinician or a clinical lead can rotate the clinical key.")
+        raise PermissionDenied(
+            "Only a clinician or a clinical lead can rotate the clinical key: it is wrapped to"
+            " clinical devices only, and this sign-in does not hold it. Ask a clinician or"
+            " clinical lead of your team to rotate it (after a leaver, as soon as they are"
+            " revoked)."
+        )
     if kind == LINKAGE and credential.role != "team_lead":
-        raise PermissionDenied("Only a team lead can rotate the linkage key.")
+        raise PermissionDenied(
+            "Only a team lead can rotate the linkage key. Ask your team lead to rotate it."
+        )
     sync_keys(vault, conn)  # verified keys and received epochs first
     state = _state(conn)
     epochs = [int(e["epoch"]) for e in state["epochs"] if e["kind"] == kind]
