@@ -16,14 +16,19 @@ same note made meanwhile is kept and shown as "changed on another laptop", never
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from sim_desk.records import clinical_epochs
 from sim_desk.records.model import Contact, ContactRevision
 from sim_desk.records.unit_of_work import UnlockedVault, _clinical_bound
+
+_Row = TypeVar("_Row", Contact, ContactRevision)
 
 #: Audit action (a count and an epoch: never text).
 NOTES_RESEALED = "team_keys.notes_resealed"
@@ -34,6 +39,19 @@ def _open_own(own: bytes, blob: bytes, bound_to: uuid.UUID) -> bytes | None:
         return AESGCM(own).decrypt(blob[:12], blob[12:], _clinical_bound(bound_to))
     except InvalidTag:
         return None  # epoch 1's (another laptop's vault key) or damaged: not ours to move
+
+
+def _unframed(session: Session, table: type[_Row], column: Any) -> Sequence[_Row]:
+    prefix = len(clinical_epochs.MAGIC)
+    return (
+        session.execute(
+            select(table).where(
+                column.is_not(None), func.substr(column, 1, prefix) != clinical_epochs.MAGIC
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 def reseal_own_notes(vault: UnlockedVault) -> int:
@@ -48,30 +66,23 @@ def reseal_own_notes(vault: UnlockedVault) -> int:
     if own is None or ring.keys.get(1) == own:
         return 0  # this vault's key is the team's epoch 1: its unframed notes open everywhere
     epoch, key = ring.current, ring.keys[ring.current]
-    unframed = len(clinical_epochs.MAGIC)
     moved = 0
     with vault.write() as session:
-        for table, bound in ((Contact, "id"), (ContactRevision, "contact_id")):
-            rows = (
-                session.execute(
-                    select(table).where(
-                        table.clinical_note.is_not(None),
-                        func.substr(table.clinical_note, 1, unframed) != clinical_epochs.MAGIC,
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            for row in rows:
-                blob = row.clinical_note
-                if blob is None or clinical_epochs.frame_epoch(blob):
-                    continue
-                bound_to = getattr(row, bound)
-                plain = _open_own(own, blob, bound_to)
-                if plain is None:
-                    continue
-                row.clinical_note = clinical_epochs.seal_framed(key, epoch, plain, bound_to)
-                moved += 1
+        contacts = _unframed(session, Contact, Contact.clinical_note)
+        earlier = _unframed(session, ContactRevision, ContactRevision.clinical_note)
+        rows: list[tuple[Contact | ContactRevision, uuid.UUID]] = [
+            *((c, c.id) for c in contacts),
+            *((r, r.contact_id) for r in earlier),
+        ]
+        for row, bound_to in rows:
+            blob = row.clinical_note
+            if blob is None or clinical_epochs.frame_epoch(blob):
+                continue
+            plain = _open_own(own, blob, bound_to)
+            if plain is None:
+                continue
+            row.clinical_note = clinical_epochs.seal_framed(key, epoch, plain, bound_to)
+            moved += 1
         if moved:
             vault.audit(session, NOTES_RESEALED, "clinical_note", None, count=moved, epoch=epoch)
     return moved
