@@ -167,7 +167,7 @@ def _admin_status(args: argparse.Namespace) -> int:
 
 
 def cmd_server_invite(args: argparse.Namespace) -> int:
-    from sim_desk.teamserver import protocol
+    from sim_desk.teamserver import keys, protocol
     from sim_desk.teamserver.invitations import create_invitation
 
     if Path(args.out).exists() and not args.overwrite:
@@ -197,7 +197,11 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
                     details["user_id"] = known[0]
                 details["clinical"] = details["clinical"] or known[1]
             with protocol.device_connection(credential) as conn:
-                invitation = create_invitation(conn, protocol.address_of(credential), **details)
+                # Made on this laptop: it keeps the proof key, and the file names this device,
+                # so the new laptop's public key is verified and given the team's keys.
+                invitation = keys.invite_from_laptop(
+                    vault, credential, conn, protocol.address_of(credential), **details
+                )
     _write_invitation(invitation, args.out, overwrite=args.overwrite)
     return EXIT_OK
 
@@ -407,6 +411,9 @@ def add_commands(
     from sim_desk.cli.publish import add_publish_command
 
     add_publish_command(server_sub)  # `server publish`
+    from sim_desk.cli.keys import add_rotate_key_command
+
+    add_rotate_key_command(server_sub, _vault_options)  # `server rotate-key`
 
     p = sub.add_parser("join", help="join this laptop to a team server with an invitation file")
     p.add_argument("invitation", help="the invitation file from your team lead")

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sim_desk.records import write_path
+from sim_desk.records import clinical_epochs, write_path
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import PermissionDenied, VaultDamaged, VaultLocked
 from sim_desk.records.vault import audit
@@ -320,14 +320,37 @@ class UnlockedVault:
         return bytes(self._clinical_key)
 
     def encrypt_clinical(self, text: str, bound_to: uuid.UUID) -> bytes:
-        """Encrypts clinician-only text, bound to the record it belongs to (no swapping)."""
-        return seal_clinical(
-            self._clinical_key_for("write clinician-only notes"), text.encode("utf-8"), bound_to
-        )
+        """Encrypts clinician-only text, bound to the record it belongs to (no swapping):
+        under the team's current key epoch once this vault has one (clinical_epochs)."""
+        key = self._clinical_key_for("write clinician-only notes")
+        ring = self.clinical_keyring()
+        if ring.current is not None:
+            return clinical_epochs.seal_framed(
+                ring.keys[ring.current], ring.current, text.encode("utf-8"), bound_to
+            )
+        return seal_clinical(key, text.encode("utf-8"), bound_to)
 
     def decrypt_clinical(self, blob: bytes, bound_to: uuid.UUID) -> str:
         key = self._clinical_key_for("read clinician-only notes")
-        return open_clinical(key, blob, bound_to).decode("utf-8")
+        plain = clinical_epochs.open_any(key, self.clinical_keyring(), blob, bound_to)
+        if plain is None:
+            return open_clinical(key, blob, bound_to).decode("utf-8")  # raises VaultDamaged
+        return plain.decode("utf-8")
+
+    def clinical_keyring(self) -> clinical_epochs.Keyring:
+        """The team's clinical key epochs held here, read once per sign-in (and again after
+        :meth:`forget_clinical_keyring`)."""
+        if self._clinical_key is None:
+            return clinical_epochs.EMPTY
+        ring = self.cache.get("clinical_keyring")
+        if ring is None:
+            with self.read() as session:
+                ring = clinical_epochs.load_keyring(session, bytes(self._clinical_key))
+            self.cache["clinical_keyring"] = ring
+        return ring  # type: ignore[no-any-return]
+
+    def forget_clinical_keyring(self) -> None:
+        self.cache.pop("clinical_keyring", None)
 
     def close_connections(self) -> None:
         """Closes the connections kept open between use cases (``store.make_engine`` pools a
@@ -346,6 +369,7 @@ class UnlockedVault:
                 old[:] = bytes(len(old))
         self._record_key = bytearray(record_key)
         self._clinical_key = bytearray(clinical_key) if clinical_key else None
+        self.forget_clinical_keyring()
 
     # -- locking ----------------------------------------------------------------------------
     @property

@@ -43,6 +43,34 @@ _LOGIN_ROLE = re.compile(r"[a-z][a-z0-9_]{0,23}_[di]_[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
+class Inviter:
+    """The laptop that made an invitation, as the file (not the server) names it: the new
+    laptop trusts this public key (issue 20)."""
+
+    device_id: uuid.UUID
+    public_key: bytes
+    role: str
+    clinical: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "device": str(self.device_id),
+            "public_key": self.public_key.hex(),
+            "role": self.role,
+            "clinical": self.clinical,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Inviter | None:
+        if doc is None:
+            return None
+        key = bytes.fromhex(str(doc["public_key"]))
+        if len(key) != 32 or str(doc["role"]) not in ROLES:
+            raise ValueError("not an inviter")
+        return cls(uuid.UUID(str(doc["device"])), key, str(doc["role"]), bool(doc["clinical"]))
+
+
+@dataclass(frozen=True)
 class Invitation:
     """What a new laptop needs to join: where, whom to trust, who, and the one-time secret."""
 
@@ -60,6 +88,9 @@ class Invitation:
     device_login_role: str
     secret: str = field(repr=False)
     display_name: str | None = None
+    #: None for an invitation made by the trust's administrator (server init, or invite with
+    #: --admin-user): then no laptop can vouch for the new device's key (see the guide).
+    inviter: Inviter | None = None
 
     @property
     def device_id(self) -> uuid.UUID:
@@ -94,6 +125,7 @@ class Invitation:
                 },
                 "expires_at": self.expires_at.astimezone(UTC).isoformat(),
                 "secret": self.secret,
+                "inviter": None if self.inviter is None else self.inviter.to_json(),
             },
             indent=2,
             ensure_ascii=False,
@@ -141,6 +173,7 @@ class Invitation:
                 login_role=str(doc["login_role"]),
                 device_login_role=str(doc["device_login_role"]),
                 secret=str(doc["secret"]),
+                inviter=Inviter.from_json(doc.get("inviter")),
             )
             stated = str(doc["ca_fingerprint_sha256"])
         except (KeyError, TypeError, ValueError, ServerError):

@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.team import device
 from sim_desk.records.team.device import DeviceCredential
+from sim_desk.records.team.keycrypto import proof_key, proof_tag
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.files import normalise_username
-from sim_desk.teamserver import protocol
+from sim_desk.teamserver import keys, protocol
 from sim_desk.teamserver.connection import (
     connect,
     invitation_login_password,
@@ -116,7 +117,9 @@ def join_team(
         except ServerLoginFailed:
             pass  # the server never made it: ask again below, with the same credential
         else:
-            return Joined(device.device_credential(vault) or credential, True, answer)
+            resumed = device.device_credential(vault) or credential
+            keys.joined(vault, resumed, invitation)
+            return Joined(resumed, True, answer)
         # activate() marked it active before we knew; put it back to pending for the retry
         device.forget(vault)
         device.save_pending(vault, credential)
@@ -136,8 +139,13 @@ def join_team(
     try:
         verifier = scram_verifier(conn, credential.secret)
         try:
+            # The proof of this public key, from the invitation's secret: the inviting laptop
+            # checks it, so a key swapped in on the server is caught (issue 20).
+            proof = proof_tag(
+                proof_key(invitation.secret), credential.device_id, credential.public_key
+            )
             row = conn.execute(
-                "SELECT sim.join_team(%s, %s)", (verifier, credential.public_key)
+                "SELECT sim.join_team(%s, %s, %s)", (verifier, credential.public_key, proof)
             ).fetchone()
         except psycopg.errors.InsufficientPrivilege:
             raise InvitationInvalid(
@@ -162,4 +170,5 @@ def join_team(
             " was kept as joined; tell your team lead and the trust's IT team."
         )
     active = device.activate(vault, credential.device_id)
+    keys.joined(vault, active, invitation)
     return Joined(active, False, _device_hello(active))

@@ -24,7 +24,7 @@ from sim_desk.records.sync import clock
 from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
-from sim_desk.teamserver import leavers, protocol, team_syncs
+from sim_desk.teamserver import keys, leavers, protocol, team_syncs
 from sim_desk.teamserver.errors import (
     ClockWrong,
     IncompatibleServer,
@@ -115,6 +115,7 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
             report.restamped = sync.restamp_ahead(vault, server_time)
             _push_all(vault, conn, report)
         _pull_all(vault, conn, report, page_size)
+        report.problems.extend(keys.sync_keys(vault, conn).problems)  # issue 20: team keys
         if clock_problem is None:
             team_syncs.note_sync_done(vault, conn)  # when each laptop last synced (reports)
     sync.note_error(vault, clock_problem)

@@ -50,8 +50,9 @@ def every_row(vault: UnlockedVault) -> dict[Row, tuple[Any, ...]]:
     rows: dict[Row, tuple[Any, ...]] = {}
     with vault.read() as session:
         for table in Base.metadata.sorted_tables:
+            key = next(iter(table.primary_key.columns)).name  # "id", or a device's id
             for row in session.execute(select(table)):
-                rows[(table.name, row.id)] = tuple(row)
+                rows[(table.name, getattr(row, key))] = tuple(row)
     return rows
 
 
@@ -827,3 +828,31 @@ def test_every_function_that_writes_is_run_by_a_test_here():
     writers = writing_functions()
     assert len(writers) > 40
     assert [f"{m}.{n}" for m, n in writers if n not in here] == []
+
+
+def test_the_team_key_use_cases_pass_the_choke_point(team, witness):
+    """Issue 20: what a laptop keeps of the team's keys is written through the one path too."""
+    from sim_desk.records.team import keyring
+
+    steps = Steps(witness)
+    device_id = uuid.uuid4()
+    with team.unlock("lead") as lead:
+        steps.run(
+            lead,
+            "remember_invitation",
+            lambda: keyring.remember_invitation(lead, device_id, "s" * 43, "clinician", True),
+        )
+        steps.run(
+            lead,
+            "trust_devices",
+            lambda: keyring.trust_devices(
+                lead, [keyring.Trusted(device_id, b"\x01" * 32, "clinician", True, "invitee")]
+            ),
+        )
+        steps.run(
+            lead,
+            "store_team_key",
+            lambda: keyring.store_team_key(lead, "clinical", 2, b"\x02" * 32, False),
+        )
+        steps.run(lead, "forget_team_key", lambda: keyring.forget_team_key(lead, "clinical", 2))
+    assert steps.problems == []

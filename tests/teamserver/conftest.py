@@ -23,9 +23,9 @@ from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.team import users
 from sim_desk.records.team.device import DeviceCredential
 from sim_desk.records.vault.files import VaultPaths
-from sim_desk.teamserver import protocol
+from sim_desk.teamserver import keys, protocol
 from sim_desk.teamserver.connection import ServerAddress
-from sim_desk.teamserver.invitations import create_invitation
+from sim_desk.teamserver.invitations import Invitation, create_invitation
 from sim_desk.teamserver.joining import join_team
 from sim_desk.teamserver.schema import AdminLogin, Roles, TeamSetUp, init_server
 from tests.conftest import PASSPHRASES, Team, fixed_clock
@@ -180,8 +180,12 @@ def build_world(
         if name == "lead":
             continue
         role, clinical = roles[name]
-        with protocol.device_connection(world.devices["lead"]) as conn:
-            invitation = create_invitation(
+        # Made on the lead's laptop as `server invite` does: the lead keeps the proof key and
+        # the file names the lead's device, so test teams verify each other as real ones do.
+        with team.unlock("lead") as lead, protocol.device_connection(world.devices["lead"]) as conn:
+            invitation = keys.invite_from_laptop(
+                lead,
+                world.devices["lead"],
                 conn,
                 db.address,
                 username=name,
@@ -189,6 +193,7 @@ def build_world(
                 clinical=clinical,
                 user_id=ids[name],
             )
+        invitation = Invitation.from_json(invitation.to_json())  # as the file carries it
         with team.unlock(name) as vault:
             world.devices[name] = join_team(vault, invitation).credential
     world.push(

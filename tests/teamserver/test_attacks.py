@@ -57,6 +57,12 @@ API = {
     "publish_begin",
     "publish_finish",
     "sync_done",
+    # Team keys (schema 0003): an officer may call them, and gets no clinical key or wrap
+    # (tests/teamserver/test_keys_officer.py tries them with an officer's credential).
+    "key_state",
+    "put_introductions",
+    "put_wraps",
+    "new_key_epoch",
 }
 
 

@@ -37,6 +37,7 @@ from sim_desk.records.model.incidents import (
     PlaceOfSafetyUse,
     S136Episode,
 )
+from sim_desk.records.model.keys import TeamInvitationProof, TeamKey, TeamTrustedDevice
 from sim_desk.records.model.local import (
     LOCAL_ONLY_TABLES,
     AuditEvent,
@@ -101,7 +102,10 @@ __all__ = [
     "SyncOutboxEntry",
     "SyncRow",
     "SyncState",
+    "TeamInvitationProof",
+    "TeamKey",
     "TeamServerDevice",
+    "TeamTrustedDevice",
     "Tracked",
     "UTCDateTime",
     "User",

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sim_desk.records.clinical_epochs import frame_epoch
 from sim_desk.records.codes import Role
 from sim_desk.records.model import SyncOutboxEntry, SyncRow, SyncState
 from sim_desk.records.sync import clock
@@ -42,8 +43,13 @@ APPLYING = "sync_applying"
 NEVER_RECEIVED = value_hash(None)
 #: Tables only a team lead writes (the server refuses them from anyone else).
 LEAD_ONLY = frozenset({"pairs"})
-#: Key epoch of clinical ciphertext until clinical keys are shared per device (issue 20).
+#: Key epoch of unframed clinical ciphertext (the vault's own key, or the team's epoch 1).
 CLINICAL_EPOCH = 0
+
+
+def note_epoch(blob: object) -> int:
+    """The key epoch a note's ciphertext names in its frame (records.clinical_epochs)."""
+    return frame_epoch(blob) if isinstance(blob, bytes) else CLINICAL_EPOCH
 
 
 def attach(vault: UnlockedVault) -> None:
@@ -173,7 +179,7 @@ def queue(
             clinical_names = CLINICAL_FIELDS.get(row.table, frozenset())
             payload = {name: encoded[name] for name in changed if name not in clinical_names}
             clinical = {
-                name: {"ciphertext": encoded[name] or "", "epoch": CLINICAL_EPOCH}
+                name: {"ciphertext": encoded[name] or "", "epoch": note_epoch(values[name])}
                 for name in changed & clinical_names
                 if encoded[name] is not None or shadow is not None
             }

@@ -48,10 +48,9 @@ ERASED = "server.replica_erased"
 EXPIRY_LEARNT = "sync.replica_expiry"
 EXPIRED = "sync.replica_expired"
 
-#: Local tables holding team keys (clinical key epochs and the like) that a revoked laptop
-#: erases with its replica. Later parts that keep team keys in a table of their own add it
-#: here.
-TEAM_KEY_TABLES: tuple[str, ...] = ()
+#: Local tables holding team keys (clinical and linkage key epochs, the colleagues' public keys
+#: this laptop verified, invitation proofs) that a revoked laptop erases with its replica.
+TEAM_KEY_TABLES: tuple[str, ...] = ("team_keys", "team_trusted_devices", "team_invitation_proofs")
 
 
 class ReplicaExpired(PermissionDenied):
@@ -118,6 +117,7 @@ def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
             never_synced_records=never_synced,
         )
         erased = Erased(people_count, records, unsent, never_synced)
+    vault.forget_clinical_keyring()  # the epochs read at sign-in are gone with their table
     # secure_delete zeroed the erased rows in the pages written to the WAL: copied into the
     # database file now and the WAL emptied, rather than at some later checkpoint.
     with vault.engine.connect() as conn:

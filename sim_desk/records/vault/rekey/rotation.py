@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
+from sim_desk.records import clinical_epochs
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import (
     AuthenticationFailed,
@@ -18,7 +19,7 @@ from sim_desk.records.errors import (
     VaultBusy,
     VaultDamaged,
 )
-from sim_desk.records.model import Contact, ContactRevision, User
+from sim_desk.records.model import Contact, ContactRevision, TeamKey, User
 from sim_desk.records.unit_of_work import Progress, UnlockedVault, open_clinical, seal_clinical
 from sim_desk.records.vault.audit import Action
 from sim_desk.records.vault.fileio import fsync_directory
@@ -142,7 +143,11 @@ def new_recovery_slot(
 
 
 def _reencrypt_notes(
-    session: Session, old_key: bytes, new_key_: bytes, progress: Progress | None
+    session: Session,
+    old_key: bytes,
+    new_key_: bytes,
+    progress: Progress | None,
+    ring: clinical_epochs.Keyring = clinical_epochs.EMPTY,
 ) -> int:
     """Re-encrypts every clinical note (contacts and their revisions) in this transaction.
 
@@ -166,18 +171,41 @@ def _reencrypt_notes(
         )
     ]
     for done, (table, row_id, bound_to, blob) in enumerate(rows, 1):
-        plain = open_clinical(old_key, blob, bound_to)
+        epoch = clinical_epochs.frame_epoch(blob)
+        if (
+            epoch
+            and epoch in ring.keys
+            and clinical_epochs.open_any(None, ring, blob, bound_to) is not None
+        ):
+            continue  # under a team key epoch, not this vault's key: left as it is
+        plain = clinical_epochs.open_any(old_key, ring, blob, bound_to)
+        if plain is None:
+            plain = open_clinical(old_key, blob, bound_to)  # raises VaultDamaged
+        # In a team, a note rewritten anyway goes to the team's current epoch (other laptops
+        # could not read it under this vault's new key).
+        sealed = (
+            clinical_epochs.seal_framed(ring.keys[ring.current], ring.current, plain, bound_to)
+            if ring.current is not None
+            else seal_clinical(new_key_, plain, bound_to)
+        )
         session.execute(
             update(table)
             .where(table.c.id == row_id)
-            .values(
-                clinical_note=seal_clinical(new_key_, plain, bound_to),
-                updated_at=table.c.updated_at,
-            )
+            .values(clinical_note=sealed, updated_at=table.c.updated_at)
         )
         if done % 200 == 0:
             _tell(progress, 0.1 + 0.5 * done / len(rows), f"Re-encrypted {done} notes")
     return len(rows)
+
+
+def _reseal_team_keys(session: Session, old: dict[str, bytes], new: dict[str, bytes]) -> None:
+    """The team keys kept here are sealed under the vault's keys (clinical: its clinical key;
+    linkage: its record key), which are being replaced."""
+    for row in session.execute(select(TeamKey)).scalars():
+        key = clinical_epochs.open_team_key(old[row.kind], row.kind, row.epoch, row.sealed)
+        if key is not None:
+            row.sealed = clinical_epochs.seal_team_key(new[row.kind], row.kind, row.epoch, key)
+    session.flush()
 
 
 def _database_generation(session: Session) -> int:
@@ -210,6 +238,7 @@ def rotate_keys(
     old_record, old_clinical = vault.keys_to_wrap(clinical=True)
     assert old_clinical is not None
     record_key, clinical_key = new_key(), new_key()
+    ring = vault.clinical_keyring()
     _tell(progress, 0.0, "Preparing new keys")
     journal_written_at: int | None = None  # the generation the journal was written against
     try:
@@ -242,7 +271,12 @@ def rotate_keys(
             write_slot_file(paths, upcoming, pending=True)  # the journal (step 1)
             journal_written_at = current.generation
             _tell(progress, 0.1, "Re-encrypting clinician-only notes")
-            notes = _reencrypt_notes(session, old_clinical, clinical_key, progress)
+            notes = _reencrypt_notes(session, old_clinical, clinical_key, progress, ring)
+            _reseal_team_keys(
+                session,
+                {"clinical": old_clinical, "linkage": old_record},
+                {"clinical": clinical_key, "linkage": record_key},
+            )
             session.execute(text(f"PRAGMA user_version = {int(upcoming.generation)}"))
             vault.audit(
                 session,

@@ -1,0 +1,88 @@
+"""Notes this laptop wrote under its own vault key before the team's clinical key reached it
+(issue 20), moved to the team's current epoch so colleagues can read them.
+
+A laptop that joins with its own vault is a clinical device at once, but the team's key epoch
+comes only once a colleague who verified it has wrapped it (at that colleague's next sync).
+Meanwhile :meth:`UnlockedVault.encrypt_clinical` seals under the vault's own key: no other
+laptop can open those notes. Once an epoch is current here, each sync re-seals them under it.
+
+Only a note that opens with this vault's own key is touched, and that key never left this
+vault: the note was written here (or restored from this vault's backup). The text is not
+changed, only its sealing, and it goes through the one write path, so the outbox queues it as
+an ordinary change (with the clock its field had here as its base): another laptop's edit of the
+same note made meanwhile is kept and shown as "changed on another laptop", never lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sim_desk.records import clinical_epochs
+from sim_desk.records.model import Contact, ContactRevision
+from sim_desk.records.unit_of_work import UnlockedVault, _clinical_bound
+
+_Row = TypeVar("_Row", Contact, ContactRevision)
+
+#: Audit action (a count and an epoch: never text).
+NOTES_RESEALED = "team_keys.notes_resealed"
+
+
+def _open_own(own: bytes, blob: bytes, bound_to: uuid.UUID) -> bytes | None:
+    try:
+        return AESGCM(own).decrypt(blob[:12], blob[12:], _clinical_bound(bound_to))
+    except InvalidTag:
+        return None  # epoch 1's (another laptop's vault key) or damaged: not ours to move
+
+
+def _unframed(session: Session, table: type[_Row], column: Any) -> Sequence[_Row]:
+    prefix = len(clinical_epochs.MAGIC)
+    return (
+        session.execute(
+            select(table).where(
+                column.is_not(None), func.substr(column, 1, prefix) != clinical_epochs.MAGIC
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+def reseal_own_notes(vault: UnlockedVault) -> int:
+    """Re-seals this laptop's notes still under its own vault key under the team's current
+    clinical epoch. Returns how many notes (and earlier versions) were moved. Safe to repeat."""
+    if not vault.has_clinical_key:
+        return 0
+    ring = vault.clinical_keyring()
+    if ring.current is None:
+        return 0
+    own = vault.keys_to_wrap(clinical=True)[1]
+    if own is None or ring.keys.get(1) == own:
+        return 0  # this vault's key is the team's epoch 1: its unframed notes open everywhere
+    epoch, key = ring.current, ring.keys[ring.current]
+    moved = 0
+    with vault.write() as session:
+        contacts = _unframed(session, Contact, Contact.clinical_note)
+        earlier = _unframed(session, ContactRevision, ContactRevision.clinical_note)
+        rows: list[tuple[Contact | ContactRevision, uuid.UUID]] = [
+            *((c, c.id) for c in contacts),
+            *((r, r.contact_id) for r in earlier),
+        ]
+        for row, bound_to in rows:
+            blob = row.clinical_note
+            if blob is None or clinical_epochs.frame_epoch(blob):
+                continue
+            plain = _open_own(own, blob, bound_to)
+            if plain is None:
+                continue
+            row.clinical_note = clinical_epochs.seal_framed(key, epoch, plain, bound_to)
+            moved += 1
+        if moved:
+            vault.audit(session, NOTES_RESEALED, "clinical_note", None, count=moved, epoch=epoch)
+    return moved
