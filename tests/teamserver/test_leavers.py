@@ -354,3 +354,25 @@ def test_an_expired_replica_of_a_revoked_laptop_syncs_only_to_be_erased(team: Wo
         sync_now(vault)
     officer.clock.at = now + timedelta(days=30)
     assert replicated_rows(officer) == 0  # opens: empty, and nothing left to expire
+
+
+def test_a_revoked_clinicians_laptop_erases_the_teams_keys_with_its_replica(team: World, laptops):
+    """The clinical key epochs (and the colleagues' keys it verified) go with the replica: a
+    leaver's laptop keeps no key that opens the notes written after it was revoked or before."""
+    from sim_desk.records.model.keys import TeamKey, TeamTrustedDevice
+
+    lead, clinician = laptops("lead"), laptops("clinician")
+    for machine in (lead, clinician, lead, clinician):  # verified, wrapped, received
+        machine.sync()
+
+    def held(model: type) -> int:
+        with clinician.open() as vault, vault.read() as session:
+            return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+    assert held(TeamKey) > 0 and held(TeamTrustedDevice) > 0
+    revoke(team, "clinician")
+    with pytest.raises(DeviceRevoked):
+        clinician.sync()
+    assert held(TeamKey) == 0 and held(TeamTrustedDevice) == 0
+    with clinician.open() as vault:
+        assert dict(vault.clinical_keyring().keys) == {}

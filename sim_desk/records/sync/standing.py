@@ -95,8 +95,10 @@ def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
         for spec in reversed(REPLICATED):
             session.execute(delete(spec.table))
-        for name in TEAM_KEY_TABLES:
-            session.execute(delete(Base.metadata.tables[name]))
+        for mapper in Base.registry.mappers:  # one by one: not every key table has an id
+            if getattr(mapper.local_table, "name", None) in TEAM_KEY_TABLES:
+                for row in session.scalars(select(mapper.class_)):
+                    session.delete(row)
         for model in (
             Draft,
             SyncOutboxEntry,
