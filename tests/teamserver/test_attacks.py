@@ -49,6 +49,10 @@ API = {
     "snapshot_begin",
     "snapshot_rows",
     "resolve_merge_proposal",
+    # audit chains (schema 0004): each device's own chain only; see test_audit_chain.py
+    "audit_head",
+    "push_audit",
+    "audit_status",
 }
 
 
