@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import team_server
 
 from sim_desk.records.appdirs import AppDirs
+from sim_desk.records.team import device
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import VaultPaths
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.audit_chain import AuditChainRefused, push_audit_chain
-from sim_desk.records.team import device
 
 PASSPHRASE = "audit figures passphrase, long enough"
 DAY = 50
