@@ -535,3 +535,26 @@ def test_a_server_restored_from_an_older_backup_is_not_a_rollback(fresh_world: W
     head = server_head(fresh_world, "officer")
     assert head["kind"] is None and head["seq"] > 5
     assert len(server_chain(fresh_world, "officer")) == head["seq"]
+
+
+def test_the_entries_before_a_changed_one_are_kept_and_none_after_it(fresh_world: World, laptops):
+    laptops("officer").sync()
+
+    def batch(seq: int, h: str) -> tuple[Any, ...]:
+        links, prev = [], h
+        for n in range(1, 6):
+            link = entry(seq + n, content_for(seq + n), prev)
+            links.append(link)
+            prev = link["hash"]
+        # Entry 3 changed after it was hashed; 4 and 5 link to its original hash.
+        links[2]["content"] = base64.b64encode(
+            _canonical(content_for(seq + 3, action="record.update"))
+        ).decode()
+        return seq, h, seq + 5, links
+
+    before = server_head(fresh_world, "officer")["seq"]
+    answer = push_raw(fresh_world, "officer", batch)
+    assert (answer["code"], answer["accepted"], answer["seq"]) == ("tampered", 2, before + 2)
+    assert [s for s, _, _ in server_chain(fresh_world, "officer")][-1] == before + 2
+    head = server_head(fresh_world, "officer")
+    assert (head["kind"], head["refused_seq"]) == ("tampered", before + 3)
