@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from sim_desk.records.model import AuditEvent
 from sim_desk.records.vault.audit import GENESIS
+from sim_desk.records.vault.audit.links import links_after
 from sim_desk.records.vault.files import VaultPaths
 from sim_desk.records.vault.verify import verify_vault
 from sim_desk.teamserver import protocol
@@ -558,3 +559,58 @@ def test_the_entries_before_a_changed_one_are_kept_and_none_after_it(fresh_world
     assert [s for s, _, _ in server_chain(fresh_world, "officer")][-1] == before + 2
     head = server_head(fresh_world, "officer")
     assert (head["kind"], head["refused_seq"]) == ("tampered", before + 3)
+
+
+def test_a_push_cut_off_before_it_committed_leaves_the_head_where_it_was(
+    fresh_world: World, laptops
+):
+    officer = laptops("officer")
+    officer.sync()
+    officer.add_person("Aisha", fresh_world.pair_a)
+    before = server_head(fresh_world, "officer")
+    conn = fresh_world.connect("officer")
+    conn.execute("BEGIN")
+    seq = conn.execute("SELECT sim.audit_head()").fetchone()[0]["seq"]
+    with officer.open() as vault, vault.read() as session:
+        chain = links_after(session, seq, 100)
+    conn.execute(
+        "SELECT sim.push_audit(%s, %s, %s, %s)",
+        (
+            seq,
+            chain.hash_at_start,
+            chain.end,
+            Jsonb(
+                [
+                    {"seq": x.seq, "content": base64.b64encode(x.content).decode(), "hash": x.hash}
+                    for x in chain.links
+                ]
+            ),
+        ),
+    )
+    conn.close()  # the laptop dies before the commit
+    assert server_head(fresh_world, "officer") == before
+    officer.sync()
+    after = server_head(fresh_world, "officer")
+    assert after["kind"] is None and after["seq"] > before["seq"]
+
+
+def test_a_revoked_device_whose_session_survived_can_push_no_audit(fresh_world: World, laptops):
+    laptops("officer").sync()
+    session = fresh_world.connect("officer")
+    try:
+        with fresh_world.db.admin_connect() as admin:
+            admin.execute(
+                "UPDATE sim.devices SET revoked_at = now() WHERE id = %s",
+                (fresh_world.devices["officer"].device_id,),
+            )
+            admin.commit()
+        for query, params in (
+            ("SELECT sim.audit_head()", None),
+            ("SELECT sim.push_audit(0, %s, 0, %s)", (GENESIS, Jsonb([]))),
+            ("SELECT sim.audit_status()", None),
+        ):
+            with pytest.raises(Exception) as refused:
+                session.execute(query, params)
+            assert getattr(refused.value, "sqlstate", None) == "42501", query
+    finally:
+        session.close()
