@@ -149,6 +149,9 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "snapshot_begin",
         "snapshot_rows",
         "resolve_merge_proposal",
+        "audit_head",
+        "push_audit",
+        "audit_status",
     }
     assert database == (False, False)
 

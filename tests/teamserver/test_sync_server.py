@@ -16,7 +16,7 @@ import pytest
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.connection import ServerAddress
 from sim_desk.teamserver.errors import ServerRefused
-from sim_desk.teamserver.schema import server_report, upgrade_server
+from sim_desk.teamserver.schema import schema_head, server_report, upgrade_server
 from tests.teamserver.cluster import ADMIN_USER, server_binaries
 from tests.teamserver.conftest import ServerDatabase, World, build_world, person
 
@@ -274,7 +274,7 @@ def test_another_protocol_is_refused_as_incompatible(world: World):
     with protocol.device_connection(world.devices["officer"]) as conn:
         hello = protocol.hello(conn)
     assert hello["protocol"] == hello["min_protocol"] == protocol.PROTOCOL == 2
-    assert hello["schema"] == "0002"
+    assert hello["schema"] == schema_head()
 
 
 # -- visibility --------------------------------------------------------------------------------
@@ -682,7 +682,7 @@ def test_server_upgrade_brings_a_0001_server_with_data_to_0002(
             ),
         )
     )
-    assert upgrade_server(old.db.admin) == "0002"
+    assert upgrade_server(old.db.admin) == schema_head()
     report = server_report(old.db.admin)
     assert report.healthy, [f.what for f in report.findings if not f.ok]
     with old.db.admin_connect() as admin:
