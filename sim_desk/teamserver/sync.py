@@ -24,7 +24,7 @@ from sim_desk.records.sync import clock
 from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
-from sim_desk.teamserver import keys, leavers, protocol, team_syncs
+from sim_desk.teamserver import audit_chain, keys, leavers, protocol, team_syncs
 from sim_desk.teamserver.errors import (
     ClockWrong,
     IncompatibleServer,
@@ -95,6 +95,8 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
     with leavers.checked_in(vault, credential) as conn:  # a revoked laptop erases here
         hello = protocol.hello(conn)
         check_compatible(hello)
+        # Before anything of this laptop's: a laptop put back from an older copy stops here.
+        audit_chain.push_audit_chain(vault, conn)
         begun = sync.begin(vault, credential.device_id, str(hello["incarnation"]))
         report.first_sync, report.server_restored = begun.first_sync, begun.restored
         server_time = _server_time(hello)

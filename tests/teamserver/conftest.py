@@ -106,6 +106,8 @@ class World:
     pair_b: uuid.UUID
     user_ids: dict[str, uuid.UUID]
     devices: dict[str, DeviceCredential] = field(default_factory=dict)
+    #: Users whose vault this world has handed out as a laptop (see laptops.laptop).
+    laptops_made: set[str] = field(default_factory=set)
 
     @property
     def roles(self) -> Roles:

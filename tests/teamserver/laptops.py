@@ -18,9 +18,13 @@ from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.model import Person
 from sim_desk.records.people import PersonDetails
 from sim_desk.records.sync.tables import REPLICATED
+from sim_desk.records.team import device, users
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault import unlock
 from sim_desk.records.vault.files import VaultPaths
+from sim_desk.teamserver import protocol
+from sim_desk.teamserver.invitations import create_invitation
+from sim_desk.teamserver.joining import join_team
 from sim_desk.teamserver.sync import SyncReport, sync_now
 from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.teamserver.conftest import World
@@ -85,10 +89,36 @@ class Laptop:
 
 
 def laptop(world: World, name: str, folder: Path) -> Laptop:
-    """A new laptop for ``name``: a copy of the team's vault with their device credential."""
+    """A new laptop for ``name``: a copy of the team's vault with their device credential.
+
+    The second and later laptop a world makes for one user joins as a device of its own, as a
+    real second laptop does: two copies of one device's vault are a fork, which the server
+    refuses (its audit chain would not continue from the head the first copy left there).
+    ``world.devices[name]`` is then the newest laptop's device.
+    """
     target = folder / f"{name}-{uuid.uuid4().hex[:6]}"
     shutil.copytree(world.vault_paths.database.parent, target)
-    return Laptop(name, VaultPaths.at(target / world.vault_paths.database.name), world.dirs)
+    machine = Laptop(name, VaultPaths.at(target / world.vault_paths.database.name), world.dirs)
+    if name in world.laptops_made:
+        _join_as_new_device(world, machine)
+    world.laptops_made.add(name)
+    return machine
+
+
+def _join_as_new_device(world: World, machine: Laptop) -> None:
+    with machine.open() as vault:
+        me = next(u for u in users.list_users(vault) if u.username == machine.name)
+        device.forget(vault)
+        with protocol.device_connection(world.devices["lead"]) as conn:
+            invitation = create_invitation(
+                conn,
+                world.db.address,
+                username=machine.name,
+                role=me.role.value,
+                clinical=me.clinical_access,
+                user_id=me.id,
+            )
+        world.devices[machine.name] = join_team(vault, invitation).credential
 
 
 def edit_person(machine: Laptop, person: uuid.UUID, **changes: object) -> None:

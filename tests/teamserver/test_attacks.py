@@ -63,6 +63,10 @@ API = {
     "put_introductions",
     "put_wraps",
     "new_key_epoch",
+    # audit chains (schema 0004): each device's own chain only; see test_audit_chain.py
+    "audit_head",
+    "push_audit",
+    "audit_status",
 }
 
 

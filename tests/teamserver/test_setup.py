@@ -157,6 +157,9 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "publish_begin",
         "publish_finish",
         "sync_done",
+        "audit_head",
+        "push_audit",
+        "audit_status",
     }
     assert database == (False, False)
 

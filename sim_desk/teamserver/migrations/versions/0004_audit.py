@@ -1,0 +1,34 @@
+"""Audit chains across laptops (issue 20): each device's audit log pushed and verified
+
+Revision ID: 0004
+Revises: 0002
+Create Date: 2026-12-03 19:40:00.000000
+
+The SQL is in 0004_audit.sql beside this file (frozen with this revision, as 0001's is).
+``@p@`` in it stands for the team's role prefix. (Revises 0002 on its own branch; the merger
+chains the parallel revisions in number order.)
+"""
+
+from pathlib import Path
+
+from alembic import context, op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    from sim_desk.teamserver.schema import check_role_prefix
+
+    prefix = check_role_prefix(context.config.attributes["role_prefix"])
+    sql = Path(__file__).with_name("0004_audit.sql").read_text(encoding="utf-8")
+    # psycopg itself, with no parameters: the SQL holds % and : that a bind layer would parse.
+    driver = op.get_bind().connection.driver_connection
+    assert driver is not None
+    driver.execute(sql.replace("@p@", prefix))
+
+
+def downgrade() -> None:
+    raise NotImplementedError("The team server's schema is never downgraded; restore a backup.")
