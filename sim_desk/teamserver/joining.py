@@ -144,9 +144,16 @@ def join_team(
             proof = proof_tag(
                 proof_key(invitation.secret), credential.device_id, credential.public_key
             )
-            row = conn.execute(
-                "SELECT sim.join_team(%s, %s, %s)", (verifier, credential.public_key, proof)
-            ).fetchone()
+            try:
+                row = conn.execute(
+                    "SELECT sim.join_team(%s, %s, %s)", (verifier, credential.public_key, proof)
+                ).fetchone()
+            except psycopg.errors.UndefinedFunction:
+                # A server not yet upgraded to schema 0003 takes no proof: the laptop joins,
+                # and is given no team key until it joins again once the server is upgraded.
+                row = conn.execute(
+                    "SELECT sim.join_team(%s, %s)", (verifier, credential.public_key)
+                ).fetchone()
         except psycopg.errors.InsufficientPrivilege:
             raise InvitationInvalid(
                 "The server says this invitation has been used, withdrawn or has expired. Ask"

@@ -61,7 +61,19 @@ def _server_time(hello: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(hello["server_time"]))
 
 
+#: The oldest server schema this SIM Desk syncs with: a sync also pushes the audit chain (0004),
+#: checks the device in (0005), takes team keys (0003) and says it is done (0006).
+MIN_SERVER_SCHEMA = "0006"
+
+
 def check_compatible(hello: dict[str, Any]) -> None:
+    schema = str(hello.get("schema") or "")
+    if schema and schema < MIN_SERVER_SCHEMA:
+        raise IncompatibleServer(
+            f"The team server's schema is {schema} and this SIM Desk needs {MIN_SERVER_SCHEMA}"
+            " or newer. Nothing was sent or changed; your changes wait on this laptop. Ask the"
+            " trust's IT team to run 'sim-desk server upgrade'."
+        )
     spoken = int(hello.get("protocol") or 1)
     oldest = int(hello.get("min_protocol") or spoken)
     if not oldest <= sync.PROTOCOL <= spoken:

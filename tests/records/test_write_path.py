@@ -856,3 +856,33 @@ def test_the_team_key_use_cases_pass_the_choke_point(team, witness):
         )
         steps.run(lead, "forget_team_key", lambda: keyring.forget_team_key(lead, "clinical", 2))
     assert steps.problems == []
+
+
+def test_notes_resealed_under_the_teams_epoch_pass_the_choke_point(team, witness):
+    """Issue 20: a note written under this vault's own key before the team's key came is
+    moved to the team's epoch through the one path (and so queued as an ordinary change)."""
+    from sim_desk.records.team import keyring, own_notes
+
+    steps = Steps(witness)
+    with team.unlock("clinician") as clinician:
+        person = steps.run(
+            clinician, "create_person", lambda: people.create_person(clinician, details())
+        )
+        steps.run(
+            clinician,
+            "log_contact",
+            lambda: contacts.log_contact(
+                clinician, person, ContactDetails(started_at=AT, clinical_note="Low mood")
+            ),
+        )
+        steps.run(
+            clinician,
+            "store_team_key",
+            lambda: keyring.store_team_key(clinician, "clinical", 2, b"\x02" * 32, True),
+        )
+        clinician.forget_clinical_keyring()
+        moved = steps.run(
+            clinician, "reseal_own_notes", lambda: own_notes.reseal_own_notes(clinician)
+        )
+        assert moved == 1
+    assert steps.problems == []

@@ -160,6 +160,11 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "audit_head",
         "push_audit",
         "audit_status",
+        # team keys (schema 0003): an officer may call them and gets no clinical key
+        "key_state",
+        "put_introductions",
+        "put_wraps",
+        "new_key_epoch",
     }
     assert database == (False, False)
 

@@ -15,7 +15,7 @@ import pytest
 
 from sim_desk.teamserver import protocol
 from sim_desk.teamserver.connection import ServerAddress
-from sim_desk.teamserver.errors import ServerRefused
+from sim_desk.teamserver.errors import IncompatibleServer, ServerRefused
 from sim_desk.teamserver.schema import schema_head, server_report, upgrade_server
 from tests.teamserver.cluster import ADMIN_USER, server_binaries
 from tests.teamserver.conftest import ServerDatabase, World, build_world, person
@@ -649,6 +649,26 @@ def test_the_circle_and_revision_tables_sync_under_their_parents(world: World):
 
 
 # -- upgrade -----------------------------------------------------------------------------------
+
+
+def test_a_laptop_refuses_to_sync_with_a_server_whose_schema_is_too_old(
+    new_database, _team_template, tmp_path
+):
+    """Protocol 2 alone is not enough: a sync also pushes the audit chain and takes team keys,
+    which a server at 0002 does not have. Refused in words before anything is sent."""
+    from tests.teamserver.laptops import laptop, person_row
+
+    old = build_world(new_database(), _team_template, tmp_path, ("lead", "officer"), "0002")
+    officer = laptop(old, "officer", tmp_path / "laptops")
+    ola = officer.add_person("Ola", old.pair_a)
+    with old.db.admin_connect() as admin:
+        before = admin.execute("SELECT count(*) FROM sim.changes").fetchone()
+    with pytest.raises(IncompatibleServer, match="sim-desk server upgrade") as told:
+        officer.sync()
+    assert "0002" in str(told.value) and "wait on this laptop" in str(told.value)
+    assert person_row(officer, ola) is not None  # kept here, to go up after the upgrade
+    with old.db.admin_connect() as admin:
+        assert admin.execute("SELECT count(*) FROM sim.changes").fetchone() == before
 
 
 def test_server_upgrade_brings_a_0001_server_with_data_to_0002(

@@ -19,14 +19,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sim_desk.records import clinical_epochs
+from sim_desk.records.errors import VaultDamaged
 from sim_desk.records.model import Contact, ContactRevision
-from sim_desk.records.unit_of_work import UnlockedVault, _clinical_bound
+from sim_desk.records.unit_of_work import UnlockedVault, open_clinical
 
 _Row = TypeVar("_Row", Contact, ContactRevision)
 
@@ -36,8 +35,8 @@ NOTES_RESEALED = "team_keys.notes_resealed"
 
 def _open_own(own: bytes, blob: bytes, bound_to: uuid.UUID) -> bytes | None:
     try:
-        return AESGCM(own).decrypt(blob[:12], blob[12:], _clinical_bound(bound_to))
-    except InvalidTag:
+        return open_clinical(own, blob, bound_to)
+    except VaultDamaged:
         return None  # epoch 1's (another laptop's vault key) or damaged: not ours to move
 
 
