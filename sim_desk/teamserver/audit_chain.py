@@ -176,8 +176,8 @@ def _refused(
             " records may be stale. So that nothing stale reaches the team, this laptop no longer"
             " syncs. Nothing here was deleted and you can keep working on this laptop. Tell your"
             " team lead. If you restored this laptop from a backup on purpose, ask your team lead"
-            " for a new invitation: a restored laptop joins the team server as a new device and"
-            " receives the team's records afresh."
+            " for a new invitation and join with it in a new vault: it joins the team server as a"
+            " new device and receives the team's records afresh (this vault cannot join again)."
         )
     else:
         message = (
