@@ -183,7 +183,11 @@ def test_the_analyst_and_lead_hold_the_linkage_key_and_no_clinical_key(kw: KeyWo
     with kw.laptops["analyst"].open() as vault:
         assert keyring.team_keys(vault, CLINICAL) == ({}, None)
         assert keyring.team_keys(vault, LINKAGE)[1] is None
+    from sim_desk.records.errors import PermissionDenied
     from sim_desk.records.read_models import export_data
+
+    with kw.laptops["analyst"].open() as vault, pytest.raises(PermissionDenied):
+        export_data.pseudonym_key(vault, linkage=True)
 
     with kw.laptops["lead"].open() as lead:
         export_data.grant_linkage(lead, kw.ids["analyst"])
@@ -191,6 +195,9 @@ def test_the_analyst_and_lead_hold_the_linkage_key_and_no_clinical_key(kw: KeyWo
     kw.laptops["analyst"].sync()
     with kw.laptops["analyst"].open() as vault:
         held, current = keyring.team_keys(vault, LINKAGE)
+        # The analyst's own vault holds no grant row: the wrapped key is the permission, and
+        # its pseudonyms are the lead's (stable across laptops).
+        assert export_data.pseudonym_key(vault, linkage=True) == lead_linkage[1]
     assert current == 1 and held[1] == lead_linkage[1]
 
 

@@ -38,6 +38,7 @@ from sim_desk.records.model import (
 )
 from sim_desk.records.permissions import EXPORTERS
 from sim_desk.records.read_models import outcome_data
+from sim_desk.records.team.keyring import team_linkage_key
 from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 
 #: Who may run anonymised exports.
@@ -109,14 +110,13 @@ def linkage_granted(vault: UnlockedVault) -> bool:
 
 
 def pseudonym_key(vault: UnlockedVault, *, linkage: bool) -> bytes:
-    """The key for this export's pseudonyms: fresh and random, or the vault's linkage key.
-
-    Raises:
-        PermissionDenied: not an exporter, or linkage asked for without a grant.
-    """
+    """The key for this export's pseudonyms: fresh and random, or the team's (else the
+    vault's) linkage key. Raises PermissionDenied: not an exporter, or linkage not granted."""
     vault.require_role(*EXPORTERS, doing="run anonymised exports")
     if not linkage:
         return secrets.token_bytes(KEY_BYTES)
+    if (team_key := team_linkage_key(vault)) is not None:
+        return team_key  # on a team, the wrapped key is the grant (see keyring)
     with vault.read() as session:
         grant = _live_grant(session, vault.actor.user_id)
         key = session.execute(select(VaultMeta.linkage_key)).scalar_one()

@@ -181,3 +181,11 @@ def forget_team_key(vault: UnlockedVault, kind: str, epoch: int) -> None:
         if row is not None and not row.current:
             session.delete(row)
     vault.forget_clinical_keyring()
+
+
+def team_linkage_key(vault: UnlockedVault) -> bytes | None:
+    """The current epoch of the team's linkage key held here, if any. A lead's laptop wraps it
+    only to leads and to the analysts it granted linkage, so holding it is the permission to
+    make linked pseudonyms, the same on every laptop of the team."""
+    keys, current = team_keys(vault, LINKAGE)
+    return None if current is None else keys[current]
