@@ -27,6 +27,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 f" {report.refused} refused; received {report.pulled_rows} row(s) in"
                 f" {report.pages} page(s)."
             )
+            if report.removed_people:
+                print(
+                    f"{report.removed_people} person(s) this laptop may not hold (another pair's,"
+                    " moved away, or not sharing with police) were taken off it; what it had"
+                    " written about them is kept on the server for your team lead."
+                )
             if report.server_restored:
                 print(
                     "The team server was restored from a backup or failed over since the last"

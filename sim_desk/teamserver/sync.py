@@ -168,6 +168,7 @@ def _push_all(vault: UnlockedVault, conn: psycopg.Connection[Any], report: SyncR
         report.pushed += counts["accepted"]
         report.duplicates += counts["duplicate"]
         report.refused += counts["refused"]
+        report.removed_people += counts["people_taken_off"]
         if counts["accepted"] + counts["duplicate"] + counts["refused"] == 0:
             return  # nothing the server answered for: do not loop
         if all(c.get("code") == "clock_ahead" for c in answer.get("results") or []):

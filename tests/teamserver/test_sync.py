@@ -323,3 +323,33 @@ def test_an_officer_amending_a_contact_leaves_the_clinical_note_as_it_is(synced)
     with clinician.open() as vault:
         assert contacts.read_clinical_note(vault, contact) == "Low mood; safe"
         assert contacts.list_contacts(vault, person)[0].shared_note == "Met at the café, 40 min"
+
+
+def test_a_person_this_laptop_may_not_hold_is_taken_off_it_and_kept_for_the_lead(
+    fresh_world: World, laptops
+):
+    """An officer's laptop holding another pair's person (a copy of the team's shared vault
+    joining, or a person moved away while offline): the server refuses the person, the laptop
+    takes them off its replica with everything about them, and the lead can still review what
+    was sent. A person of the officer's own pair made offline goes up as usual."""
+    shared = Laptop("lead", fresh_world.vault_paths, fresh_world.dirs)  # the team's own vault
+    theirs = shared.add_person("Bexley", fresh_world.pair_b)
+    shared.log_contact(theirs, "Seen at the library")
+    officer = laptops("officer")  # a copy of it, as a pair's laptops were before the server
+    mine = officer.add_person("Aldous", fresh_world.pair_a)
+    report = officer.sync()
+    assert report.removed_people == 1
+    assert person_row(officer, theirs) is None and person_row(officer, mine) is not None
+    assert "Bexley" not in names_on(officer) and "Aldous" in names_on(officer)
+    status = officer.status()
+    assert status.refused == 0 and status.waiting == 0  # nothing left stuck on this laptop
+    lead = laptops("lead")
+    lead.sync()
+    assert "Aldous" in names_on(lead)
+    with fresh_world.db.admin_connect() as admin:
+        kept = admin.execute(
+            "SELECT count(*) FROM sim.refused_changes WHERE code = 'not_permitted'"
+            " AND change ->> 'row_id' = %s",
+            (str(theirs),),
+        ).fetchone()
+    assert kept == (1,)

@@ -201,7 +201,8 @@ def record_push(
     """Notes the server's answer to each change pushed. A refused change keeps its own state
     and never holds back the changes behind it; one refused for a clock ahead of the server's
     waits to be stamped again."""
-    counts = {"accepted": 0, "duplicate": 0, "refused": 0}
+    counts = {"accepted": 0, "duplicate": 0, "refused": 0, "people_taken_off": 0}
+    not_theirs: set[uuid.UUID] = set()
     with vault.write() as session:
         for result in results:
             change_id = result.get("change_id")
@@ -219,6 +220,18 @@ def record_push(
                 code = str(result.get("code") or "refused")
                 entry.state, entry.code = ("pending" if code == "clock_ahead" else "refused"), code
                 counts["refused"] += 1
+                if code == "not_permitted" and entry.table_name == "people":
+                    not_theirs.add(entry.row_id)
+        if not_theirs and vault.actor.role in (Role.OFFICER, Role.CLINICIAN):
+            # A person this laptop may not write is one it may not hold (another pair's, or
+            # not sharing with police): a copy of the team's shared vault joining, or a person
+            # moved away while offline. The server keeps the refused changes for the team lead,
+            # so taking the person off this replica loses nothing.
+            session.info[APPLYING] = True
+            applier = Applier(session, now=now)
+            for person_id in not_theirs:
+                applier.erase_person(person_id)
+            counts["people_taken_off"] = len(not_theirs)
         state = sync_state(session)
         if state is not None:
             state.last_push_at = now
