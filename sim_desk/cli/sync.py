@@ -27,9 +27,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 f" {report.refused} refused; received {report.pulled_rows} row(s) in"
                 f" {report.pages} page(s)."
             )
-            if report.removed_people:
+            if report.taken_off:
                 print(
-                    f"{report.removed_people} person(s) this laptop may not hold (another pair's,"
+                    f"{report.taken_off} person(s) this laptop may not hold (another pair's,"
                     " moved away, or not sharing with police) were taken off it; what it had"
                     " written about them is kept on the server for your team lead."
                 )

@@ -48,6 +48,8 @@ class SyncReport:
     refused: int = 0
     pulled_rows: int = 0
     removed_people: int = 0
+    #: People the server refused from this laptop as not its to hold, taken off its replica.
+    taken_off: int = 0
     changed_elsewhere: int = 0
     held: int = 0
     first_sync: bool = False
@@ -168,7 +170,7 @@ def _push_all(vault: UnlockedVault, conn: psycopg.Connection[Any], report: SyncR
         report.pushed += counts["accepted"]
         report.duplicates += counts["duplicate"]
         report.refused += counts["refused"]
-        report.removed_people += counts["people_taken_off"]
+        report.taken_off += counts["people_taken_off"]
         if counts["accepted"] + counts["duplicate"] + counts["refused"] == 0:
             return  # nothing the server answered for: do not loop
         if all(c.get("code") == "clock_ahead" for c in answer.get("results") or []):

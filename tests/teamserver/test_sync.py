@@ -338,7 +338,7 @@ def test_a_person_this_laptop_may_not_hold_is_taken_off_it_and_kept_for_the_lead
     officer = laptops("officer")  # a copy of it, as a pair's laptops were before the server
     mine = officer.add_person("Aldous", fresh_world.pair_a)
     report = officer.sync()
-    assert report.removed_people == 1
+    assert report.taken_off == 1
     assert person_row(officer, theirs) is None and person_row(officer, mine) is not None
     assert "Bexley" not in names_on(officer) and "Aldous" in names_on(officer)
     status = officer.status()
