@@ -223,14 +223,10 @@ def record_push(
                 if code == "not_permitted" and entry.table_name == "people":
                     not_theirs.add(entry.row_id)
         if not_theirs and vault.actor.role in (Role.OFFICER, Role.CLINICIAN):
-            # A person this laptop may not write is one it may not hold (another pair's, or
-            # not sharing with police): a copy of the team's shared vault joining, or a person
-            # moved away while offline. The server keeps the refused changes for the team lead,
-            # so taking the person off this replica loses nothing.
+            # Not this laptop's to hold (another pair's, moved, not sharing with police); the
+            # server keeps the refused changes for the lead, so nothing is lost.
             session.info[APPLYING] = True
-            applier = Applier(session, now=now)
-            for person_id in not_theirs:
-                applier.erase_person(person_id)
+            Applier(session, now=now).erase_people(not_theirs)
             counts["people_taken_off"] = len(not_theirs)
         state = sync_state(session)
         if state is not None:

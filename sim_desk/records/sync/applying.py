@@ -345,6 +345,10 @@ class Applier:
         session.execute(delete(SyncRow).where(SyncRow.id == person_id))
         self.applied.removed_people += 1
 
+    def erase_people(self, people: Iterable[uuid.UUID]) -> None:
+        for person_id in people:
+            self.erase_person(person_id)
+
     # -- after everything -------------------------------------------------------------------
     def retry_held(self) -> None:
         """Held rows whose parent may have arrived since: tried again."""
