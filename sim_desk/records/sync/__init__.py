@@ -27,7 +27,7 @@ from sim_desk.records.model import (
 )
 from sim_desk.records.sync import bulk, clock, rebuild
 from sim_desk.records.sync.applying import Applied, Applier
-from sim_desk.records.sync.incoming import from_change, snapshot_order
+from sim_desk.records.sync.incoming import from_change
 from sim_desk.records.sync.outbox import APPLYING, attach, queue_unsynced, sync_state
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.store import SCHEMA_HEAD
@@ -261,8 +261,7 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))
-        snapshots = snapshot_order(answer.get("snapshots") or ())
-        bulk.apply_snapshots(applier, snapshots, more=bool(answer.get("more")))
+        bulk.apply_snapshots_of(applier, answer)
         seen_back = [uuid.UUID(str(c["change_id"])) for c in answer.get("changes") or ()]
         highest = state.hlc
         kept = bulk.preload(applier, [c["row_id"] for c in answer.get("changes") or ()])

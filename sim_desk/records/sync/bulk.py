@@ -18,20 +18,35 @@ runs it whenever anything took the row-by-row path).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Column, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sim_desk.records.model import SyncRow
+from sim_desk.records.model.sync import compact_clocks
 from sim_desk.records.sync.applying import Applier
-from sim_desk.records.sync.incoming import from_snapshot, snapshot_clock, snapshot_values, uuid_of
-from sim_desk.records.sync.tables import BY_NAME, blanks_for, decoder, fields_of, value_hash
+from sim_desk.records.sync.incoming import (
+    from_snapshot,
+    snapshot_clock,
+    snapshot_order,
+    snapshot_values,
+    uuid_of,
+)
+from sim_desk.records.sync.tables import (
+    BY_NAME,
+    REPLICATED,
+    blanks_for,
+    decoder,
+    fields_of,
+    value_hash,
+)
 from sim_desk.records.vault import store
 from sim_desk.records.write_path import recorder_of
 
@@ -45,8 +60,6 @@ LARGE = 2000
 LARGE_CACHE_KIB = 256 * 1024
 
 _decoders: dict[str, dict[str, Callable[[Any], Any]]] = {}
-#: The table itself (a Core insert, as for the records' tables).
-_SYNC_ROWS = cast(Table, SyncRow.__table__)
 
 
 def _decoders_of(table: str) -> dict[str, Callable[[Any], Any]]:
@@ -68,56 +81,111 @@ class _New:
     values: dict[str, Any]
 
 
+#: Tables some replicated row points to (their ids are remembered while a snapshot goes in).
+_PARENTS = frozenset(fk.column.table.name for spec in REPLICATED for fk in spec.table.foreign_keys)
+
+
+@dataclass
+class SnapshotRun:
+    """What the pages of one bulk snapshot learn as they go in, handed from page to page.
+
+    ``empty``: the tables that held no row, in a replica with no ``sync_rows`` entry at all,
+    when the snapshot began (a first sync): the server sends each row once, so no row of
+    theirs can be here already and none is looked for. ``inserted``: the ids (as integers)
+    that went in bulk, by table, for the tables rows point to: a row's parent found there is
+    not looked for either. Only the laptop's own new records (new random ids) go in beside.
+    """
+
+    empty: frozenset[str] | None = None
+    inserted: dict[str, set[int]] = field(default_factory=dict)
+
+    def begin(self, session: Session) -> None:
+        if self.empty is not None:
+            return
+        if session.execute(select(SyncRow.id).limit(1)).first() is not None:
+            self.empty = frozenset()
+            return
+        self.empty = frozenset(
+            spec.name
+            for spec in REPLICATED
+            if session.execute(select(spec.table.c.id).limit(1)).first() is None
+        )
+
+
+#: Where a page of a bulk snapshot carries its :class:`SnapshotRun` (a key no server sends).
+SNAPSHOT_RUN = "_snapshot_run"
+
+
+def apply_snapshots_of(applier: Applier, answer: Mapping[str, Any]) -> None:
+    """The snapshot rows of one pull's answer (or one page of a bulk snapshot)."""
+    snapshots = snapshot_order(answer.get("snapshots") or ())
+    run = answer.get(SNAPSHOT_RUN)
+    run = run if isinstance(run, SnapshotRun) else None
+    apply_snapshots(applier, snapshots, more=bool(answer.get("more")), run=run)
+
+
 def apply_snapshots(
-    applier: Applier, rows: Sequence[Mapping[str, Any]], *, more: bool = False
+    applier: Applier,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    more: bool = False,
+    run: SnapshotRun | None = None,
 ) -> None:
     """Applies snapshot rows (parents first) as ``applier.apply(from_snapshot(row))`` would,
-    one by one. ``more``: further pages of the same snapshot follow (a first sync)."""
+    one by one. ``more``: further pages of the same snapshot follow (a first sync); ``run``
+    is handed from each page to the next."""
     session = applier.session
+    run = run if run is not None else SnapshotRun()
+    run.begin(session)
     if len(rows) >= LARGE:
         # Each row goes into several indexes spread over the whole table: with those pages
         # at hand, far fewer are decrypted, encrypted and written again. Kept for the next
         # page (the pool hands the same connection back), then the usual size again.
         session.execute(text(f"PRAGMA cache_size = -{LARGE_CACHE_KIB}"))
     try:
-        _apply_all(applier, rows)
+        _apply_all(applier, rows, run)
     finally:
         if not more:
             session.execute(text(f"PRAGMA cache_size = -{store.CACHE_KIB}"))
 
 
-def _apply_all(applier: Applier, rows: Sequence[Mapping[str, Any]]) -> None:
-    for table, run in groupby(rows, key=lambda row: str(row["table"])):
-        group = list(run)
+def _apply_all(applier: Applier, rows: Sequence[Mapping[str, Any]], run: SnapshotRun) -> None:
+    for table, same_table in groupby(rows, key=lambda row: str(row["table"])):
+        group = list(same_table)
         if table not in BY_NAME:
             for row in group:
                 applier.apply(from_snapshot(row))
             continue
         for start in range(0, len(group), BATCH):
-            _apply_batch(applier, table, group[start : start + BATCH])
+            _apply_batch(applier, table, group[start : start + BATCH], run)
 
 
-def _apply_batch(applier: Applier, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+def _apply_batch(
+    applier: Applier, table: str, rows: Sequence[Mapping[str, Any]], run: SnapshotRun
+) -> None:
     """Runs of new rows go in bulk; any other row, in its place, one by one."""
     pending: list[_New] = []
-    for row, new in zip(rows, _prepare(applier, table, rows), strict=True):
+    for row, new in zip(rows, _prepare(applier, table, rows, run), strict=True):
         if new is None:
-            _insert(applier, table, pending)
+            _insert(applier, table, pending, run)
             pending = []
             applier.apply(from_snapshot(row))
         else:
             pending.append(new)
-    _insert(applier, table, pending)
+    _insert(applier, table, pending, run)
 
 
-def _prepare(applier: Applier, table: str, rows: Sequence[Mapping[str, Any]]) -> list[_New | None]:
+def _prepare(
+    applier: Applier, table: str, rows: Sequence[Mapping[str, Any]], run: SnapshotRun
+) -> list[_New | None]:
     """Each row ready to go in bulk, or None where it takes the row-by-row path."""
     session = applier.session
     spec_table = BY_NAME[table].table
     ids = [uuid_of(row["row_id"]) for row in rows]
     known: set[uuid.UUID | None] = set()
-    for start in range(0, len(ids), _IN):
-        chunk = ids[start : start + _IN]
+    looked_for = [] if run.empty and table in run.empty else ids
+    for start in range(0, len(looked_for), _IN):
+        chunk = looked_for[start : start + _IN]
         known.update(session.execute(select(SyncRow.id).where(SyncRow.id.in_(chunk))).scalars())
         known.update(
             session.execute(select(spec_table.c.id).where(spec_table.c.id.in_(chunk))).scalars()
@@ -141,11 +209,13 @@ def _prepare(applier: Applier, table: str, rows: Sequence[Mapping[str, Any]]) ->
                     new = _New(row, row_id, uuid_of(row.get("person_id")), raw, clocks, values)
         known.add(row_id)  # the same row twice: the second time, one by one
         prepared.append(new)
-    _without_missing_parents(applier, table, prepared)
+    _without_missing_parents(applier, table, prepared, run)
     return prepared
 
 
-def _without_missing_parents(applier: Applier, table: str, prepared: list[_New | None]) -> None:
+def _without_missing_parents(
+    applier: Applier, table: str, prepared: list[_New | None], run: SnapshotRun
+) -> None:
     """Rows pointing at a row that is not here (nor in this batch) take the row-by-row path,
     which holds them until their parent comes."""
     spec_table = BY_NAME[table].table
@@ -158,6 +228,9 @@ def _without_missing_parents(applier: Applier, table: str, prepared: list[_New |
         present: set[Any] = set()
         if target.table is spec_table and target.name == "id":
             present.update(new.row_id for new in prepared if new)
+        if target.name == "id":
+            earlier = run.inserted.get(str(target.table.name), set())
+            present.update(parent for parent in wanted if parent.int in earlier)
         missing = list(wanted - present)
         for start in range(0, len(missing), _IN):
             chunk = missing[start : start + _IN]
@@ -173,7 +246,7 @@ def _without_missing_parents(applier: Applier, table: str, prepared: list[_New |
                 prepared[index] = None
 
 
-def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
+def _insert(applier: Applier, table: str, pending: list[_New], run: SnapshotRun) -> None:
     """One savepoint: the rows, then their ``sync_rows`` entries. Refused: one by one."""
     if not pending:
         return
@@ -181,38 +254,75 @@ def _insert(applier: Applier, table: str, pending: list[_New]) -> None:
     recorder = recorder_of(session)
     mark = recorder.mark() if recorder is not None else 0
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    shadows = []
     for new in pending:
         values = new.values
         if applier.fill_blanks:  # as Applier._insert does for an analyst's replica
             values = {**blanks_for(table, set(values)), **values}
         by_columns.setdefault(tuple(values), []).append({"id": new.row_id, **values})
-        shadows.append(
-            {
-                "id": new.row_id,
-                "table_name": table,
-                "person_id": new.person_id,
-                "clocks": {name: snapshot_clock(new.clocks, name) for name in new.raw},
-                "hashes": {name: value_hash(value) for name, value in new.raw.items()},
-                "mine": [],
-                "deleted": False,
-            }
-        )
     spec_table = BY_NAME[table].table
     try:
         with session.begin_nested():
             for parameters in by_columns.values():
                 _insert_many(session, spec_table, parameters)
-            _insert_many(session, _SYNC_ROWS, shadows)
+            _insert_shadows(session, table, pending)
     except IntegrityError:
         if recorder is not None:
             recorder.roll_back_to(mark)
         for new in pending:
             applier.apply(from_snapshot(new.row))
         return
+    if table in _PARENTS:
+        run.inserted.setdefault(table, set()).update(new.row_id.int for new in pending)
     applied = applier.applied
     applied.rows += len(pending)
     applied.touched_people.update(new.person_id for new in pending if new.person_id is not None)
+
+
+_SHADOW_SQL = (
+    'INSERT INTO "sync_rows" ("id", "table_name", "person_id", "clocks", "hashes", "mine",'
+    " \"deleted\") VALUES (?, ?, ?, ?, ?, '[]', 0)"
+)
+
+
+def _insert_shadows(session: Session, table: str, pending: list[_New]) -> None:
+    """The ``sync_rows`` entries of ``pending``, none of their fields "mine", as the ORM
+    would store them (ids as 32 hex digits, JSON as ``json.dumps`` writes it), made here
+    directly: a million of them in a lead's first sync."""
+    parameters = []
+    for new in pending:
+        clocks = new.clocks
+        parameters.append(
+            (
+                new.row_id.hex,
+                table,
+                None if new.person_id is None else new.person_id.hex,
+                json.dumps(compact_clocks({n: snapshot_clock(clocks, n) for n in new.raw})),
+                json.dumps({name: _hash_of(value) for name, value in new.raw.items()}),
+            )
+        )
+    session.connection().exec_driver_sql(_SHADOW_SQL, parameters)
+    recorder = recorder_of(session)
+    if recorder is not None:
+        for new in pending:
+            recorder.note("sync_rows", new.row_id, "insert")
+
+
+#: Hashes of the short values that recur (codes, flags, counts): a first sync hashes ten
+#: million field values, most of them one of a few hundred.
+_hashes_seen: dict[tuple[type, Any], str] = {}
+
+
+def _hash_of(value: Any) -> str:
+    kind = type(value)
+    if (kind is str and len(value) > 24) or kind not in (str, int, bool, type(None)):
+        return value_hash(value)
+    key = (kind, value)
+    found = _hashes_seen.get(key)
+    if found is None:
+        if len(_hashes_seen) > 50_000:
+            _hashes_seen.clear()
+        found = _hashes_seen[key] = value_hash(value)
+    return found
 
 
 class _Statement:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import traceback
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import Engine
 
 from sim_desk.records import contacts, people, sync, visits
 from sim_desk.records.codes import PersonStatus
@@ -178,17 +180,24 @@ def replica(target: Team) -> dict[str, Any]:
     return state
 
 
-def apply(target: Team, rows: list[dict[str, Any]], *, cursor: int | None = None) -> tuple:
+def apply(
+    target: Team, rows: list[dict[str, Any]], *, cursor: int | None = None, shared: bool = True
+) -> tuple:
     with target.unlock("clinician") as vault:
         sync.attach(vault)
         if sync.cursor(vault) == 0 and cursor is None:
             sync.begin(vault, DEVICE, "incarnation-1")
-        # In pages, as a first sync applies them; the last page moves the cursor.
+        # In pages, as a first sync applies them; the last page moves the cursor. The pages
+        # share what the snapshot learns as it goes in (which tables began empty, the ids put
+        # in), as a first sync's pages do.
         applied = []
+        run = bulk.SnapshotRun()
         for start in range(0, len(rows), 60):
             page = rows[start : start + 60]
             last = start + 60 >= len(rows)
             answer: dict[str, Any] = {"snapshots": page, "more": not last}
+            if shared:
+                answer[bulk.SNAPSHOT_RUN] = run
             if last:
                 answer["cursor"] = cursor or 7
             result = sync.apply_pull(vault, answer, now=AT)
@@ -210,13 +219,13 @@ def test_rows_in_bulk_leave_the_replica_rows_one_by_one_leave(
     inserted: list[int] = []
     real_insert = bulk._insert
 
-    def counting(applier, table, pending):
+    def counting(applier, table, pending, run):
         inserted.append(len(pending))
-        return real_insert(applier, table, pending)
+        return real_insert(applier, table, pending, run)
 
     monkeypatch.setattr(bulk, "_insert", counting)
     in_bulk = apply(targets["bulk"], snapshot)
-    monkeypatch.setattr(bulk, "_prepare", lambda applier, table, rows: [None] * len(rows))
+    monkeypatch.setattr(bulk, "_prepare", lambda applier, table, rows, run: [None] * len(rows))
     one_by_one = apply(targets["one by one"], snapshot)
     monkeypatch.undo()
 
@@ -257,7 +266,9 @@ def test_an_analysts_rows_in_bulk_get_the_blanks_one_by_one_gives_them(
     for way in ("bulk", "one-by-one"):
         target = copy_of(team, tmp_path / way)
         if way == "one-by-one":
-            monkeypatch.setattr(bulk, "_prepare", lambda applier, table, rows: [None] * len(rows))
+            monkeypatch.setattr(
+                bulk, "_prepare", lambda applier, table, rows, run: [None] * len(rows)
+            )
         with target.unlock("analyst") as vault:
             sync.begin(vault, DEVICE, "incarnation-1")
             sync.apply_pull(vault, {"snapshots": rows, "cursor": 3}, now=AT)
@@ -293,3 +304,61 @@ def test_a_pull_that_went_all_in_bulk_needs_no_foreign_key_check_and_others_run_
             assert session.execute(text("PRAGMA foreign_key_check")).all() == []
     assert (first.rows, again.rows) == (len(clean), 0)
     assert checks == ["not needed", "run"]
+
+
+def test_a_snapshot_into_an_empty_replica_looks_up_nothing_it_put_in_itself(
+    team: Team, tmp_path: Path, snapshot: list[dict[str, Any]]
+):
+    """A first sync into an empty replica: the rows of tables that began empty are not looked
+    for, nor are parents put in by an earlier page; the replica is the one the lookups give."""
+    emptied = copy_of(team, tmp_path / "emptied")  # its pairs and users, nobody yet
+    targets = {"run": emptied, "looked up": copy_of(emptied, tmp_path / "looked-up")}
+    lookups: list[str] = []
+
+    def looked_up(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT") and " IN (" in statement:
+            if any(frame.filename == bulk.__file__ for frame in traceback.extract_stack()):
+                lookups.append(statement)  # (not the row-by-row path's own)
+
+    event.listen(Engine, "before_cursor_execute", looked_up)
+    try:
+        with_run = apply(targets["run"], snapshot)
+        run_lookups = list(lookups)
+        lookups.clear()
+        page_by_page = apply(targets["looked up"], snapshot, shared=False)
+    finally:
+        event.remove(Engine, "before_cursor_execute", looked_up)
+
+    assert with_run == page_by_page
+    assert replica(targets["run"]) == replica(targets["looked up"])
+    # Looked for here: only the pairs (here before the snapshot began), and parents that
+    # took the row-by-row path (the awkward rows).
+    assert len([s for s in run_lookups if "FROM sync_rows" in s]) == 1
+    assert len(run_lookups) < len(lookups)
+
+
+def test_field_clocks_are_stored_once_per_clock_and_old_vaults_read_as_before(team: Team):
+    from sim_desk.records.model import SyncRow
+
+    same = clock.clock_string(1000 << 16, uuid.uuid4())
+    other = clock.clock_string(2000 << 16, uuid.uuid4())
+    clocks = {"given_name": same, "family_name": same, "status": other, "_deleted": same}
+    row_id, old_id = uuid.uuid4(), uuid.uuid4()
+    with team.unlock("clinician") as vault:
+        with vault.write() as session:
+            for key in (row_id, old_id):
+                session.add(SyncRow(id=key, table_name="people", clocks=clocks, hashes={}, mine=[]))
+        with vault.write() as session:  # as a vault written before the compact form has it
+            session.connection().exec_driver_sql(
+                "UPDATE sync_rows SET clocks = ? WHERE id = ?", (json.dumps(clocks), old_id.hex)
+            )
+        with vault.read() as session:
+            stored = session.execute(
+                text("SELECT clocks FROM sync_rows WHERE id = :id"), {"id": row_id.hex}
+            ).scalar_one()
+            assert json.loads(stored) == [
+                [same, "given_name", "family_name", "_deleted"],
+                [other, "status"],
+            ]
+            assert session.get(SyncRow, row_id).clocks == clocks
+            assert session.get(SyncRow, old_id).clocks == clocks
