@@ -230,13 +230,16 @@ def snapshot(
     point to: the rows come table by table in that order (tables it does not name last). The
     server's order is by depth below a person, which puts a contact beside the planned visit it
     records (both one below the person), and a laptop applying the rows in pages would find
-    contacts whose visit is still to come.
+    contacts whose visit is still to come. Within a table the rows come person by person: most
+    of a laptop's indexes begin with the person, and rows in that order fill each index page
+    in turn instead of touching a page at random for every row.
     """
     query: sql.Composable
     if table_order:
         query = sql.SQL(
             "COPY (SELECT s.* FROM sim.snapshot_rows() s"
-            " ORDER BY array_position({order}::text[], s.table_name) NULLS LAST, s.row_id)"
+            " ORDER BY array_position({order}::text[], s.table_name) NULLS LAST,"
+            " s.person_id, s.row_id)"
             " TO STDOUT"
         ).format(order=sql.Literal(list(table_order)))
     else:
