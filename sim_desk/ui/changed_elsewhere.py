@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -25,12 +26,28 @@ from sim_desk.ui import widgets
 from sim_desk.ui.messages import REFUSED, attempt, shown_in
 from sim_desk.ui.session import UiSession
 
-COLUMNS = ("Person", "Record", "Field", "This laptop had", "Now", "Changed by", "When")
-PERSON, RECORD, FIELD, MINE, NOW, BY, WHEN = range(len(COLUMNS))
-KIND_WORDS = {
-    "deleted": "deleted on another laptop",
-    "held": "could not be applied here",
-}
+COLUMNS = ("Person", "Changed", "This laptop had", "Now", "Changed by", "When")
+PERSON, CHANGED, MINE, NOW, BY, WHEN = range(len(COLUMNS))
+#: A cell shows the start of a long value (a note); its tool tip shows more.
+CELL_CHARS = 80
+TIP_CHARS = 1000
+
+
+def shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cells(change: review.ChangeElsewhere, value: review.OverwrittenValue | None) -> list[str]:
+    """One row's texts: a replaced value, or a record deleted or not applied here."""
+    person = widgets.name_text(change.person) if change.person else ""
+    when = widgets.format_datetime(change.at)
+    if value is not None:
+        now = "(the record was deleted there)" if change.kind == "deleted" else value.now
+        return [person, f"{value.words} ({change.what})", value.mine, now, change.by, when]
+    if change.kind == "held":
+        why = f"Not applied here: {change.why}" if change.why else "Not applied here"
+        return [person, change.what, "", why, change.by, when]
+    return [person, change.what, "", "(deleted there)", change.by, when]
 
 
 class ChangedElsewhereList(QWidget):
@@ -48,10 +65,16 @@ class ChangedElsewhereList(QWidget):
         )
         self.intro.setWordWrap(True)
         self.table = widgets.read_only_table("Values changed on another laptop", COLUMNS)
-        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        for stretching in (MINE, NOW):  # the values share what room there is; long ones elide
+            header.setSectionResizeMode(stretching, QHeaderView.ResizeMode.Stretch)
         if person_id is not None:
             self.table.setColumnHidden(PERSON, True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        # The selected row in full (a cell shows the start of a long value).
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setAccessibleName("Selected change")
         self.empty = QLabel("Nothing changed on another laptop is waiting to be looked at.")
         self.empty.setAccessibleName("No values changed on another laptop")
         self.problem = QLabel()
@@ -81,6 +104,7 @@ class ChangedElsewhereList(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.intro)
         column.addWidget(self.table, 1)
+        column.addWidget(self.detail)
         column.addWidget(self.empty)
         column.addWidget(self.problem)
         column.addLayout(buttons)
@@ -98,26 +122,13 @@ class ChangedElsewhereList(QWidget):
         self.changes = found
         self.table.setRowCount(0)
         for change in found:
-            lines = change.values or (
-                review.OverwrittenValue("", KIND_WORDS.get(change.kind, change.kind), "", ""),
-            )
-            for value in lines:
+            values: list[review.OverwrittenValue | None] = list(change.values) or [None]
+            for value in values:
                 row = self.table.rowCount()
                 self.table.insertRow(row)
-                what = change.what
-                if change.kind in KIND_WORDS:
-                    what = f"{what} ({KIND_WORDS[change.kind]})"
-                texts = (
-                    widgets.name_text(change.person) if change.person else "",
-                    what,
-                    value.words if change.values else (change.why or value.words),
-                    value.mine,
-                    value.now,
-                    change.by,
-                    widgets.format_datetime(change.at),
-                )
-                for col, text in enumerate(texts):
-                    item = QTableWidgetItem(text)
+                for col, text in enumerate(_cells(change, value)):
+                    item = QTableWidgetItem(shortened(text, CELL_CHARS))
+                    item.setToolTip(shortened(text, TIP_CHARS))
                     item.setData(Qt.ItemDataRole.UserRole, str(change.id))
                     self.table.setItem(row, col, item)
         self.table.setVisible(bool(found))
@@ -135,6 +146,7 @@ class ChangedElsewhereList(QWidget):
 
     def _selection_changed(self) -> None:
         change = self.selected()
+        self._describe()
         self.keep_button.setEnabled(change is not None)
         self.restore_button.setEnabled(change is not None and change.restorable and self.can_edit)
         self.open_button.setEnabled(change is not None and change.person_id is not None)
@@ -144,6 +156,23 @@ class ChangedElsewhereList(QWidget):
         else:
             self.keep_button.setText("Keep the new value")
             self.keep_button.setAccessibleName("Keep the new value")
+
+    def _describe(self) -> None:
+        items = self.table.selectedItems()
+        if not items:
+            self.detail.clear()
+            self.detail.hide()
+            return
+        row = items[0].row()
+        cells = [self.table.item(row, col).toolTip() for col in range(len(COLUMNS))]
+        person, changed, mine, now, by, when = cells
+        text = changed[:1].upper() + changed[1:] + (f" for {person}" if person else "")
+        if mine:
+            text += f". This laptop had: {mine}"
+        text += f". Now: {now}. Changed by {by}, {when}."
+        self.detail.setText(shortened(text, 400))
+        self.detail.setAccessibleDescription(self.detail.text())
+        self.detail.show()
 
     def keep_new(self) -> None:
         change = self.selected()

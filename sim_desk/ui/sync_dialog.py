@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import uuid
 
-from PySide6.QtCore import Qt
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -43,6 +46,21 @@ MERGE_INTRO = (
 
 
 class RefusedChanges(QWidget):
+    """The changes refused, each with its reason in full (rows as tall as their reason at the
+    width the table has once shown)."""
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self._fit_rows)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        if shiboken6.isValid(self) and self.isVisible():
+            self.table.resizeRowsToContents()
+
     def __init__(self, session: UiSession) -> None:
         super().__init__()
         self.session = session
@@ -50,9 +68,12 @@ class RefusedChanges(QWidget):
         intro.setWordWrap(True)
         intro.setAccessibleName("About refused changes")
         self.table = widgets.read_only_table(
-            "Changes the server refused", ("Person", "Record", "Fields", "Why", "Made")
+            "Changes the server refused", ("Person", "Change", "Made", "Why it was refused")
         )
-        self.table.setWordWrap(True)
+        self.table.setWordWrap(True)  # the reason in full, over as many lines as it takes
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(1, 260)
+
         self.empty = QLabel("The team server has refused nothing from this laptop.")
         self.empty.setAccessibleName("No refused changes")
         self.problem = QLabel()
@@ -78,12 +99,12 @@ class RefusedChanges(QWidget):
         for change in found:
             row = self.table.rowCount()
             self.table.insertRow(row)
+            what = f"{change.what}: {', '.join(change.fields)}" if change.fields else change.what
             texts = (
                 widgets.name_text(change.person),
-                change.what,
-                ", ".join(change.fields),
-                change.why,
+                what,
                 widgets.format_datetime(change.made_at),
+                change.why,
             )
             for col, text in enumerate(texts):
                 item = QTableWidgetItem(text)
@@ -105,7 +126,7 @@ class MergeProposals(QWidget):
         intro.setWordWrap(True)
         intro.setAccessibleName("About people created twice")
         self.table = widgets.read_only_table(
-            "People created twice", ("One record", "The other record", "Same")
+            "People created twice", ("One record", "The other record", "Both have the same")
         )
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.empty = QLabel("No one has been created twice.")
@@ -186,6 +207,10 @@ class MergeProposals(QWidget):
             self.window().close()
             self.session.open_person.emit(proposal.person_id if first else proposal.other_person_id)
 
+    def _resolved(self) -> None:
+        if shiboken6.isValid(self) and self.session.is_unlocked:
+            self.refresh()
+
     def resolve(self) -> None:
         """Marks the selected proposal dealt with on the server (a network call, off the GUI
         thread), then it leaves the list."""
@@ -212,7 +237,7 @@ class MergeProposals(QWidget):
         run_in_background(
             self,
             lambda _progress: resolve_merge_proposal(vault, proposal_id),
-            on_done=lambda _resolved: self.refresh() if self.session.is_unlocked else None,
+            on_done=lambda _resolved: self._resolved(),
             on_failed=failed,
             title="Telling the team server",
             cancellable=False,
@@ -260,8 +285,11 @@ class SyncDetailsDialog(QDialog):
         column.addWidget(close)
         runner.started.connect(self._show_status)
         runner.finished.connect(self.refresh)
-        session.changed.connect(lambda _kind: self.refresh())
+        session.changed.connect(self._changed)  # a bound method: let go when the dialog goes
         session.locked.connect(self.reject)
+        self.refresh()
+
+    def _changed(self, _kind: str) -> None:
         self.refresh()
 
     def _show_status(self) -> None:

@@ -142,9 +142,12 @@ class SyncStatusBar(QWidget):
         self._tick.timeout.connect(self.refresh)
         runner.started.connect(self.refresh)
         runner.finished.connect(self.refresh)
-        session.changed.connect(lambda _kind: self.refresh())
+        session.changed.connect(self._changed)
         session.unlocked.connect(self.refresh)
         session.locked.connect(self.refresh)
+        self.refresh()
+
+    def _changed(self, _kind: str) -> None:
         self.refresh()
 
     @property

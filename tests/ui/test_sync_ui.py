@@ -30,7 +30,7 @@ from sim_desk.records.sync import review
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.settings import Settings
 from sim_desk.teamserver.sync import SyncReport, sync_now
-from sim_desk.ui.changed_elsewhere import MINE, NOW, PersonChangesDialog
+from sim_desk.ui.changed_elsewhere import BY, CHANGED, MINE, NOW, PersonChangesDialog
 from sim_desk.ui.forms.contact_form import ContactFormDialog
 from sim_desk.ui.main_window import MainWindow
 from sim_desk.ui.session import UiSession
@@ -259,8 +259,7 @@ def test_a_change_the_server_refuses_is_listed_with_why_and_kept_here(qtbot, syn
     assert dialog.tabs.tabText(1) == "Refused by the server (1)"
     [row] = cell_texts(dialog.refused.table)
     assert row[0].strip("\u200e") == "Aisha Testperson"
-    assert row[1] == "contact"
-    assert "shared note" in row[2]
+    assert row[1] == "new contact"
     assert row[3] == review.REFUSAL_WORDS["invalid"]
     assert "nothing you wrote is lost" in all_text(dialog.refused)
     print("refused:", row[3])
@@ -294,8 +293,8 @@ def test_a_value_changed_on_another_laptop_is_marked_and_can_be_put_back(qtbot, 
     assert dialog is not None
     listed = dialog.list
     [row] = cell_texts(listed.table)
-    assert (row[2], row[MINE], row[NOW], row[5]) == (
-        "preferred name",
+    assert (row[CHANGED], row[MINE], row[NOW], row[BY]) == (
+        "preferred name (person's details)",
         "Ash",
         "Aish",
         "Cleo Clinician",
@@ -413,7 +412,7 @@ def test_a_lead_deals_with_a_person_created_twice(qtbot, fresh_world, synced):
         "Dawit Testperson",
         "(not on this laptop)",
     }
-    assert row[2] == "nhs number"
+    assert row[2] == "NHS number"
     assert one in {dialog.merges.proposals[0].person_id, dialog.merges.proposals[0].other_person_id}
     dialog.merges.different.click()
     qtbot.waitUntil(lambda: cell_texts(dialog.merges.table) == [], timeout=SYNC_WAIT_MS)

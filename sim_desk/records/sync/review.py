@@ -25,6 +25,8 @@ from sim_desk.records.sync import changed_elsewhere, mark_changed_elsewhere_seen
 from sim_desk.records.sync.tables import BOOKKEEPING, BY_NAME, CLINICAL_FIELDS, decode, encode
 from sim_desk.records.unit_of_work import UnlockedVault
 
+#: What two records of one person were found to share.
+MATCHED_ON_WORDS = {"nhs_number": "NHS number", "police_reference": "police reference"}
 #: Who deals with merge proposals.
 LEADS = (Role.TEAM_LEAD,)
 #: Audit action for a value put back after another laptop overwrote it (field names only).
@@ -64,8 +66,9 @@ REFUSAL_WORDS: dict[str, str] = {
         " another pair, stopped sharing with police, or the record belongs to someone else."
     ),
     "invalid": (
-        "The team server could not read this change (a value it does not accept). It may"
-        " need a newer SIM Desk on this laptop or on the server."
+        "The team server did not accept this change as it was sent: a value it does not take,"
+        " or a change too large for it (a very long note). Ask your team lead; SIM Desk on"
+        " this laptop or on the server may need updating."
     ),
     "unknown_table": "The team server does not know this kind of record: it needs updating.",
     "incompatible": "The team server speaks another version of sync: one of them needs updating.",
@@ -127,11 +130,13 @@ def refused_changes(vault: UnlockedVault) -> list[RefusedChange]:
                     if entry.person_id
                     else "(team record)"
                 ),
-                what=TABLE_WORDS.get(entry.table_name, entry.table_name.replace("_", " ")),
+                what=("new " if not entry.base else "")
+                + TABLE_WORDS.get(entry.table_name, entry.table_name.replace("_", " ")),
+                # A new record carries every field: only an edit's fields say what changed.
                 fields=tuple(
                     field_words(n)
                     for n in sorted(entry.payload or {})
-                    if n not in BOOKKEEPING and n != "id"
+                    if entry.base and n not in BOOKKEEPING and n != "id"
                 ),
                 why=REFUSAL_WORDS.get(entry.code or "", "The team server refused it."),
                 made_at=entry.created_at,
@@ -319,7 +324,7 @@ def merge_proposals(vault: UnlockedVault) -> list[MergeProposalView]:
                 names.get(r.person_id, "(not on this laptop)"),
                 r.other_person_id,
                 names.get(r.other_person_id, "(not on this laptop)"),
-                field_words(r.matched_on),
+                MATCHED_ON_WORDS.get(r.matched_on, field_words(r.matched_on)),
             )
             for r in rows
         ]
