@@ -164,7 +164,8 @@ class ChangedElsewhereList(QWidget):
             self.detail.hide()
             return
         row = items[0].row()
-        cells = [self.table.item(row, col).toolTip() for col in range(len(COLUMNS))]
+        items_in_row = [self.table.item(row, col) for col in range(len(COLUMNS))]
+        cells = [item.toolTip() if item is not None else "" for item in items_in_row]
         person, changed, mine, now, by, when = cells
         text = changed[:1].upper() + changed[1:] + (f" for {person}" if person else "")
         if mine:

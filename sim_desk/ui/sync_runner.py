@@ -13,6 +13,7 @@ its next step (a lost server transaction is rolled back there, and retried at th
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
     from sim_desk.records.unit_of_work import UnlockedVault
     from sim_desk.teamserver.sync import SyncReport
+
+log = logging.getLogger(__name__)
 
 #: Background sync while unlocked and reachable.
 EVERY_MS = 3 * 60_000
@@ -117,6 +120,7 @@ class SyncRunner(QObject):
         self._running: StoppableVault | None = None
         self._job: object | None = None
         self._again = False
+        self._manual = False
         self._timer = QTimer(self)
         self._timer.setInterval(every_ms)
         self._timer.timeout.connect(self.sync_soon)
@@ -178,8 +182,10 @@ class SyncRunner(QObject):
         self._begin()
 
     def sync_now(self) -> None:
-        """Sync now (the button): as :meth:`sync_soon`, also after a failure."""
+        """Sync now (the button, F5): as :meth:`sync_soon`; an unexpected error is shown."""
         self._after_save.stop()
+        if self.in_team and self._job is None:
+            self._manual = True
         self.sync_soon()
 
     def _begin(self) -> None:
@@ -206,6 +212,7 @@ class SyncRunner(QObject):
         self, stoppable: StoppableVault, report: SyncReport | None, error: BaseException | None
     ) -> None:
         self._job = None
+        manual, self._manual = self._manual, False
         if self._running is stoppable:
             self._running = None
         unlocked = self.session.is_unlocked
@@ -216,7 +223,9 @@ class SyncRunner(QObject):
             if _changed_anything(report) and unlocked:
                 self.session.changed.emit(FROM_SYNC)
         elif error is not None and not isinstance(error, Cancelled | VaultLocked):
+            self._manual = manual
             self._failed(error, now)
+            self._manual = False
         if unlocked:
             self.finished.emit()
             if self._again:
@@ -244,11 +253,14 @@ class SyncRunner(QObject):
         if isinstance(error, SimDeskError):  # refused: login, revoked, versions, clock
             self.outcome = SyncOutcome("refused", str(error), now)
             return
-        # A bug: said in the status (details in the log); background syncs show no dialogs.
-        trace = getattr(error, "__sim_traceback__", "")
-        import logging
+        # A bug. Sync now (the person waiting for it) gets the app's error window; a background
+        # sync says it in the status line only, rather than a window every few minutes.
+        if self._manual:
+            from sim_desk.ui.messages import show_error
 
-        logging.getLogger(__name__).error("sync failed unexpectedly: %s", trace or repr(error))
+            show_error(None, error)
+        else:
+            log.error("unexpected %s in a background sync", type(error).__name__)
         self.outcome = SyncOutcome(
             "failed",
             "The sync stopped on an unexpected error. Nothing half-done was kept; your changes"

@@ -35,8 +35,9 @@ from sim_desk.ui.forms.contact_form import ContactFormDialog
 from sim_desk.ui.main_window import MainWindow
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.sync_dialog import SyncDetailsDialog
-from sim_desk.ui.sync_runner import SyncOutcome
+from sim_desk.ui.sync_runner import StoppableVault, SyncOutcome
 from sim_desk.ui.sync_status import status_text
+from sim_desk.ui.worker import Cancelled
 from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.teamserver.conftest import (  # noqa: F401 - fixtures used by name
     World,
@@ -106,6 +107,35 @@ def test_a_single_laptop_vault_shows_no_sync_status_at_all(qtbot, lead_session):
     assert not window.sync.action.isEnabled()
     window.sync.runner.sync_now()  # F5 does nothing: there is no server
     assert not window.sync.runner.is_running
+
+
+def test_locking_waits_for_the_syncs_local_step_then_no_other_step_starts(team):
+    """What makes locking during a sync safe: the sync's vault starts no new transaction once
+    stopped, and stopping waits for the one it is in (never for the network)."""
+    vault = team.unlock("officer")
+    stoppable = StoppableVault(vault)
+    inside, finish = threading.Event(), threading.Event()
+
+    def a_local_step() -> None:
+        with stoppable.as_vault.write():
+            inside.set()
+            finish.wait(10)
+
+    step = threading.Thread(target=a_local_step)
+    step.start()
+    assert inside.wait(10)
+    stopper = threading.Thread(target=stoppable.stop)
+    stopper.start()
+    stopper.join(0.3)
+    assert stopper.is_alive()  # waiting for the step's transaction to end
+    finish.set()
+    stopper.join(10)
+    step.join(10)
+    assert not stopper.is_alive() and not step.is_alive()
+    with pytest.raises(Cancelled), stoppable.as_vault.read():
+        pass
+    vault.lock()  # nothing of the sync's is open: the lock (and its audit entry) goes through
+    assert vault.is_locked
 
 
 # -- with a team server ------------------------------------------------------------------------
