@@ -25,6 +25,7 @@ class SyncControls:
         self.bar = SyncStatusBar(session, self.runner)
         window.statusBar().addPermanentWidget(self.bar)
         self.dialog: SyncDetailsDialog | None = None
+        self.revoked_notice: QMessageBox | None = None
         self.action = QAction("Sync now", window)
         self.action.setShortcut(QKeySequence(SYNC_SHORTCUT))
         self.action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -53,5 +54,13 @@ class SyncControls:
         dialog.open()
 
     def _revoked(self, message: str) -> None:
-        """Said once, in a window: this laptop's copy of the team's records is gone."""
-        QMessageBox.warning(self.window, "Removed from the team server", message)
+        """Said once, in a window (not one that stops the app): this laptop's copy of the
+        team's records is gone."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Removed from the team server", message, parent=self.window
+        )
+        box.setAccessibleName("Removed from the team server")
+        box.setObjectName("revokedNotice")
+        box.finished.connect(lambda _r: box.deleteLater())
+        self.revoked_notice = box
+        box.open()

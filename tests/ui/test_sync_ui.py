@@ -455,3 +455,46 @@ def test_a_lead_deals_with_a_person_created_twice(qtbot, fresh_world, synced):
     assert "Created twice" not in bar.review_button.text()
     dialog.close()
     window.session.lock()
+
+
+def test_a_save_goes_to_the_team_shortly_after_without_pressing_anything(
+    qtbot, fresh_world, synced
+):
+    officer: Laptop = synced["officer"]  # type: ignore[assignment]
+    window = open_app(qtbot, officer)
+    runner = window.sync.runner
+    assert runner._timer.isActive()  # every few minutes while unlocked
+    runner._after_save.setInterval(50)  # ten seconds in the app
+    add_person(window, "Dara", fresh_world.pair_a)
+    assert sync.status(window.session.vault).waiting > 0
+    qtbot.waitUntil(lambda: runner.is_running, timeout=5_000)
+    wait_for_sync(qtbot, window)
+    assert sync.status(window.session.vault).waiting == 0
+    assert window.sync.bar.text == "Synced just now"
+    window.session.lock()
+    assert not runner._timer.isActive() and not runner._after_save.isActive()  # none while locked
+    runner.sync_soon()
+    assert not runner.is_running
+
+
+def test_revoked_while_signed_in_the_laptop_says_so_and_its_replica_is_gone(
+    qtbot, fresh_world, synced
+):
+    from sim_desk.teamserver import protocol
+
+    officer: Laptop = synced["officer"]  # type: ignore[assignment]
+    person: uuid.UUID = synced["person"]  # type: ignore[assignment]
+    window = open_app(qtbot, officer)
+    window.open_person(person)
+    with protocol.device_connection(fresh_world.devices["lead"]) as conn:
+        assert protocol.revoke_device(conn, fresh_world.devices["officer"].device_id)
+    sync_from_the_app(qtbot, window)
+    notice = window.sync.revoked_notice
+    assert notice is not None and notice.isVisible()
+    assert "revoked this laptop" in notice.text()
+    print("revoked:", notice.text())
+    assert window.sync.bar.text == "This laptop was removed from the team server"
+    assert person_row(officer, person) is None
+    assert not window.sync.runner.in_team and not window.sync.action.isEnabled()
+    notice.close()
+    window.session.lock()
