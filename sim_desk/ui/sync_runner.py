@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QThread, QThreadPool, QTimer, Signal
 
 from sim_desk.records.errors import PermissionDenied, SimDeskError, VaultLocked
 from sim_desk.ui.session import UiSession
@@ -128,6 +128,11 @@ class SyncRunner(QObject):
         self._after_save.setSingleShot(True)
         self._after_save.setInterval(after_save_ms)
         self._after_save.timeout.connect(self.sync_soon)
+        # A sync spends most of its time waiting on the network (up to the connect timeout
+        # when the server cannot be reached): one more pool thread, so that it never holds back
+        # the person's own background work (unlocking, reports) on a two-core laptop.
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), QThread.idealThreadCount() + 1))
         session.unlocked.connect(self.start)
         session.locking.connect(self.stop)
         session.locked.connect(self.stop)

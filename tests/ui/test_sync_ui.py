@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QPushButton
 from sqlalchemy import select
 
@@ -236,6 +236,8 @@ def test_offline_work_then_sync_the_status_says_so_each_time(qtbot, fresh_world,
     assert bar.text == "Synced just now"
     assert bar.status_button.accessibleName() == "Team sync: Synced just now"
     assert window.sync.action.shortcut().toString() == "F5"
+    for button in (bar.status_button, bar.sync_button):  # reached with Tab, not only the mouse
+        assert button.focusPolicy() & Qt.FocusPolicy.TabFocus
 
     # The network goes: the laptop works on, and says how many changes wait.
     real_port = point_at_port(window.session.vault, closed_port())
