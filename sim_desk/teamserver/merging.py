@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sim_desk.records.sync import review
+from sim_desk.records.sync import proposals
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.teamserver import protocol
@@ -19,8 +19,8 @@ def resolve_merge_proposal(vault: UnlockedVault, proposal_id: uuid.UUID) -> bool
         PermissionDenied: not a team lead.
         NotJoined, ServerUnreachable, ServerRefused: as any call to the server.
     """
-    vault.require_role(*review.LEADS, doing="deal with people created twice")
+    vault.require_role(*proposals.LEADS, doing="deal with people created twice")
     with protocol.device_connection(device.device_credential(vault)) as conn:
         resolved = protocol.resolve_merge_proposal(conn, proposal_id)
-    review.forget_merge_proposal(vault, proposal_id)
+    proposals.forget_merge_proposal(vault, proposal_id)
     return resolved

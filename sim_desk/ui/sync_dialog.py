@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.codes import Role
-from sim_desk.records.sync import review
+from sim_desk.records.sync import proposals, review
 from sim_desk.ui import widgets
 from sim_desk.ui.changed_elsewhere import ChangedElsewhereList
 from sim_desk.ui.messages import REFUSED, attempt, shown_in
@@ -121,7 +121,7 @@ class MergeProposals(QWidget):
     def __init__(self, session: UiSession) -> None:
         super().__init__()
         self.session = session
-        self.proposals: list[review.MergeProposalView] = []
+        self.proposals: list[proposals.MergeProposalView] = []
         intro = widgets.hint(MERGE_INTRO)
         intro.setWordWrap(True)
         intro.setAccessibleName("About people created twice")
@@ -163,7 +163,7 @@ class MergeProposals(QWidget):
     def refresh(self) -> None:
         found = attempt(
             self,
-            lambda: review.merge_proposals(self.session.vault),
+            lambda: proposals.merge_proposals(self.session.vault),
             failure=shown_in(self.problem),
         )
         if found is REFUSED:
@@ -189,7 +189,7 @@ class MergeProposals(QWidget):
             self.table.selectRow(0)
         self._selection_changed()
 
-    def selected(self) -> review.MergeProposalView | None:
+    def selected(self) -> proposals.MergeProposalView | None:
         items = self.table.selectedItems()
         if not items:
             return None

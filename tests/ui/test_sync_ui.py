@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -499,4 +500,39 @@ def test_revoked_while_signed_in_the_laptop_says_so_and_its_replica_is_gone(
     assert person_row(officer, person) is None
     assert not window.sync.runner.in_team and not window.sync.action.isEnabled()
     notice.close()
+    window.session.lock()
+
+
+def test_a_contact_note_put_back_keeps_the_other_laptops_text_in_its_history(qtbot, synced):
+    officer: Laptop = synced["officer"]  # type: ignore[assignment]
+    clinician: Laptop = synced["clinician"]  # type: ignore[assignment]
+    person: uuid.UUID = synced["person"]  # type: ignore[assignment]
+    contact = officer.log_contact(person, "Met at the library")
+    officer.sync()
+    clinician.sync()
+    clinician.clock.at += timedelta(minutes=5)  # the later edit
+    for machine, note in ((officer, "Met at the library, 40 min"), (clinician, "Met at the café")):
+        with machine.open() as vault:
+            details = contacts.contact_details(vault, contact)
+            contacts.amend_contact(vault, contact, replace(details, shared_note=note))
+    clinician.sync()
+    window = open_app(qtbot, officer)
+    window.sync.show_details()
+    dialog = window.sync.dialog
+    assert dialog is not None
+    listed = dialog.changed
+    [row] = cell_texts(listed.table)
+    assert (row[CHANGED], row[MINE], row[NOW]) == (
+        "shared note (contact)",
+        "Met at the library, 40 min",
+        "Met at the café",
+    )
+    assert listed.restore_button.isEnabled()
+    listed.restore_button.click()
+    assert cell_texts(listed.table) == []
+    vault = window.session.vault
+    assert contacts.contact_details(vault, contact).shared_note == "Met at the library, 40 min"
+    earlier = [r.fields.get("shared_note") for r in contacts.contact_history(vault, contact)]
+    assert "Met at the café" in earlier  # amended as the form does: nothing is lost
+    dialog.close()
     window.session.lock()

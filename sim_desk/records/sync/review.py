@@ -1,5 +1,5 @@
-"""What a person looks at after syncing: changes the server refused, values another laptop
-overwrote (and restoring them), and a team lead's merge proposals. Records only, no Qt.
+"""What a person looks at after syncing: changes the server refused, and values another laptop
+overwrote (and restoring them). Records only, no Qt. A lead's merge proposals: ``proposals``.
 
 Restoring a value goes through the one write path (``UnlockedVault.write``), so the outbox
 sends it at the next sync like any other edit, with an audit entry naming the fields only.
@@ -9,26 +9,38 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import NotFound, ValidationError
-from sim_desk.records.model import Person, SyncMergeProposal, SyncOutboxEntry, User
+from sim_desk.records.model import Person, SyncOutboxEntry, User
 from sim_desk.records.permissions import CASEWORKERS, load_person, visible_people_filter
 from sim_desk.records.read_models.caseload.search import display_name
-from sim_desk.records.sync import changed_elsewhere, mark_changed_elsewhere_seen
+from sim_desk.records.sync import (
+    ChangedElsewhere,
+    changed_elsewhere,
+    mark_changed_elsewhere_seen,
+)
 from sim_desk.records.sync.tables import BOOKKEEPING, BY_NAME, CLINICAL_FIELDS, decode, encode
 from sim_desk.records.unit_of_work import UnlockedVault
 
-#: What two records of one person were found to share.
-MATCHED_ON_WORDS = {"nhs_number": "NHS number", "police_reference": "police reference"}
-#: Who deals with merge proposals.
-LEADS = (Role.TEAM_LEAD,)
+#: Records whose edits keep the earlier version as a revision: putting a value back goes
+#: through their own correction (contacts), so that the newer value stays in the history.
+KEEP_REVISIONS = frozenset(
+    {
+        "contacts",
+        "incidents",
+        "baseline_counts",
+        "support_partners",
+        "onward_referrals",
+        "handover_plans",
+    }
+)
 #: Audit action for a value put back after another laptop overwrote it (field names only).
 RESTORED = "sync.value_restored"
 
@@ -120,7 +132,7 @@ def refused_changes(vault: UnlockedVault) -> list[RefusedChange]:
                 .order_by(SyncOutboxEntry.seq)
             ).scalars()
         )
-        names = _names(vault, session, {e.person_id for e in entries if e.person_id})
+        names = names_of(vault, session, {e.person_id for e in entries if e.person_id})
         return [
             RefusedChange(
                 id=entry.id,
@@ -172,10 +184,18 @@ class ChangeElsewhere:
     values: tuple[OverwrittenValue, ...]
     #: Why it could not be applied here (kind "held").
     why: str = ""
+    table: str = ""
 
     @property
     def restorable(self) -> bool:
-        return self.kind == "changed" and bool(self.values)
+        """Whether "put back" can do it here (a record with a history is corrected by hand,
+        except a contact, which is amended as its form does)."""
+        with_history = self.table in KEEP_REVISIONS or self.table.endswith("_revisions")
+        return (
+            self.kind == "changed"
+            and bool(self.values)
+            and (self.table == "contacts" or not with_history)
+        )
 
 
 def changes_from_elsewhere(
@@ -185,7 +205,7 @@ def changes_from_elsewhere(
     (one person's, or everyone's this user may see), with the value each field has now."""
     found = changed_elsewhere(vault, person_id)
     with vault.read() as session:
-        names = _names(vault, session, {c.person_id for c in found if c.person_id is not None})
+        names = names_of(vault, session, {c.person_id for c in found if c.person_id is not None})
         authors = _authors(session, {c.author_id for c in found if c.author_id is not None})
         shown: list[ChangeElsewhere] = []
         for change in found:
@@ -207,6 +227,7 @@ def changes_from_elsewhere(
                         change.at,
                         (),
                         str(change.overwritten.get("why") or ""),
+                        change.table,
                     )
                 )
                 continue
@@ -275,18 +296,46 @@ def restore_my_values(vault: UnlockedVault, change_id: uuid.UUID) -> list[str]:
     }
     if not restored:
         raise ValidationError("There is no value here that can be put back. Nothing was changed.")
+    if change.table == "contacts":
+        _amend_contact(vault, change.row_id, restored)
+    elif change.table in KEEP_REVISIONS or change.table.endswith("_revisions"):
+        raise ValidationError(
+            f"A {TABLE_WORDS.get(change.table, 'record')} keeps every version in its history:"
+            " put the value back by correcting it (the value this laptop had is shown here)."
+            " Nothing was changed."
+        )
+    else:
+        _restore_row(vault, change, restored)
+    mark_changed_elsewhere_seen(vault, [change.id])
+    return sorted(restored)
+
+
+def _restore_row(vault: UnlockedVault, change: ChangedElsewhere, restored: dict[str, Any]) -> None:
+    """The values put back as they were, in one audited write (a record with no history)."""
     with vault.write() as session:
         if change.person_id is not None:
             load_person(vault, session, change.person_id)  # on this user's caseload
-        elif vault.actor.role is not Role.TEAM_LEAD:
+        else:
             vault.require_role(Role.TEAM_LEAD, doing="put back a team record's value")
-        table = spec.table
+        table = BY_NAME[change.table].table
         found = session.execute(update(table).where(table.c.id == change.row_id).values(**restored))
         if not found.rowcount:  # type: ignore[attr-defined]
             raise NotFound("That record is no longer on this laptop. Nothing was changed.")
         vault.audit(session, RESTORED, change.table, change.row_id, fields=sorted(restored))
-    mark_changed_elsewhere_seen(vault, [change.id])
-    return sorted(restored)
+
+
+def _amend_contact(vault: UnlockedVault, contact_id: uuid.UUID, restored: dict[str, Any]) -> None:
+    """A contact is amended as the form does it: the newer text stays in its history."""
+    from sim_desk.records import contacts
+
+    details = contacts.contact_details(vault, contact_id)
+    known = {f.name for f in fields(details)}
+    contacts.amend_contact(
+        vault,
+        contact_id,
+        replace(details, **{k: v for k, v in restored.items() if k in known}),
+        reason="Put back what this laptop had before a later edit on another laptop.",
+    )
 
 
 def people_changed_elsewhere(vault: UnlockedVault) -> set[uuid.UUID]:
@@ -294,55 +343,10 @@ def people_changed_elsewhere(vault: UnlockedVault) -> set[uuid.UUID]:
     return {c.person_id for c in changed_elsewhere(vault) if c.person_id is not None}
 
 
-# -- merge proposals -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MergeProposalView:
-    """The same person created twice (one NHS number), for a team lead to deal with."""
-
-    id: uuid.UUID
-    person_id: uuid.UUID
-    person: str
-    other_person_id: uuid.UUID
-    other_person: str
-    matched_on: str
-
-
-def merge_proposals(vault: UnlockedVault) -> list[MergeProposalView]:
-    """The server's open merge proposals as of the last sync (team leads only)."""
-    vault.require_role(Role.TEAM_LEAD, doing="deal with people created twice")
-    with vault.read() as session:
-        rows = list(session.execute(select(SyncMergeProposal)).scalars())
-        names = _names(
-            vault, session, {r.person_id for r in rows} | {r.other_person_id for r in rows}
-        )
-        return [
-            MergeProposalView(
-                r.id,
-                r.person_id,
-                names.get(r.person_id, "(not on this laptop)"),
-                r.other_person_id,
-                names.get(r.other_person_id, "(not on this laptop)"),
-                MATCHED_ON_WORDS.get(r.matched_on, field_words(r.matched_on)),
-            )
-            for r in rows
-        ]
-
-
-def forget_merge_proposal(vault: UnlockedVault, proposal_id: uuid.UUID) -> None:
-    """After the server has marked it dealt with: it leaves this laptop's list at once (the
-    next sync would drop it too)."""
-    vault.require_role(Role.TEAM_LEAD, doing="deal with people created twice")
-    with vault.write() as session:
-        session.execute(delete(SyncMergeProposal).where(SyncMergeProposal.id == proposal_id))
-        vault.audit(session, "sync.merge_proposal_resolved", "merge_proposal", proposal_id)
-
-
 # -- names -------------------------------------------------------------------------------------
 
 
-def _names(
+def names_of(
     vault: UnlockedVault, session: Session, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     """The names of the people among ``ids`` this user may see (none for an analyst)."""
@@ -368,16 +372,13 @@ def _authors(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]
 
 
 __all__ = [
-    "LEADS",
     "REFUSAL_WORDS",
     "ChangeElsewhere",
-    "MergeProposalView",
     "OverwrittenValue",
     "RefusedChange",
     "changes_from_elsewhere",
-    "forget_merge_proposal",
     "keep_new_values",
-    "merge_proposals",
+    "names_of",
     "people_changed_elsewhere",
     "refused_changes",
     "restore_my_values",
