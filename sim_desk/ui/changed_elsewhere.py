@@ -171,7 +171,10 @@ class ChangedElsewhereList(QWidget):
         if mine:
             text += f". This laptop had: {mine}"
         text += f". Now: {now}. Changed by {by}, {when}."
-        self.detail.setText(shortened(text, 400))
+        change = self.selected()
+        if change is not None and change.kind == "changed" and not change.restorable:
+            text += " This record keeps every version: to put the value back, correct it."
+        self.detail.setText(shortened(text, 500))
         self.detail.setAccessibleDescription(self.detail.text())
         self.detail.show()
 

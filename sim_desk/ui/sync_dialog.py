@@ -306,6 +306,12 @@ class SyncDetailsDialog(QDialog):
         self.status.setText(text)
         self.status.setAccessibleName(f"Team sync: {text}")
         details = status_details(outcome, status)
+        if status is not None and status.refused_for_review:
+            details += (
+                f" The team server keeps {status.refused_for_review} change(s) it refused from"
+                " the team's laptops for a team lead to review."
+            )
+        details = details.strip()
         self.details.setText(details)
         self.details.setVisible(bool(details))
         self.sync_button.setEnabled(not self.runner.is_running and self.runner.in_team)
