@@ -41,6 +41,8 @@ EVERY_MS = 3 * 60_000
 AFTER_SAVE_MS = 10_000
 #: Changes announced by a sync itself, which must not set off another.
 FROM_SYNC = "sync"
+#: Changes that send nothing to the team (looking at what another laptop changed).
+NOTHING_TO_SEND = frozenset({FROM_SYNC, "changed_elsewhere"})
 
 
 class StoppableVault:
@@ -171,7 +173,7 @@ class SyncRunner(QObject):
 
     # -- syncing ------------------------------------------------------------------------------
     def _saved(self, kind: str) -> None:
-        if kind == FROM_SYNC or not self.in_team or not self.session.is_unlocked:
+        if kind in NOTHING_TO_SEND or not self.in_team or not self.session.is_unlocked:
             return
         if self.outcome.state in ("unreachable", "refused"):
             return  # offline: the timer tries again; every save need not wait on a timeout
