@@ -162,6 +162,11 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self.statusBar().setAccessibleName("Messages")
+        # Team sync: status at the foot of the window, Sync now (F5); nothing for a vault
+        # that is not in a team.
+        from sim_desk.ui.sync_controls import SyncControls
+
+        self.sync = SyncControls(self, session)
 
         session.unlocked.connect(self._on_unlocked)
         session.locked.connect(self._on_locked)

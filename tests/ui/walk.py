@@ -56,6 +56,7 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
     """Every window and every state of the main window, as the lead (a clinical lead, who
     sees every page and every field) and as an officer (who sees the officer's forms)."""
     from sim_desk.ui.calendar_dialog import CalendarDialog
+    from sim_desk.ui.changed_elsewhere import PersonChangesDialog
     from sim_desk.ui.drafts_dialog import DraftsDialog
     from sim_desk.ui.forms.consent_form import ConsentFormDialog
     from sim_desk.ui.forms.contact_form import ContactFormDialog
@@ -84,6 +85,7 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
         incident_revision_columns,
     )
     from sim_desk.ui.person.workspace import TAB_TITLES
+    from sim_desk.ui.sync_dialog import SyncDetailsDialog
     from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
     from sim_desk.ui.team_keys import NewRecoveryKeyDialog, RotateKeysDialog
     from sim_desk.ui.unlock import UnlockDialog
@@ -275,6 +277,10 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
         "Vault damage": lambda: DamageDialog(
             session, ["The audit chain breaks at entry 12."], window
         ),
+        # Team sync (issue 21): on this single-laptop vault the lists are empty, the controls
+        # the same.
+        "Team sync": lambda: SyncDetailsDialog(session, window.sync.runner, window),
+        "Changed on another laptop": lambda: PersonChangesDialog(session, person_id, window),
     }
     for name, make in dialogs.items():
         dialog = make()

@@ -25,6 +25,7 @@ from sim_desk.ui.forms.incident_form import IncidentFormDialog
 from sim_desk.ui.forms.person_form import PersonFormDialog
 from sim_desk.ui.forms.plan_form import PlanFormDialog
 from sim_desk.ui.messages import REFUSED, attempt
+from sim_desk.ui.person.changed_mark import ChangedElsewhereMark
 from sim_desk.ui.person.circle_tab import CircleTab
 from sim_desk.ui.person.contacts_tab import ContactsTab
 from sim_desk.ui.person.header import PersonHeader
@@ -121,6 +122,9 @@ class PersonWorkspace(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.header)
+        # Another laptop's later edits over this person's values, until someone has looked.
+        self.changed_mark = ChangedElsewhereMark(session, person_id, self)
+        column.addWidget(self.changed_mark)
         column.addWidget(self.tabs, 1)
 
         record = attempt(
@@ -150,6 +154,7 @@ class PersonWorkspace(QWidget):
         QWidget.setTabOrder(self.tabs.tabBar(), self.reports.button)  # on the tab bar's row
         self._stale = set(range(len(self.pages)))
         self._tab_shown(0)
+        self.changed_mark.refresh()
         session.changed.connect(self._on_changed)
 
     # -- the contract with the main window -------------------------------------------------
@@ -223,8 +228,9 @@ class PersonWorkspace(QWidget):
     def _on_changed(self, kind: str) -> None:
         if not self.session.is_unlocked or not self.pages:
             return
-        if kind == "person":
+        if kind in ("person", "sync"):  # a sync may bring anyone's new details
             self._record_stale = True
+        self.changed_mark.refresh()
         self._stale = set(range(len(self.pages)))
         if self.isVisible():
             self._catch_up()
