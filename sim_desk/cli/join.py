@@ -41,7 +41,7 @@ def _join_new_laptop(args: argparse.Namespace, invitation: Any) -> int:
     from sim_desk.records.errors import SimDeskError
     from sim_desk.records.vault.files import normalise_username
     from sim_desk.teamserver.errors import InvitationInvalid
-    from sim_desk.teamserver.joining import check_server, join_with_new_vault
+    from sim_desk.teamserver.joining import JoinCutShort, check_server, join_with_new_vault
     from sim_desk.teamserver.sync import sync_now
 
     paths = vault_paths(args)
@@ -60,7 +60,13 @@ def _join_new_laptop(args: argparse.Namespace, invitation: Any) -> int:
         prompt=f"New passphrase for {invitation.username}: ",
         confirm=True,
     )
-    member = join_with_new_vault(paths, invitation, passphrase)
+    try:
+        member = join_with_new_vault(paths, invitation, passphrase)
+    except JoinCutShort as cut:
+        cut.vault.lock()
+        print("RECOVERY KEY of your new vault (shown once; keep it locked away):")
+        print(f"    {cut.created.recovery_key}")
+        raise
     del passphrase
     with member.vault as vault:
         print(

@@ -18,6 +18,7 @@ from sim_desk.records.team.directory import (
     DirectoryUpdate,
     DirectoryUser,
     bring_users_up_to_date,
+    refresh_signed_in_pairs,
 )
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.teamserver import protocol
@@ -57,3 +58,6 @@ def sync_directory(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> Direc
     if directory is None:
         return DirectoryUpdate(problems=[NOT_UPGRADED])
     return bring_users_up_to_date(vault, directory)
+
+
+__all__ = ["read_directory", "refresh_signed_in_pairs", "sync_directory"]

@@ -221,6 +221,25 @@ def check_server(invitation: Invitation) -> None:
     conn.close()
 
 
+class JoinCutShort(ServerUnreachable):
+    """The connection was lost while the server was asked to accept the invitation: it may
+    have. The new vault is kept, unlocked in ``vault``; :func:`carry_on_joining` finishes."""
+
+    def __init__(self, message: str, *, created: NewVault, vault: UnlockedVault) -> None:
+        super().__init__(message)
+        self.created = created
+        self.vault = vault
+
+
+def carry_on_joining(vault: UnlockedVault, invitation: Invitation) -> Joined | None:
+    """Finishes a join that was cut short (the server may have accepted the invitation); None
+    if this laptop had joined already (nothing to carry on)."""
+    existing = device.device_credential(vault)
+    if existing is not None and existing.is_active:
+        return None
+    return join_team(vault, invitation)
+
+
 @dataclass(frozen=True)
 class NewMember:
     """A vault made on this laptop for the invitation's user, joined to the team server."""
@@ -277,10 +296,13 @@ def join_with_new_vault(
         joined = join_team(vault, invitation)
     except ServerUnreachable as lost:
         if vault is not None and device.device_credential(vault) is not None:
-            vault.lock()
-            raise ServerUnreachable(
+            # The server may have accepted: the vault stays (unlocked, for the caller to carry
+            # on with or lock), and joining again with the same invitation carries on.
+            raise JoinCutShort(
                 f"{lost} Your new vault is kept at {paths.database}: joining again with the"
-                " same invitation carries on where this stopped."
+                " same invitation carries on where this stopped.",
+                created=created,
+                vault=vault,
             ) from None
         _remove_new_vault(vault, paths, folder if made_folder else None)
         raise

@@ -140,6 +140,9 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
             _push_all(vault, conn, report)
         _pull_all(vault, conn, report, page_size)
         report.problems.extend(keys.sync_keys(vault, conn).problems)  # issue 20: team keys
+        # A first sync brings the signed-in user's pair (a fresh vault had none): their
+        # caseload is theirs at once, not at the next sign-in.
+        directory.refresh_signed_in_pairs(vault)
         if clock_problem is None:
             team_syncs.note_sync_done(vault, conn)  # when each laptop last synced (reports)
     sync.note_error(vault, clock_problem)

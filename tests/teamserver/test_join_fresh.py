@@ -81,10 +81,12 @@ def test_a_second_pair_member_on_a_new_laptop_gets_the_pairs_people_named(
         report = sync_now(vault)
         status = sync.status(vault)
         known = {u.username: u.id for u in users.list_users(vault)}
+        caseload = vault.actor.pair_ids  # theirs at once, without signing in again
     assert report.problems == []
     assert report.users_added == 5  # the lead, both officers, the other clinician, the analyst
     assert status.held == 0  # no pair or record held back for want of its user
     assert known["officer"] == world.user_ids["officer"]
+    assert caseload == {world.pair_a}
     pairs, given = _names(paths, "clinician")
     assert pairs == [("Pair A", "officer", "clinician")]
     assert given == {"Aroha", "Bilal"}  # pair A's people, not pair B's

@@ -13,15 +13,16 @@ The teamserver package reads the directory; this module applies it (it knows no 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from sim_desk.records.codes import Role
-from sim_desk.records.model import User
+from sim_desk.records.model import Pair, User
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.audit import Action
 from sim_desk.records.vault.files import read_slot_file
@@ -151,3 +152,24 @@ def bring_users_up_to_date(
             elif changed:
                 update.updated += 1
     return update
+
+
+def refresh_signed_in_pairs(vault: UnlockedVault) -> bool:
+    """Works out again which pairs the signed-in user is in (a sync may have brought their
+    pair, or moved them to another), so their caseload is right without signing in again.
+    True if it changed."""
+    user_id = vault.actor.user_id
+    if user_id is None:
+        return False
+    with vault.read() as session:
+        pair_ids = frozenset(
+            session.execute(
+                select(Pair.id).where(
+                    Pair.active, or_(Pair.officer_id == user_id, Pair.clinician_id == user_id)
+                )
+            ).scalars()
+        )
+    if pair_ids == vault.actor.pair_ids:
+        return False
+    vault.actor = dataclasses.replace(vault.actor, pair_ids=pair_ids)
+    return True
