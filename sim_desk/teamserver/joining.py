@@ -218,6 +218,12 @@ def check_server(invitation: Invitation) -> None:
             " withdrawn or has expired. Ask your team lead for a new one. Nothing was made on"
             " this laptop."
         ) from None
+    except ServerUnreachable as error:
+        # The connection's words end with work carrying on here; a joining laptop has none.
+        said = str(error).replace("; work on this laptop carries on meanwhile.", ".")
+        raise ServerUnreachable(
+            f"{said} Nothing was made on this laptop, and the invitation is still unused."
+        ) from None
     conn.close()
 
 

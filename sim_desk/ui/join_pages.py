@@ -92,6 +92,7 @@ class InvitationPage(QWizardPage):
         self.text.setPlaceholderText('{"format": "sim-desk-invitation", …}')
         self.text.setTabChangesFocus(True)
         self.text.textChanged.connect(self.completeChanged)
+        self.loaded = ""
         self.chosen = QLabel()
         self.chosen.setObjectName("hint")
         self.error = error_label("Invitation problem")
@@ -123,11 +124,18 @@ class InvitationPage(QWizardPage):
             )
             return
         self.error.setText("")
-        self.text.setPlainText(text)
-        self.chosen.setText(f"From {path.name}")
+        # Not shown: the file holds a one-time secret, better kept off the screen.
+        self.text.clear()
+        self.loaded = text
+        self.chosen.setText(f"Chosen: {path.name}")
+        self.completeChanged.emit()
+
+    def invitation_text(self) -> str:
+        """Pasted text, or else the chosen file's."""
+        return self.text.toPlainText().strip() or self.loaded.strip()
 
     def isComplete(self) -> bool:
-        return bool(self.text.toPlainText().strip())
+        return bool(self.invitation_text())
 
     def validatePage(self) -> bool:
         """Reads the invitation, then checks the server off the GUI thread (reachable, the
@@ -138,7 +146,7 @@ class InvitationPage(QWizardPage):
 
         wizard = wizard_of(self)
         try:
-            invitation = Invitation.from_json(self.text.toPlainText().strip())
+            invitation = Invitation.from_json(self.invitation_text())
         except SimDeskError as error:
             self.error.setText(str(error))
             return False
@@ -183,6 +191,7 @@ class ServerPage(QWizardPage):
         self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.fingerprint.font()
         font.setFamily("monospace")
+        font.setPointSizeF(font.pointSizeF() * 1.2)
         self.fingerprint.setFont(font)
         for label, name in (
             (self.team, "Team"),
@@ -195,20 +204,23 @@ class ServerPage(QWizardPage):
         self.matches = QCheckBox("The fingerprint &matches the one IT gave me")
         self.matches.setAccessibleName("The fingerprint matches")
         self.matches.toggled.connect(self.completeChanged)
-        form = QFormLayout(self)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
         form.addRow("Team:", self.team)
         form.addRow("Team server:", self.server)
         form.addRow("You join as:", self.you)
         form.addRow("Invitation expires:", self.expires)
-        form.addRow("Trust CA fingerprint (SHA-256):", self.fingerprint)
-        form.addRow("", self.matches)
-        form.addRow(
-            "",
+        layout.addLayout(form)
+        layout.addWidget(QLabel("The trust CA's fingerprint (SHA-256):"))
+        layout.addWidget(self.fingerprint)
+        layout.addWidget(self.matches)
+        layout.addWidget(
             hint(
                 "If it differs, do not join: press Cancel and tell the trust's IT team. Nothing"
                 " has been made on this laptop, and the invitation is still unused."
-            ),
+            )
         )
+        layout.addStretch(1)
 
     def initializePage(self) -> None:
         invitation = wizard_of(self).invitation
@@ -219,7 +231,9 @@ class ServerPage(QWizardPage):
         role = ROLE_WORDS.get(invitation.role, invitation.role)
         self.you.setText(f"{shown} (user name {invitation.username}), {role}")
         self.expires.setText(f"{invitation.expires_at.astimezone():%d %b %Y %H:%M}")
-        self.fingerprint.setText(invitation.address.ca_fingerprint)
+        # 32 bytes in two lines of 16, as easy to compare pair by pair as IT's copy.
+        pairs = invitation.address.ca_fingerprint.split(":")
+        self.fingerprint.setText(":".join(pairs[:16]) + ":\n" + ":".join(pairs[16:]))
         self.matches.setChecked(False)
 
     def isComplete(self) -> bool:

@@ -56,12 +56,13 @@ class JoiningPage(QWizardPage):
         self.setTitle("Joining your team")
         self.setSubTitle(
             "This laptop makes its encrypted vault, joins the team server and receives the"
-            " records you work with. It takes a minute or so; you can cancel until the server"
-            " has accepted the invitation."
+            " records you work with: seconds for a small team, minutes for a large one. You"
+            " can cancel until the server has accepted the invitation."
         )
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setAccessibleName("Joining progress")
+        self.bar.setTextVisible(False)  # the line below says where it is, in words
         self.status = QLabel()
         self.status.setAccessibleName("What is happening")
         self.status.setWordWrap(True)
