@@ -55,9 +55,8 @@ class JoiningPage(QWizardPage):
         super().__init__()
         self.setTitle("Joining your team")
         self.setSubTitle(
-            "This laptop makes its encrypted vault, joins the team server and receives the"
-            " records you work with: seconds for a small team, minutes for a large one. You"
-            " can cancel until the server has accepted the invitation."
+            "This laptop makes its encrypted vault, joins the team server and receives your"
+            " records. You can cancel until the server has accepted the invitation."
         )
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)

@@ -136,8 +136,9 @@ def bring_users_up_to_date(
                 )
             changed = False
             if mine.id not in can_sign_in:
+                named = [("display_name", shown)] if entry.display_name else []
                 for name, value in (
-                    ("display_name", shown),
+                    *named,  # a server that has no name for them keeps the one known here
                     ("role", role.value),
                     ("clinical_access", entry.clinical),
                 ):
