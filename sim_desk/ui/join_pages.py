@@ -11,7 +11,7 @@ to carry on where it stopped.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from sim_desk.records.errors import SimDeskError
 from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH
+from sim_desk.ui.passphrase_page import PassphraseFields
 from sim_desk.ui.widgets import hint
-from sim_desk.ui.wizard import PassphrasePage
 
 if TYPE_CHECKING:
     from sim_desk.ui.wizard import FirstRunWizard
@@ -44,11 +44,8 @@ ROLE_WORDS = {
 
 
 def wizard_of(page: QWizardPage) -> FirstRunWizard:
-    from sim_desk.ui.wizard import FirstRunWizard
-
-    wizard = page.wizard()
-    assert isinstance(wizard, FirstRunWizard)
-    return wizard
+    """The first-run wizard these pages are in (not imported here: it imports them)."""
+    return cast("FirstRunWizard", page.wizard())
 
 
 def error_label(name: str) -> QLabel:
@@ -240,12 +237,12 @@ class ServerPage(QWizardPage):
         return self.matches.isChecked()
 
 
-class JoinPassphrasePage(PassphrasePage):
+class JoinPassphrasePage(PassphraseFields):
     """The passphrase for the vault this laptop makes when it joins (the same widgets and
     rules as a new vault's). The next page commits: the join starts."""
 
-    def __init__(self, wizard: FirstRunWizard) -> None:
-        super().__init__(wizard)
+    def __init__(self) -> None:
+        super().__init__()
         self.setTitle("Your passphrase on this laptop")
         self.setCommitPage(True)
 

@@ -229,9 +229,7 @@ class JoiningPage(QWizardPage):
         return self.finished
 
     def nextId(self) -> int:
-        from sim_desk.ui.wizard import FirstRunWizard
-
-        return FirstRunWizard.RECOVERY
+        return wizard_of(self).RECOVERY
 
     def cancel_and_wait(self) -> None:
         """Asks the running join to stop and waits for it (the worker leaves nothing behind

@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.vault import unlock
-from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH, VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.ui.messages import REFUSED, attempt, show_error
+from sim_desk.ui.passphrase_page import PassphraseFields, buddy_label
 from sim_desk.ui.screenfit import enter_only_next, prepare_when_shown
 from sim_desk.ui.widgets import hint
 from sim_desk.ui.worker import run_and_wait
@@ -38,12 +39,6 @@ from sim_desk.ui.worker import run_and_wait
 if TYPE_CHECKING:
     from sim_desk.records.unit_of_work import UnlockedVault
     from sim_desk.teamserver.invitations import Invitation
-
-
-def buddy_label(text: str, field: QWidget) -> QLabel:
-    label = QLabel(text)
-    label.setBuddy(field)
-    return label
 
 
 class FirstRunWizard(QWizard):
@@ -78,7 +73,7 @@ class FirstRunWizard(QWizard):
 
         self.join = join_pages.InvitationPage()
         self.join_server = join_pages.ServerPage()
-        self.join_passphrase = join_pages.JoinPassphrasePage(self)
+        self.join_passphrase = join_pages.JoinPassphrasePage()
         self.joining = JoiningPage()
         self.setPage(self.START, self.start)
         self.setPage(self.TEAM, self.team)
@@ -288,48 +283,9 @@ class TeamPage(QWizardPage):
         return True
 
 
-class PassphrasePage(QWizardPage):
+class PassphrasePage(PassphraseFields):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
-        from sim_desk.ui.passphrase import PassphraseStrength
-
-        self.setTitle("Your passphrase")
-        self.setSubTitle(
-            f"At least {MIN_PASSPHRASE_LENGTH} characters. A few unrelated words are"
-            " long and easy to remember. It cannot be recovered if forgotten; the"
-            " recovery key is the way back."
-        )
-        self.first = QLineEdit()
-        self.first.setEchoMode(QLineEdit.EchoMode.Password)
-        self.first.setAccessibleName("Passphrase")
-        self.second = QLineEdit()
-        self.second.setEchoMode(QLineEdit.EchoMode.Password)
-        self.second.setAccessibleName("Passphrase again")
-        self.meter = PassphraseStrength(self.first)
-        self.match = QLabel()
-        self.match.setObjectName("errorText")
-        self.match.setAccessibleName("Passphrase problem")
-        form = QFormLayout(self)
-        form.addRow(buddy_label("&Passphrase", self.first), self.first)
-        form.addRow("", self.meter)
-        form.addRow(buddy_label("&Again", self.second), self.second)
-        form.addRow("", self.match)
-        for field in (self.first, self.second):
-            field.textChanged.connect(self._check)
-
-    def _check(self) -> None:
-        a, b = self.first.text(), self.second.text()
-        if a and len(a) < MIN_PASSPHRASE_LENGTH:
-            self.match.setText(f"Use at least {MIN_PASSPHRASE_LENGTH} characters.")
-        elif b and a != b:
-            self.match.setText("The two passphrases differ.")
-        else:
-            self.match.setText("")
-        self.completeChanged.emit()
-
-    def isComplete(self) -> bool:
-        a = self.first.text()
-        return len(a) >= MIN_PASSPHRASE_LENGTH and a == self.second.text()
 
     def validatePage(self) -> bool:
         wizard = self.wizard()

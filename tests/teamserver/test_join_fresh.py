@@ -188,6 +188,21 @@ def test_sim_desk_join_with_no_vault_makes_one_joins_and_syncs(
     pairs, given = _names(VaultPaths.at(where), "clinician")
     assert pairs == [("Pair A", "officer", "clinician")]
     assert given == {"Aroha", "Bilal"}
+    code, out, err = run(
+        capsys,
+        "users",
+        "list",
+        "--vault",
+        str(where),
+        "--user",
+        "clinician",
+        passphrase=NEW_PASSPHRASE,
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0, err
+    listed = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "cannot sign in on this laptop" in listed["officer"]
+    assert "cannot sign in" not in listed["clinician"]
 
 
 def test_a_user_removed_on_the_server_is_marked_removed_not_deleted(

@@ -56,8 +56,9 @@ class DirectoryUpdate:
         return self.added + self.updated + self.removed
 
 
-def _slot_holders(vault: UnlockedVault) -> set[uuid.UUID]:
-    """Users who can sign in on this laptop: their role and access are the vault's own."""
+def can_sign_in_here(vault: UnlockedVault) -> set[uuid.UUID]:
+    """Users with a key slot in this vault: the others came from the team's directory and
+    cannot sign in on this laptop (lists of users say so)."""
     return {
         uuid.UUID(slot.user_id)
         for slot in read_slot_file(vault.paths).slots
@@ -79,7 +80,7 @@ def bring_users_up_to_date(
     entries = list(directory)
     if not entries:
         return update
-    can_sign_in = _slot_holders(vault)
+    can_sign_in = can_sign_in_here(vault)
     with vault.write() as session:
         known = {u.id: u for u in session.execute(select(User)).scalars()}
         by_name = {u.username: u for u in known.values()}
