@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import Role
 from sim_desk.records.model import Pair, User
@@ -74,86 +75,107 @@ def bring_users_up_to_date(
 
     Users with a key slot here keep the role and clinical access their slot gives them (the
     slot, not the directory, decides what they can open); the signed-in user is never marked
-    removed by this (a revoked laptop is dealt with by the leavers step of sync).
+    removed by this (a revoked laptop is dealt with by the leavers step of sync). Nothing is
+    written when nothing differs (the usual sync).
     """
-    update = DirectoryUpdate()
     entries = list(directory)
     if not entries:
-        return update
+        return DirectoryUpdate()
     can_sign_in = can_sign_in_here(vault)
+    with vault.read() as session:
+        looked = _apply(vault, session, entries, can_sign_in, writing=False)
+    if not looked.changed:
+        return looked
     with vault.write() as session:
-        known = {u.id: u for u in session.execute(select(User)).scalars()}
-        by_name = {u.username: u for u in known.values()}
-        for entry in entries:
-            try:
-                role = Role(entry.role)
-            except ValueError:
+        return _apply(vault, session, entries, can_sign_in, writing=True)
+
+
+def _apply(
+    vault: UnlockedVault,
+    session: Session,
+    entries: list[DirectoryUser],
+    can_sign_in: set[uuid.UUID],
+    *,
+    writing: bool,
+) -> DirectoryUpdate:
+    """Compares the directory with the users table; ``writing``, also changes it."""
+    update = DirectoryUpdate()
+    known = {u.id: u for u in session.execute(select(User)).scalars()}
+    by_name = {u.username: u for u in known.values()}
+    for entry in entries:
+        try:
+            role = Role(entry.role)
+        except ValueError:
+            update.problems.append(
+                f"The team server lists the user {entry.username} with a role this version"
+                " of SIM Desk does not know; they were not added here. Update SIM Desk."
+            )
+            continue
+        shown = (entry.display_name or entry.username).strip()[:200] or entry.username
+        mine = known.get(entry.id)
+        if mine is None:
+            if entry.username in by_name:
                 update.problems.append(
-                    f"The team server lists the user {entry.username} with a role this version"
-                    " of SIM Desk does not know; they were not added here. Update SIM Desk."
+                    f"The team server has a user called {entry.username}, and this laptop"
+                    " has a different user of that name. Records the server names them in"
+                    " are kept aside here until it is sorted out: ask your team lead to"
+                    " check the user names on the Team page. Nothing was overwritten."
                 )
                 continue
-            shown = (entry.display_name or entry.username).strip()[:200] or entry.username
-            mine = known.get(entry.id)
-            if mine is None:
-                other = by_name.get(entry.username)
-                if other is not None:
-                    update.problems.append(
-                        f"The team server has a user called {entry.username}, and this laptop"
-                        " has a different user of that name. Records the server names them in"
-                        " are kept aside here until it is sorted out: ask your team lead to"
-                        " check the user names on the Team page. Nothing was overwritten."
-                    )
-                    continue
-                user = User(
-                    id=entry.id,
-                    username=entry.username,
-                    display_name=shown,
-                    role=role.value,
-                    clinical_access=entry.clinical,
-                    active=entry.active,
-                    removed_at=None if entry.active else (entry.removed_at or vault.now()),
-                    created_by=vault.actor.user_id,
-                )
-                session.add(user)
-                session.flush()
-                known[user.id] = by_name[user.username] = user
-                vault.audit(
-                    session,
-                    Action.USER_ADDED,
-                    "user",
-                    user.id,
-                    role=role.value,
-                    clinical=entry.clinical,
-                    source="team_server",
-                )
-                update.added += 1
-                continue
-            if mine.username != entry.username:
-                update.problems.append(
-                    f"The team server calls the user {mine.username} of this laptop"
-                    f" {entry.username}. Their name here was left as it is; ask your team lead"
-                    " which is right."
-                )
-            changed = False
-            if mine.id not in can_sign_in:
-                named = [("display_name", shown)] if entry.display_name else []
-                for name, value in (
-                    *named,  # a server that has no name for them keeps the one known here
-                    ("role", role.value),
-                    ("clinical_access", entry.clinical),
-                ):
-                    if getattr(mine, name) != value:
-                        setattr(mine, name, value)
-                        changed = True
-            if not entry.active and mine.active and mine.id != vault.actor.user_id:
+            update.added += 1
+            if writing:
+                _add(vault, session, entry, role, shown)
+            continue
+        if mine.username != entry.username:
+            update.problems.append(
+                f"The team server calls the user {mine.username} of this laptop"
+                f" {entry.username}. Their name here was left as it is; ask your team lead"
+                " which is right."
+            )
+        changes: dict[str, object] = {}
+        if mine.id not in can_sign_in:
+            if entry.display_name:  # a server with no name for them keeps the one known here
+                changes["display_name"] = shown
+            changes.update(role=role.value, clinical_access=entry.clinical)
+        changes = {k: v for k, v in changes.items() if getattr(mine, k) != v}
+        if not entry.active and mine.active and mine.id != vault.actor.user_id:
+            update.removed += 1
+            if writing:
                 mine.active = False
                 mine.removed_at = entry.removed_at or vault.now()
                 vault.audit(session, Action.USER_REMOVED, "user", mine.id, source="team_server")
-                update.removed += 1
-            elif changed:
-                update.updated += 1
+        elif changes:
+            update.updated += 1
+        if writing:
+            for name, value in changes.items():
+                setattr(mine, name, value)
     return update
+
+
+def _add(
+    vault: UnlockedVault, session: Session, entry: DirectoryUser, role: Role, shown: str
+) -> None:
+    user = User(
+        id=entry.id,
+        username=entry.username,
+        display_name=shown,
+        role=role.value,
+        clinical_access=entry.clinical,
+        active=entry.active,
+        removed_at=None if entry.active else (entry.removed_at or vault.now()),
+        created_by=vault.actor.user_id,
+    )
+    session.add(user)
+    session.flush()
+    vault.audit(
+        session,
+        Action.USER_ADDED,
+        "user",
+        user.id,
+        role=role.value,
+        clinical=entry.clinical,
+        source="team_server",
+    )
 
 
 def refresh_signed_in_pairs(vault: UnlockedVault) -> bool:

@@ -94,3 +94,19 @@ def test_removed_on_the_server_is_marked_removed_here_but_never_the_signed_in_us
     assert update.removed == 1
     assert rows["officer2"] == (False, gone)  # kept, marked removed: history names them
     assert rows["officer"][0] is True  # the leavers step of sync deals with this laptop
+
+
+def test_a_directory_with_nothing_new_changes_nothing(team):
+    entry = DirectoryUser(uuid.uuid4(), "nia", "Nia New", "clinician", True, True)
+
+    def audited(vault) -> int:
+        with vault.read() as session:
+            return len(session.execute(select(AuditEvent.seq)).all())
+
+    with team.unlock("officer") as vault:
+        assert bring_users_up_to_date(vault, [entry]).added == 1
+        before = audited(vault)
+        again = bring_users_up_to_date(vault, [entry])
+        after = audited(vault)
+    assert (again.changed, again.problems) == (0, [])
+    assert after == before
