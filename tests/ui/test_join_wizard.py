@@ -201,3 +201,56 @@ def test_an_unreachable_server_and_a_used_invitation_are_said_plainly(qtbot, dem
     assert "used" in wizard.join.error.text() and "new one" in wizard.join.error.text()
     assert not wizard.join_target().database.parent.exists()
     wizard.reject()
+
+
+def test_stopping_after_the_server_accepted_keeps_the_vault_and_says_the_invitation_is_used(
+    qtbot, demo_team, tmp_path, monkeypatch
+):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from sim_desk.records.vault import unlock
+    from sim_desk.teamserver import sync as team_sync
+    from sim_desk.teamserver.errors import InvitationInvalid
+
+    invitation = demo_team.invite("clinician2")
+    wizard = FirstRunWizard(_dirs(tmp_path))
+    qtbot.addWidget(wizard)
+    wizard.show()
+    _to_passphrase(qtbot, wizard, invitation.to_json())
+    # Hold the first sync (the server has accepted by then) until Cancel is pressed.
+    accepted = threading.Event()
+    real_sync = team_sync.sync_now
+
+    def sync_after_cancel(vault, **kwargs):
+        accepted.set()
+        deadline = time.monotonic() + 30
+        while not getattr(wizard.joining.job, "cancelled", False) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real_sync(vault, **kwargs)
+
+    monkeypatch.setattr(team_sync, "sync_now", sync_after_cancel)
+    said: list[str] = []
+
+    def stop_here() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, stop_here)
+            return
+        said.append(box.text())
+        next(b for b in box.buttons() if b.text() == "&Stop here").click()
+
+    wizard.next()
+    qtbot.waitUntil(accepted.is_set, timeout=30_000)
+    QTimer.singleShot(0, stop_here)
+    wizard.reject()  # Cancel: asks first, since the invitation is used now
+    assert said and "it is used now" in said[0]
+    assert not wizard.isVisible()
+    target = wizard.join_target()
+    assert target.database.exists()  # kept
+    with pytest.raises(InvitationInvalid, match="used"):
+        check_server(invitation)
+    # Signing in later carries on: the laptop is joined, and syncs.
+    with unlock.unlock(target, "clinician2", PASSPHRASE, dirs=_dirs(tmp_path)) as vault:
+        report = real_sync(vault)
+    assert report.problems == []
