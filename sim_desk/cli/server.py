@@ -1,4 +1,4 @@
-"""`sim-desk server ...` and `sim-desk join`: the team server from the command line.
+"""`sim-desk server ...`: the team server from the command line (`join` is in ``cli.join``).
 
 Secrets never come from arguments: the administrator's database password from
 ``--admin-password-file``, the ``SIM_DESK_SERVER_PASSWORD`` environment variable or a prompt;
@@ -273,25 +273,6 @@ def _admin_user_id(conn: Any, username: str) -> uuid.UUID | None:
     return None if row is None else row[0]
 
 
-def cmd_join(args: argparse.Namespace) -> int:
-    from sim_desk.teamserver.invitations import Invitation
-    from sim_desk.teamserver.joining import join_team
-
-    invitation = Invitation.read(Path(args.invitation))
-    print(f"Team server {invitation.address.describe()} for team {invitation.team_name}")
-    print(f"Trust CA fingerprint (SHA-256): {invitation.address.ca_fingerprint}")
-    args.user = args.user or invitation.username
-    with open_vault(args) as vault:
-        joined = join_team(vault, invitation)
-    again = " (carried on where an earlier attempt stopped)" if joined.resumed else ""
-    print(
-        f"Joined{again}: this laptop is device {joined.credential.device_id} of"
-        f" {joined.credential.server_username}. Its credential is kept inside your vault."
-    )
-    print(f"You may now delete {args.invitation}: it cannot be used again.")
-    return EXIT_OK
-
-
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -415,7 +396,6 @@ def add_commands(
 
     add_rotate_key_command(server_sub, _vault_options)  # `server rotate-key`
 
-    p = sub.add_parser("join", help="join this laptop to a team server with an invitation file")
-    p.add_argument("invitation", help="the invitation file from your team lead")
-    _vault_options(p)
-    p.set_defaults(run=cmd_join)
+    from sim_desk.cli.join import add_join_command
+
+    add_join_command(sub, _vault_options)  # `join`, with or without a vault here

@@ -39,6 +39,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     " sync: this laptop checked its replica against it and sent again what the"
                     " server had lost."
                 )
+            if report.users_added:
+                print(
+                    f"{report.users_added} colleague(s) from the team server's users directory"
+                    " were added to this laptop (they cannot sign in here: no key slot)."
+                )
+            for problem in report.problems:
+                print(problem)
             if report.removed_people:
                 print(
                     f"{report.removed_people} person(s) are no longer on your caseload and were"

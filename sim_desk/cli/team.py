@@ -68,8 +68,13 @@ def cmd_users(args: argparse.Namespace) -> int:
         return change_own_passphrase(args)
     with open_vault(args) as vault:
         if args.users_command == "list":
+            from sim_desk.records.team.directory import can_sign_in_here
+
+            here = can_sign_in_here(vault)
             for user in users.list_users(vault, include_removed=args.all):
                 flags = " (clinical key)" if user.clinical_access else ""
+                if user.id not in here:  # from the team server's directory: no key slot
+                    flags += " (cannot sign in on this laptop)"
                 gone = "" if user.active else " [removed]"
                 ident = f"{user.id}  " if args.ids else ""
                 print(

@@ -27,7 +27,7 @@ from sim_desk.records.sync.bulk import SNAPSHOT_RUN, SnapshotRun
 from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
-from sim_desk.teamserver import audit_chain, keys, leavers, protocol, team_syncs
+from sim_desk.teamserver import audit_chain, directory, keys, leavers, protocol, team_syncs
 from sim_desk.teamserver.errors import (
     ClockWrong,
     IncompatibleServer,
@@ -56,6 +56,9 @@ class SyncReport:
     taken_off: int = 0
     changed_elsewhere: int = 0
     held: int = 0
+    #: Colleagues added to (or updated, or marked removed in) this laptop's users table.
+    users_added: int = 0
+    users_updated: int = 0
     first_sync: bool = False
     server_restored: bool = False
     restamped: int = 0
@@ -115,6 +118,11 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
         check_compatible(hello)
         # Before anything of this laptop's: a laptop put back from an older copy stops here.
         audit_chain.push_audit_chain(vault, conn)
+        # Before any pull: the pairs and records that arrive name these users (a vault made
+        # on this laptop knows only its own).
+        users = directory.sync_directory(vault, conn)
+        report.users_added, report.users_updated = users.added, users.updated + users.removed
+        report.problems.extend(users.problems)
         begun = sync.begin(vault, credential.device_id, str(hello["incarnation"]))
         report.first_sync, report.server_restored = begun.first_sync, begun.restored
         server_time = _server_time(hello)
@@ -136,6 +144,9 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
             _push_all(vault, conn, report)
         _pull_all(vault, conn, report, page_size)
         report.problems.extend(keys.sync_keys(vault, conn).problems)  # issue 20: team keys
+        # A first sync brings the signed-in user's pair (a fresh vault had none): their
+        # caseload is theirs at once, not at the next sign-in.
+        directory.refresh_signed_in_pairs(vault)
         if clock_problem is None:
             team_syncs.note_sync_done(vault, conn)  # when each laptop last synced (reports)
     sync.note_error(vault, clock_problem)

@@ -166,12 +166,18 @@ def run(paths: VaultPaths | None = None, *, dirs: AppDirs | None = None) -> int:
         if wizard.exec() != wizard.DialogCode.Accepted or wizard.chosen is None:
             return 0
         paths = wizard.chosen
+        joined = wizard.take_joined_vault()  # "Join my team": signed in already
+    else:
+        joined = None
     session = UiSession(paths, dirs=dirs, settings=settings)
-    dialog = UnlockDialog(session)
-    # Once the dialog has had its first paint, load the rest of the app behind it.
-    QTimer.singleShot(100, warm_up)
-    if dialog.exec() != dialog.DialogCode.Accepted:
-        return 0
+    if joined is not None:
+        session.adopt(joined, joined.actor.username)
+    else:
+        dialog = UnlockDialog(session)
+        # Once the dialog has had its first paint, load the rest of the app behind it.
+        QTimer.singleShot(100, warm_up)
+        if dialog.exec() != dialog.DialogCode.Accepted:
+            return 0
     # The main window is built unlocked: it fills its pages at once.
     from sim_desk.ui.main_window import MainWindow
 

@@ -163,6 +163,15 @@ class UiSession(QObject):
             with contextlib.suppress(OSError):  # not remembered: still the vault in use now
                 self.settings.save(self.dirs)
 
+    def adopt(self, vault: UnlockedVault, username: str) -> None:
+        """Takes over a vault unlocked elsewhere: the one the first-run wizard made and
+        joined to the team, so that the app opens on it without asking the passphrase again."""
+        if self.is_unlocked:
+            raise RuntimeError("already unlocked")
+        self.paths = vault.paths
+        self._vault = vault
+        self._after_unlock(username)
+
     def unlock_with_recovery_key(self, recovery_key: str) -> None:
         from sim_desk.records.vault import unlock
 

@@ -1,10 +1,12 @@
 """First run: create a vault (team, first user as team lead, passphrase, recovery key and sheet),
-or open the demo vault, or open an existing vault file."""
+join my team with an invitation (``ui.join_pages``), or open the demo vault, or open an existing
+vault file."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -27,23 +29,22 @@ from PySide6.QtWidgets import (
 from sim_desk.records.appdirs import AppDirs
 from sim_desk.records.errors import SimDeskError, ValidationError
 from sim_desk.records.vault import unlock
-from sim_desk.records.vault.files import MIN_PASSPHRASE_LENGTH, VaultPaths
+from sim_desk.records.vault.files import VaultPaths
 from sim_desk.ui.messages import REFUSED, attempt, show_error
+from sim_desk.ui.passphrase_page import PassphraseFields, buddy_label
 from sim_desk.ui.screenfit import enter_only_next, prepare_when_shown
 from sim_desk.ui.widgets import hint
 from sim_desk.ui.worker import run_and_wait
 
-
-def buddy_label(text: str, field: QWidget) -> QLabel:
-    label = QLabel(text)
-    label.setBuddy(field)
-    return label
+if TYPE_CHECKING:
+    from sim_desk.records.unit_of_work import UnlockedVault
+    from sim_desk.teamserver.invitations import Invitation
 
 
 class FirstRunWizard(QWizard):
     """``chosen`` holds the vault to open once the wizard is accepted."""
 
-    START, TEAM, PASSPHRASE, RECOVERY = range(4)
+    START, TEAM, PASSPHRASE, RECOVERY, JOIN, JOIN_SERVER, JOIN_PASSPHRASE, JOINING = range(8)
 
     def __init__(
         self, dirs: AppDirs, *, suggested: VaultPaths | None = None, parent: QWidget | None = None
@@ -52,6 +53,12 @@ class FirstRunWizard(QWizard):
         self.dirs = dirs
         self.chosen: VaultPaths | None = None
         self.created: unlock.NewVault | None = None
+        # "Join my team": the invitation read, the passphrase until the join has used it, and
+        # the vault the join made, handed to the app signed in.
+        self.invitation: Invitation | None = None
+        self.join_secret: dict[str, str] = {}
+        self.joined_vault: UnlockedVault | None = None
+        self._suggested = suggested or VaultPaths.at(dirs.default_vault)
         self.setWindowTitle("Welcome to SIM Desk")
         self.setAccessibleName("Welcome to SIM Desk")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -61,10 +68,22 @@ class FirstRunWizard(QWizard):
         self.team = TeamPage(self, suggested or VaultPaths.at(dirs.default_vault))
         self.passphrase = PassphrasePage(self)
         self.recovery = RecoveryPage(self)
+        from sim_desk.ui import join_pages
+        from sim_desk.ui.joining_page import JoiningPage
+
+        self.join = join_pages.InvitationPage()
+        self.join_server = join_pages.ServerPage()
+        self.join_passphrase = join_pages.JoinPassphrasePage()
+        self.joining = JoiningPage()
         self.setPage(self.START, self.start)
         self.setPage(self.TEAM, self.team)
         self.setPage(self.PASSPHRASE, self.passphrase)
         self.setPage(self.RECOVERY, self.recovery)
+        self.setPage(self.JOIN, self.join)
+        self.setPage(self.JOIN_SERVER, self.join_server)
+        self.setPage(self.JOIN_PASSPHRASE, self.join_passphrase)
+        self.setPage(self.JOINING, self.joining)
+        self.setButtonText(QWizard.WizardButton.CommitButton, "&Join")
         enter_only_next(self)
         prepare_when_shown(self)  # shown before any sign-in: fitted to the screen here
 
@@ -88,10 +107,42 @@ class FirstRunWizard(QWizard):
         self.chosen = paths
         return True
 
+    # -- "Join my team" ---------------------------------------------------------------------
+    def join_target(self) -> VaultPaths:
+        """Where a joining laptop's vault is made: the default vault (there is none yet)."""
+        return self._suggested
+
+    def take_joined_vault(self) -> UnlockedVault | None:
+        """The vault the join made, signed in, for the app to open on (once)."""
+        vault, self.joined_vault = self.joined_vault, None
+        return vault
+
+    def join_stopped(self) -> None:
+        """The join stopped at Cancel: before the server accepted, nothing is left here; after,
+        the vault is kept and locked, and the app carries on the first sync when next opened."""
+        self._let_go()
+        super().reject()
+
+    def _let_go(self) -> None:
+        """Leaving: the passphrase forgotten, a joined vault locked (kept on disk)."""
+        self.join_secret.clear()
+        vault = self.take_joined_vault()
+        if vault is not None:
+            vault.lock()
+
     def reject(self) -> None:
         """Cancel, Escape or the close button. Once the vault exists, leaving before the
         recovery key is kept needs a second thought: without it a forgotten passphrase loses
         every record."""
+        if self.currentId() == self.JOINING and (
+            self.joining.job is not None or self.joining.vault is not None
+        ):
+            from sim_desk.ui.join_pages import leave_join
+
+            if leave_join(self):
+                self._let_go()
+                super().reject()
+            return
         if (
             self.created is not None
             and self.currentId() == self.RECOVERY
@@ -113,6 +164,7 @@ class FirstRunWizard(QWizard):
             box.exec()
             if box.clickedButton() is not leave:
                 return
+        self._let_go()  # joined, leaving at the recovery key: the vault kept, locked
         super().reject()
 
 
@@ -124,10 +176,12 @@ class StartPage(QWizardPage):
         self.create_new = QRadioButton("&Create a new vault for my team")
         self.demo = QRadioButton("Open the &demo vault (synthetic people, for learning)")
         self.existing = QRadioButton("Open an &existing vault file…")
+        self.join = QRadioButton("&Join my team (I have an invitation from my team lead)")
         group = QButtonGroup(self)
         layout = QVBoxLayout(self)
         for button, name in (
             (self.create_new, "Create a new vault"),
+            (self.join, "Join my team"),
             (self.demo, "Open demo vault"),
             (self.existing, "Open an existing vault"),
         ):
@@ -137,13 +191,16 @@ class StartPage(QWizardPage):
         self.create_new.setChecked(True)
         layout.addWidget(
             hint(
-                "You will be the first user and the team lead. You can add your"
-                " colleagues afterwards, each with their own passphrase."
+                "A new vault: you will be its first user and the team lead, and add your"
+                " colleagues afterwards. Joining: your team already works with SIM Desk and"
+                " a team server; this laptop gets its own vault and the records you work with."
             )
         )
         layout.addStretch(1)
 
     def nextId(self) -> int:
+        if self.join.isChecked():
+            return FirstRunWizard.JOIN
         return FirstRunWizard.TEAM if self.create_new.isChecked() else -1
 
     def validatePage(self) -> bool:
@@ -226,48 +283,9 @@ class TeamPage(QWizardPage):
         return True
 
 
-class PassphrasePage(QWizardPage):
+class PassphrasePage(PassphraseFields):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
-        from sim_desk.ui.passphrase import PassphraseStrength
-
-        self.setTitle("Your passphrase")
-        self.setSubTitle(
-            f"At least {MIN_PASSPHRASE_LENGTH} characters. A few unrelated words are"
-            " long and easy to remember. It cannot be recovered if forgotten; the"
-            " recovery key is the way back."
-        )
-        self.first = QLineEdit()
-        self.first.setEchoMode(QLineEdit.EchoMode.Password)
-        self.first.setAccessibleName("Passphrase")
-        self.second = QLineEdit()
-        self.second.setEchoMode(QLineEdit.EchoMode.Password)
-        self.second.setAccessibleName("Passphrase again")
-        self.meter = PassphraseStrength(self.first)
-        self.match = QLabel()
-        self.match.setObjectName("errorText")
-        self.match.setAccessibleName("Passphrase problem")
-        form = QFormLayout(self)
-        form.addRow(buddy_label("&Passphrase", self.first), self.first)
-        form.addRow("", self.meter)
-        form.addRow(buddy_label("&Again", self.second), self.second)
-        form.addRow("", self.match)
-        for field in (self.first, self.second):
-            field.textChanged.connect(self._check)
-
-    def _check(self) -> None:
-        a, b = self.first.text(), self.second.text()
-        if a and len(a) < MIN_PASSPHRASE_LENGTH:
-            self.match.setText(f"Use at least {MIN_PASSPHRASE_LENGTH} characters.")
-        elif b and a != b:
-            self.match.setText("The two passphrases differ.")
-        else:
-            self.match.setText("")
-        self.completeChanged.emit()
-
-    def isComplete(self) -> bool:
-        a = self.first.text()
-        return len(a) >= MIN_PASSPHRASE_LENGTH and a == self.second.text()
 
     def validatePage(self) -> bool:
         wizard = self.wizard()
@@ -344,6 +362,9 @@ class RecoveryPage(QWizardPage):
         assert isinstance(wizard, FirstRunWizard) and wizard.created is not None
         self.key.setText(wizard.created.recovery_key)
 
+    def nextId(self) -> int:
+        return -1  # the last page, whichever way the wizard came
+
     def isComplete(self) -> bool:
         return self.confirm.isChecked()
 
@@ -363,14 +384,17 @@ class RecoveryPage(QWizardPage):
         wizard = self.wizard()
         assert isinstance(wizard, FirstRunWizard) and wizard.created is not None
         team = wizard.team
+        invitation = wizard.invitation if wizard.joined_vault is not None else None
         try:
             save_recovery_sheet(
                 path,
-                team_name=team.team_name.text().strip(),
+                team_name=invitation.team_name if invitation else team.team_name.text().strip(),
                 vault_file=wizard.created.paths.database.name,
                 vault_id=str(wizard.created.vault_id),
                 recovery_key=wizard.created.recovery_key,
-                created_by=team.display_name.text().strip(),
+                created_by=(invitation.display_name or invitation.username)
+                if invitation
+                else team.display_name.text().strip(),
                 created_at=datetime.now(UTC),
             )
         except OSError as error:

@@ -67,6 +67,8 @@ API = {
     "audit_head",
     "push_audit",
     "audit_status",
+    # the team's users directory (schema 0007): ids, user names, names and roles only
+    "users_directory",
 }
 
 

@@ -165,6 +165,7 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "put_introductions",
         "put_wraps",
         "new_key_epoch",
+        "users_directory",  # schema 0007
     }
     assert database == (False, False)
 

@@ -52,6 +52,71 @@ def _shown(window: QWidget) -> QWidget:
     return window
 
 
+def _walk_invitation(scratch: Path):  # type: ignore[no-untyped-def]
+    """An invitation to a server nothing listens on (the walk has no team server): its pages
+    show, and the join fails at once, as with a server out of reach."""
+    import uuid
+    from datetime import timedelta
+
+    from sim_desk.teamserver.connection import ServerAddress
+    from sim_desk.teamserver.invitations import Invitation
+    from tests.teamserver.cluster import ThrowawayCA, free_port
+
+    hex_id = uuid.uuid4()
+    return Invitation(
+        address=ServerAddress(
+            "localhost", free_port(), "north", ThrowawayCA.make().ca_pem.decode()
+        ),
+        team_id=uuid.uuid4(),
+        team_name="North SIM",
+        invitation_id=hex_id,
+        user_id=uuid.uuid4(),
+        username="cleo",
+        display_name="Cleo Byrne",
+        role="clinician",
+        clinical=True,
+        expires_at=datetime.now(UTC) + timedelta(days=3),
+        login_role=f"north_i_{hex_id.hex}",
+        device_login_role=f"north_d_{hex_id.hex}",
+        secret="A" * 43,
+    )
+
+
+def _join_my_team(scratch: Path) -> Iterator[tuple[str, QWidget]]:
+    """First run, "Join my team": each page (the joining page as a failed join shows it)."""
+    from sim_desk.ui.wizard import FirstRunWizard
+
+    dirs = AppDirs(scratch / "jd", scratch / "js", scratch / "jc")
+    wizard = FirstRunWizard(dirs)
+    wizard.start.join.setChecked(True)
+    wizard.show()
+    settle()
+    wizard.next()
+    settle()
+    yield "First run: join — invitation", wizard
+    wizard.invitation = _walk_invitation(scratch)
+    wizard.join.text.setPlainText(wizard.invitation.to_json())
+    _close(wizard)
+    for page, name in (
+        (FirstRunWizard.JOIN_SERVER, "First run: join — check the server"),
+        (FirstRunWizard.JOIN_PASSPHRASE, "First run: join — passphrase"),
+        (FirstRunWizard.JOINING, "First run: join — could not join"),
+    ):
+        wizard = FirstRunWizard(dirs)
+        wizard.invitation = _walk_invitation(scratch)
+        wizard.join_secret = {"passphrase": "river otter lantern"}
+        wizard.setStartId(page)
+        wizard.show()
+        settle()
+        if page == FirstRunWizard.JOINING:
+            deadline = datetime.now(UTC).timestamp() + 30
+            while wizard.joining.job is not None and datetime.now(UTC).timestamp() < deadline:
+                settle()
+            settle()
+        yield name, wizard
+        _close(wizard)
+
+
 def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str, QWidget]]:
     """Every window and every state of the main window, as the lead (a clinical lead, who
     sees every page and every field) and as an officer (who sees the officer's forms)."""
@@ -114,6 +179,7 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
     yield "First run: recovery key", wizard
     wizard.recovery.confirm.setChecked(True)
     _close(wizard)
+    yield from _join_my_team(scratch)
 
     session = UiSession(paths, dirs=dirs, settings=Settings(), clock=fixed_clock)
     yield "Unlock", _shown(UnlockDialog(session))

@@ -52,8 +52,15 @@ def create_vault(
     clinical_lead: bool = False,
     kdf: KdfParams | None = None,
     clock: Callable[[], datetime] = system_clock,
+    user_id: uuid.UUID | None = None,
+    role: Role = Role.TEAM_LEAD,
+    clinical: bool | None = None,
 ) -> NewVault:
     """Creates a new vault whose first user is a team lead, plus a recovery-key slot.
+
+    A laptop joining a team server makes its vault for the user the invitation names: their
+    ``user_id`` and ``role`` as the server knows them, and ``clinical`` access (a clinician's,
+    or a clinical lead's) as the invitation gives it.
 
     The database is built under a temporary name and moved into place last, so an interrupted
     creation never leaves something that looks like a vault but cannot be unlocked.
@@ -68,7 +75,12 @@ def create_vault(
 
     folder = paths.database.parent
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    vault_id, user_id = uuid.uuid4(), uuid.uuid4()
+    vault_id, user_id = uuid.uuid4(), user_id or uuid.uuid4()
+    clinical_access = (
+        (role is Role.CLINICIAN or (role is Role.TEAM_LEAD and clinical_lead))
+        if clinical is None
+        else (clinical and role in (Role.CLINICIAN, Role.TEAM_LEAD))
+    )
     record_key, clinical_key = new_key(), new_key()
     recovery_key = new_recovery_key()
     now = clock().astimezone(UTC)
@@ -93,8 +105,8 @@ def create_vault(
                         id=user_id,
                         username=username,
                         display_name=display_name.strip(),
-                        role=Role.TEAM_LEAD.value,
-                        clinical_access=clinical_lead,
+                        role=role.value,
+                        clinical_access=clinical_access,
                         created_by=user_id,
                     )
                 )
@@ -114,7 +126,7 @@ def create_vault(
                     action=Action.USER_ADDED,
                     entity_type="user",
                     entity_id=user_id,
-                    detail={"role": Role.TEAM_LEAD.value, "clinical": clinical_lead},
+                    detail={"role": role.value, "clinical": clinical_access},
                 )
                 head = audit.AuditHead(event.seq, event.hash)
                 session.commit()
@@ -130,10 +142,10 @@ def create_vault(
             passphrase,
             kind="user",
             record_key=record_key,
-            clinical_key=clinical_key if clinical_lead else None,
+            clinical_key=clinical_key if clinical_access else None,
             user_id=user_id,
             username=username,
-            role=Role.TEAM_LEAD,
+            role=role,
             params=kdf,
         )
     )
