@@ -316,9 +316,9 @@ def test_a_snapshot_into_an_empty_replica_looks_up_nothing_it_put_in_itself(
     lookups: list[str] = []
 
     def looked_up(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT") and " IN (" in statement:
-            if any(frame.filename == bulk.__file__ for frame in traceback.extract_stack()):
-                lookups.append(statement)  # (not the row-by-row path's own)
+        in_bulk = any(frame.filename == bulk.__file__ for frame in traceback.extract_stack())
+        if in_bulk and statement.startswith("SELECT") and " IN (" in statement:
+            lookups.append(statement)  # (not the row-by-row path's own)
 
     event.listen(Engine, "before_cursor_execute", looked_up)
     try:
