@@ -1,0 +1,508 @@
+"""The Team page's "Team server" card (issue 21): the server's users and their laptops with
+each laptop's last sync; invite, revoke, rotate the clinical key, the replica expiry. Outside
+team mode, a team lead can publish this vault to a new server from here instead.
+
+Every call to the server runs off the GUI thread (``ui.worker``) through the use cases of
+``teamserver.team_admin``; the page never waits on the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim_desk.records.errors import SimDeskError
+from sim_desk.ui.session import UiSession
+from sim_desk.ui.widgets import format_datetime, heading, hint, read_only_table
+from sim_desk.ui.worker import run_in_background
+
+COLUMNS = ("Name", "User name", "Role", "Laptop", "Last sync", "Last in touch", "State")
+NO_EXPIRY = 0
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a user's laptop, or a user with none."""
+
+    user: Any  # team_admin.ServerUserRow
+    device: Any | None  # team_admin.ServerDeviceRow
+
+
+def _button(text: str, name: str, *, primary: bool = False) -> QPushButton:
+    button = QPushButton(text)
+    button.setAccessibleName(name)
+    if primary:
+        button.setObjectName("primary")
+    return button
+
+
+def _state(row: Row) -> str:
+    user, laptop = row.user, row.device
+    if laptop is None:
+        if not user.active:
+            return "Removed"
+        if user.invitations:
+            return f"Invited (until {format_datetime(max(user.invitations))})"
+        return "No laptop yet"
+    if laptop.revoked:
+        if laptop.erased_at is not None:
+            return f"Revoked; replica erased {format_datetime(laptop.erased_at)}"
+        return "Revoked; erased when it next connects"
+    return "This laptop" if laptop.this_laptop else "Active"
+
+
+def describe_expiry(days: int | None) -> str:
+    if days is None:
+        return "No replica expiry: laptops open their records however long ago they synced."
+    return (
+        f"Replica expiry: {days} day(s). A laptop that has not synced for longer keeps its"
+        " records closed until it syncs."
+    )
+
+
+class TeamServerSection:
+    """The card; ``TeamPage`` places ``card`` and calls ``refresh`` when it shows."""
+
+    def __init__(self, session: UiSession, page: QWidget) -> None:
+        self.session = session
+        self.page = page
+        self.overview: Any | None = None  # team_admin.TeamOverview
+        self.rows: list[Row] = []
+        self.loading = False
+        self.busy = False
+
+        self.card = QFrame()
+        self.card.setObjectName("card")
+        self.card.setAccessibleName("Team server")
+        column = QVBoxLayout(self.card)
+        column.setContentsMargins(14, 10, 14, 14)
+        column.addWidget(heading("Team server", level=2))
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        self.where.setAccessibleName("Team server address")
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.where)
+        self.status = QLabel()
+        self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Team server status")
+        column.addWidget(self.status)
+
+        # -- team mode ------------------------------------------------------------------------
+        self.team_mode = QWidget()
+        team = QVBoxLayout(self.team_mode)
+        team.setContentsMargins(0, 0, 0, 0)
+        self.invite_button = _button("Invite…", "Invite to the team server", primary=True)
+        self.revoke_device_button = _button("Revoke laptop…", "Revoke laptop")
+        self.revoke_user_button = _button("Remove from team server…", "Remove from team server")
+        self.rotate_button = _button("Rotate clinical key…", "Rotate clinical key")
+        self.refresh_button = _button("Refresh", "Refresh team server")
+        buttons = QHBoxLayout()
+        for widget in (
+            self.invite_button,
+            self.revoke_device_button,
+            self.revoke_user_button,
+            self.rotate_button,
+        ):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        buttons.addWidget(self.refresh_button)
+        self.lead_actions = QWidget()
+        self.lead_actions.setLayout(buttons)
+        buttons.setContentsMargins(0, 0, 0, 0)
+        team.addWidget(self.lead_actions)
+        self.table = read_only_table("Team server users and laptops", COLUMNS)
+        team.addWidget(self.table)
+
+        self.expiry = QSpinBox()
+        self.expiry.setAccessibleName("Replica expiry days")
+        self.expiry.setRange(NO_EXPIRY, 365)
+        self.expiry.setSpecialValueText("No expiry")
+        self.expiry.setSuffix(" days")
+        self.expiry.setMinimumWidth(140)
+        self.expiry_button = _button("Set expiry", "Set replica expiry")
+        self.expiry_text = hint(describe_expiry(None))
+        self.expiry_text.setAccessibleName("Replica expiry")
+        self.expiry_row = QWidget()
+        expiry = QHBoxLayout(self.expiry_row)
+        expiry.setContentsMargins(0, 0, 0, 0)
+        expiry.addWidget(QLabel("Replica expiry"))
+        expiry.addWidget(self.expiry)
+        expiry.addWidget(self.expiry_button)
+        expiry.addWidget(self.expiry_text, 1)
+        team.addWidget(self.expiry_row)
+        column.addWidget(self.team_mode)
+
+        # -- not yet in team mode: publish ------------------------------------------------------
+        self.single = QWidget()
+        single = QVBoxLayout(self.single)
+        single.setContentsMargins(0, 0, 0, 0)
+        single.addWidget(
+            hint(
+                "This vault is on this laptop only. To share it with the team's other laptops,"
+                " the trust's IT team sets up a team server and gives you an invitation file;"
+                " publishing then puts this vault's records, histories and users on the server,"
+                " once. Afterwards you invite each member of the team from here."
+            )
+        )
+        self.publish_button = _button(
+            "Publish this vault to a team server…", "Publish to a team server", primary=True
+        )
+        row = QHBoxLayout()
+        row.addWidget(self.publish_button)
+        row.addStretch(1)
+        single.addLayout(row)
+        column.addWidget(self.single)
+
+        self.invite_button.clicked.connect(self.invite)
+        self.revoke_device_button.clicked.connect(self.revoke_device)
+        self.revoke_user_button.clicked.connect(self.revoke_user)
+        self.rotate_button.clicked.connect(self.rotate_clinical_key)
+        self.refresh_button.clicked.connect(self.load)
+        self.expiry_button.clicked.connect(self.set_expiry)
+        self.publish_button.clicked.connect(self.publish)
+        self.table.itemSelectionChanged.connect(self.update_buttons)
+        self.team_mode.hide()
+        self.single.hide()
+        self.update_buttons()
+
+    def tab_chain(self) -> list[QWidget]:
+        """The card's controls in reading order, for the page's tab order."""
+        return [
+            self.invite_button,
+            self.revoke_device_button,
+            self.revoke_user_button,
+            self.rotate_button,
+            self.refresh_button,
+            self.table,
+            self.expiry,
+            self.expiry_button,
+            self.publish_button,
+        ]
+
+    # -- showing ------------------------------------------------------------------------------
+    def _gone(self) -> bool:
+        return not shiboken6.isValid(self.page) or not self.session.is_unlocked
+
+    def in_team_mode(self) -> bool:
+        from sim_desk.records.team import device
+
+        if not self.session.is_unlocked or self.session.vault.actor.user_id is None:
+            return False
+        credential = device.device_credential(self.session.vault)
+        return credential is not None and credential.is_active
+
+    def refresh(self) -> None:
+        """Team mode or not (read here, at once); the server's view follows in the background."""
+        if not self.session.is_unlocked:
+            return
+        joined = self.in_team_mode()
+        self.team_mode.setVisible(joined)
+        self.single.setVisible(not joined)
+        if not joined:
+            self.overview = None
+            self.where.setText("Not in team mode.")
+            self.status.setText("")
+            self.status.hide()
+            self.update_buttons()
+            return
+        self.load()
+
+    def load(self) -> None:
+        """Asks the server who is on the team (off the GUI thread)."""
+        from sim_desk.teamserver import team_admin
+
+        if self.loading or not self.session.is_unlocked:
+            return
+        self.loading = True
+        vault = self.session.vault
+        self._say("Asking the team server…")
+        self.update_buttons()
+        run_in_background(
+            self.page,
+            lambda _progress: team_admin.team_overview(vault),
+            on_done=self._loaded,
+            on_failed=self._load_failed,
+        )
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    def _load_failed(self, error: BaseException) -> None:
+        if self._gone():
+            return
+        self.loading = False
+        if not isinstance(error, SimDeskError):
+            from sim_desk.ui.messages import show_error
+
+            show_error(self.page, error, title="Team server")
+            return
+        self._say(f"{error} The table shows what the server said last time, if anything.")
+        self.update_buttons()
+
+    def _loaded(self, overview: Any) -> None:
+        if self._gone():
+            return
+        self.loading = False
+        self.overview = overview
+        self.where.setText(
+            f"{overview.team_name} on {overview.server}\n"
+            f"Trust CA certificate fingerprint (SHA-256): {overview.ca_fingerprint}"
+        )
+        self.rows = [
+            Row(user, laptop) for user in overview.users for laptop in (user.devices or (None,))
+        ]
+        self.table.setRowCount(len(self.rows))
+        for n, row in enumerate(self.rows):
+            laptop = row.device
+            cells = (
+                row.user.display_name or "",
+                row.user.username,
+                row.user.role_label,
+                "—"
+                if laptop is None
+                else f"{str(laptop.id)[:8]} (joined"
+                f" {format_datetime(laptop.joined_at) or 'earlier'})",
+                "—" if laptop is None else format_datetime(laptop.last_synced) or "not known",
+                "—" if laptop is None else format_datetime(laptop.last_seen) or "never",
+                _state(row),
+            )
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if not row.user.active or (laptop is not None and laptop.revoked):
+                    item.setForeground(Qt.GlobalColor.darkGray)
+                self.table.setItem(n, c, item)
+        self.table.resizeRowsToContents()
+        rows = sum(self.table.rowHeight(r) for r in range(min(self.table.rowCount(), 30)))
+        rows = max(rows, self.table.verticalHeader().defaultSectionSize())
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setFixedHeight(header + rows + 2 * self.table.frameWidth() + 2)
+        self.expiry.setValue(overview.replica_expiry_days or NO_EXPIRY)
+        self.expiry_text.setText(describe_expiry(overview.replica_expiry_days))
+        synced = format_datetime(overview.synced_at) or "never"
+        self._say(
+            f"Signed in to the team server as {overview.username}. This laptop last synced:"
+            f" {synced}. Other laptops' last syncs are as the server said at that sync."
+            if overview.is_lead
+            else f"Signed in to the team server as {overview.username}. Only a team lead"
+            " manages the team server."
+        )
+        self.update_buttons()
+
+    def selected(self) -> Row | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.rows[rows[0].row()] if rows and rows[0].row() < len(self.rows) else None
+
+    def update_buttons(self) -> None:
+        lead = self.overview is not None and self.overview.is_lead
+        # Non-leads never see the lead's actions (the server would refuse them anyway).
+        self.lead_actions.setVisible(lead or self.overview is None)
+        self.expiry_row.setVisible(lead)
+        idle = not self.busy and self.session.is_unlocked
+        row = self.selected()
+        me = self.overview.this_device if self.overview is not None else None
+        self.invite_button.setEnabled(idle and lead)
+        self.revoke_device_button.setEnabled(
+            idle
+            and lead
+            and row is not None
+            and row.device is not None
+            and not row.device.revoked
+            and row.device.id != me
+        )
+        self.revoke_user_button.setEnabled(
+            idle
+            and lead
+            and row is not None
+            and row.user.active
+            and not any(d.this_laptop for d in row.user.devices)
+        )
+        clinical = idle and self.session.vault.has_clinical_key
+        self.rotate_button.setEnabled(lead and clinical)
+        self.rotate_button.setToolTip(
+            "Start a new epoch of the team's clinical key: notes written from now on use it"
+            if clinical
+            else "Only a clinician or clinical lead holds the clinical key to rotate it."
+        )
+        self.expiry_button.setEnabled(idle and lead)
+        self.refresh_button.setEnabled(not self.loading)
+        self.publish_button.setEnabled(idle)
+
+    # -- actions --------------------------------------------------------------------------------
+    def _run(self, title: str, work: Any, done: Any) -> None:
+        """One server action off the GUI thread, with a progress dialog; then the table again."""
+        if self.busy or not self.session.is_unlocked:
+            return
+        self.busy = True
+        self.update_buttons()
+        vault = self.session.vault
+
+        def finished(result: Any) -> None:
+            if self._gone():
+                return
+            self.busy = False
+            done(result)
+            self.load()
+
+        def failed(error: BaseException) -> None:
+            if self._gone():
+                return
+            self.busy = False
+            self.update_buttons()
+            from sim_desk.ui.messages import show_error
+
+            show_error(self.page, error, title=title)
+
+        run_in_background(
+            self.page,
+            lambda _progress: work(vault),
+            on_done=finished,
+            on_failed=failed,
+            title=title,
+            cancellable=False,  # one call to the server: nothing to stop half-way
+        )
+
+    def invite(self) -> None:
+        from sim_desk.ui.team_server_dialogs import InviteDialog
+
+        if self.overview is None:
+            return
+        dialog = InviteDialog(self.session, self.overview, parent=self.page)
+        if dialog.exec():
+            self.load()
+
+    def revoke_device(self) -> None:
+        from sim_desk.teamserver import team_admin
+
+        row = self.selected()
+        if row is None or row.device is None:
+            return
+        laptop = row.device
+        who = row.user.display_name or row.user.username
+        answer = QMessageBox.question(
+            self.page,
+            "Revoke laptop",
+            f"Revoke {who}'s laptop {str(laptop.id)[:8]} (last sync:"
+            f" {format_datetime(laptop.last_synced) or 'not known'})?\n\n"
+            "From now on it can read and send nothing. The next time it connects, its copy of"
+            " the team's records is erased; changes made on it that had not reached the server"
+            " are lost.\n\nThis cannot be undone: to use that laptop with the team again,"
+            f" {who} needs a new invitation.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+
+        def done(revoked: bool) -> None:
+            self._say(
+                f"Revoked {who}'s laptop: its records are erased when it next connects."
+                if revoked
+                else "That laptop was revoked already."
+            )
+
+        self._run(
+            "Revoking the laptop",
+            lambda vault: team_admin.revoke_device(vault, laptop.id),
+            done,
+        )
+
+    def revoke_user(self) -> None:
+        from sim_desk.teamserver import team_admin
+
+        row = self.selected()
+        if row is None:
+            return
+        user = row.user
+        who = user.display_name or user.username
+        live = sum(1 for d in user.devices if not d.revoked)
+        answer = QMessageBox.question(
+            self.page,
+            "Remove from team server",
+            f"Remove {who} ({user.username}) from the team server?\n\n"
+            f"Their {live} laptop(s) are revoked: each erases its copy of the team's records the"
+            " next time it connects, and changes on it that had not reached the server are"
+            " lost. Invitations not yet used are withdrawn.\n\n"
+            "Then rotate the clinical key, so that notes written from now on are under a key"
+            " they never held.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+
+        def done(count: int | None) -> None:
+            if count is None:
+                self._say(f"{who} was removed from the team server already.")
+                return
+            self._say(
+                f"Removed {who} from the team server: {count} laptop(s) revoked; each erases"
+                " its records when it next connects. Rotate the clinical key next."
+            )
+
+        self._run(
+            "Removing from the team server",
+            lambda vault: team_admin.revoke_user(vault, user.id),
+            done,
+        )
+
+    def rotate_clinical_key(self) -> None:
+        from sim_desk.teamserver import team_admin
+
+        answer = QMessageBox.question(
+            self.page,
+            "Rotate clinical key",
+            "Start a new epoch of the team's clinical key?\n\n"
+            "Clinician-only notes written from now on use the new key, which is given only to"
+            " laptops that are not revoked: a leaver's laptop never holds it. Notes already"
+            " written keep their key and are not rewritten. Colleagues' laptops take the new key"
+            " at their next sync; nobody needs to do anything.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Yes,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._run(
+            "Rotating the clinical key",
+            team_admin.rotate_clinical_key,
+            lambda rotated: self._say(
+                f"Started epoch {rotated.epoch} of the clinical key, given to {rotated.holders}"
+                " other laptop(s) now; the rest take it from whoever verifies them first."
+            ),
+        )
+
+    def set_expiry(self) -> None:
+        from sim_desk.teamserver import team_admin
+
+        value = self.expiry.value()
+        days = None if value == NO_EXPIRY else value
+        self._run(
+            "Setting the replica expiry",
+            lambda vault: team_admin.set_replica_expiry(vault, days),
+            lambda now: self._say(
+                describe_expiry(now) + " Each laptop learns this at its next sync."
+            ),
+        )
+
+    def publish(self) -> None:
+        from sim_desk.ui.team_server_dialogs import PublishDialog
+
+        dialog = PublishDialog(self.session, parent=self.page)
+        if dialog.exec():
+            self.session.changed.emit("team")
+            self.refresh()
