@@ -101,6 +101,12 @@ class TeamServerSection:
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Team server status")
         column.addWidget(self.status)
+        # What the last action did, kept while the table reloads after it.
+        self.outcome = QLabel()
+        self.outcome.setWordWrap(True)
+        self.outcome.setAccessibleName("Team server action result")
+        self.outcome.hide()
+        column.addWidget(self.outcome)
 
         # -- team mode ------------------------------------------------------------------------
         self.team_mode = QWidget()
@@ -242,6 +248,10 @@ class TeamServerSection:
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.status.setVisible(bool(text))
+
+    def _tell(self, text: str) -> None:
+        self.outcome.setText(text)
+        self.outcome.setVisible(bool(text))
 
     def _load_failed(self, error: BaseException) -> None:
         if self._gone():
@@ -410,7 +420,7 @@ class TeamServerSection:
             return
 
         def done(revoked: bool) -> None:
-            self._say(
+            self._tell(
                 f"Revoked {who}'s laptop: its records are erased when it next connects."
                 if revoked
                 else "That laptop was revoked already."
@@ -448,9 +458,9 @@ class TeamServerSection:
 
         def done(count: int | None) -> None:
             if count is None:
-                self._say(f"{who} was removed from the team server already.")
+                self._tell(f"{who} was removed from the team server already.")
                 return
-            self._say(
+            self._tell(
                 f"Removed {who} from the team server: {count} laptop(s) revoked; each erases"
                 " its records when it next connects. Rotate the clinical key next."
             )
@@ -480,7 +490,7 @@ class TeamServerSection:
         self._run(
             "Rotating the clinical key",
             team_admin.rotate_clinical_key,
-            lambda rotated: self._say(
+            lambda rotated: self._tell(
                 f"Started epoch {rotated.epoch} of the clinical key, given to {rotated.holders}"
                 " other laptop(s) now; the rest take it from whoever verifies them first."
             ),
@@ -494,7 +504,7 @@ class TeamServerSection:
         self._run(
             "Setting the replica expiry",
             lambda vault: team_admin.set_replica_expiry(vault, days),
-            lambda now: self._say(
+            lambda now: self._tell(
                 describe_expiry(now) + " Each laptop learns this at its next sync."
             ),
         )
