@@ -47,6 +47,13 @@ def _path_row(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
     return row
 
 
+def _buddy(text: str, field: QWidget) -> QLabel:
+    """A form label whose Alt+letter goes to ``field`` (a row holding more than the field)."""
+    label = QLabel(text)
+    label.setBuddy(field)
+    return label
+
+
 def _done_text(label: QLabel, text: str) -> None:
     label.setText(text)
     label.show()
@@ -105,10 +112,11 @@ class InviteDialog(QDialog):
         form.addRow("", self.clinical)
         form.addRow("&Name", self.display_name)
         form.addRow("&Valid for", self.valid_hours)
-        form.addRow("&Save as", _path_row(self.out, self.choose))
+        form.addRow(_buddy("&Save as", self.out), _path_row(self.out, self.choose))
         self.errors = FieldErrors(
             form, {"username": self.username, "role": self.role, "out": self.out}
         )
+        form.addRow("", self.errors.labels["out"])  # the field sits in a row of its own
         self.outcome = QLabel()
         self.outcome.setObjectName("hint")
         self.outcome.setWordWrap(True)
@@ -255,8 +263,9 @@ class PublishDialog(QDialog):
         self.outcome.setAccessibleName("Publish result")
         self.outcome.hide()
         form = QFormLayout()
-        form.addRow("&Invitation file", _path_row(self.path, self.choose))
+        form.addRow(_buddy("&Invitation file", self.path), _path_row(self.path, self.choose))
         self.errors = FieldErrors(form, {"invitation": self.path})
+        form.addRow("", self.errors.labels["invitation"])  # the field sits in a row of its own
         self.buttons, self.publish_button = dialog_buttons(self, "Publish")
         self.publish_button.setEnabled(False)
         self.publish_button.clicked.connect(self.publish)

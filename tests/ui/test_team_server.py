@@ -250,6 +250,8 @@ def test_an_invitation_is_not_written_over_an_existing_file(
     dialog.out.setText(str(out))
     qtbot.mouseClick(dialog.write_button, Qt.MouseButton.LeftButton)
     assert out.read_text() == "kept"
+    problem = dialog.errors.labels["out"]
+    assert "already exists" in problem.text() and problem.isVisibleTo(dialog)
     assert dialog.invitation is None and dialog.write_button.text() == "Write invitation"
 
 
@@ -484,3 +486,77 @@ def test_a_lead_who_leaves_is_revoked_on_the_server_too(
             (team_world.devices["lead"].device_id,),
         ).fetchone()
     assert revoked and erased
+
+
+# -- publish --------------------------------------------------------------------------------------
+
+
+def test_lead_publishes_a_single_laptop_vault_to_a_new_server_from_the_team_page(
+    qtbot,
+    new_database,
+    team,
+    tmp_path,  # noqa: F811
+):
+    from sim_desk.records.team import users
+    from sim_desk.teamserver.invitations import create_invitation
+    from sim_desk.teamserver.schema import init_server
+    from sim_desk.ui.team_server_dialogs import PublishDialog
+
+    db = new_database()
+    init_server(db.admin, team_name="North SIM")
+    session = UiSession(
+        team.paths, dirs=team.dirs, settings=Settings(), clock=lambda: datetime.now(UTC)
+    )
+    session.unlock("lead", PASSPHRASES["lead"])
+    try:
+        lead_id = next(u.id for u in users.list_users(session.vault) if u.username == "lead")
+        with db.admin.connect(autocommit=True) as admin:  # what IT's `server init` writes
+            invitation = create_invitation(
+                admin,
+                db.address,
+                username="lead",
+                role="team_lead",
+                clinical=True,
+                user_id=lead_id,
+            )
+        from_it = tmp_path / "lead.siminvite"
+        invitation.write(from_it)
+
+        page = TeamPage(session)
+        qtbot.addWidget(page)
+        page.refresh()
+        assert page.server.single.isVisibleTo(page) and not page.server.team_mode.isVisibleTo(page)
+
+        dialog = PublishDialog(session, parent=page)
+        qtbot.addWidget(dialog)
+        dialog.path.setText(str(from_it))
+        dialog.read_invitation(str(from_it))
+        assert db.address.ca_fingerprint in dialog.details.text()
+        assert db.address.describe() in dialog.details.text()
+        assert not dialog.publish_button.isEnabled()  # not until the fingerprint is checked
+        dialog.checked.setChecked(True)
+        qtbot.mouseClick(dialog.publish_button, Qt.MouseButton.LeftButton)
+        assert dialog.report is not None, "the publish did not finish"
+        assert "Published:" in dialog.outcome.text()
+        assert dialog.report.users_added >= 5
+
+        page.refresh()
+        qtbot.waitUntil(lambda: page.server.overview is not None, timeout=WAIT_MS)
+        assert page.server.team_mode.isVisibleTo(page)
+        assert {"officer", "clinician", "analyst"} <= {row[1] for row in rows(page)}
+    finally:
+        session.lock()
+
+
+def test_a_damaged_invitation_file_is_refused_in_words(qtbot, lead_session, tmp_path):
+    from sim_desk.ui.team_server_dialogs import PublishDialog
+
+    damaged = tmp_path / "lead.siminvite"
+    damaged.write_text("{not an invitation")
+    dialog = PublishDialog(lead_session)
+    qtbot.addWidget(dialog)
+    dialog.read_invitation(str(damaged))
+    assert dialog.invitation is None and not dialog.checked.isEnabled()
+    assert not dialog.publish_button.isEnabled()
+    problem = dialog.errors.labels["invitation"]
+    assert "damaged" in problem.text() and problem.isVisibleTo(dialog)
