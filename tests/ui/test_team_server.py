@@ -35,19 +35,18 @@ from sim_desk.ui.team import TeamPage
 from sim_desk.ui.team_server_dialogs import InviteDialog
 from sim_desk.ui.worker import run_in_background
 from tests.conftest import PASSPHRASES
-from tests.teamserver.conftest import (  # noqa: F401 - fixtures of the team-server tests
-    World,
-    build_world,
-    new_database,
-    pg_cluster,
-)
+from tests.teamserver import conftest as server_fixtures
+from tests.teamserver.conftest import World, build_world
 from tests.teamserver.laptops import Laptop, LaptopClock, laptop
 
 WAIT_MS = 60_000
+# The team-server tests' fixtures: a real PostgreSQL, a fresh database per team.
+pg_cluster = server_fixtures.pg_cluster
+new_database = server_fixtures.new_database
 
 
 @pytest.fixture
-def team_world(new_database, _team_template, tmp_path) -> World:  # noqa: F811
+def team_world(new_database, _team_template, tmp_path) -> World:
     return build_world(
         new_database(), _team_template, tmp_path / "world", names=("lead", "officer", "clinician")
     )
@@ -495,7 +494,7 @@ def test_lead_publishes_a_single_laptop_vault_to_a_new_server_from_the_team_page
     qtbot,
     new_database,
     team,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     from sim_desk.records.team import users
     from sim_desk.teamserver.invitations import create_invitation
