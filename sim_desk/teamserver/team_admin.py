@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from sim_desk.records.errors import NotFound, ValidationError
+from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.sync import completeness
 from sim_desk.records.team import device, users
 from sim_desk.records.team.device import DeviceCredential
@@ -163,11 +163,12 @@ def team_overview(vault: UnlockedVault) -> TeamOverview:
         expires = _when(i.get("expires_at"))
         if expires is not None:
             invited.setdefault(str(i["user"]), []).append(expires)
+    names = _local_names(vault)
     rows = tuple(
         ServerUserRow(
             id=uuid.UUID(str(u["id"])),
             username=u["username"],
-            display_name=u.get("display_name"),
+            display_name=u.get("display_name") or names.get(u["username"]),
             role=u["role"],
             clinical=bool(u["clinical"]),
             active=bool(u["active"]),
@@ -189,6 +190,14 @@ def team_overview(vault: UnlockedVault) -> TeamOverview:
         synced_at=known.last_synced_at if known else None,
         devices=devices,
     )
+
+
+def _local_names(vault: UnlockedVault) -> dict[str, str]:
+    """Names as this vault knows them (the server keeps one only if the invitation gave it)."""
+    try:
+        return {u.username: u.display_name for u in users.list_users(vault, include_removed=True)}
+    except PermissionDenied:
+        return {}
 
 
 def vault_user(vault: UnlockedVault, username: str, role: str) -> tuple[uuid.UUID, bool] | None:
