@@ -171,6 +171,11 @@ def _libpq(target: ServerTarget, folder: Path) -> bool | str:
 
     ca = folder / "trust-ca.pem"
     ca.write_text(target.ca_pem, encoding="ascii")
+    # An empty password file: libpq looks there when it has no password (and warns about a
+    # non-file such as /dev/null), and must never find a stored one in ~/.pgpass.
+    no_passwords = folder / "no-passwords"
+    no_passwords.write_text("", encoding="ascii")
+    no_passwords.chmod(0o600)
     options: dict[str, Any] = {
         "host": target.host,
         "port": target.port,
@@ -181,7 +186,7 @@ def _libpq(target: ServerTarget, folder: Path) -> bool | str:
         "channel_binding": "require",
         "gssencmode": "disable",
         "connect_timeout": TIMEOUT_S,
-        "passfile": os.devnull,
+        "passfile": str(no_passwords),
     }
     try:
         psycopg.connect(**options).close()
