@@ -84,6 +84,8 @@ class TeamServerSection:
         self.rows: list[Row] = []
         self.loading = False
         self.busy = False
+        #: What each action did, in order (the line shows the last).
+        self.outcomes: list[str] = []
 
         self.card = QFrame()
         self.card.setObjectName("card")
@@ -177,7 +179,7 @@ class TeamServerSection:
         self.invite_button.clicked.connect(self.invite)
         self.revoke_device_button.clicked.connect(self.revoke_device)
         self.revoke_user_button.clicked.connect(self.revoke_user)
-        self.rotate_button.clicked.connect(self.rotate_clinical_key)
+        self.rotate_button.clicked.connect(lambda: self.rotate_clinical_key())
         self.refresh_button.clicked.connect(self.load)
         self.expiry_button.clicked.connect(self.set_expiry)
         self.publish_button.clicked.connect(self.publish)
@@ -250,6 +252,7 @@ class TeamServerSection:
         self.status.setVisible(bool(text))
 
     def _tell(self, text: str) -> None:
+        self.outcomes.append(text)
         self.outcome.setText(text)
         self.outcome.setVisible(bool(text))
 
@@ -464,6 +467,8 @@ class TeamServerSection:
                 f"Removed {who} from the team server: {count} laptop(s) revoked; each erases"
                 " its records when it next connects. Rotate the clinical key next."
             )
+            if self.session.is_unlocked and self.session.vault.has_clinical_key:
+                self.rotate_clinical_key(leaver=who)
 
         self._run(
             "Removing from the team server",
@@ -471,13 +476,19 @@ class TeamServerSection:
             done,
         )
 
-    def rotate_clinical_key(self) -> None:
+    def rotate_clinical_key(self, leaver: str | None = None) -> None:
         from sim_desk.teamserver import team_admin
 
+        why = (
+            f"{leaver} has left the team server. Rotate the clinical key now, so that notes"
+            " written from now on are under a key they never held.\n\n"
+            if leaver
+            else ""
+        )
         answer = QMessageBox.question(
             self.page,
             "Rotate clinical key",
-            "Start a new epoch of the team's clinical key?\n\n"
+            f"{why}Start a new epoch of the team's clinical key?\n\n"
             "Clinician-only notes written from now on use the new key, which is given only to"
             " laptops that are not revoked: a leaver's laptop never holds it. Notes already"
             " written keep their key and are not rewritten. Colleagues' laptops take the new key"

@@ -155,10 +155,16 @@ class TeamServerSettings(QGroupBox):
         if self.busy or not self.session.is_unlocked:
             return
         team = self.team.text()
+        lead = (
+            "You are a team lead: this laptop is also revoked on the team server, and from"
+            " then on another team lead (or the trust's IT team) manages the team's server.\n\n"
+            if self.who.text().endswith("(Team lead)")
+            else ""
+        )
         answer = QMessageBox.question(
             self,
             "Leave the team",
-            f"Leave {team} on this laptop?\n\n"
+            f"Leave {team} on this laptop?\n\n{lead}"
             "SIM Desk first syncs once more, to send what is waiting. Then it erases this"
             " laptop's copy of the team's records, its drafts and the team's keys, and forgets"
             " this laptop's team server sign-in. The records stay on the team server and your"

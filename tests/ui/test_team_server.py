@@ -125,6 +125,11 @@ def rows(page: TeamPage) -> list[list[str]]:
     ]
 
 
+def said_outcomes(page: TeamPage) -> str:
+    """Every result the card has shown so far (a later action replaces the line)."""
+    return "\n".join(page.server.outcomes)
+
+
 def select_row(page: TeamPage, username: str, state: str = "Active") -> None:
     for n, row in enumerate(rows(page)):
         if row[1] == username and row[6].startswith(state):
@@ -311,7 +316,11 @@ def test_removing_a_user_from_the_server_revokes_every_laptop_of_theirs(
     qtbot.mouseClick(page.server.revoke_user_button, Qt.MouseButton.LeftButton)
     settle(qtbot, page)
     assert "rotate the clinical key" in said["question"][-1].lower()
-    assert "1 laptop(s) revoked" in page.server.outcome.text()
+    assert "1 laptop(s) revoked" in said_outcomes(page)
+    # The lead holds the clinical key: rotating it is offered at once, and done.
+    assert "Cleo Clinician has left the team server" in said["question"][-1]
+    qtbot.waitUntil(lambda: "Started epoch" in page.server.outcome.text(), timeout=WAIT_MS)
+    settle(qtbot, page)
     clinician = next(r for r in rows(page) if r[1] == "clinician")
     assert clinician[6].startswith("Revoked")
     assert not page.server.revoke_user_button.isEnabled() or page.server.selected() is None
@@ -476,6 +485,7 @@ def test_a_lead_who_leaves_is_revoked_on_the_server_too(
     page = settings_page(qtbot, session)
     qtbot.mouseClick(page.team_server.leave_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(said["information"]), timeout=WAIT_MS)
+    assert "You are a team lead" in said["question"][-1]
     assert "revoked on the team server" in said["information"][-1]
     with protocol.device_connection(team_world.devices["officer"]) as conn:
         assert conn is not None  # the others carry on
