@@ -22,6 +22,7 @@ from tests.conftest import PASSPHRASES
 from tests.teamserver import conftest as server_fixtures
 from tests.teamserver.conftest import build_world
 from tests.teamserver.laptops import LaptopClock, laptop
+from tests.ui.test_every_window import literal_ampersands, mnemonics, unnamed_or_unlabelled
 
 pg_cluster = server_fixtures.pg_cluster
 new_database = server_fixtures.new_database
@@ -32,6 +33,13 @@ def _out(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("SIM_DESK_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def keyboard_and_names_hold(window) -> None:
+    """As tests/ui/test_every_window.py checks every window it can reach without a server."""
+    assert unnamed_or_unlabelled(window) == []
+    assert literal_ampersands(window) == []
+    assert {k: v for k, v in mnemonics(window).items() if len(v) > 1} == {}
 
 
 def test_a_leads_team_page_and_settings_in_team_mode_fit_a_small_laptop_screen(
@@ -79,6 +87,7 @@ def test_a_leads_team_page_and_settings_in_team_mode_fit_a_small_laptop_screen(
         # The whole table shows (no scrolling inside it), every column within the card.
         assert server.table.verticalScrollBar().maximum() == 0
         assert server.table.horizontalScrollBar().maximum() == 0
+        keyboard_and_names_hold(window)
         window.grab().save(str(_out(tmp_path) / "19-team-server.png"))
 
         window.show_page("settings")
@@ -91,6 +100,7 @@ def test_a_leads_team_page_and_settings_in_team_mode_fit_a_small_laptop_screen(
         QApplication.processEvents()
         assert not inner.horizontalScrollBar().isVisible()
         assert box.leave_button.visibleRegion().boundingRect().width() == box.leave_button.width()
+        keyboard_and_names_hold(window)
         window.grab().save(str(_out(tmp_path) / "20-settings-team-server.png"))
         assert device.device_credential(session.vault) is not None
     finally:
