@@ -206,8 +206,9 @@ def vault_user(vault: UnlockedVault, username: str, role: str) -> tuple[uuid.UUI
     for user in users.list_users(vault, include_removed=True):
         if user.username == normalise_username(username):
             if user.role.value != role:
+                have = ROLE_LABELS.get(user.role.value, user.role.value).lower()
                 raise ValidationError(
-                    f"{username} is a {user.role.label.lower()} in your vault, not"
+                    f"In your vault, {username}'s role is {have}, not"
                     f" {ROLE_LABELS.get(role, role).lower()}. Invite them with the role they"
                     " have, or change it first.",
                     "role",
