@@ -64,7 +64,11 @@ class TeamServerActions:
         self.update_buttons()
         vault = self.session.vault
 
+        # The work holds the vault: the idle lock waits for it (a final sync can take minutes).
+        self.session.hold_open()
+
         def finished(result: Any) -> None:
+            self.session.release()
             if self._gone():
                 return
             self.busy = False
@@ -72,6 +76,7 @@ class TeamServerActions:
             self.load()
 
         def failed(error: BaseException) -> None:
+            self.session.release()
             if self._gone():
                 return
             self.busy = False

@@ -342,15 +342,20 @@ class PublishDialog(QDialog):
             self.accept()
             return
         vault, invitation = self.session.vault, self.invitation
-        report = attempt(
-            self,
-            lambda: run_and_wait(
+        # Publishing a large vault takes minutes: the idle lock must not close it meanwhile.
+        self.session.hold_open()
+        try:
+            report = attempt(
                 self,
-                lambda _progress: team_admin.publish_with_invitation(vault, invitation),
-                title="Publishing this vault to the team server",
-            ),
-            title="Publish to a team server",
-        )
+                lambda: run_and_wait(
+                    self,
+                    lambda _progress: team_admin.publish_with_invitation(vault, invitation),
+                    title="Publishing this vault to the team server",
+                ),
+                title="Publish to a team server",
+            )
+        finally:
+            self.session.release()
         if report is REFUSED:
             return
         self.report = report

@@ -123,13 +123,18 @@ class TeamServerSettings(QGroupBox):
         self.busy = True
         self.leave_button.setEnabled(False)
 
+        # The work holds the vault: the idle lock waits for it (a final sync can take minutes).
+        self.session.hold_open()
+
         def finished(result: Any) -> None:
+            self.session.release()
             if self._gone():
                 return
             self.busy = False
             done(result)
 
         def failed(error: BaseException) -> None:
+            self.session.release()
             if self._gone():
                 return
             self.busy = False

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy import func, select, update
 
 from sim_desk.records import people
@@ -430,6 +430,7 @@ def test_leaving_the_team_syncs_then_erases_this_laptops_replica(
     assert people_on(session) == 0
     assert device.device_credential(session.vault) is None
     assert not page.team_server.isVisibleTo(page)
+    assert session.is_unlocked and session_holds_released(session)
     # The person reached the server: the lead's laptop receives them.
     lead = laptops("lead")
     lead.sync()
@@ -569,3 +570,38 @@ def test_a_damaged_invitation_file_is_refused_in_words(qtbot, lead_session, tmp_
     assert not dialog.publish_button.isEnabled()
     problem = dialog.errors.labels["invitation"]
     assert "damaged" in problem.text() and problem.isVisibleTo(dialog)
+
+
+def test_a_lead_revokes_a_laptop_by_keyboard_alone(qtbot, team_world, laptops, signed_in, answers):
+    said, _replies = answers
+    page = team_page(qtbot, signed_in(laptops("lead")))
+    page.activateWindow()
+    qtbot.waitUntil(lambda: page.isActiveWindow())
+    server = page.server
+    server.invite_button.setFocus()
+    reached = []
+    for _ in range(12):  # Tab through the card: the buttons, then the table
+        reached.append(QApplication.focusWidget())
+        if reached[-1] is server.table:
+            break
+        qtbot.keyClick(reached[-1], Qt.Key.Key_Tab)
+    assert server.table in reached and server.refresh_button in reached
+    while server.selected() is None or server.selected().user.username != "officer":
+        qtbot.keyClick(server.table, Qt.Key.Key_Down)
+    assert server.revoke_device_button.isEnabled()
+    for _ in range(6):  # back to Revoke laptop
+        qtbot.keyClick(
+            QApplication.focusWidget(), Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier
+        )
+        if QApplication.focusWidget() is server.revoke_device_button:
+            break
+    assert QApplication.focusWidget() is server.revoke_device_button
+    qtbot.keyClick(server.revoke_device_button, Qt.Key.Key_Space)
+    settle(qtbot, page)
+    assert said["question"] and "Revoked" in server.outcome.text()
+    assert session_holds_released(page.session)
+
+
+def session_holds_released(session: UiSession) -> bool:
+    """Every hold on the idle lock taken for the work was let go once it ended."""
+    return session._holds == 0
