@@ -213,9 +213,10 @@ class TeamServerSection(TeamServerActions):
         joined = self.in_team_mode()
         self.team_mode.setVisible(joined)
         self.single.setVisible(not joined)
+        self.where.setVisible(joined)  # outside team mode the card's text says it all
         if not joined:
             self.overview = None
-            self.where.setText("Not in team mode.")
+            self.where.setText("")
             self.status.setText("")
             self.status.hide()
             self.update_buttons()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -54,9 +55,23 @@ def _buddy(text: str, field: QWidget) -> QLabel:
     return label
 
 
-def _done_text(label: QLabel, text: str) -> None:
+def _done_text(dialog: QDialog, label: QLabel, text: str) -> None:
+    """Shows what was done in the dialog itself, the dialog grown to show all of it (a
+    word-wrapped label does not grow a shown dialog by itself)."""
     label.setText(text)
     label.show()
+    layout = dialog.layout()
+    margin = layout.contentsMargins().left() if layout is not None else 0
+    width = max(label.width(), dialog.width() - 2 * margin)
+    label.setMinimumHeight(label.heightForWidth(width))
+    dialog.adjustSize()
+
+
+def _fingerprint_lines(fingerprint: str) -> str:
+    """The 32 bytes as two lines of 16: easier to read out over the phone, and never wider
+    than the dialog."""
+    pairs = fingerprint.split(":")
+    return ":".join(pairs[:16]) + "\n" + ":".join(pairs[16:])
 
 
 class InviteDialog(QDialog):
@@ -216,19 +231,22 @@ class InviteDialog(QDialog):
             self.choose,
         ):
             widget.setEnabled(False)
-        _done_text(
-            self.outcome,
-            f"The invitation for {made.username} is saved to {out}.\n\n"
-            "It holds a one-time secret, so it is readable by you only. Hand it to"
-            f" {made.display_name or made.username} safely: in person (on an encrypted USB"
-            " stick) or by the trust's secure file transfer, never by plain e-mail or chat."
-            f" It works once, until {format_datetime(made.expires_at)}. Delete your copy once"
-            " they have joined.\n\nTrust CA fingerprint (SHA-256), for them to check:"
-            f" {made.address.ca_fingerprint}",
-        )
+        who = made.display_name or details["display_name"] or made.username
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).hide()
         self.write_button.setText("Close")
         self.write_button.setAccessibleName("Close")
-        self.adjustSize()
+        _done_text(
+            self,
+            self.outcome,
+            f"The invitation for {made.username} is saved as {out.name}\nin the folder"
+            f" {out.parent}\n\n"
+            f"It holds a one-time secret, so it is readable by you only. Hand it to {who}"
+            " safely: in person (on an encrypted USB stick) or by the trust's secure file"
+            " transfer, never by plain e-mail or chat. It works once, until"
+            f" {format_datetime(made.expires_at)}. Delete your copy once they have joined.\n\n"
+            "Trust CA certificate fingerprint (SHA-256), for them to check:\n"
+            f"{_fingerprint_lines(made.address.ca_fingerprint)}",
+        )
 
 
 class PublishDialog(QDialog):
@@ -326,7 +344,8 @@ class PublishDialog(QDialog):
         self.details.setText(
             f"Team: {invitation.team_name}\n"
             f"Server: {invitation.address.describe()}\n"
-            f"Trust CA certificate fingerprint (SHA-256):\n{invitation.address.ca_fingerprint}\n"
+            "Trust CA certificate fingerprint (SHA-256):\n"
+            f"{_fingerprint_lines(invitation.address.ca_fingerprint)}\n"
             f"For: {invitation.username}, until {format_datetime(invitation.expires_at)}\n\n"
             "Compare the fingerprint with the one the trust's IT team gave you (by phone or in"
             " person). If it differs, do not publish: the file may not be theirs."
@@ -364,7 +383,9 @@ class PublishDialog(QDialog):
             if report.refused
             else ""
         )
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).hide()
         _done_text(
+            self,
             self.outcome,
             f"Published: {report.pushed} change(s) sent; the team server holds"
             f" {report.rows_on_server} row(s), histories included; {report.users_added} user(s)"

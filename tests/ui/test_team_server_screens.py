@@ -18,6 +18,7 @@ from sim_desk.settings import Settings
 from sim_desk.teamserver import leavers, protocol, team_admin
 from sim_desk.ui.main_window import MainWindow
 from sim_desk.ui.session import UiSession
+from sim_desk.ui.team_server_dialogs import InviteDialog
 from tests.conftest import PASSPHRASES
 from tests.teamserver import conftest as server_fixtures
 from tests.teamserver.conftest import build_world
@@ -89,6 +90,17 @@ def test_a_leads_team_page_and_settings_in_team_mode_fit_a_small_laptop_screen(
         assert server.table.horizontalScrollBar().maximum() == 0
         keyboard_and_names_hold(window)
         window.grab().save(str(_out(tmp_path) / "19-team-server.png"))
+
+        invite = InviteDialog(session, server.overview, parent=window)
+        invite.username.setEditText("clinician2")
+        invite.out.setText(str(tmp_path / "clinician2-new-laptop.siminvite"))
+        invite.show()
+        invite.write_button.click()
+        assert invite.invitation is not None
+        keyboard_and_names_hold(invite)
+        QApplication.processEvents()
+        invite.grab().save(str(_out(tmp_path) / "21-invitation-written.png"))
+        invite.accept()
 
         window.show_page("settings")
         settings = window.pages["settings"]
