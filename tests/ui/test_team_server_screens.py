@@ -16,9 +16,10 @@ from PySide6.QtWidgets import QApplication, QScrollArea
 from sim_desk.records.team import device
 from sim_desk.settings import Settings
 from sim_desk.teamserver import leavers, protocol, team_admin
+from sim_desk.teamserver.invitations import create_invitation
 from sim_desk.ui.main_window import MainWindow
 from sim_desk.ui.session import UiSession
-from sim_desk.ui.team_server_dialogs import InviteDialog
+from sim_desk.ui.team_server_dialogs import InviteDialog, PublishDialog
 from tests.conftest import PASSPHRASES
 from tests.teamserver import conftest as server_fixtures
 from tests.teamserver.conftest import build_world
@@ -101,6 +102,20 @@ def test_a_leads_team_page_and_settings_in_team_mode_fit_a_small_laptop_screen(
         QApplication.processEvents()
         invite.grab().save(str(_out(tmp_path) / "21-invitation-written.png"))
         invite.accept()
+
+        with world.db.admin.connect(autocommit=True) as admin:  # as IT's `server init` makes
+            from_it = create_invitation(
+                admin, world.db.address, username="lead", role="team_lead", clinical=True
+            )
+        from_it.write(tmp_path / "lead.siminvite")
+        publish = PublishDialog(session, parent=window)
+        publish.path.setText(str(tmp_path / "lead.siminvite"))
+        publish.read_invitation(publish.path.text())
+        publish.show()
+        keyboard_and_names_hold(publish)
+        QApplication.processEvents()
+        publish.grab().save(str(_out(tmp_path) / "22-publish-to-a-team-server.png"))
+        publish.reject()
 
         window.show_page("settings")
         settings = window.pages["settings"]
