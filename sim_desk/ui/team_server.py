@@ -347,4 +347,12 @@ class TeamServerSection(TeamServerActions):
         )
         self.expiry_button.setEnabled(idle and lead)
         self.refresh_button.setEnabled(not self.loading)
-        self.publish_button.setEnabled(idle)
+        # A laptop joins a team server as a user: the recovery key is nobody.
+        as_someone = idle and self.session.vault.actor.user_id is not None
+        self.publish_button.setEnabled(as_someone)
+        self.publish_button.setToolTip(
+            ""
+            if as_someone or not idle
+            else "Sign in as yourself (not with the recovery key)"
+            " to publish: this laptop joins the team server as you."
+        )

@@ -606,3 +606,17 @@ def test_a_lead_revokes_a_laptop_by_keyboard_alone(qtbot, team_world, laptops, s
 def session_holds_released(session: UiSession) -> bool:
     """Every hold on the idle lock taken for the work was let go once it ended."""
     return session._holds == 0
+
+
+def test_signed_in_with_the_recovery_key_nobody_can_publish(qtbot, team):
+    session = UiSession(team.paths, dirs=team.dirs, settings=Settings(), clock=team.clock)
+    session.unlock_with_recovery_key(team.recovery_key)
+    try:
+        page = TeamPage(session)
+        qtbot.addWidget(page)
+        page.refresh()
+        assert page.server.single.isVisibleTo(page)
+        assert not page.server.publish_button.isEnabled()
+        assert "recovery key" in page.server.publish_button.toolTip()
+    finally:
+        session.lock()
