@@ -138,8 +138,16 @@ class TeamServerSettings(QGroupBox):
             if self._gone():
                 return
             self.busy = False
-            self._say("You are still on the team: nothing was erased.")
+            from sim_desk.teamserver.leavers import DeviceRevoked
             from sim_desk.ui.messages import show_error
+
+            self.outcome = (
+                "Your team lead had revoked this laptop: its copy of the team's records has"
+                " been erased."
+                if isinstance(error, DeviceRevoked)
+                else "You are still on the team: nothing was erased."
+            )
+            self._say(self.outcome)
 
             show_error(self, error, title="Leave the team")
             self.refresh()

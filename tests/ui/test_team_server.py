@@ -620,3 +620,24 @@ def test_signed_in_with_the_recovery_key_nobody_can_publish(qtbot, team):
         assert "recovery key" in page.server.publish_button.toolTip()
     finally:
         session.lock()
+
+
+def test_leaving_a_laptop_revoked_meanwhile_says_it_was_revoked_and_erased(
+    qtbot, team_world, laptops, signed_in, answers
+):
+    said, _replies = answers
+    officer = laptops("officer")
+    officer.add_person("Ife", team_world.pair_a)
+    officer.sync()
+    session = signed_in(officer)
+    page = settings_page(qtbot, session)
+    with protocol.device_connection(team_world.devices["lead"]) as conn:
+        assert protocol.revoke_device(conn, team_world.devices["officer"].device_id)
+    qtbot.mouseClick(page.team_server.leave_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(said["warning"]), timeout=WAIT_MS)
+    assert "revoked this laptop" in said["warning"][-1]
+    assert not said["information"]  # not "you have left": the lead's revocation did it
+    assert "had revoked this laptop" in page.team_server.outcome
+    assert people_on(session) == 0 and device.device_credential(session.vault) is None
+    assert not page.team_server.isVisibleTo(page)
+    assert session_holds_released(session)
