@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
-from sim_desk.records.sync import completeness
+from sim_desk.records.sync import completeness, publishing
 from sim_desk.records.team import device, users
 from sim_desk.records.team.device import DeviceCredential
 from sim_desk.records.unit_of_work import UnlockedVault
@@ -88,6 +88,8 @@ class TeamOverview:
     this_device: uuid.UUID | None = None
     #: When this laptop's own last sync finished (this laptop's record of it).
     synced_at: datetime | None = None
+    #: A publish from this vault began and has not finished (publish again to carry on).
+    publish_unfinished: bool = False
     #: Kept for the tests and the status line: everything the server said, by device id.
     devices: dict[uuid.UUID, ServerDeviceRow] = field(default_factory=dict)
 
@@ -188,6 +190,7 @@ def team_overview(vault: UnlockedVault) -> TeamOverview:
         replica_expiry_days=None if expiry is None else int(expiry),
         this_device=credential.device_id,
         synced_at=known.last_synced_at if known else None,
+        publish_unfinished=lead and publishing.unfinished(vault),
         devices=devices,
     )
 

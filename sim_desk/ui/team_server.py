@@ -109,6 +109,9 @@ class TeamServerSection(TeamServerActions):
         self.revoke_user_button = _button("Remove from team server…", "Remove from team server")
         self.rotate_button = _button("Rotate clinical key…", "Rotate clinical key")
         self.refresh_button = _button("Refresh", "Refresh team server")
+        # A publish cut short (a lost connection, a closed lid) is carried on from here.
+        self.carry_on_button = _button("Carry on publishing…", "Carry on publishing", primary=True)
+        self.carry_on_button.hide()
         buttons = QHBoxLayout()
         for widget in (
             self.invite_button,
@@ -118,6 +121,7 @@ class TeamServerSection(TeamServerActions):
         ):
             buttons.addWidget(widget)
         buttons.addStretch(1)
+        buttons.addWidget(self.carry_on_button)
         buttons.addWidget(self.refresh_button)
         self.lead_actions = QWidget()
         self.lead_actions.setLayout(buttons)
@@ -175,6 +179,7 @@ class TeamServerSection(TeamServerActions):
         self.refresh_button.clicked.connect(self.load)
         self.expiry_button.clicked.connect(self.set_expiry)
         self.publish_button.clicked.connect(self.publish)
+        self.carry_on_button.clicked.connect(self.publish)
         self.table.itemSelectionChanged.connect(self.update_buttons)
         self.team_mode.hide()
         self.single.hide()
@@ -187,6 +192,7 @@ class TeamServerSection(TeamServerActions):
             self.revoke_device_button,
             self.revoke_user_button,
             self.rotate_button,
+            self.carry_on_button,
             self.refresh_button,
             self.table,
             self.expiry,
@@ -346,6 +352,9 @@ class TeamServerSection(TeamServerActions):
             else "Only a clinician or clinical lead holds the clinical key to rotate it."
         )
         self.expiry_button.setEnabled(idle and lead)
+        unfinished = lead and self.overview is not None and self.overview.publish_unfinished
+        self.carry_on_button.setVisible(unfinished)
+        self.carry_on_button.setEnabled(idle)
         self.refresh_button.setEnabled(not self.loading)
         # A laptop joins a team server as a user: the recovery key is nobody.
         as_someone = idle and self.session.vault.actor.user_id is not None

@@ -281,7 +281,9 @@ class PublishDialog(QDialog):
         self.outcome.setAccessibleName("Publish result")
         self.outcome.hide()
         form = QFormLayout()
-        form.addRow(_buddy("&Invitation file", self.path), _path_row(self.path, self.choose))
+        file_label = _buddy("&Invitation file", self.path)
+        file_label.setObjectName("invitationFileLabel")
+        form.addRow(file_label, _path_row(self.path, self.choose))
         self.errors = FieldErrors(form, {"invitation": self.path})
         form.addRow("", self.errors.labels["invitation"])  # the field sits in a row of its own
         self.buttons, self.publish_button = dialog_buttons(self, "Publish")
@@ -306,10 +308,37 @@ class PublishDialog(QDialog):
         self.path.editingFinished.connect(lambda: self.read_invitation(self.path.text()))
         self.checked.toggled.connect(self._update)
         self.path.setFocus()
+        self.joined = self._joined_already()
+
+    def _joined_already(self) -> bool:
+        """A publish cut short after this laptop joined: it carries on, no file needed."""
+        from sim_desk.records.team import device
+        from sim_desk.teamserver.protocol import address_of
+
+        credential = device.device_credential(self.session.vault)
+        if credential is None or not credential.is_active:
+            return False
+        address = address_of(credential)
+        for widget in (self.path, self.choose, self.checked):
+            widget.hide()
+        label = self.findChild(QLabel, "invitationFileLabel")
+        if label is not None:
+            label.hide()
+        self.details.setText(
+            f"This laptop has joined {credential.team_name} on {address.describe()}"
+            " (trust CA certificate fingerprint, SHA-256:\n"
+            f"{_fingerprint_lines(address.ca_fingerprint)}).\n\n"
+            "Publishing carries on where it stopped."
+        )
+        self.publish_button.setEnabled(True)
+        self.publish_button.setFocus()
+        return True
 
     def _update(self) -> None:
         self.publish_button.setEnabled(
-            self.report is not None or (self.invitation is not None and self.checked.isChecked())
+            self.report is not None
+            or getattr(self, "joined", False)
+            or (self.invitation is not None and self.checked.isChecked())
         )
 
     def choose_file(self) -> None:

@@ -641,3 +641,57 @@ def test_leaving_a_laptop_revoked_meanwhile_says_it_was_revoked_and_erased(
     assert people_on(session) == 0 and device.device_credential(session.vault) is None
     assert not page.team_server.isVisibleTo(page)
     assert session_holds_released(session)
+
+
+def test_a_publish_cut_short_is_carried_on_from_the_team_page(qtbot, new_database, team, tmp_path):
+    from psycopg.types.json import Jsonb
+
+    from sim_desk.records.sync import publishing
+    from sim_desk.records.team import users
+    from sim_desk.teamserver.invitations import create_invitation
+    from sim_desk.teamserver.joining import join_team
+    from sim_desk.teamserver.schema import init_server
+    from sim_desk.ui.team_server_dialogs import PublishDialog
+
+    db = new_database()
+    init_server(db.admin, team_name="North SIM")
+    session = UiSession(
+        team.paths, dirs=team.dirs, settings=Settings(), clock=lambda: datetime.now(UTC)
+    )
+    session.unlock("lead", PASSPHRASES["lead"])
+    try:
+        vault = session.vault
+        lead_id = next(u.id for u in users.list_users(vault) if u.username == "lead")
+        with db.admin.connect(autocommit=True) as admin:
+            invitation = create_invitation(
+                admin,
+                db.address,
+                username="lead",
+                role="team_lead",
+                clinical=True,
+                user_id=lead_id,
+            )
+        credential = join_team(vault, invitation).credential
+        # What a publish has done when the lid closes just after the server took it.
+        with protocol.device_connection(credential) as conn:
+            conn.execute(
+                "SELECT sim.publish_begin(%s, %s)",
+                (vault.vault_id, Jsonb(publishing.team_users(vault))),
+            )
+        publishing.note_started(vault, credential.team_id)
+
+        page = team_page(qtbot, session)
+        assert page.server.overview.publish_unfinished
+        assert page.server.carry_on_button.isVisibleTo(page)
+        dialog = PublishDialog(session, parent=page)
+        qtbot.addWidget(dialog)
+        assert dialog.joined and dialog.publish_button.isEnabled()  # no file needed now
+        assert "carries on where it stopped" in dialog.details.text()
+        qtbot.mouseClick(dialog.publish_button, Qt.MouseButton.LeftButton)
+        assert dialog.report is not None and dialog.report.resumed
+        page.server.load()
+        settle(qtbot, page)
+        assert not page.server.overview.publish_unfinished
+        assert not page.server.carry_on_button.isVisibleTo(page)
+    finally:
+        session.lock()
