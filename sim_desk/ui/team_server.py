@@ -49,6 +49,16 @@ def _button(text: str, name: str, *, primary: bool = False) -> QPushButton:
     return button
 
 
+def _last_sync(row: Row) -> str:
+    laptop = row.device
+    if laptop is None:
+        return "—"
+    if laptop.last_synced is not None:
+        return format_datetime(laptop.last_synced)
+    # The server reports writers' syncs only: an analyst's laptop reads, and is not counted.
+    return "not reported" if row.user.role == "analyst" else "not known"
+
+
 def _state(row: Row) -> str:
     user, laptop = row.user, row.device
     if laptop is None:
@@ -290,7 +300,7 @@ class TeamServerSection(TeamServerActions):
                 if laptop is None
                 else f"{str(laptop.id)[:8]} (joined"
                 f" {format_datetime(laptop.joined_at) or 'earlier'})",
-                "—" if laptop is None else format_datetime(laptop.last_synced) or "not known",
+                _last_sync(row),
                 "—" if laptop is None else format_datetime(laptop.last_seen) or "never",
                 _state(row),
             )

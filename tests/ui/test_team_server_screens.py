@@ -82,6 +82,12 @@ def test_a_leads_team_page_and_settings_in_team_mode_fit_a_small_laptop_screen(
         server = page.server
         assert server.card.isVisible() and server.lead_actions.isVisible()
         assert server.table.rowCount() >= 7  # six users' laptops and Nia's invitation
+        cells = {
+            server.table.item(r, 1).text(): server.table.item(r, 4).text()
+            for r in range(server.table.rowCount())
+        }
+        assert cells["analyst"] == "not reported"  # analysts' laptops only read: not counted
+        assert cells["officer2"] == "not known" and cells["nia"] == "—"
         # Nothing runs off to the side: the page needs no sideways scrolling at 1366x768.
         scroll = window.page_scroll
         assert not scroll.horizontalScrollBar().isVisible()
