@@ -66,16 +66,33 @@ class Checks:
         return bool(self.results) and all(ok for _, ok in self.results)
 
 
-def run_self_test(say: Callable[[str], object], *, gui: bool = True) -> bool:
+def run_self_test(
+    say: Callable[[str], object],
+    *,
+    gui: bool = True,
+    server: Any | None = None,
+    server_only: bool = False,
+) -> bool:
     """Runs every check, says each result, and returns whether all passed.
 
     Args:
         say: Called with each line of the report (``print`` on the command line).
         gui: Also build the main window (offscreen unless ``QT_QPA_PLATFORM`` says otherwise).
+        server: A team server to reach (``self_test_server.ServerTarget``): TCP, TLS against
+            the trust's CA, its fingerprint, and the app's database client.
+        server_only: Only the team server's checks (no throwaway vault).
     """
     say(f"SIM Desk {__version__} self-test")
     checks = Checks(say)
     started = time.perf_counter()
+    if server is not None:
+        from sim_desk.self_test_server import run_server_check
+
+        run_server_check(server, checks)
+    if server_only:
+        say(f"  took {time.perf_counter() - started:.1f} s")
+        say("self-test passed" if checks.passed else "self-test FAILED")
+        return checks.passed
     with tempfile.TemporaryDirectory(prefix="sim-desk-self-test-") as folder:
         world = _records(Path(folder), checks)
         if world is not None:

@@ -110,6 +110,8 @@ def test_large_qt_modules_the_app_does_not_use_are_excluded() -> None:
 def test_hidden_imports_exist() -> None:
     import importlib.util
 
+    import psycopg  # noqa: F401 - psycopg_binary refuses to load first, as in the app itself
+
     for name in SPEC_LISTS["HIDDEN_IMPORTS"]:
         assert importlib.util.find_spec(name) is not None, name
 
@@ -140,3 +142,40 @@ def test_png_icon_is_256_pixels_square() -> None:
     data = (ROOT / "resources" / "icons" / "sim-desk.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", data[16:24]) == (256, 256)
+
+
+# -- the team server's client (issue 21) ----------------------------------------------------------
+
+
+def test_the_team_server_client_psycopg_and_its_binary_libpq_are_bundled() -> None:
+    import importlib.util
+
+    hidden = SPEC_LISTS["HIDDEN_IMPORTS"]
+    # psycopg picks its libpq wrapper at run time: the compiled one must be named.
+    for name in ("psycopg_binary", "psycopg_binary.pq", "psycopg_binary._psycopg"):
+        assert name in hidden, name
+    binary = importlib.util.find_spec("psycopg_binary")
+    assert binary is not None and binary.origin is not None
+    libs = Path(binary.origin).parent.parent / "psycopg_binary.libs"
+    assert any(p.name.startswith("libpq") for p in libs.iterdir()), "no libpq in the wheel"
+    for excluded in EXCLUDES:
+        assert not "psycopg".startswith(excluded) and not excluded.startswith("psycopg")
+    assert {"psycopg", "psycopg-binary"} <= set(SPEC_LISTS["METADATA"])
+    # And the project asks for the binary build, so the build venv has it.
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'"psycopg\[binary\]', pyproject)
+
+
+def test_the_team_server_schema_ships_where_server_init_looks_for_it() -> None:
+    from sim_desk.teamserver import schema
+
+    migrations = schema.MIGRATIONS
+    scripts = [migrations / "env.py", migrations / "script.py.mako"]
+    scripts += sorted((migrations / "versions").glob("*.py"))
+    scripts += sorted((migrations / "versions").glob("*.sql"))
+    assert len([s for s in scripts if s.suffix == ".sql"]) >= 6
+    for script in scripts:
+        expected = script.parent.relative_to(ROOT).as_posix()
+        assert bundled_as(script) == expected, f"{script.relative_to(ROOT)} is not bundled"
+    hidden = SPEC_LISTS["HIDDEN_IMPORTS"]
+    assert "sqlalchemy.dialects.postgresql.psycopg" in hidden

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sim_desk.cli.common import UsageError, open_vault, read_secret
-from sim_desk.records.errors import NotFound, ValidationError
+from sim_desk.records.errors import NotFound
 
 ADMIN_PASSWORD_ENV = "SIM_DESK_SERVER_PASSWORD"
 EXIT_OK = 0
@@ -167,7 +167,7 @@ def _admin_status(args: argparse.Namespace) -> int:
 
 
 def cmd_server_invite(args: argparse.Namespace) -> int:
-    from sim_desk.teamserver import keys, protocol
+    from sim_desk.teamserver import keys, protocol, team_admin
     from sim_desk.teamserver.invitations import create_invitation
 
     if Path(args.out).exists() and not args.overwrite:
@@ -189,7 +189,7 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
             raise UsageError("Sign in with --user NAME (a team lead), or use --admin-user.")
         with open_vault(args) as vault:
             credential = _credential(vault)
-            known = _vault_user(vault, args.invite, args.role)
+            known = team_admin.vault_user(vault, args.invite, args.role)
             if known is not None:
                 # The vault says who they are: their id, and whether they hold the clinical
                 # key (a clinician invited without it would never receive clinical notes).
@@ -204,23 +204,6 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
                 )
     _write_invitation(invitation, args.out, overwrite=args.overwrite)
     return EXIT_OK
-
-
-def _vault_user(vault: Any, username: str, role: str) -> tuple[uuid.UUID, bool] | None:
-    """The user's id in the lead's vault (so the server and the vaults agree on who is who),
-    and whether they hold the clinical key there."""
-    from sim_desk.records.team import users
-    from sim_desk.records.vault.files import normalise_username
-
-    for user in users.list_users(vault, include_removed=True):
-        if user.username == normalise_username(username):
-            if user.role.value != role:
-                raise ValidationError(
-                    f"{username} is a {user.role.label.lower()} in your vault, not {role}."
-                    " Invite them with the role they have, or change it first."
-                )
-            return uuid.UUID(str(user.id)), bool(user.clinical_access)
-    return None
 
 
 def cmd_server_revoke(args: argparse.Namespace) -> int:

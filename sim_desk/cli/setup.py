@@ -8,6 +8,7 @@ from sim_desk.cli.common import (
     EXIT_OK,
     EXIT_UNEXPECTED,
     Parser,
+    UsageError,
     add_auth_arguments,
     open_app,
     open_vault,
@@ -44,6 +45,25 @@ def add_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.set_defaults(run=cmd_summary)
 
     p = sub.add_parser("self-test", help="exercise every layer on a temporary vault")
+    p.add_argument(
+        "--server",
+        metavar="HOST[:PORT][/DATABASE]",
+        help="also reach this team server: TCP, TLS, the CA's fingerprint, the database client"
+        " (or set SIM_DESK_SELF_TEST_SERVER)",
+    )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="the trust CA's certificate (PEM) for --server (or SIM_DESK_SELF_TEST_CA_FILE)",
+    )
+    p.add_argument(
+        "--ca-fingerprint",
+        metavar="SHA256",
+        help="the CA fingerprint IT gave, to compare (or SIM_DESK_SELF_TEST_CA_FINGERPRINT)",
+    )
+    p.add_argument(
+        "--server-only", action="store_true", help="only the team server's checks, no vault"
+    )
     p.set_defaults(run=cmd_self_test)
 
 
@@ -113,5 +133,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_self_test(args: argparse.Namespace) -> int:
     from sim_desk.self_test import run_self_test
+    from sim_desk.self_test_server import TargetProblem, parse_target
 
-    return EXIT_OK if run_self_test(print) else EXIT_UNEXPECTED
+    try:
+        server = parse_target(args.server, args.ca_file, args.ca_fingerprint)
+    except TargetProblem as problem:
+        raise UsageError(str(problem)) from None
+    if args.server_only and server is None:
+        raise UsageError("--server-only needs a server: --server HOST[:PORT][/DATABASE].")
+    passed = run_self_test(print, server=server, server_only=args.server_only)
+    return EXIT_OK if passed else EXIT_UNEXPECTED

@@ -78,8 +78,30 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_leave(args: argparse.Namespace) -> int:
+    from sim_desk.teamserver import leaving
+
+    with open_vault(args, for_sync=True) as vault:  # an expired replica may leave too
+        last, left = leaving.leave_team(vault, lose_changes=args.lose_changes)
+    if not last.synced:
+        print(f"The final sync did not complete: {last.problem}")
+    print(leaving.left_message(left))
+    return EXIT_OK
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("sync", help="send your changes to the team server and receive the team's")
     p.add_argument("--status", action="store_true", help="only say what is waiting; do not connect")
     add_auth_arguments(p)
     p.set_defaults(run=cmd_sync)
+
+    p = sub.add_parser(
+        "leave", help="leave the team: a final sync, then erase this laptop's copy of its records"
+    )
+    p.add_argument(
+        "--lose-changes",
+        action="store_true",
+        help="erase even if changes made here could not be sent (they are lost)",
+    )
+    add_auth_arguments(p)
+    p.set_defaults(run=cmd_leave)

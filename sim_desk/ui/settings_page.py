@@ -22,6 +22,7 @@ from sim_desk.ui.backup_panel import BackupPanel
 from sim_desk.ui.messages import REFUSED, attempt, quietly
 from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
+from sim_desk.ui.team_server_settings import TeamServerSettings
 from sim_desk.ui.widgets import heading, hint, scrolling_page
 
 OUTCOME_MONTHS = (6, 12, 24)
@@ -117,6 +118,10 @@ class SettingsPage(QWidget):
         layout.addWidget(heading("Settings"))
         layout.addWidget(general)
         layout.addWidget(self.passphrase_box)
+        # Team mode only: the server this laptop syncs with, and leaving the team.
+        self.team_server = TeamServerSettings(session)
+        self.team_server.hide()
+        layout.addWidget(self.team_server)
         # Backups are a team lead's job (the records layer refuses anyone else).
         self.backup = BackupPanel(session)
         self.backup.hide()
@@ -132,6 +137,11 @@ class SettingsPage(QWidget):
         self.remember_user.toggled.connect(self._save)
         self.remember_vault.toggled.connect(self._save)
         self.change_button.clicked.connect(self.change_passphrase)
+        session.changed.connect(self._on_changed)
+
+    def _on_changed(self, kind: str) -> None:
+        if kind == "team" and self.session.is_unlocked:
+            self.team_server.refresh()
 
     def _load(self) -> None:
         settings = self.session.settings
@@ -169,6 +179,7 @@ class SettingsPage(QWidget):
         self.role.setText(f"{actor.role.label}{clinical}")
         # Signed in with the recovery key there is no user whose passphrase could change.
         self.passphrase_box.setVisible(not actor.is_recovery)
+        self.team_server.refresh()
         self.backup.setVisible(actor.role == Role.TEAM_LEAD)
         if actor.role == Role.TEAM_LEAD:
             self.backup.refresh()

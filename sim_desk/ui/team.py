@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 from PySide6.QtCore import Qt
@@ -26,6 +27,7 @@ from sim_desk.ui.passphrase import SetPassphraseDialog
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
 from sim_desk.ui.team_keys import KeysSection
+from sim_desk.ui.team_server import TeamServerSection
 from sim_desk.ui.widgets import heading, hint, read_only_table
 
 
@@ -89,6 +91,7 @@ class TeamPage(QWidget):
         pair_buttons.addStretch(1)
 
         self.keys = KeysSection(session, self)
+        self.server = TeamServerSection(session, self)
 
         self.problem = QLabel()
         self.problem.setObjectName("errorText")
@@ -101,6 +104,7 @@ class TeamPage(QWidget):
         layout.addWidget(heading("Team"))
         layout.addWidget(self.problem)
         layout.addWidget(self.keys.offer)
+        layout.addWidget(self.server.card, 0)
         layout.addWidget(
             _card(
                 "Users",
@@ -124,6 +128,10 @@ class TeamPage(QWidget):
         )
         layout.addWidget(self.keys.card, 0)
         layout.addStretch(1)
+        chain = self.server.tab_chain()
+        for before, after in itertools.pairwise(chain):
+            self.setTabOrder(before, after)
+        self.setTabOrder(chain[-1], self.add_user_button)
         self.setTabOrder(self.add_user_button, self.reset_button)
         self.setTabOrder(self.reset_button, self.remove_button)
         self.setTabOrder(self.remove_button, self.show_removed)
@@ -145,8 +153,12 @@ class TeamPage(QWidget):
     def _on_changed(self, kind: str) -> None:
         if kind in ("user", "pair") and self.session.is_unlocked:
             self.refresh()
+        elif kind == "team" and self.session.is_unlocked:
+            self.server.refresh()
 
     def refresh(self) -> None:
+        self.server.refresh()  # the server's part arrives in the background
+
         def read() -> tuple[list[UserView], list[PairView]]:
             vault = self.session.vault
             listed = users.list_users(vault, include_removed=self.show_removed.isChecked())

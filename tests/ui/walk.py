@@ -153,6 +153,7 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
     from sim_desk.ui.sync_dialog import SyncDetailsDialog
     from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
     from sim_desk.ui.team_keys import NewRecoveryKeyDialog, RotateKeysDialog
+    from sim_desk.ui.team_server_dialogs import InviteDialog, PublishDialog
     from sim_desk.ui.unlock import UnlockDialog
     from sim_desk.ui.wizard import FirstRunWizard
 
@@ -340,6 +341,8 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
             created_at=datetime(2026, 11, 2, 10, tzinfo=UTC),
             parent=window,
         ),
+        "Invite to the team server": lambda: InviteDialog(session, _overview(), window),
+        "Publish to a team server": lambda: PublishDialog(session, window),
         "Vault damage": lambda: DamageDialog(
             session, ["The audit chain breaks at entry 12."], window
         ),
@@ -378,6 +381,19 @@ def walk(paths: VaultPaths, dirs: AppDirs, scratch: Path) -> Iterator[tuple[str,
     window.close()
     window.deleteLater()
     settle()
+
+
+def _overview() -> object:
+    """What the Team page knows of the team server when it opens the invitation dialog."""
+    from sim_desk.teamserver.team_admin import TeamOverview
+
+    return TeamOverview(
+        team_name="North SIM",
+        server="sim-north.trust.nhs.uk:5432/north",
+        ca_fingerprint=":".join(["AB"] * 32),
+        username="lead",
+        is_lead=True,
+    )
 
 
 def _in_a_scroll_area(widget: QWidget) -> bool:

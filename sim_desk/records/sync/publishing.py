@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sim_desk.records.codes import Role
-from sim_desk.records.model import Contact, ContactRevision, User, VaultMeta
+from sim_desk.records.model import AuditEvent, Contact, ContactRevision, User, VaultMeta
 from sim_desk.records.unit_of_work import UnlockedVault
 
 PUBLISH_STARTED = "server.publish_started"
@@ -68,6 +68,18 @@ def published(vault: UnlockedVault) -> Published | None:
             return None
         at = meta.published_at
         return Published(at if at.tzinfo else at.replace(tzinfo=UTC), meta.published_to or "")
+
+
+def unfinished(vault: UnlockedVault) -> bool:
+    """A publish from this vault began (the server took it) and has not finished: the lead
+    carries it on by publishing again."""
+    if published(vault) is not None:
+        return False
+    with vault.read() as session:
+        began = session.execute(
+            select(AuditEvent.id).where(AuditEvent.action == PUBLISH_STARTED).limit(1)
+        ).first()
+    return began is not None
 
 
 def note_started(vault: UnlockedVault, team_id: uuid.UUID) -> None:
