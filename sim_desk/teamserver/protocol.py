@@ -54,7 +54,7 @@ from sim_desk.teamserver.errors import NotJoined, ServerError, ServerRefused, Se
 MAX_PUSH = 500
 #: A push request's JSON at most, in bytes of UTF-8. The server takes at most 16 MB in one push
 #: (sim.push, measured in its binary form, a little larger than the text for small values),
-#: and a change may be up to 2 MiB (schema 0007): 500 long notes in one request would be
+#: and a change may be up to 2 MiB (schema 0008): 500 long notes in one request would be
 #: refused whole, so :func:`push` sends them in as many requests as their size needs.
 MAX_PUSH_BYTES = 8 * 1024 * 1024
 #: The wire protocol this module speaks (and the only one the server's schema 0002 takes).

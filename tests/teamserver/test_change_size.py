@@ -1,8 +1,8 @@
-"""The longest note a laptop takes, in any script, reaches the team (schema 0007).
+"""The longest note a laptop takes, in any script, reaches the team (schema 0008).
 
 A note may be 100,000 characters (records.validation.MAX_NOTE_CHARS). In characters of four
 bytes (CJK Extension B, emoji), and as clinician-only ciphertext in base64, that is far over the
-256 KiB a change could be on a server before 0007, which refused it as 'invalid' for good.
+256 KiB a change could be on a server before 0008, which refused it as 'invalid' for good.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sim_desk.teamserver.schema import schema_head, server_report, upgrade_serve
 from tests.teamserver.conftest import World, build_world, person
 from tests.teamserver.laptops import Laptop, laptop
 
-#: The server's limit on one change (0007_change_size.sql), and the arithmetic's bound on the
+#: The server's limit on one change (0008_change_size.sql), and the arithmetic's bound on the
 #: largest change a laptop can send (its head).
 CHANGE_LIMIT = 2_097_152
 LARGEST_CHANGE = 946_184
@@ -126,7 +126,7 @@ def test_the_longest_notes_in_four_byte_characters_reach_the_pair_and_the_lead(
             reason=four_byte_text(2_000, offset=5),
         )
     sizes = {c["table"]: server_size(world, c) for c in pending(clinician)}
-    # The arithmetic in 0007_change_size.sql holds, and the limit leaves room over it.
+    # The arithmetic in 0008_change_size.sql holds, and the limit leaves room over it.
     assert OLD_LIMIT < sizes["contact_revisions"] <= LARGEST_CHANGE
     assert sizes["contacts"] <= LARGEST_CHANGE and 2 * LARGEST_CHANGE < CHANGE_LIMIT
     report = clinician.sync()
@@ -232,7 +232,7 @@ def test_a_note_a_0006_server_refused_is_taken_once_it_is_upgraded(
     old_world: World, tmp_path: Path
 ):
     """Refused at 0006, in words that say what to do. The laptop does not send a refused
-    change again by itself (there is no resend); the same change sent again is taken at 0007,
+    change again by itself (there is no resend); the same change sent again is taken at 0008,
     and so is the note edited again, which is what the words tell the user to do."""
     make: Callable[[str], Laptop] = lambda name: laptop(old_world, name, tmp_path / "laptops")  # noqa: E731
     clinician, lead = make("clinician"), make("lead")
@@ -257,7 +257,7 @@ def test_a_note_a_0006_server_refused_is_taken_once_it_is_upgraded(
             sent_before = sync._as_change(entry)
     assert "sim-desk server upgrade" in refused.why and "edit the note again" in refused.why
 
-    assert upgrade_server(old_world.db.admin) == schema_head() == "0007"
+    assert upgrade_server(old_world.db.admin) == schema_head() == "0008"
     report_after = server_report(old_world.db.admin)
     assert report_after.healthy, [f.what for f in report_after.findings if not f.ok]
     assert clinician.sync().pushed == 0  # a refused change is not sent again by itself

@@ -51,7 +51,7 @@ def shot(widget: QWidget, name: str) -> None:
     print(f"  {name}.png", flush=True)
 
 
-# A server not yet upgraded to schema 0007, which refuses the long note (21-sync-refused-changes).
+# A server not yet upgraded to schema 0008, which refuses the long note (21-sync-refused-changes).
 @pytest.mark.parametrize("fresh_world", ["0006"], indirect=True)
 def test_sync_screens(qtbot, fresh_world, synced) -> None:  # noqa: F811
     officer: Laptop = synced["officer"]  # type: ignore[assignment]

@@ -269,11 +269,11 @@ def test_offline_work_then_sync_the_status_says_so_each_time(qtbot, fresh_world,
     window.session.lock()
 
 
-# A server not yet upgraded to schema 0007 (which takes any note a laptop allows).
+# A server not yet upgraded to schema 0008 (which takes any note a laptop allows).
 @pytest.mark.parametrize("fresh_world", ["0006"], indirect=True)
 def test_a_change_the_server_refuses_is_listed_with_why_and_kept_here(qtbot, synced):
     """A very long note in a script of three bytes a character (100,000 characters, which the
-    laptop allows) is more than a server before schema 0007 takes in one change: refused, and
+    laptop allows) is more than a server before schema 0008 takes in one change: refused, and
     kept here."""
     officer: Laptop = synced["officer"]  # type: ignore[assignment]
     person: uuid.UUID = synced["person"]  # type: ignore[assignment]

@@ -1,4 +1,4 @@
--- SIM Desk team server, schema 0007: the largest change a laptop can legitimately send fits.
+-- SIM Desk team server, schema 0008: the largest change a laptop can legitimately send fits.
 --
 -- Run as 0001 is: by the trust's database administrator with `SET ROLE @p@_owner` in force.
 --
