@@ -573,10 +573,15 @@ def publish(
             results.add("publish_team", laptop.sync())
             report = laptop.reports[-1]
             bulk = team_server.new_team(cluster, "Stress test trust (bulk)")
-            loaded = load(bulk, manifest, _device_of(laptop), dirs)
+            # The bulk load names a device of its own team as the rows' author.
+            author = new_laptop(manifest.paths, folder / "author", common.LEAD, clock, dirs, bulk)
+            author_device = _device_of(author)
+            author.vault.lock()
+            loaded = load(bulk, manifest, author_device, dirs)
         finally:
             laptop.vault.lock()
             shutil.rmtree(folder / "publisher", ignore_errors=True)
+            shutil.rmtree(folder / "author", ignore_errors=True)
     results.details["publish_team"] = {
         "people": manifest.people,
         "rows": loaded["rows"],
