@@ -6,6 +6,7 @@ write contacts (``sim.record_tables.writers``, what an older server's rules woul
 gives it back as an upgrade would. Real laptops' vaults and widgets, real PostgreSQL.
 """
 
+# ruff: noqa: F811 - the fixtures imported below are parameters of the tests
 from __future__ import annotations
 
 import uuid
@@ -91,7 +92,7 @@ def test_a_refused_change_is_sent_again_once_the_reason_has_gone_and_reaches_the
     qtbot,
     monkeypatch,
     fresh_world,
-    synced,  # noqa: F811
+    synced,
 ):
     officer: Laptop = synced["officer"]  # type: ignore[assignment]
     clinician: Laptop = synced["clinician"]  # type: ignore[assignment]
@@ -138,7 +139,7 @@ def test_a_refused_change_set_aside_leaves_the_list_and_the_count_and_the_record
     qtbot,
     monkeypatch,
     fresh_world,
-    synced,  # noqa: F811
+    synced,
 ):
     officer: Laptop = synced["officer"]  # type: ignore[assignment]
     clinician: Laptop = synced["clinician"]  # type: ignore[assignment]
@@ -173,7 +174,7 @@ def test_a_refused_change_set_aside_leaves_the_list_and_the_count_and_the_record
 
 def test_the_refused_changes_of_one_record_go_again_together_in_order(
     fresh_world,
-    synced,  # noqa: F811
+    synced,
 ):
     """A contact added then corrected, both refused: choosing the correction sends the contact
     with it (the server would refuse a correction of a contact it does not have)."""
@@ -204,7 +205,7 @@ def test_refused_changes_from_the_command_line(
     fresh_world,
     synced,
     capsys,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     officer: Laptop = synced["officer"]  # type: ignore[assignment]
     clinician: Laptop = synced["clinician"]  # type: ignore[assignment]
