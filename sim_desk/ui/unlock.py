@@ -69,9 +69,9 @@ def expired_words(error: ReplicaExpired) -> str:
         return str(error)
     return (
         f"This laptop has not synced with the team server for {fresh.since_sync.days} days;"
-        f" your team allows {fresh.expiry_days}. Its records stay closed until it syncs."
-        " Connect to the network (and VPN), type your passphrase again and choose Sync now."
-        " Nothing has been lost. If this laptop cannot reach the server, ask your team lead."
+        f" your team allows {fresh.expiry_days}, so its records stay closed. Connect to the"
+        " network (and VPN), type your passphrase again and choose Sync now. Nothing has"
+        " been lost."
     )
 
 
@@ -315,7 +315,8 @@ class UnlockDialog(QDialog):
         elif isinstance(error, ServerUnreachable):
             self._show(
                 "The team server could not be reached, so this laptop could not sync. Check"
-                f" the network (and VPN), then choose Sync now again. {STILL_CLOSED}"
+                f" the network (and VPN), then choose Sync now again. {STILL_CLOSED} If it"
+                " still cannot reach the server, ask your team lead."
             )
         elif isinstance(error, ServerLoginFailed | ServerError | ServerRefused):
             # Syncing to open an out-of-date replica did not work: still closed, say why.
@@ -356,6 +357,8 @@ class UnlockDialog(QDialog):
         self.message.setObjectName("errorText")
         self._restyle()
         self.message.setText(text)
+        if self.message.heightForWidth(self.message.width()) > self.message.height():
+            self.adjustSize()  # a message longer than the room kept for it is shown whole
         self.restore_button.setObjectName("primary" if offer_restore else "")
         self.restore_button.style().unpolish(self.restore_button)
         self.restore_button.style().polish(self.restore_button)
