@@ -32,7 +32,7 @@ from sim_desk.records.incidents import DisclosureDetails, IncidentDetails, S136D
 from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry, SyncState
 from sim_desk.records.people import ConsentDetails, PersonDetails
 from sim_desk.records.read_models import export_data, outcome_data, report_data
-from sim_desk.records.sync import standing
+from sim_desk.records.sync import refused, standing
 from sim_desk.records.team import device, users
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
@@ -665,6 +665,24 @@ def test_the_sync_use_cases_pass_the_choke_point_and_feed_the_outbox(team, witne
         )
         steps.run(officer, "restamp_ahead", lambda: sync.restamp_ahead(officer, AT), writes=False)
         steps.run(officer, "note_error", lambda: sync.note_error(officer, "x"), writes=False)
+
+        # Changes the server refused: sent again, refused again, then set aside.
+        people.create_person(officer, details())
+
+        def refuse_all() -> list[uuid.UUID]:
+            waiting = sync.pending_changes(officer)
+            answers = [
+                {"change_id": c["change_id"], "status": "refused", "code": "invalid"}
+                for c in waiting
+            ]
+            sync.record_push(officer, answers, now=AT)
+            return [uuid.UUID(c["change_id"]) for c in waiting]
+
+        refused_ids = refuse_all()
+        assert refused_ids
+        steps.run(officer, "send_again", lambda: refused.send_again(officer, refused_ids[:1]))
+        assert refuse_all()
+        steps.run(officer, "set_aside", lambda: refused.set_aside(officer, refused_ids))
     assert "\n".join(steps.problems) == ""
 
 
