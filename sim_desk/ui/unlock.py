@@ -310,8 +310,16 @@ class UnlockDialog(QDialog):
 
     def _unlock_failed(self, error: BaseException) -> None:
         self._stop()
+        from sim_desk.teamserver.leavers import DeviceRevoked  # psycopg: not at start-up
+
         if isinstance(error, ReplicaExpired):
             self._offer_sync(error)
+        elif isinstance(error, DeviceRevoked):
+            # Revoked meanwhile: the sync erased the replica, and the vault opens again as it
+            # is (empty of the team's records). Nothing is left to sync.
+            self.sync_button.hide()
+            enter_only_saves(self, self.unlock_button)
+            self._show(str(error))
         elif isinstance(error, ServerUnreachable):
             self._show(
                 "The team server could not be reached, so this laptop could not sync. Check"

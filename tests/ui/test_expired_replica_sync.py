@@ -109,3 +109,38 @@ def test_an_expired_replica_offers_sync_now_which_syncs_and_opens_it(
     assert dialog.result() == UnlockDialog.DialogCode.Accepted
     session.lock()
     assert "Dara" in names_on(officer)  # the sync happened, and an ordinary unlock opens it
+
+
+def test_sync_now_on_an_expired_replica_revoked_meanwhile_erases_it_and_says_so(
+    qtbot,
+    fresh_world: World,  # noqa: F811
+    laptops,  # noqa: F811
+):
+    """A lost laptop found again: past its expiry, and revoked by the lead in between. Sync now
+    erases its replica (as any sync of a revoked laptop does), says so, and offers no sync
+    after that; the vault then opens, empty of the team's records."""
+    officer: Laptop = laptops("officer")
+    officer.clock.at = datetime.now(UTC)
+    with protocol.device_connection(fresh_world.devices["lead"]) as conn:
+        leavers.set_replica_expiry(conn, 2)
+    officer.add_person("Esme", fresh_world.pair_a)
+    officer.sync()  # learns the expiry; Esme reaches the server
+    with protocol.device_connection(fresh_world.devices["lead"]) as conn:
+        assert protocol.revoke_device(conn, fresh_world.devices["officer"].device_id)
+    make_stale(officer, 5)
+    session = UiSession(officer.paths, dirs=officer.dirs, settings=Settings(), clock=officer.clock)
+    dialog = UnlockDialog(session)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.user.setCurrentText("officer")
+    unlock_from_the_dialog(qtbot, dialog, dialog.unlock_button)
+    assert dialog.sync_button.isVisible()
+    unlock_from_the_dialog(qtbot, dialog, dialog.sync_button)
+    said = dialog.message.text()
+    assert "revoked this laptop" in said and "has been erased" in said, said
+    assert "stay closed" not in said
+    assert not dialog.sync_button.isVisible() and not session.is_unlocked
+    unlock_from_the_dialog(qtbot, dialog, None)  # Enter is Unlock again
+    assert session.is_unlocked, dialog.message.text()
+    session.lock()
+    assert "Esme" not in names_on(officer)
