@@ -30,7 +30,9 @@ from sim_desk.ui.sync_runner import REFUSED_DEALT_WITH
 REFUSED_INTRO = (
     "The team server refused these changes from this laptop. Each one is kept on this laptop"
     " as you made it: nothing you wrote is lost. The server also keeps what it refused for"
-    " your team lead to look at; ask them if a change should have been accepted."
+    " your team lead to look at; ask them if a change should have been accepted. Once the"
+    " reason has gone, choose Send again; Set aside takes a change off this list without"
+    " sending it (this laptop's record stays as it is)."
 )
 
 
