@@ -634,9 +634,9 @@ def measure(
                 if lead is not None:
                     lead.vault.lock()
                     shutil.rmtree(lead.paths.database.parent, ignore_errors=True)
-                lead = new_laptop(
-                    joined.paths, folder / f"lead-{n}", common.LEAD, clock, dirs, None
-                )
+                # Each run a laptop of its own: a copy of one joined laptop synced again would
+                # be a laptop put back from an older copy, which the server's audit check refuses.
+                lead = new_laptop(template, folder / f"lead-{n}", common.LEAD, clock, dirs, team)
                 results.add("lead_first_sync", lead.sync())
                 report = lead.reports[-1]
                 details["lead_first_sync"] = {

@@ -36,6 +36,7 @@ cursor. ``after=0`` means "my replica is empty": every visible row comes as a sn
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,13 +46,17 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from sim_desk.records.team.device import DeviceCredential
 from sim_desk.teamserver.connection import ServerAddress, connect
 from sim_desk.teamserver.errors import NotJoined, ServerError, ServerRefused, ServerUnreachable
 
 MAX_PUSH = 500
+#: A push request's JSON at most, in bytes of UTF-8. The server takes at most 16 MB in one push
+#: (sim.push, measured in its binary form, a little larger than the text for small values),
+#: and a change may be up to 2 MiB (schema 0008): 500 long notes in one request would be
+#: refused whole, so :func:`push` sends them in as many requests as their size needs.
+MAX_PUSH_BYTES = 8 * 1024 * 1024
 #: The wire protocol this module speaks (and the only one the server's schema 0002 takes).
 PROTOCOL = 2
 REFUSAL_CODES = ("invalid", "unknown_table", "clock_ahead", "not_permitted", "incompatible")
@@ -181,10 +186,48 @@ def hello(conn: psycopg.Connection[Any]) -> dict[str, Any]:
 
 
 def push(conn: psycopg.Connection[Any], changes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Sends up to 500 changes; returns ``{"status": "done" | "busy", "results": [...]}``."""
+    """Sends up to 500 changes; returns ``{"status": "done" | "busy", "results": [...]}``.
+
+    They go in requests of at most :data:`MAX_PUSH_BYTES` (:func:`push_batches`), each its own
+    server transaction. ``results`` answers the changes sent, in order: when the server is busy
+    after some requests went through, the answer is "done" with theirs, and the changes not
+    yet answered stay in the caller's outbox for its next push (a change sent twice is
+    answered ``duplicate``).
+    """
     if len(changes) > MAX_PUSH:
         raise ValueError(f"push at most {MAX_PUSH} changes at a time")
-    return dict(_call(conn, "SELECT sim.push(%s)", (Jsonb(list(changes)),)))
+    results: list[Any] = []
+    answer: dict[str, Any] = {"status": "done"}
+    # No changes: one empty push all the same (its answer names the server's incarnation).
+    for batch in push_batches(changes) if changes else iter([[]]):
+        answer = dict(_call(conn, "SELECT sim.push(%s::jsonb)", ("[" + ",".join(batch) + "]",)))
+        if answer.get("status") != "done":
+            if results:
+                answer["status"] = "done"  # what went through is answered; the rest waits
+            break
+        results.extend(answer.get("results") or [])
+    return {**answer, "results": results}
+
+
+def push_batches(changes: Sequence[Mapping[str, Any]]) -> Iterator[list[str]]:
+    """The changes as JSON text, in batches of at most :data:`MAX_PUSH` changes and
+    :data:`MAX_PUSH_BYTES` bytes (a change larger than that alone: the server answers it).
+
+    UTF-8, not ``\\u`` escapes: a character outside the Basic Multilingual Plane is 4 bytes
+    of it, against 12 escaped, so a note in any script travels at the size the server counts.
+    """
+    batch: list[str] = []
+    size = 2  # the brackets
+    for built in changes:
+        text = json.dumps(built, ensure_ascii=False, separators=(",", ":"))
+        grows = len(text.encode("utf-8")) + 1  # and its comma
+        if batch and (len(batch) >= MAX_PUSH or size + grows > MAX_PUSH_BYTES):
+            yield batch
+            batch, size = [], 2
+        batch.append(text)
+        size += grows
+    if batch:
+        yield batch
 
 
 def pull(conn: psycopg.Connection[Any], after: int, max_changes: int = 500) -> dict[str, Any]:

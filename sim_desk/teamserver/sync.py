@@ -3,8 +3,9 @@
 The order of steps, each its own local transaction (records/sync): hello (who am I, which
 server incarnation, what time is it there); begin (the first sync queues every record the
 server has not seen; a server restored from a backup is sent again what it may have lost);
-push in batches of up to 500; pull pages until there are no more. A kill or a lost connection
-anywhere leaves every step before it committed and none half-done: the next sync carries on.
+push in batches of up to 500 (sent in requests of at most 8 MB: protocol.push); pull pages
+until there are no more. A kill or a lost connection anywhere leaves every step before it
+committed and none half-done: the next sync carries on.
 Changes stay in the outbox until a pull shows them back from the server.
 """
 

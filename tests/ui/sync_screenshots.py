@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from sim_desk.records import contacts, people
@@ -56,6 +57,8 @@ def shot(widget: QWidget, name: str) -> None:
     print(f"  {name}.png", flush=True)
 
 
+# A server not yet upgraded to schema 0008, which refuses the long note (21-sync-refused-changes).
+@pytest.mark.parametrize("fresh_world", ["0006"], indirect=True)
 def test_sync_screens(qtbot, fresh_world, synced) -> None:  # noqa: F811
     officer: Laptop = synced["officer"]  # type: ignore[assignment]
     clinician: Laptop = synced["clinician"]  # type: ignore[assignment]

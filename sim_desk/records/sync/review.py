@@ -79,8 +79,10 @@ REFUSAL_WORDS: dict[str, str] = {
     ),
     "invalid": (
         "The team server did not accept this change as it was sent: a value it does not take,"
-        " or a change too large for it (a very long note). Ask your team lead; SIM Desk on"
-        " this laptop or on the server may need updating."
+        " or a change too large for it. A very long note is too large for a team server that"
+        " has not been upgraded yet: ask the trust's IT team to run 'sim-desk server upgrade'."
+        " This laptop keeps the change but does not send it again by itself: once the server"
+        " is upgraded, choose Send again."
     ),
     "unknown_table": "The team server does not know this kind of record: it needs updating.",
     "incompatible": "The team server speaks another version of sync: one of them needs updating.",
