@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sim_desk.teamserver.sync import sync_now
 
     with open_vault(args, for_sync=True) as vault:  # an expired replica may sync
+        if args.refused or args.set_aside:
+            return _deal_with_refused(vault, args)
+        if args.send_again:
+            from sim_desk.records.sync import refused
+
+            queued = refused.send_again(vault, _refused_ids(vault, args.send_again))
+            print(f"{queued} refused change(s) put back in the queue: sending them now.")
         if not args.status:
             report = sync_now(vault)
             first = " (first sync: this laptop's replica was filled from the server)"
@@ -78,6 +86,54 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refused_ids(vault: Any, given: list[str]) -> list[uuid.UUID]:
+    """The refused changes named by their id, or by its first characters as listed."""
+    from sim_desk.records.errors import ValidationError
+    from sim_desk.records.sync import review
+
+    listed = [change.id for change in review.refused_changes(vault)]
+    chosen: list[uuid.UUID] = []
+    for text in given:
+        start = text.strip().lower()
+        found = [i for i in listed if str(i).startswith(start)] if len(start) >= 8 else []
+        if len(found) != 1:
+            raise ValidationError(
+                f"'{text}' names no refused change ({'several match' if found else 'none'})."
+                " Run 'sim-desk sync --refused' to list them with their ids. Nothing was"
+                " changed."
+            )
+        chosen.append(found[0])
+    return chosen
+
+
+def _deal_with_refused(vault: Any, args: argparse.Namespace) -> int:
+    """Lists the changes the server refused, or sets some aside (no connection to the server)."""
+    from sim_desk.records.sync import refused, review
+
+    if args.set_aside:
+        done = refused.set_aside(vault, _refused_ids(vault, args.set_aside))
+        print(
+            f"{done} refused change(s) set aside: they leave the list and are not sent. The"
+            " records on this laptop are not changed; the team server keeps its copy of what"
+            " it refused for your team lead."
+        )
+        return EXIT_OK
+    changes = review.refused_changes(vault)
+    if not changes:
+        print("The team server has refused nothing from this laptop.")
+    for change in changes:
+        what = f"{change.what}: {', '.join(change.fields)}" if change.fields else change.what
+        print(f"{str(change.id)[:8]}  {_when(change.made_at)}  {change.person}: {what}")
+        print(f"          {change.why}")
+    if changes:
+        print(
+            "Each is kept on this laptop as you made it. 'sim-desk sync --send-again ID' sends"
+            " one again (when the reason has gone); 'sim-desk sync --set-aside ID' takes it off"
+            " the list without changing this laptop's record."
+        )
+    return EXIT_OK
+
+
 def cmd_leave(args: argparse.Namespace) -> int:
     from sim_desk.teamserver import leaving
 
@@ -92,6 +148,24 @@ def cmd_leave(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("sync", help="send your changes to the team server and receive the team's")
     p.add_argument("--status", action="store_true", help="only say what is waiting; do not connect")
+    dealing = p.add_mutually_exclusive_group()
+    dealing.add_argument(
+        "--refused",
+        action="store_true",
+        help="list the changes the server refused, with their ids; do not connect",
+    )
+    dealing.add_argument(
+        "--send-again",
+        nargs="+",
+        metavar="ID",
+        help="put refused changes back in the queue (the same record's go together), then sync",
+    )
+    dealing.add_argument(
+        "--set-aside",
+        nargs="+",
+        metavar="ID",
+        help="take refused changes off the list; this laptop's records are not changed",
+    )
     add_auth_arguments(p)
     p.set_defaults(run=cmd_sync)
 

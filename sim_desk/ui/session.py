@@ -128,10 +128,13 @@ class UiSession(QObject):
         *,
         on_done: Callable[[], None],
         on_failed: Callable[[BaseException], None],
+        sync_first: bool = False,
     ) -> None:
         """Unlocks off the GUI thread (Argon2id takes about a second, on purpose); with
         ``username`` None, ``secret`` is the recovery key. ``on_done`` runs (on the GUI thread)
         once ``unlocked`` has been emitted; ``on_failed`` gets AuthenticationFailed and friends.
+        With ``sync_first``, a replica whose expiry has run out is synced with the team server
+        and then opened (``teamserver.reopening``): ServerUnreachable and friends when not.
         """
         from sim_desk.records.vault import unlock
         from sim_desk.ui.worker import run_in_background
@@ -141,6 +144,10 @@ class UiSession(QObject):
         def work(_progress: Callable[[float, str], None]) -> UnlockedVault:
             if username is None:
                 return unlock.unlock_with_recovery_key(paths, secret, dirs=dirs, clock=clock)
+            if sync_first:
+                from sim_desk.teamserver.reopening import sync_then_open
+
+                return sync_then_open(paths, username, secret, dirs=dirs, clock=clock)[0]
             return unlock.unlock(paths, username, secret, dirs=dirs, clock=clock)
 
         def adopt(vault: UnlockedVault) -> None:

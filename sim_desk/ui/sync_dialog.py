@@ -7,13 +7,11 @@ from __future__ import annotations
 import uuid
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QResizeEvent, QShowEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -23,96 +21,22 @@ from PySide6.QtWidgets import (
 )
 
 from sim_desk.records.codes import Role
-from sim_desk.records.sync import proposals, review
+from sim_desk.records.sync import proposals
 from sim_desk.ui import widgets
 from sim_desk.ui.changed_elsewhere import ChangedElsewhereList
 from sim_desk.ui.messages import REFUSED, attempt, shown_in
+from sim_desk.ui.refused_changes import RefusedChanges
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.sync_runner import SyncRunner
 from sim_desk.ui.sync_status import status_details, status_text
 from sim_desk.ui.worker import run_in_background
 
-REFUSED_INTRO = (
-    "The team server refused these changes from this laptop. Each one is kept on this laptop"
-    " as you made it: nothing you wrote is lost. The server also keeps what it refused for"
-    " your team lead to look at; ask them if a change should have been accepted."
-)
 MERGE_INTRO = (
     "Two laptops each added the same person (one NHS number). Open both records and copy"
     " what the one you keep lacks, then close the other (exit reason: discharged, with a note"
     " that it was a duplicate). Then mark the proposal dealt with; if they are two different"
     " people, say so."
 )
-
-
-class RefusedChanges(QWidget):
-    """The changes refused, each with its reason in full (rows as tall as their reason at the
-    width the table has once shown)."""
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        QTimer.singleShot(0, self._fit_rows)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit_rows()
-
-    def _fit_rows(self) -> None:
-        if shiboken6.isValid(self) and self.isVisible():
-            self.table.resizeRowsToContents()
-
-    def __init__(self, session: UiSession) -> None:
-        super().__init__()
-        self.session = session
-        intro = widgets.hint(REFUSED_INTRO)
-        intro.setWordWrap(True)
-        intro.setAccessibleName("About refused changes")
-        self.table = widgets.read_only_table(
-            "Changes the server refused", ("Person", "Change", "Made", "Why it was refused")
-        )
-        self.table.setWordWrap(True)  # the reason in full, over as many lines as it takes
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(1, 260)
-
-        self.empty = QLabel("The team server has refused nothing from this laptop.")
-        self.empty.setAccessibleName("No refused changes")
-        self.problem = QLabel()
-        self.problem.setObjectName("errorText")
-        self.problem.hide()
-        column = QVBoxLayout(self)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(intro)
-        column.addWidget(self.table, 1)
-        column.addWidget(self.empty)
-        column.addWidget(self.problem)
-        self.refresh()
-
-    def refresh(self) -> None:
-        found = attempt(
-            self,
-            lambda: review.refused_changes(self.session.vault),
-            failure=shown_in(self.problem),
-        )
-        if found is REFUSED:
-            return
-        self.table.setRowCount(0)
-        for change in found:
-            row = self.table.rowCount()
-            self.table.insertRow(row)
-            what = f"{change.what}: {', '.join(change.fields)}" if change.fields else change.what
-            texts = (
-                widgets.name_text(change.person),
-                what,
-                widgets.format_datetime(change.made_at),
-                change.why,
-            )
-            for col, text in enumerate(texts):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                self.table.setItem(row, col, item)
-        self.table.resizeRowsToContents()
-        self.table.setVisible(bool(found))
-        self.empty.setVisible(not found)
 
 
 class MergeProposals(QWidget):
@@ -269,7 +193,7 @@ class SyncDetailsDialog(QDialog):
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Sync lists")
         self.changed = ChangedElsewhereList(session)
-        self.refused = RefusedChanges(session)
+        self.refused = RefusedChanges(session, sync_now=runner.sync_now)
         self.tabs.addTab(self.changed, "Changed on another laptop")
         self.tabs.addTab(self.refused, "Refused by the server")
         self.merges: MergeProposals | None = None

@@ -41,8 +41,10 @@ EVERY_MS = 3 * 60_000
 AFTER_SAVE_MS = 10_000
 #: Changes announced by a sync itself, which must not set off another.
 FROM_SYNC = "sync"
+#: Refused changes sent again or set aside (sending again syncs at once by itself).
+REFUSED_DEALT_WITH = "refused_changes"
 #: Changes that send nothing to the team (looking at what another laptop changed).
-NOTHING_TO_SEND = frozenset({FROM_SYNC, "changed_elsewhere"})
+NOTHING_TO_SEND = frozenset({FROM_SYNC, "changed_elsewhere", REFUSED_DEALT_WITH})
 
 
 class StoppableVault:

@@ -60,6 +60,31 @@ def _card(title: str, *widgets: QWidget | QHBoxLayout) -> QFrame:
     return card
 
 
+#: A colleague who arrived from the team server's users directory (no key slot here).
+OWN_LAPTOP = "signs in on their own laptop"
+OWN_LAPTOP_TIP = (
+    "This colleague came from the team server's list of users. They sign in on their own"
+    " laptop; they have no key slot on this one and cannot sign in here."
+)
+
+
+def _status(user: UserView) -> str:
+    if not user.active:
+        return "Removed"
+    return "Active" if user.signs_in_here else f"Active — {OWN_LAPTOP}"
+
+
+def elsewhere_words(name: str) -> str:
+    """Why there is no passphrase reset or removal here for a colleague from the server."""
+    return (
+        f"{name} {OWN_LAPTOP}: they came from the team server and have no key slot on this"
+        " one. Their passphrase is set on their laptop (a forgotten one is reset there with"
+        " its recovery key); setting one here would let them sign in on this laptop, so it is"
+        " not offered. To take them off the team, choose them in the Team server card above"
+        " and Remove from team server."
+    )
+
+
 class TeamPage(QWidget):
     """Add, remove and reset users; create pairs. The records layer checks the role."""
 
@@ -83,6 +108,13 @@ class TeamPage(QWidget):
             user_buttons.addWidget(widget)
         user_buttons.addStretch(1)
         user_buttons.addWidget(self.show_removed)
+
+        # Said when a colleague from the team server's directory is chosen: why this laptop
+        # offers no passphrase reset or removal for them.
+        self.elsewhere_note = hint("")
+        self.elsewhere_note.setWordWrap(True)
+        self.elsewhere_note.setAccessibleName("About this user")
+        self.elsewhere_note.hide()
 
         self.pairs_table = read_only_table("Pairs", ("Pair", "Officer", "Clinician"))
         self.create_pair_button = _button("Create pair…", "Create pair", primary=True)
@@ -114,6 +146,7 @@ class TeamPage(QWidget):
                 ),
                 user_buttons,
                 self.users_table,
+                self.elsewhere_note,
             ),
             0,
         )
@@ -176,11 +209,13 @@ class TeamPage(QWidget):
                 _cell(user.username),
                 _cell(user.role.label),
                 _cell("Can read" if user.clinical_access else "No access"),
-                _cell("Active" if user.active else "Removed"),
+                _cell(_status(user)),
             )
             for column, item in enumerate(cells):
                 if not user.active:
                     item.setForeground(Qt.GlobalColor.darkGray)
+                if not user.signs_in_here:
+                    item.setToolTip(OWN_LAPTOP_TIP)
                 self.users_table.setItem(row, column, item)
         self.pairs_table.setRowCount(len(pairs))
         for row, pair in enumerate(pairs):
@@ -207,8 +242,18 @@ class TeamPage(QWidget):
         user = self.selected_user()
         me = self.session.vault.actor.user_id if self.session.is_unlocked else None
         usable = user is not None and user.active
-        self.reset_button.setEnabled(usable)
-        self.remove_button.setEnabled(usable and user is not None and user.id != me)
+        # A colleague from the team server's directory has no key slot here: their passphrase
+        # is on their own laptop, and they leave the team by a revoke on the server (above).
+        here = user is None or user.signs_in_here
+        self.reset_button.setEnabled(usable and here)
+        self.remove_button.setEnabled(usable and here and user is not None and user.id != me)
+        if user is not None and not here:
+            note = elsewhere_words(user.display_name)
+            self.elsewhere_note.setText(note)
+            self.users_table.setAccessibleDescription(note)
+        else:
+            self.users_table.setAccessibleDescription("")
+        self.elsewhere_note.setVisible(user is not None and not here)
         self.keys.update_buttons()
 
     # -- actions --------------------------------------------------------------------------

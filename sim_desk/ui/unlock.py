@@ -41,6 +41,13 @@ from sim_desk.records.errors import (
     VaultDamaged,
     VaultNotFound,
 )
+from sim_desk.records.sync.standing import ReplicaExpired
+from sim_desk.teamserver.errors import (
+    ServerError,
+    ServerLoginFailed,
+    ServerRefused,
+    ServerUnreachable,
+)
 from sim_desk.ui.messages import attempt
 from sim_desk.ui.screenfit import enter_only_saves, prepare_when_shown
 from sim_desk.ui.session import UiSession
@@ -49,6 +56,23 @@ FREE_TRIES = 3
 MAX_DELAY_SECONDS = 60
 #: Lines of message the dialog keeps room for, so it never changes shape when one appears.
 MESSAGE_LINES = 4
+
+
+STILL_CLOSED = "This laptop's records stay closed until it has synced: nothing has been lost."
+
+
+def expired_words(error: ReplicaExpired) -> str:
+    """Why an out-of-date replica stays closed, and what to do, in the app's words (the
+    command line's say to run 'sim-desk sync')."""
+    fresh = error.freshness
+    if fresh is None or fresh.since_sync is None:
+        return str(error)
+    return (
+        f"This laptop has not synced with the team server for {fresh.since_sync.days} days;"
+        f" your team allows {fresh.expiry_days}, so its records stay closed. Connect to the"
+        " network (and VPN), type your passphrase again and choose Sync now. Nothing has"
+        " been lost."
+    )
 
 
 def delay_after(failures: int) -> int:
@@ -121,6 +145,16 @@ class UnlockDialog(QDialog):
         self.recovery_button = QPushButton("Use &recovery key…")
         self.recovery_button.setAccessibleName("Use recovery key")
         buttons.addButton(self.recovery_button, QDialogButtonBox.ButtonRole.ActionRole)
+        # Offered when this laptop's replica is past its team's expiry: sync, then open.
+        self.sync_button = QPushButton("&Sync now")
+        self.sync_button.setAccessibleName("Sync now")
+        self.sync_button.setToolTip(
+            "Sync this laptop with the team server, then open its records (needs the network)"
+        )
+        self.sync_button.setObjectName("primary")
+        buttons.addButton(self.sync_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.sync_button.hide()
+        self.sync_button.clicked.connect(self.try_sync)
         self.quit_button = buttons.addButton("&Quit", QDialogButtonBox.ButtonRole.RejectRole)
         self.quit_button.setAccessibleName("Quit")
         self.unlock_button.clicked.connect(self.try_unlock)
@@ -150,6 +184,7 @@ class UnlockDialog(QDialog):
         order = (
             self.user,
             self.passphrase,
+            self.sync_button,
             self.unlock_button,
             self.recovery_button,
             self.restore_button,
@@ -194,6 +229,34 @@ class UnlockDialog(QDialog):
             username, secret, on_done=self._unlocked, on_failed=self._unlock_failed
         )
 
+    def try_sync(self) -> None:
+        """A replica past its team's expiry: unlocks it to sync, syncs, then opens it (as
+        'sim-desk sync' does from a terminal), all off the GUI thread."""
+        if self._wait_left or self.busy:
+            return
+        username = self.user.currentText().strip()
+        secret = self.passphrase.text()
+        if not username or not secret:
+            self._show("Type your passphrase again, then choose Sync now.")
+            self.passphrase.setFocus()
+            return
+        self.passphrase.clear()
+        self._start("Syncing with the team server; this laptop's records open once it has synced…")
+        self.session.unlock_in_background(
+            username,
+            secret,
+            on_done=self._unlocked,
+            on_failed=self._unlock_failed,
+            sync_first=True,
+        )
+
+    def _offer_sync(self, error: ReplicaExpired) -> None:
+        """Says why the records stay closed, and offers the sync that opens them."""
+        self.sync_button.show()
+        enter_only_saves(self, self.sync_button)  # Enter now syncs
+        self._show(expired_words(error))
+        self.passphrase.setFocus()
+
     def try_recovery(self) -> None:
         if self.busy:
             return
@@ -217,14 +280,26 @@ class UnlockDialog(QDialog):
         self._restyle()
         self.message.setText(text)
         self.busy_bar.show()
-        for widget in (self.user, self.passphrase, self.unlock_button, self.recovery_button):
+        for widget in (
+            self.user,
+            self.passphrase,
+            self.unlock_button,
+            self.recovery_button,
+            self.sync_button,
+        ):
             widget.setEnabled(False)
         self.restore_button.setEnabled(False)
 
     def _stop(self) -> None:
         self.busy = False
         self.busy_bar.hide()
-        for widget in (self.user, self.passphrase, self.recovery_button, self.restore_button):
+        for widget in (
+            self.user,
+            self.passphrase,
+            self.recovery_button,
+            self.restore_button,
+            self.sync_button,
+        ):
             widget.setEnabled(True)
         self.unlock_button.setEnabled(not self._wait_left)
 
@@ -235,7 +310,26 @@ class UnlockDialog(QDialog):
 
     def _unlock_failed(self, error: BaseException) -> None:
         self._stop()
-        if isinstance(error, AuthenticationFailed):
+        from sim_desk.teamserver.leavers import DeviceRevoked  # psycopg: not at start-up
+
+        if isinstance(error, ReplicaExpired):
+            self._offer_sync(error)
+        elif isinstance(error, DeviceRevoked):
+            # Revoked meanwhile: the sync erased the replica, and the vault opens again as it
+            # is (empty of the team's records). Nothing is left to sync.
+            self.sync_button.hide()
+            enter_only_saves(self, self.unlock_button)
+            self._show(str(error))
+        elif isinstance(error, ServerUnreachable):
+            self._show(
+                "The team server could not be reached, so this laptop could not sync. Check"
+                f" the network (and VPN), then choose Sync now again. {STILL_CLOSED} If it"
+                " still cannot reach the server, ask your team lead."
+            )
+        elif isinstance(error, ServerLoginFailed | ServerError | ServerRefused):
+            # Syncing to open an out-of-date replica did not work: still closed, say why.
+            self._show(f"{error} {STILL_CLOSED}")
+        elif isinstance(error, AuthenticationFailed):
             self._failed(str(error))
         elif isinstance(error, VaultDamaged | VaultNotFound):
             self._show(str(error), offer_restore=True)
@@ -271,6 +365,8 @@ class UnlockDialog(QDialog):
         self.message.setObjectName("errorText")
         self._restyle()
         self.message.setText(text)
+        if self.message.heightForWidth(self.message.width()) > self.message.height():
+            self.adjustSize()  # a message longer than the room kept for it is shown whole
         self.restore_button.setObjectName("primary" if offer_restore else "")
         self.restore_button.style().unpolish(self.restore_button)
         self.restore_button.style().polish(self.restore_button)

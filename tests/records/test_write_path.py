@@ -32,7 +32,7 @@ from sim_desk.records.incidents import DisclosureDetails, IncidentDetails, S136D
 from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry, SyncState
 from sim_desk.records.people import ConsentDetails, PersonDetails
 from sim_desk.records.read_models import export_data, outcome_data, report_data
-from sim_desk.records.sync import standing
+from sim_desk.records.sync import refused, standing
 from sim_desk.records.team import device, users
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
@@ -665,6 +665,24 @@ def test_the_sync_use_cases_pass_the_choke_point_and_feed_the_outbox(team, witne
         )
         steps.run(officer, "restamp_ahead", lambda: sync.restamp_ahead(officer, AT), writes=False)
         steps.run(officer, "note_error", lambda: sync.note_error(officer, "x"), writes=False)
+
+        # Changes the server refused: sent again, refused again, then set aside.
+        people.create_person(officer, details())
+
+        def refuse_all() -> list[uuid.UUID]:
+            waiting = sync.pending_changes(officer)
+            answers = [
+                {"change_id": c["change_id"], "status": "refused", "code": "invalid"}
+                for c in waiting
+            ]
+            sync.record_push(officer, answers, now=AT)
+            return [uuid.UUID(c["change_id"]) for c in waiting]
+
+        refused_ids = refuse_all()
+        assert refused_ids
+        steps.run(officer, "send_again", lambda: refused.send_again(officer, refused_ids[:1]))
+        assert refuse_all()
+        steps.run(officer, "set_aside", lambda: refused.set_aside(officer, refused_ids))
     assert "\n".join(steps.problems) == ""
 
 
@@ -886,3 +904,56 @@ def test_notes_resealed_under_the_teams_epoch_pass_the_choke_point(team, witness
         )
         assert moved == 1
     assert steps.problems == []
+
+
+def test_the_team_server_use_cases_of_the_app_pass_the_choke_point(team, witness):
+    """Issue 21: colleagues from the team's users directory, a merge proposal the lead has dealt
+    with, and leaving the team (its final erasure, here with the server out of reach)."""
+    from sim_desk.records.sync import proposals
+    from sim_desk.records.team import directory
+    from sim_desk.teamserver import leaving
+
+    steps = Steps(witness)
+    with team.unlock("lead") as lead:
+        colleague = directory.DirectoryUser(
+            uuid.uuid4(), "newcolleague", "New Colleague", "officer", False, True
+        )
+        update = steps.run(
+            lead,
+            "bring_users_up_to_date",
+            lambda: directory.bring_users_up_to_date(lead, [colleague]),
+        )
+        assert update.added == 1
+        steps.run(lead, "begin", lambda: sync.begin(lead, uuid.uuid4(), "incarnation-1"))
+        one, other = (people.create_person(lead, details()) for _ in range(2))
+        offered = {"id": str(uuid.uuid4()), "person_id": str(one), "other_person_id": str(other)}
+        answer = {"cursor": 1, "merge_proposals": [{**offered, "matched_on": "nhs_number"}]}
+        sync.apply_pull(lead, answer, now=AT)
+        (proposal,) = proposals.merge_proposals(lead)
+        steps.run(
+            lead,
+            "forget_merge_proposal",
+            lambda: proposals.forget_merge_proposal(lead, proposal.id),
+        )
+        credential = device.DeviceCredential(
+            team_id=uuid.uuid4(),
+            team_name="North SIM",
+            host="127.0.0.1",
+            port=1,  # nothing listens: the laptop leaves all the same
+            database="simdesk",
+            ca_pem="-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+            device_id=uuid.uuid4(),
+            login_role="simdesk_d_" + uuid.uuid4().hex,
+            server_user_id=uuid.uuid4(),
+            server_username="lead",
+            role="team_lead",
+            secret="s" * 43,
+            private_key=b"p" * 32,
+            public_key=b"q" * 32,
+        )
+        device.save_pending(lead, credential)
+        device.activate(lead, credential.device_id)
+        left = steps.run(lead, "erase_and_leave", lambda: leaving.erase_and_leave(lead))
+        assert left.erased.people == 2 and not left.revoked_on_server
+        assert device.device_credential(lead) is None
+    assert "\n".join(steps.problems) == ""

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sim_desk.records import contacts, sync
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.model import Contact, Person, SyncOutboxEntry
+from sim_desk.records.sync import refused as refused_changes
 from sim_desk.records.sync import review
 from sim_desk.records.validation import MAX_NOTE_CHARS
 from sim_desk.teamserver import protocol
@@ -232,8 +233,8 @@ def test_a_note_a_0006_server_refused_is_taken_once_it_is_upgraded(
     old_world: World, tmp_path: Path
 ):
     """Refused at 0006, in words that say what to do. The laptop does not send a refused
-    change again by itself (there is no resend); the same change sent again is taken at 0008,
-    and so is the note edited again, which is what the words tell the user to do."""
+    change again by itself; Send again, as the words say, sends the very change, which 0008
+    takes; and so is the note edited again."""
     make: Callable[[str], Laptop] = lambda name: laptop(old_world, name, tmp_path / "laptops")  # noqa: E731
     clinician, lead = make("clinician"), make("lead")
     clinician.sync()
@@ -255,14 +256,21 @@ def test_a_note_a_0006_server_refused_is_taken_once_it_is_upgraded(
                 select(SyncOutboxEntry).where(SyncOutboxEntry.state == "refused")
             ).scalar_one()
             sent_before = sync._as_change(entry)
-    assert "sim-desk server upgrade" in refused.why and "edit the note again" in refused.why
+    assert "sim-desk server upgrade" in refused.why and "choose Send again" in refused.why
 
     assert upgrade_server(old_world.db.admin) == schema_head() == "0008"
     report_after = server_report(old_world.db.admin)
     assert report_after.healthy, [f.what for f in report_after.findings if not f.ok]
     assert clinician.sync().pushed == 0  # a refused change is not sent again by itself
-    [answer] = old_world.push("clinician", sent_before)  # the very change, sent again
-    assert (answer["status"], answer["change_id"]) == ("accepted", sent_before["change_id"])
+    with clinician.open() as vault:
+        assert refused_changes.send_again(vault, [refused.id]) == 1  # Send again
+    again = clinician.sync()
+    assert (again.pushed, again.refused) == (1, 0)
+    with old_world.db.admin_connect() as admin:  # the very change, with its own id
+        found = admin.execute(
+            "SELECT count(*) FROM sim.changes WHERE change_id = %s", (sent_before["change_id"],)
+        ).fetchone()
+    assert found == (1,)
     lead.sync()
     with lead.open() as vault:
         assert contacts.read_clinical_note(vault, contact) == LONGEST_CLINICAL

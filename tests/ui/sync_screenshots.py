@@ -15,7 +15,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,19 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from sim_desk.records import contacts, people
 from sim_desk.records.contacts import ContactDetails
+from sim_desk.records.team.directory import DirectoryUser, bring_users_up_to_date
+from sim_desk.settings import Settings
+from sim_desk.teamserver import leavers, protocol
 from sim_desk.ui.main_window import MainWindow
-from tests.conftest import FIXED_NOW
+from sim_desk.ui.session import UiSession
+from sim_desk.ui.unlock import UnlockDialog
+from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.teamserver.conftest import (  # noqa: F401 - fixtures used by name
     new_database,
     pg_cluster,
 )
 from tests.teamserver.laptops import Laptop, edit_person
+from tests.ui.test_expired_replica_sync import make_stale
 from tests.ui.test_sync_ui import (  # noqa: F401 - fixtures used by name
     closed_port,
     fresh_world,
@@ -110,7 +116,40 @@ def test_sync_screens(qtbot, fresh_world, synced) -> None:  # noqa: F811
     lead_dialog.tabs.setCurrentWidget(lead_dialog.merges)
     shot(lead_dialog, "25-sync-people-created-twice")
     lead_dialog.close()
+
+    # A colleague from the team server's users directory, chosen on the Team page.
+    bring_users_up_to_date(
+        lead_window.session.vault,
+        [DirectoryUser(uuid.uuid4(), "sam", "Sam Sharma", "officer", clinical=False, active=True)],
+    )
+    lead_window.show_page("team")
+    page = lead_window.pages["team"]
+    table = page.users_table  # type: ignore[attr-defined]
+    table.selectRow([table.item(r, 0).text() for r in range(table.rowCount())].index("Sam Sharma"))
+    server = page.server  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: server.table.rowCount() > 0, timeout=60_000)
+    for _ in range(5):
+        QApplication.processEvents()
+    lead_window.page_scroll.ensureWidgetVisible(page.elsewhere_note, 0, 80)  # type: ignore[attr-defined]
+    shot(lead_window, "26-team-colleague-on-their-own-laptop")
+
+    # A laptop past its team's replica expiry: the unlock screen offers Sync now.
+    with protocol.device_connection(fresh_world.devices["lead"]) as conn:
+        leavers.set_replica_expiry(conn, 7)
     lead_window.session.lock()
+    officer.clock.at = datetime.now(UTC)
+    officer.sync()
+    make_stale(officer, 12)
+    session = UiSession(officer.paths, dirs=officer.dirs, settings=Settings(), clock=officer.clock)
+    unlock = UnlockDialog(session)
+    qtbot.addWidget(unlock)
+    unlock.show()
+    unlock.user.setCurrentText("officer")
+    qtbot.keyClicks(unlock.passphrase, PASSPHRASES["officer"])
+    unlock.try_unlock()
+    qtbot.waitUntil(lambda: not unlock.busy, timeout=60_000)
+    shot(unlock, "27-unlock-replica-expired")
+    unlock.close()
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ REFUSAL_WORDS: dict[str, str] = {
         " or a change too large for it. A very long note is too large for a team server that"
         " has not been upgraded yet: ask the trust's IT team to run 'sim-desk server upgrade'."
         " This laptop keeps the change but does not send it again by itself: once the server"
-        " is upgraded, edit the note again to send it, or make a new record again."
+        " is upgraded, choose Send again."
     ),
     "unknown_table": "The team server does not know this kind of record: it needs updating.",
     "incompatible": "The team server speaks another version of sync: one of them needs updating.",

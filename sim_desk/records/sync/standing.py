@@ -54,7 +54,11 @@ TEAM_KEY_TABLES: tuple[str, ...] = ("team_keys", "team_trusted_devices", "team_i
 
 
 class ReplicaExpired(PermissionDenied):
-    """This replica has not synced for longer than the team allows: sync it to open it."""
+    """This replica has not synced for longer than the team allows: sync it to open it.
+    ``freshness`` says how long since it synced and what the team allows (for the app's own
+    words, which offer the sync rather than a command)."""
+
+    freshness: Freshness | None = None
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,9 @@ def check_unlock(vault: UnlockedVault, *, for_sync: bool = False) -> None:
                     )
     if fresh.expired and not for_sync:
         vault.lock(quietly=True)
-        raise ReplicaExpired(expired_message(fresh))
+        expired = ReplicaExpired(expired_message(fresh))
+        expired.freshness = fresh
+        raise expired
 
 
 def expired_message(fresh: Freshness) -> str:

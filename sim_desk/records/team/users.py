@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import NotFound, ValidationError, VaultBusy
@@ -39,9 +40,12 @@ class UserView:
     role: Role
     clinical_access: bool
     active: bool
+    #: Has a key slot here. A colleague who arrived from the team server's users directory
+    #: has none: they sign in on their own laptop, never on this one.
+    signs_in_here: bool = True
 
 
-def _view(user: User) -> UserView:
+def _view(user: User, slots: set[str] | None = None) -> UserView:
     return UserView(
         user.id,
         user.username,
@@ -49,15 +53,17 @@ def _view(user: User) -> UserView:
         Role(user.role),
         user.clinical_access,
         user.active,
+        slots is None or str(user.id) in slots,
     )
 
 
 def list_users(vault: UnlockedVault, *, include_removed: bool = False) -> list[UserView]:
+    slots = {s.user_id for s in read_slot_file(vault.paths).slots if s.user_id is not None}
     with vault.read() as session:
         query = select(User).order_by(User.display_name)
         if not include_removed:
             query = query.where(User.active)
-        return [_view(u) for u in session.execute(query).scalars()]
+        return [_view(u, slots) for u in session.execute(query).scalars()]
 
 
 def _wrap_for(
@@ -172,6 +178,14 @@ def set_passphrase(
         if user is None or not user.active:
             raise NotFound("That user does not exist or was removed.")
         slot_file = _current_slots(vault)
+        if not any(s.user_id == str(user.id) for s in slot_file.slots) and _in_a_team(session):
+            raise ValidationError(
+                f"{user.display_name} signs in on their own laptop (they came from the team"
+                " server), so their passphrase is set there: a forgotten one is reset there"
+                " with that laptop's recovery key. A passphrase set here would let them sign in"
+                " on this laptop instead. Nothing was changed.",
+                "user",
+            )
         slot = _wrap_for(vault, slot_file, user, new_passphrase, kdf)
         slot_file.slots = [s for s in slot_file.slots if s.user_id != str(user.id)] + [slot]
         vault.audit(
@@ -182,6 +196,14 @@ def set_passphrase(
             by_self=user_id == vault.actor.user_id,
         )
         write_slot_file(vault.paths, slot_file)
+
+
+def _in_a_team(session: Session) -> bool:
+    """Whether this vault syncs with a team server (the only way a user without a key slot
+    arrives: the server's users directory)."""
+    from sim_desk.records.sync.outbox import sync_state
+
+    return sync_state(session) is not None
 
 
 def change_own_passphrase(
