@@ -112,6 +112,21 @@ def test_many_long_changes_come_in_pages_under_the_budget_each_change_once(world
     assert pages[-1]["cursor"] >= seqs[-1]
 
 
+def test_a_budget_below_one_row_sends_one_row_and_none_is_the_servers_own(world: World):
+    """Whatever a device asks for, every page moves on: at least one change goes."""
+    ed = new_person(world, "Ed")
+    [start] = pull_all(world, "clinician", 0, None)
+    sent = long_notes(world, ed, 3, 1_000)
+    with protocol.device_connection(world.devices["clinician"]) as conn:
+        for budget in (-5, 0, 1):
+            with conn.transaction(force_rollback=True):  # the same page for each budget
+                page = protocol.pull(conn, start["cursor"], 1000, budget)
+            assert [c["change_id"] for c in page["changes"]] == sent[:1] and page["more"]
+        page = conn.execute("SELECT sim.pull(%s, 1000, NULL)", (start["cursor"],)).fetchone()
+    assert page is not None
+    assert [c["change_id"] for c in page[0]["changes"]] == sent and not page[0]["more"]
+
+
 def test_a_count_cut_and_a_byte_cut_both_leave_nothing_out(world: World):
     """Small changes cut by count, long ones by bytes, in one run of pages."""
     bo = new_person(world, "Bo")
