@@ -30,7 +30,10 @@ Pull (protocol 2) answers::
      "merge_proposals": [{"id", "person_id", "other_person_id", "matched_on"}, ...]}
 
 to be applied in that order (removed, snapshots, changes) in one local transaction with the
-cursor. ``after=0`` means "my replica is empty": every visible row comes as a snapshot.
+cursor. ``after=0`` means "my replica is empty": every visible row comes as a snapshot. A page
+is cut by its count of changes and (schema 0008) by its size in bytes: ``more`` says pull
+again from ``cursor``. A person's snapshot may span pages; until it is whole a page holds no
+changes and its cursor stays where it was.
 """
 
 from __future__ import annotations
