@@ -9,6 +9,7 @@ many pages without pushing hundreds of megabytes.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -162,12 +163,23 @@ def long_notes_by(world: World, name: str, person_id: uuid.UUID, count: int) -> 
 
 
 def test_a_newly_visible_persons_rows_span_pages_and_changes_wait_for_them(world: World):
-    """A person new to the clinician, with ten long notes: their snapshot goes over several
-    pages, marked on the server; no change goes (and the cursor stays) until it is whole, and a
-    note changed half-way arrives afterwards as a change."""
+    """A person new to the clinician, with ten long notes (four clinician-only): their
+    snapshot goes over several pages, marked on the server; no change goes (and the cursor
+    stays) until it is whole, and a note changed half-way arrives afterwards as a change."""
     [start] = pull_all(world, "clinician", 0, None)
     cy = new_person(world, "Cy")
-    long_notes(world, cy, 10, MAX_NOTE_CHARS)
+    long_notes(world, cy, 6, MAX_NOTE_CHARS)
+    # Clinician-only notes of the largest size too (400,037 bytes of ciphertext each).
+    clinical = [
+        protocol.change(
+            "contacts",
+            uuid.uuid4(),
+            contact_payload(cy, "Seen at home"),
+            clinical={"clinical_note": (os.urandom(400_037), 1)},
+        )
+        for _ in range(4)
+    ]
+    assert {r["status"] for r in world.push("clinician", *clinical)} == {"accepted"}
     with world.db.admin_connect() as admin:
         on_server = {
             str(r[0])
@@ -193,6 +205,13 @@ def test_a_newly_visible_persons_rows_span_pages_and_changes_wait_for_them(world
     assert Counter(snapshot_rows) == Counter(on_server)  # every row once, over several pages
     spanned = [p for p in pages if any(s["person_id"] == str(cy) for s in p["snapshots"])]
     assert len(spanned) >= 4
+    ciphertexts = [
+        s["clinical"]["clinical_note"]["ciphertext"]
+        for p in pages
+        for s in p["snapshots"]
+        if "clinical" in s
+    ]
+    assert len(ciphertexts) == 4 and all(len(c) == 533_384 for c in ciphertexts)
     assert all(within_budget(p, MIB) for p in pages)
     for page in spanned[:-1]:  # half a person held: no changes, the cursor where it was
         assert page["changes"] == [] and page["cursor"] == start["cursor"] and page["more"]
