@@ -13,12 +13,12 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from sim_desk.records import contacts, sync
+from sim_desk.records import contacts, sync, visits
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.validation import MAX_NOTE_CHARS
 from sim_desk.teamserver import protocol
@@ -298,3 +298,41 @@ def test_a_leads_laptop_after_a_busy_day_of_long_notes_catches_up_in_pages(
 
 def details(note: str) -> ContactDetails:
     return ContactDetails(started_at=WHEN, shared_note=note)
+
+
+def test_contacts_and_the_visits_they_record_arrive_whole_when_a_person_spans_pages(
+    world: World, laptops: dict[str, Laptop], monkeypatch: pytest.MonkeyPatch
+):
+    """A contact may point to a planned visit in the same depth below the person, which the
+    cut can put in a later page: the contact waits on the laptop and goes in with its visit,
+    and nothing is left held at the end."""
+    officer, lead = laptops["officer"], laptops["lead"]
+    gus = officer.add_person("Gus", world.pair_a)
+    with officer.open() as vault:
+        first = datetime(2026, 9, 1, 10, tzinfo=UTC)
+        visits.plan_visits(vault, gus, visits.PlanDetails("weekly", first, occurrences=6))
+        planned = [v.id for v in visits.list_planned_visits(vault, gus)]
+        made = {
+            contacts.log_contact(
+                vault,
+                gus,
+                ContactDetails(
+                    started_at=first + timedelta(days=7 * n),
+                    shared_note=four_byte_text(MAX_NOTE_CHARS // 2, offset=300 + n),
+                    planned_visit_id=visit,
+                ),
+            ): visit
+            for n, visit in enumerate(planned)
+        }
+    officer.sync()
+
+    monkeypatch.setattr(protocol, "PULL_PAGE_BYTES", MIB // 2)
+    report = lead.sync()
+
+    assert report.pages >= 4
+    with lead.open() as vault:
+        linked = {c.id: c.planned_visit_id for c in contacts.list_contacts(vault, gus)}
+        done = {v.id: v.status for v in visits.list_planned_visits(vault, gus)}
+    assert linked == made
+    assert set(done) == set(planned) and {str(s) for s in done.values()} == {"done"}
+    assert lead.status().held == 0
