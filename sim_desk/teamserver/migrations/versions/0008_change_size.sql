@@ -452,8 +452,8 @@ DECLARE
     queue uuid[];
     fresh_team uuid[];
     more_people boolean;
-    sent_rows uuid[];
-    snapshot_bytes bigint;
+    sent_rows uuid[] := '{}';
+    snapshot_bytes bigint := 0;
     last_ord bigint;
     last_depth integer;
     last_row uuid;
@@ -519,45 +519,48 @@ BEGIN
 
     -- Which rows this page sends: in the order team rows, then person by person in `queue`
     -- (a begun person from after its mark), each parents first; up to the budget, and at
-    -- least the team rows and one more row.
-    WITH candidates AS (
-        SELECT coalesce(q.ord, 0) AS ord, coalesce(dep.depth, 0) AS depth, r.row_id,
-               512 + octet_length(r.payload::text) + octet_length(r.clocks::text)
-               + CASE WHEN me_clinical THEN coalesce((
-                     SELECT sum(64 + octet_length(f.field)
-                                + 4 * ((octet_length(f.ciphertext) + 2) / 3))
-                     FROM sim.clinical_fields f WHERE f.row_id = r.row_id), 0)
-                 ELSE 0 END AS bytes
-        FROM sim.rows r
-        LEFT JOIN unnest(queue) WITH ORDINALITY q (person_id, ord) ON q.person_id = r.person_id
-        LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
-        LEFT JOIN sim.device_people dp
-               ON dp.device_id = me_device AND dp.person_id = r.person_id
-        WHERE (r.row_id = ANY (fresh_team) OR r.person_id = ANY (queue))
-          AND (dp.snapshot_row IS NULL
-               OR (coalesce(dep.depth, 0), r.row_id) > (dp.snapshot_depth, dp.snapshot_row))
-          AND (NOT me_analyst OR EXISTS (SELECT 1 FROM sim.record_tables s
-                                          WHERE s.table_name = r.table_name
-                                            AND s.analyst_fields <> '{}'))
-    ), sized AS (
-        SELECT c.*,
-               sum(c.bytes) OVER (ORDER BY c.ord, c.depth, c.row_id) AS upto,
-               row_number() OVER (PARTITION BY c.ord = 0 ORDER BY c.ord, c.depth, c.row_id) AS nth
-        FROM candidates c
-    ), decided AS (
-        SELECT z.*, z.ord = 0 OR z.upto <= budget OR z.nth = 1 AS sent FROM sized z
-    )
-    SELECT coalesce(array_agg(d.row_id) FILTER (WHERE d.sent), '{}'),
-           coalesce(sum(d.bytes) FILTER (WHERE d.sent), 0),
-           (array_agg(d.ord ORDER BY d.ord DESC, d.depth DESC, d.row_id DESC)
-                FILTER (WHERE d.sent))[1],
-           (array_agg(d.depth ORDER BY d.ord DESC, d.depth DESC, d.row_id DESC)
-                FILTER (WHERE d.sent))[1],
-           (array_agg(d.row_id ORDER BY d.ord DESC, d.depth DESC, d.row_id DESC)
-                FILTER (WHERE d.sent))[1],
-           min(d.ord) FILTER (WHERE NOT d.sent)
-    INTO sent_rows, snapshot_bytes, last_ord, last_depth, last_row, first_unsent
-    FROM decided d;
+    -- least the team rows and one more row. (Nobody new: nothing to look for.)
+    IF cardinality(queue) + cardinality(fresh_team) > 0 THEN
+        WITH candidates AS (
+            SELECT coalesce(q.ord, 0) AS ord, coalesce(dep.depth, 0) AS depth, r.row_id,
+                   512 + octet_length(r.payload::text) + octet_length(r.clocks::text)
+                   + CASE WHEN me_clinical THEN coalesce((
+                         SELECT sum(64 + octet_length(f.field)
+                                    + 4 * ((octet_length(f.ciphertext) + 2) / 3))
+                         FROM sim.clinical_fields f WHERE f.row_id = r.row_id), 0)
+                     ELSE 0 END AS bytes
+            FROM sim.rows r
+            LEFT JOIN unnest(queue) WITH ORDINALITY q (person_id, ord) ON q.person_id = r.person_id
+            LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
+            LEFT JOIN sim.device_people dp
+                   ON dp.device_id = me_device AND dp.person_id = r.person_id
+            WHERE (r.row_id = ANY (fresh_team) OR r.person_id = ANY (queue))
+              AND (dp.snapshot_row IS NULL
+                   OR (coalesce(dep.depth, 0), r.row_id) > (dp.snapshot_depth, dp.snapshot_row))
+              AND (NOT me_analyst OR EXISTS (SELECT 1 FROM sim.record_tables s
+                                              WHERE s.table_name = r.table_name
+                                                AND s.analyst_fields <> '{}'))
+        ), sized AS (
+            SELECT c.*,
+                   sum(c.bytes) OVER (ORDER BY c.ord, c.depth, c.row_id) AS upto,
+                   row_number() OVER (PARTITION BY c.ord = 0
+                                      ORDER BY c.ord, c.depth, c.row_id) AS nth
+            FROM candidates c
+        ), decided AS (
+            SELECT z.*, z.ord = 0 OR z.upto <= budget OR z.nth = 1 AS sent FROM sized z
+        )
+        SELECT coalesce(array_agg(d.row_id) FILTER (WHERE d.sent), '{}'),
+               coalesce(sum(d.bytes) FILTER (WHERE d.sent), 0),
+               (array_agg(d.ord ORDER BY d.ord DESC, d.depth DESC, d.row_id DESC)
+                    FILTER (WHERE d.sent))[1],
+               (array_agg(d.depth ORDER BY d.ord DESC, d.depth DESC, d.row_id DESC)
+                    FILTER (WHERE d.sent))[1],
+               (array_agg(d.row_id ORDER BY d.ord DESC, d.depth DESC, d.row_id DESC)
+                    FILTER (WHERE d.sent))[1],
+               min(d.ord) FILTER (WHERE NOT d.sent)
+        INTO sent_rows, snapshot_bytes, last_ord, last_depth, last_row, first_unsent
+        FROM decided d;
+    END IF;
 
     -- Recorded as held: everyone before the first row not sent, whole; that row's person, if
     -- some of their rows went, with the mark; the rest wait (a new person is not recorded).
