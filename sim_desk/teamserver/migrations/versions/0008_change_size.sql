@@ -33,13 +33,15 @@
 -- visible people's rows as ONE jsonb value, which holds at most 268,435,455 bytes: about 280
 -- changes of the largest size in one page would not fit (the pull fails every time, and the
 -- laptop never gets past them); one person's rows can be larger than that on their own (a few
--- hundred contacts with long notes and their earlier versions). A page now stops adding rows
--- once it holds `max_bytes` (32 MiB at most, the default) and says `more`; it always holds at
--- least one row, so a row larger than the budget still goes, alone (a change is at most 2 MiB;
--- a merged row is as large as the changes that made it). A person's rows may span several
--- pages: sim.device_people marks how far their snapshot has gone, and while it is unfinished
--- the page sends no changes and the cursor stays, so no change meets a row the laptop does
--- not hold yet and none after the cursor is skipped.
+-- hundred contacts with long notes and their earlier versions). A page now takes snapshot rows,
+-- then changes, while together they stay within `max_bytes` (32 MiB at most, the default), and
+-- says `more` when it left some out; it always holds at least one row, so a row larger than
+-- the budget still goes, alone (a change is at most 2 MiB; a merged row is only as large as
+-- the fields its changes set: a laptop sets only its own columns, so a row stays near 1 MiB).
+-- Team rows (pairs: a few short rows) go whole in the page that first sends them. A person's
+-- rows may span several pages: sim.device_people marks how far their snapshot has gone, and
+-- while it is unfinished the page sends no changes and the cursor stays, so no change meets a
+-- row the laptop does not hold yet and none after the cursor is skipped.
 
 -- The two functions holding the limit are replaced as 0002 last defined them (0003 to 0007
 -- did not replace them), with only the limit changed: sim._apply_change refuses a change
