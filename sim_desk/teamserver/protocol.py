@@ -30,7 +30,10 @@ Pull (protocol 2) answers::
      "merge_proposals": [{"id", "person_id", "other_person_id", "matched_on"}, ...]}
 
 to be applied in that order (removed, snapshots, changes) in one local transaction with the
-cursor. ``after=0`` means "my replica is empty": every visible row comes as a snapshot.
+cursor. ``after=0`` means "my replica is empty": every visible row comes as a snapshot. A page
+is cut by its count of changes and (schema 0008) by its size in bytes: ``more`` says pull
+again from ``cursor``. A person's snapshot may span pages; until it is whole a page holds no
+changes and its cursor stays where it was.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ MAX_PUSH = 500
 #: and a change may be up to 2 MiB (schema 0008): 500 long notes in one request would be
 #: refused whole, so :func:`push` sends them in as many requests as their size needs.
 MAX_PUSH_BYTES = 8 * 1024 * 1024
+#: A pull page's size in bytes the laptop asks for; None leaves it to the server (32 MiB, and
+#: no more: schema 0008). A page is one jsonb value on the server, at most 256 MiB, and is
+#: held whole in this laptop's memory while it is applied.
+PULL_PAGE_BYTES: int | None = None
 #: The wire protocol this module speaks (and the only one the server's schema 0002 takes).
 PROTOCOL = 2
 REFUSAL_CODES = ("invalid", "unknown_table", "clock_ahead", "not_permitted", "incompatible")
@@ -230,10 +237,24 @@ def push_batches(changes: Sequence[Mapping[str, Any]]) -> Iterator[list[str]]:
         yield batch
 
 
-def pull(conn: psycopg.Connection[Any], after: int, max_changes: int = 500) -> dict[str, Any]:
+def pull(
+    conn: psycopg.Connection[Any],
+    after: int,
+    max_changes: int = 500,
+    max_bytes: int | None = None,
+) -> dict[str, Any]:
     """What this device's replica needs after cursor ``after`` (0: everything, as snapshots):
-    ``{"cursor", "more", "removed", "snapshots", "changes", "merge_proposals", ...}``."""
-    return dict(_call(conn, "SELECT sim.pull(%s, %s)", (after, max_changes)))
+    ``{"cursor", "more", "removed", "snapshots", "changes", "merge_proposals", ...}``.
+
+    A page holds at most ``max_changes`` changes and, from schema 0008, about ``max_bytes``
+    (None: :data:`PULL_PAGE_BYTES`, and if that is None the server's own 32 MiB); either cut
+    says ``more``. The budget is sent only when one is set, so the call still suits a server
+    before 0008, whose pull takes two arguments.
+    """
+    budget = max_bytes if max_bytes is not None else PULL_PAGE_BYTES
+    if budget is None:
+        return dict(_call(conn, "SELECT sim.pull(%s, %s)", (after, max_changes)))
+    return dict(_call(conn, "SELECT sim.pull(%s, %s, %s)", (after, max_changes, budget)))
 
 
 @dataclass(frozen=True)
