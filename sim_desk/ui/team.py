@@ -28,7 +28,7 @@ from sim_desk.ui.session import UiSession
 from sim_desk.ui.team_dialogs import AddUserDialog, CreatePairDialog
 from sim_desk.ui.team_keys import KeysSection
 from sim_desk.ui.team_server import TeamServerSection
-from sim_desk.ui.widgets import heading, hint, read_only_table
+from sim_desk.ui.widgets import heading, hint, read_only_table, scrolling_page
 
 
 def _cell(text: str, data: object = None) -> QTableWidgetItem:
@@ -130,7 +130,10 @@ class TeamPage(QWidget):
         self.problem.setWordWrap(True)
         self.problem.hide()
 
-        layout = QVBoxLayout(self)
+        # In a scroll area, as Settings and Reports: with the team server's card a lead's page is
+        # taller than a laptop's screen.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(14)
         layout.addWidget(heading("Team"))
@@ -161,6 +164,7 @@ class TeamPage(QWidget):
         )
         layout.addWidget(self.keys.card, 0)
         layout.addStretch(1)
+        scrolling_page(self, content)
         chain = self.server.tab_chain()
         for before, after in itertools.pairwise(chain):
             self.setTabOrder(before, after)

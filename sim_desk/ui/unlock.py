@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -41,7 +42,6 @@ from sim_desk.records.errors import (
     VaultDamaged,
     VaultNotFound,
 )
-from sim_desk.records.sync.standing import ReplicaExpired
 from sim_desk.teamserver.errors import (
     ServerError,
     ServerLoginFailed,
@@ -59,6 +59,9 @@ MESSAGE_LINES = 4
 
 
 STILL_CLOSED = "This laptop's records stay closed until it has synced: nothing has been lost."
+
+if TYPE_CHECKING:
+    from sim_desk.records.sync.standing import ReplicaExpired
 
 
 def expired_words(error: ReplicaExpired) -> str:
@@ -310,7 +313,9 @@ class UnlockDialog(QDialog):
 
     def _unlock_failed(self, error: BaseException) -> None:
         self._stop()
-        from sim_desk.teamserver.leavers import DeviceRevoked  # psycopg: not at start-up
+        # Not at start-up: the unlock dialog shows before SQLAlchemy and psycopg load.
+        from sim_desk.records.sync.standing import ReplicaExpired
+        from sim_desk.teamserver.leavers import DeviceRevoked
 
         if isinstance(error, ReplicaExpired):
             self._offer_sync(error)

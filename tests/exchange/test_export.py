@@ -122,6 +122,10 @@ def test_export_of_the_demo_vault_holds_no_direct_identifier(
     with demo_unlock("lead") as lead:
         identifiers = direct_identifiers(lead)
     assert len(identifiers) > 200
+    # The release says the day its data are as of (the end of last month): a person referred or
+    # enrolled that same day shares the date, which says nothing of them (the demo's dates
+    # follow today's, so on some days one does).
+    identifiers -= date_forms(plan.data_as_of)
     leaks = {(name, i) for name, text in texts.items() for i in identifiers if i in text}
     assert leaks == set()
 

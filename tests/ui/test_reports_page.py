@@ -142,7 +142,7 @@ def test_every_page_renders_sensibly(qtbot, tmp_path, lead_session):
             qtbot.waitUntil(lambda page=page: page.report is not None, timeout=30_000)
         qtbot.wait(20)
         image = page.grab()
-        assert image.width() == 1020 and image.height() == 720
+        assert (image.width(), image.height()) == (1020, 720), page_class.__name__
         path = folder / f"{page_class.__name__}.png"
         assert image.save(str(path))
         assert path.stat().st_size > 5_000
