@@ -566,7 +566,7 @@ def markdown(doc: dict[str, Any]) -> str:
             )
         else:
             lines.append(
-                f"| {b.work} | {budget} | {_fmt(f['value'], b.unit)} (ru_maxrss: Today,"
+                f"| {b.work} | {budget} | {_fmt(f['value'], b.unit)} (peak resident, VmHWM: Today,"
                 f" Caseload and a 5-year person, every tab) | | | {ok} |"
             )
     lines += [
