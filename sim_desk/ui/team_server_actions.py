@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from sim_desk.ui.widgets import format_datetime
-from sim_desk.ui.worker import run_in_background
+from sim_desk.ui.worker import run_holding_vault
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QSpinBox
@@ -62,36 +62,27 @@ class TeamServerActions:
             return
         self.busy = True
         self.update_buttons()
-        vault = self.session.vault
-
-        # The work holds the vault: the idle lock waits for it (a final sync can take minutes).
-        self.session.hold_open()
 
         def finished(result: Any) -> None:
-            self.session.release()
-            if self._gone():
-                return
             self.busy = False
             done(result)
             self.load()
 
         def failed(error: BaseException) -> None:
-            self.session.release()
-            if self._gone():
-                return
             self.busy = False
             self.update_buttons()
             from sim_desk.ui.messages import show_error
 
             show_error(self.page, error, title=title)
 
-        run_in_background(
+        run_holding_vault(
             self.page,
-            lambda _progress: work(vault),
+            self.session,
+            work,
+            gone=self._gone,
             on_done=finished,
             on_failed=failed,
             title=title,
-            cancellable=False,  # one call to the server: nothing to stop half-way
         )
 
     def invite(self) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from sim_desk.ui.session import UiSession
 from sim_desk.ui.widgets import format_datetime, hint
-from sim_desk.ui.worker import run_in_background
+from sim_desk.ui.worker import run_holding_vault
 
 ROLE_LABELS = {
     "officer": "Officer",
@@ -119,24 +119,14 @@ class TeamServerSettings(QGroupBox):
         self.status.setVisible(bool(text))
 
     def _background(self, title: str, work: Any, done: Any) -> None:
-        vault = self.session.vault
         self.busy = True
         self.leave_button.setEnabled(False)
 
-        # The work holds the vault: the idle lock waits for it (a final sync can take minutes).
-        self.session.hold_open()
-
         def finished(result: Any) -> None:
-            self.session.release()
-            if self._gone():
-                return
             self.busy = False
             done(result)
 
         def failed(error: BaseException) -> None:
-            self.session.release()
-            if self._gone():
-                return
             self.busy = False
             from sim_desk.teamserver.leavers import DeviceRevoked
             from sim_desk.ui.messages import show_error
@@ -153,13 +143,14 @@ class TeamServerSettings(QGroupBox):
             self.refresh()
             self.session.changed.emit("team")  # revoked meanwhile: erased, and said so
 
-        run_in_background(
+        run_holding_vault(
             self,
-            lambda _progress: work(vault),
+            self.session,
+            work,
+            gone=self._gone,
             on_done=finished,
             on_failed=failed,
             title=title,
-            cancellable=False,
         )
 
     def leave(self) -> None:

@@ -170,3 +170,40 @@ def run_and_wait(
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def run_holding_vault(
+    parent: QWidget,
+    session: Any,
+    work: Callable[[Any], Any],
+    *,
+    gone: Callable[[], bool],
+    on_done: Callable[[Any], None],
+    on_failed: Callable[[BaseException], None],
+    title: str,
+) -> _Job:
+    """``work(vault)`` (one call to the team server: nothing to stop half-way) off the GUI
+    thread, the vault held open meanwhile: the idle lock waits for it (a final sync can take
+    minutes). The callbacks run only if ``gone()`` is false by then (the page closed, or the
+    vault locked, leaves nothing to say it on)."""
+    vault = session.vault
+    session.hold_open()
+
+    def finished(result: Any) -> None:
+        session.release()
+        if not gone():
+            on_done(result)
+
+    def failed(error: BaseException) -> None:
+        session.release()
+        if not gone():
+            on_failed(error)
+
+    return run_in_background(
+        parent,
+        lambda _progress: work(vault),
+        on_done=finished,
+        on_failed=failed,
+        title=title,
+        cancellable=False,
+    )
