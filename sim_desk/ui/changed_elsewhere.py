@@ -131,17 +131,11 @@ class ChangedElsewhereList(QWidget):
                     item.setToolTip(shortened(text, TIP_CHARS))
                     item.setData(Qt.ItemDataRole.UserRole, str(change.id))
                     self.table.setItem(row, col, item)
-        self.table.setVisible(bool(found))
-        self.empty.setVisible(not found)
-        if found:
-            self.table.selectRow(0)
+        widgets.show_listing(self.table, self.empty, bool(found))
         self._selection_changed()
 
     def selected(self) -> review.ChangeElsewhere | None:
-        items = self.table.selectedItems()
-        if not items:
-            return None
-        wanted = items[0].data(Qt.ItemDataRole.UserRole)
+        wanted = widgets.selected_key(self.table)
         return next((c for c in self.changes if str(c.id) == wanted), None)
 
     def _selection_changed(self) -> None:

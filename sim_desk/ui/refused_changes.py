@@ -151,10 +151,7 @@ class RefusedChanges(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, str(change.id))
                 self.table.setItem(row, col, item)
         self.table.resizeRowsToContents()
-        self.table.setVisible(bool(found))
-        self.empty.setVisible(not found)
-        if found and not self.table.selectedItems():
-            self.table.selectRow(0)
+        widgets.show_listing(self.table, self.empty, bool(found))
         self._selection_changed()
 
     def selected_ids(self) -> list[uuid.UUID]:

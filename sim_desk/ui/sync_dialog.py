@@ -107,17 +107,11 @@ class MergeProposals(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, str(proposal.id))
                 self.table.setItem(row, col, item)
-        self.table.setVisible(bool(found))
-        self.empty.setVisible(not found)
-        if found:
-            self.table.selectRow(0)
+        widgets.show_listing(self.table, self.empty, bool(found))
         self._selection_changed()
 
     def selected(self) -> proposals.MergeProposalView | None:
-        items = self.table.selectedItems()
-        if not items:
-            return None
-        wanted = items[0].data(Qt.ItemDataRole.UserRole)
+        wanted = widgets.selected_key(self.table)
         return next((p for p in self.proposals if str(p.id) == wanted), None)
 
     def _selection_changed(self) -> None:

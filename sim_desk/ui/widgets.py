@@ -148,6 +148,21 @@ def scrolling_page(page: QWidget, content: QWidget, *, accessible_name: str | No
     outer.addWidget(scroll)
 
 
+def show_listing(table: QTableWidget, empty: QWidget, has_rows: bool) -> None:
+    """The table when it has rows, its first row selected; otherwise the note saying it is
+    empty."""
+    table.setVisible(has_rows)
+    empty.setVisible(not has_rows)
+    if has_rows:
+        table.selectRow(0)
+
+
+def selected_key(table: QTableWidget) -> str | None:
+    """What the selected row's first item keeps as its key (``UserRole``), if a row is."""
+    items = table.selectedItems()
+    return None if not items else items[0].data(Qt.ItemDataRole.UserRole)
+
+
 def read_only_table(accessible_name: str, columns: Sequence[str]) -> QTableWidget:
     """A table to read (not edit): whole-row selection, Tab leaves it, arrows move in it."""
     table = QTableWidget(0, len(columns))
