@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,9 +23,9 @@ from typing import Any
 import psycopg
 
 from sim_desk.records import sync
-from sim_desk.records.sync import clock
+from sim_desk.records.sync import clock, storage
 from sim_desk.records.sync.bulk import SNAPSHOT_RUN, SnapshotRun
-from sim_desk.records.sync.tables import REPLICATED
+from sim_desk.records.sync.tables import BY_NAME, REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.teamserver import audit_chain, directory, keys, leavers, protocol, team_syncs
@@ -212,9 +212,10 @@ def _snapshot_in_bulk(
     encryption and the disk leave Python free), instead of each waiting for the other.
     """
     run = SnapshotRun()
+    dialect = vault.engine.dialect
     with (
         protocol.snapshot(conn, table_order=TABLE_ORDER) as (head, rows),
-        _read_ahead(rows) as pages,
+        _read_ahead(rows, lambda row: storage.made_ready(row["table"], row, dialect)) as pages,
     ):
         for page, more in pages:
             answer: dict[str, Any] = {"snapshots": page, "more": more, SNAPSHOT_RUN: run}
@@ -229,10 +230,15 @@ _PAGES_AHEAD = 1
 @contextmanager
 def _read_ahead(
     rows: Iterator[protocol.SnapshotRow],
+    make_ready: Callable[[dict[str, Any]], storage.Ready | None],
 ) -> Iterator[Iterator[tuple[list[dict[str, Any]], bool]]]:
     """Pages of ``rows`` (each with whether more follow), read by a thread up to
     :data:`_PAGES_AHEAD` pages ahead of the caller. Only that thread touches the connection
-    until it has finished; an error there is raised here, and an error here stops it."""
+    until it has finished; an error there is raised here, and an error here stops it.
+
+    The thread also makes each row ready to go in bulk (``storage.made_ready``: its values
+    as the vault stores them), which needs no database: that Python work then runs while
+    SQLite, which lets go of Python's lock, writes the page before."""
     pages: queue.Queue[tuple[list[dict[str, Any]], bool] | BaseException] = queue.Queue(
         _PAGES_AHEAD
     )
@@ -255,17 +261,18 @@ def _read_ahead(
                     if not put((page, True)):
                         return
                     page = []
-                page.append(
-                    {
-                        "table": row.table,
-                        "row_id": row.row_id,
-                        "person_id": row.person_id,
-                        "payload": row.payload,
-                        "clocks": row.clocks,
-                        "deleted": row.deleted,
-                        "clinical": row.clinical,
-                    }
-                )
+                entry = {
+                    "table": row.table,
+                    "row_id": row.row_id,
+                    "person_id": row.person_id,
+                    "payload": row.payload,
+                    "clocks": row.clocks,
+                    "deleted": row.deleted,
+                    "clinical": row.clinical,
+                }
+                if row.table in BY_NAME and not row.deleted:
+                    entry[storage.READY] = make_ready(entry)
+                page.append(entry)
             put((page, False))
         except BaseException as error:  # handed to the caller, which raises it
             put(error)

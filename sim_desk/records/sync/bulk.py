@@ -18,7 +18,6 @@ runs it whenever anything took the row-by-row path).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,22 +29,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sim_desk.records.model import SyncRow
-from sim_desk.records.model.sync import compact_clocks
 from sim_desk.records.sync.applying import Applier
 from sim_desk.records.sync.incoming import (
     from_snapshot,
-    snapshot_clock,
     snapshot_order,
     snapshot_values,
     uuid_of,
 )
+from sim_desk.records.sync.storage import READY, Ready, made_ready
 from sim_desk.records.sync.tables import (
     BY_NAME,
     REPLICATED,
     blanks_for,
     decoder,
     fields_of,
-    value_hash,
 )
 from sim_desk.records.vault import store
 from sim_desk.records.write_path import recorder_of
@@ -71,14 +68,19 @@ def _decoders_of(table: str) -> dict[str, Callable[[Any], Any]]:
 
 @dataclass
 class _New:
-    """A snapshot row on its way in bulk: its id, person, values as they came and decoded."""
+    """A snapshot row on its way in bulk: its id, person, and values as the vault stores them
+    (``ready.stored``: a UUID as its 32 hex digits, so are the parents it names)."""
 
     row: Mapping[str, Any]
     row_id: uuid.UUID
     person_id: uuid.UUID | None
-    raw: dict[str, Any]
-    clocks: Mapping[str, Any]
-    values: dict[str, Any]
+    ready: Ready
+
+    def decoded(self, table: str) -> dict[str, Any]:
+        """The values as Python objects (for an insert SQLAlchemy completes with defaults)."""
+        decoders = _decoders_of(table)
+        raw = snapshot_values(self.row)
+        return {n: None if v is None else decoders[n](v) for n, v in raw.items()}
 
 
 #: Tables some replicated row points to (their ids are remembered while a snapshot goes in).
@@ -190,23 +192,15 @@ def _prepare(
         known.update(
             session.execute(select(spec_table.c.id).where(spec_table.c.id.in_(chunk))).scalars()
         )
-    decoders = _decoders_of(table)
+    dialect = session.get_bind().dialect
     prepared: list[_New | None] = []
     for row, row_id in zip(rows, ids, strict=True):
         new = None
         if row_id is not None and row_id not in known and not row.get("deleted"):
-            raw = snapshot_values(row)
-            if raw and all(name in decoders for name in raw):
-                try:
-                    values = {
-                        name: None if value is None else decoders[name](value)
-                        for name, value in raw.items()
-                    }
-                except (TypeError, ValueError):
-                    pass
-                else:
-                    clocks = row.get("clocks") or {}
-                    new = _New(row, row_id, uuid_of(row.get("person_id")), raw, clocks, values)
+            # Made ready by the reader of a bulk snapshot, or here.
+            ready = row[READY] if READY in row else made_ready(table, row, dialect)
+            if ready is not None:
+                new = _New(row, row_id, uuid_of(row.get("person_id")), ready)
         known.add(row_id)  # the same row twice: the second time, one by one
         prepared.append(new)
     _without_missing_parents(applier, table, prepared, run)
@@ -222,27 +216,32 @@ def _without_missing_parents(
     for fk in spec_table.foreign_keys:
         name = fk.parent.name
         target: Column[Any] = fk.column
-        wanted = {new.values[name] for new in prepared if new and new.values.get(name) is not None}
+        # Every key a replicated row points by is a UUID: compared here as stored (hex).
+        pointed = [new.ready.stored.get(name) if new else None for new in prepared]
+        wanted = {parent for parent in pointed if parent is not None}
         if not wanted:
             continue
-        present: set[Any] = set()
+        present: set[str] = set()
         if target.table is spec_table and target.name == "id":
-            present.update(new.row_id for new in prepared if new)
+            present.update(new.row_id.hex for new in prepared if new)
         if target.name == "id":
             earlier = run.inserted.get(str(target.table.name), set())
-            present.update(parent for parent in wanted if parent.int in earlier)
-        missing = list(wanted - present)
+            present.update(parent for parent in wanted if int(parent, 16) in earlier)
+        missing = [uuid.UUID(hex=parent) for parent in wanted - present]
         for start in range(0, len(missing), _IN):
             chunk = missing[start : start + _IN]
             found = select(func.count()).select_from(target.table).where(target.in_(chunk))
             if applier.session.execute(found).scalar_one() == len(chunk):
-                present.update(chunk)  # (all here: the usual case, told without reading them)
+                present.update(parent.hex for parent in chunk)  # (all here: the usual case)
             else:
                 present.update(
-                    applier.session.execute(select(target).where(target.in_(chunk))).scalars()
+                    parent.hex
+                    for parent in applier.session.execute(
+                        select(target).where(target.in_(chunk))
+                    ).scalars()
                 )
-        for index, new in enumerate(prepared):
-            if new and new.values.get(name) is not None and new.values[name] not in present:
+        for index, parent in enumerate(pointed):
+            if parent is not None and parent not in present:
                 prepared[index] = None
 
 
@@ -253,17 +252,17 @@ def _insert(applier: Applier, table: str, pending: list[_New], run: SnapshotRun)
     session = applier.session
     recorder = recorder_of(session)
     mark = recorder.mark() if recorder is not None else 0
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_columns: dict[tuple[str, ...], list[tuple[_New, dict[str, Any]]]] = {}
     for new in pending:
-        values = new.values
+        stored = new.ready.stored
         if applier.fill_blanks:  # as Applier._insert does for an analyst's replica
-            values = {**blanks_for(table, set(values)), **values}
-        by_columns.setdefault(tuple(values), []).append({"id": new.row_id, **values})
+            stored = {**blanks_for(table, set(stored)), **stored}
+        by_columns.setdefault(tuple(stored), []).append((new, stored))
     spec_table = BY_NAME[table].table
     try:
         with session.begin_nested():
-            for parameters in by_columns.values():
-                _insert_many(session, spec_table, parameters)
+            for rows in by_columns.values():
+                _insert_many(session, spec_table, rows)
             _insert_shadows(session, table, pending)
     except IntegrityError:
         if recorder is not None:
@@ -290,14 +289,13 @@ def _insert_shadows(session: Session, table: str, pending: list[_New]) -> None:
     directly: a million of them in a lead's first sync."""
     parameters = []
     for new in pending:
-        clocks = new.clocks
         parameters.append(
             (
                 new.row_id.hex,
                 table,
                 None if new.person_id is None else new.person_id.hex,
-                json.dumps(compact_clocks({n: snapshot_clock(clocks, n) for n in new.raw})),
-                json.dumps({name: _hash_of(value) for name, value in new.raw.items()}),
+                new.ready.clocks,
+                new.ready.hashes,
             )
         )
     session.connection().exec_driver_sql(_SHADOW_SQL, parameters)
@@ -307,73 +305,50 @@ def _insert_shadows(session: Session, table: str, pending: list[_New]) -> None:
             recorder.note("sync_rows", new.row_id, "insert")
 
 
-#: Hashes of the short values that recur (codes, flags, counts): a first sync hashes ten
-#: million field values, most of them one of a few hundred.
-_hashes_seen: dict[tuple[type, Any], str] = {}
-
-
-def _hash_of(value: Any) -> str:
-    kind = type(value)
-    if (kind is str and len(value) > 24) or kind not in (str, int, bool, type(None)):
-        return value_hash(value)
-    key = (kind, value)
-    found = _hashes_seen.get(key)
-    if found is None:
-        if len(_hashes_seen) > 50_000:
-            _hashes_seen.clear()
-        found = _hashes_seen[key] = value_hash(value)
-    return found
-
-
 class _Statement:
-    """An INSERT of given columns with each column's own bind processor found once: a Core
-    insert through the session spends three quarters of a first sync's insert time working
-    these out again for every row."""
+    """An INSERT of given columns, its values given as the vault stores them: a Core insert
+    through the session spends three quarters of a first sync's insert time working out each
+    column's bind processor again for every row."""
 
-    def __init__(self, table: Table, columns: tuple[str, ...], dialect: Any) -> None:
-        names = ", ".join(f'"{name}"' for name in columns)
-        marks = ", ".join("?" for _ in columns)
+    def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
+        names = ", ".join(f'"{name}"' for name in ("id", *columns))
+        marks = ", ".join("?" for _ in range(len(columns) + 1))
         # Table and column names come from this version's own schema, never from the server.
         self.sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
-        self.processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
         # Columns left out that have a default in Python (a Core insert would fill them in).
         self.defaults_missing = any(
             c.default is not None or c.server_default is not None
             for c in table.columns
-            if c.name not in columns
+            if c.name != "id" and c.name not in columns
         )
 
 
-_statements: dict[tuple[str, tuple[str, ...], str], _Statement] = {}
+_statements: dict[tuple[str, tuple[str, ...]], _Statement] = {}
 
 
-def _insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``rows`` (all with the same keys, ``id`` among them) into ``table``, noted by the write
-    path's recorder as the Core insert would be."""
+def _insert_many(session: Session, table: Table, rows: list[tuple[_New, dict[str, Any]]]) -> None:
+    """``rows`` (each a row and its stored values, all with the same fields) into ``table``,
+    noted by the write path's recorder as the Core insert would be."""
     if not rows:
         return
-    columns = tuple(rows[0])
-    dialect = session.get_bind().dialect
-    key = (str(table.name), columns, dialect.name)
+    columns = tuple(rows[0][1])
+    key = (str(table.name), columns)
     statement = _statements.get(key)
     if statement is None:
-        statement = _statements[key] = _Statement(table, columns, dialect)
-    if statement.defaults_missing:
-        session.execute(insert(table), rows)  # let SQLAlchemy fill the defaults in
-        return
-    processors = statement.processors
-    parameters = [
-        tuple(
-            value if process is None or value is None else process(value)
-            for process, value in zip(processors, row.values(), strict=True)
+        statement = _statements[key] = _Statement(table, columns)
+    name = str(table.name)
+    if statement.defaults_missing:  # let SQLAlchemy fill the defaults in (blanks kept)
+        session.execute(
+            insert(table),
+            [{"id": new.row_id, **stored, **new.decoded(name)} for new, stored in rows],
         )
-        for row in rows
-    ]
+        return
+    parameters = [(new.row_id.hex, *stored.values()) for new, stored in rows]
     session.connection().exec_driver_sql(statement.sql, parameters)
     recorder = recorder_of(session)
     if recorder is not None:
-        for row in rows:
-            recorder.note(str(table.name), row["id"], "insert")
+        for new, _ in rows:
+            recorder.note(name, new.row_id, "insert")
 
 
 def preload(applier: Applier, row_ids: Sequence[Any]) -> list[SyncRow]:
