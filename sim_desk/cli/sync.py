@@ -7,7 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sim_desk.cli.common import EXIT_OK, add_auth_arguments, open_vault
+from sim_desk.cli.common import (
+    EXIT_OK,
+    add_auth_arguments,
+    open_vault,
+    read_secret,
+    vault_paths,
+    warn_about,
+)
 
 
 def _when(moment: Any) -> str:
@@ -19,7 +26,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sim_desk.records.sync import standing
     from sim_desk.teamserver.sync import sync_now
 
-    with open_vault(args, for_sync=True) as vault:  # an expired replica may sync
+    with (
+        _open_to_sync(args) as vault,
+        standing.syncing_for_its_user(vault),  # the recovery key: as the replica's user
+    ):
         if args.refused or args.set_aside:
             return _deal_with_refused(vault, args)
         if args.send_again:
@@ -145,6 +155,23 @@ def cmd_leave(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open_to_sync(args: argparse.Namespace) -> Any:
+    """Unlocked to sync (an expired replica may): as ``--user``, or with the recovery key for a
+    user who has forgotten their passphrase."""
+    if not args.recovery_key_file:
+        return open_vault(args, for_sync=True)
+    from sim_desk.records.vault import unlock
+
+    secret = read_secret(
+        args.recovery_key_file,
+        prompt="Recovery key: ",
+        env=None,
+        what="recovery key",
+        file_option="--recovery-key-file",
+    )
+    return warn_about(unlock.unlock_with_recovery_key(vault_paths(args), secret, for_sync=True))
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("sync", help="send your changes to the team server and receive the team's")
     p.add_argument("--status", action="store_true", help="only say what is waiting; do not connect")
@@ -166,7 +193,13 @@ def add_commands(sub: Any) -> None:
         metavar="ID",
         help="take refused changes off the list; this laptop's records are not changed",
     )
-    add_auth_arguments(p)
+    add_auth_arguments(p, user_required=False)
+    p.add_argument(
+        "--recovery-key-file",
+        metavar="FILE",
+        help="sync with the recovery key (read from FILE) instead of a user's passphrase: for a"
+        " user who has forgotten theirs while the laptop was out of date",
+    )
     p.set_defaults(run=cmd_sync)
 
     p = sub.add_parser(

@@ -22,25 +22,34 @@ from sim_desk.teamserver.sync import SyncReport, sync_now
 
 def sync_then_open(
     paths: VaultPaths,
-    username: str,
-    passphrase: str,
+    username: str | None,
+    secret: str,
     *,
     dirs: AppDirs | None = None,
     clock: Callable[[], datetime] = system_clock,
 ) -> tuple[UnlockedVault, SyncReport]:
     """Unlocks ``username``'s replica to sync it, syncs, and returns it open with the sync's
-    report once it is within its team's expiry again.
+    report once it is within its team's expiry again. With ``username`` None, ``secret`` is
+    the printed recovery key: the way back for a user who has forgotten their passphrase
+    while their replica was out of date (the sync is the laptop's own, with its device
+    credential; only the audit log here says the recovery key was used).
 
     Raises:
-        AuthenticationFailed: the passphrase is wrong (nothing synced).
+        AuthenticationFailed: the passphrase or recovery key is wrong (nothing synced).
         ServerUnreachable, ServerRefused, DeviceRevoked (the replica erased, as at any sync):
             the sync did not complete; the vault is locked again.
         ReplicaExpired: synced, but the server's time still puts it out of date (a server whose
             own clock is wrong); the vault is locked again.
     """
-    vault = unlock.unlock(paths, username, passphrase, dirs=dirs, clock=clock, for_sync=True)
+    if username is None:
+        vault = unlock.unlock_with_recovery_key(
+            paths, secret, dirs=dirs, clock=clock, for_sync=True
+        )
+    else:
+        vault = unlock.unlock(paths, username, secret, dirs=dirs, clock=clock, for_sync=True)
     try:
-        report = sync_now(vault)
+        with standing.syncing_for_its_user(vault):  # the recovery key: as the replica's user
+            report = sync_now(vault)
         standing.check_unlock(vault)  # as an ordinary unlock judges it (locks it if still old)
     except BaseException:
         vault.lock(quietly=True)

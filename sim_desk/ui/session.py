@@ -142,12 +142,12 @@ class UiSession(QObject):
         paths, dirs, clock = self.paths, self.dirs, self.clock
 
         def work(_progress: Callable[[float, str], None]) -> UnlockedVault:
-            if username is None:
-                return unlock.unlock_with_recovery_key(paths, secret, dirs=dirs, clock=clock)
-            if sync_first:
+            if sync_first:  # (the recovery key too, for a forgotten passphrase)
                 from sim_desk.teamserver.reopening import sync_then_open
 
                 return sync_then_open(paths, username, secret, dirs=dirs, clock=clock)[0]
+            if username is None:
+                return unlock.unlock_with_recovery_key(paths, secret, dirs=dirs, clock=clock)
             return unlock.unlock(paths, username, secret, dirs=dirs, clock=clock)
 
         def adopt(vault: UnlockedVault) -> None:

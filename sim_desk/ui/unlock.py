@@ -78,6 +78,15 @@ def expired_words(error: ReplicaExpired) -> str:
     )
 
 
+def expired_words_for_recovery(error: ReplicaExpired) -> str:
+    """The same, opened with the recovery key: Sync now asks for the key again."""
+    said = expired_words(error)
+    return said.replace(
+        "type your passphrase again and choose Sync now",
+        "choose Sync now and type the recovery key again",
+    )
+
+
 def delay_after(failures: int) -> int:
     """Seconds to wait before the next try after ``failures`` wrong passphrases in a row."""
     if failures < FREE_TRIES:
@@ -92,6 +101,8 @@ class UnlockDialog(QDialog):
         self.failures = 0
         self._wait_left = 0
         self.busy = False
+        #: The last try was the recovery key's: Sync now (an expired replica) asks for it again.
+        self._by_recovery_key = False
         self.setWindowTitle("Unlock SIM Desk")
         self.setAccessibleName("Unlock SIM Desk")
         self.setObjectName("unlockDialog")
@@ -227,6 +238,7 @@ class UnlockDialog(QDialog):
             return
         secret = self.passphrase.text()
         self.passphrase.clear()  # never leave the passphrase sitting in the widget
+        self._by_recovery_key = False
         self._start("Unlocking: checking the passphrase (a second or two, on purpose)…")
         self.session.unlock_in_background(
             username, secret, on_done=self._unlocked, on_failed=self._unlock_failed
@@ -234,8 +246,23 @@ class UnlockDialog(QDialog):
 
     def try_sync(self) -> None:
         """A replica past its team's expiry: unlocks it to sync, syncs, then opens it (as
-        'sim-desk sync' does from a terminal), all off the GUI thread."""
+        'sim-desk sync' does from a terminal), all off the GUI thread. After the recovery key
+        was tried, the sync is the recovery key's (for a forgotten passphrase)."""
         if self._wait_left or self.busy:
+            return
+        if self._by_recovery_key:
+            key = self._ask_recovery_key()
+            if key:
+                self._start(
+                    "Syncing with the team server; this laptop's records open once it has synced…"
+                )
+                self.session.unlock_in_background(
+                    None,
+                    key,
+                    on_done=self._unlocked,
+                    on_failed=self._unlock_failed,
+                    sync_first=True,
+                )
             return
         username = self.user.currentText().strip()
         secret = self.passphrase.text()
@@ -257,12 +284,11 @@ class UnlockDialog(QDialog):
         """Says why the records stay closed, and offers the sync that opens them."""
         self.sync_button.show()
         enter_only_saves(self, self.sync_button)  # Enter now syncs
-        self._show(expired_words(error))
+        words = expired_words_for_recovery if self._by_recovery_key else expired_words
+        self._show(words(error))
         self.passphrase.setFocus()
 
-    def try_recovery(self) -> None:
-        if self.busy:
-            return
+    def _ask_recovery_key(self) -> str:
         key, ok = QInputDialog.getText(
             self,
             "Recovery key",
@@ -270,8 +296,15 @@ class UnlockDialog(QDialog):
             QLineEdit.EchoMode.Password,
         )
         self.passphrase.setFocus()
-        if not ok or not key.strip():
+        return key if ok and key.strip() else ""
+
+    def try_recovery(self) -> None:
+        if self.busy:
             return
+        key = self._ask_recovery_key()
+        if not key:
+            return
+        self._by_recovery_key = True
         self._start("Unlocking with the recovery key…")
         self.session.unlock_in_background(
             None, key, on_done=self._unlocked, on_failed=self._unlock_failed

@@ -144,3 +144,68 @@ def test_sync_now_on_an_expired_replica_revoked_meanwhile_erases_it_and_says_so(
     assert session.is_unlocked, dialog.message.text()
     session.lock()
     assert "Esme" not in names_on(officer)
+
+
+def _type_into_the_next_dialog(qtbot, text: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Types ``text`` into the next modal dialog (the recovery key's) and accepts it, as a
+    person does; returns what that dialog said, once it has."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    seen: list[str] = []
+
+    def answer() -> None:
+        asking = QApplication.activeModalWidget()
+        if not isinstance(asking, QInputDialog):
+            QTimer.singleShot(50, answer)
+            return
+        seen.append(asking.labelText())
+        asking.setTextValue(text)
+        asking.accept()
+
+    QTimer.singleShot(50, answer)
+    return seen
+
+
+def test_a_forgotten_passphrase_the_recovery_key_syncs_an_expired_replica_open(
+    qtbot,
+    fresh_world: World,  # noqa: F811
+    laptops,  # noqa: F811
+    _team_template,
+):
+    """The officer's replica is past its expiry and the officer has forgotten their passphrase:
+    the recovery key alone does not open it, and Sync now with the recovery key does."""
+    recovery_key = _team_template[1]
+    officer: Laptop = laptops("officer")
+    officer.clock.at = datetime.now(UTC)
+    with protocol.device_connection(fresh_world.devices["lead"]) as conn:
+        leavers.set_replica_expiry(conn, 2)
+    officer.sync()
+    officer.add_person("Farah", fresh_world.pair_a)  # made offline, waiting to be sent
+    make_stale(officer, 5)
+
+    session = UiSession(officer.paths, dirs=officer.dirs, settings=Settings(), clock=officer.clock)
+    dialog = UnlockDialog(session)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    asked = _type_into_the_next_dialog(qtbot, recovery_key)
+    qtbot.mouseClick(dialog.recovery_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(asked) and not dialog.busy, timeout=WAIT_MS)
+    said = dialog.message.text()
+    assert "has not synced with the team server for 5 days" in said, said
+    assert "choose Sync now and type the recovery key again" in said
+    assert dialog.sync_button.isVisible() and not session.is_unlocked
+
+    asked = _type_into_the_next_dialog(qtbot, recovery_key)
+    qtbot.mouseClick(dialog.sync_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(asked) and not dialog.busy, timeout=WAIT_MS)
+    assert "recovery key" in asked[0]
+    assert session.is_unlocked, dialog.message.text()
+    assert session.vault.actor.is_recovery  # open to reset the officer's passphrase
+    session.lock()
+    with fresh_world.db.admin_connect(autocommit=True) as admin:
+        sent = admin.execute(
+            "SELECT count(*) FROM sim.rows WHERE table_name = 'people'"
+            " AND payload ->> 'given_name' = 'Farah'"
+        ).fetchone()
+    assert sent == (1,)  # the officer's waiting change went with the recovery key's sync

@@ -23,30 +23,36 @@ team's records until the server has had its chance to say "revoked: erase".
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from sim_desk.records.errors import PermissionDenied
+from sim_desk.records.codes import Role
+from sim_desk.records.errors import PermissionDenied, ValidationError
 from sim_desk.records.model import (
     Base,
     Draft,
+    Pair,
     SyncChangedElsewhere,
     SyncMergeProposal,
     SyncOutboxEntry,
     SyncRow,
     SyncState,
+    User,
 )
 from sim_desk.records.sync.outbox import APPLYING, sync_state
 from sim_desk.records.sync.tables import BY_NAME, REPLICATED
-from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.unit_of_work import Actor, UnlockedVault
 
 #: Audit actions (counts and ids only).
 ERASED = "server.replica_erased"
 EXPIRY_LEARNT = "sync.replica_expiry"
 EXPIRED = "sync.replica_expired"
+RECOVERY_SYNC = "sync.recovery_key_sync"
 
 #: Local tables holding team keys (clinical and linkage key epochs, the colleagues' public keys
 #: this laptop verified, invitation proofs) that a revoked laptop erases with its replica.
@@ -220,6 +226,46 @@ def check_unlock(vault: UnlockedVault, *, for_sync: bool = False) -> None:
         raise expired
 
 
+@contextmanager
+def syncing_for_its_user(vault: UnlockedVault) -> Iterator[None]:
+    """Opened with the recovery key (no user), the replica syncs as the user it belongs to:
+    a device credential is one user's, and so are the changes this laptop still has to send.
+    The recovery key already opens everything here, so this grants it nothing new; the audit
+    log notes that it was used. Signed in as a user, nothing changes.
+
+    Raises:
+        ValidationError: this vault has never synced, or its user is no longer here.
+    """
+    recovery = vault.actor
+    if not recovery.is_recovery:
+        yield
+        return
+    with vault.write() as session:
+        state = sync_state(session)
+        user = None if state is None else session.get(User, state.user_id)
+        if state is None or user is None or not user.active:
+            raise ValidationError(
+                "This vault has not synced with a team server as any user here, so the recovery"
+                " key has nothing to sync. Sign in as yourself, or ask your team lead."
+            )
+        vault.audit(session, RECOVERY_SYNC, "device", state.device_id, user=str(user.id))
+        pair_ids = frozenset(
+            session.execute(
+                select(Pair.id).where(
+                    Pair.active, or_(Pair.officer_id == user.id, Pair.clinician_id == user.id)
+                )
+            ).scalars()
+        )
+        its_user = Actor(
+            user.id, user.username, user.display_name, Role(user.role), recovery.clinical, pair_ids
+        )
+    vault.actor = its_user
+    try:
+        yield
+    finally:
+        vault.actor = recovery
+
+
 def expired_message(fresh: Freshness) -> str:
     days = fresh.since_sync.days if fresh.since_sync is not None else 0
     return (
@@ -233,6 +279,7 @@ def expired_message(fresh: Freshness) -> str:
 
 __all__ = [
     "EXPIRED",
+    "RECOVERY_SYNC",
     "TEAM_KEY_TABLES",
     "Erased",
     "Freshness",
@@ -242,4 +289,5 @@ __all__ = [
     "expired_message",
     "freshness",
     "record_check_in",
+    "syncing_for_its_user",
 ]

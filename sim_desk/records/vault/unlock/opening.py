@@ -119,15 +119,20 @@ def unlock_with_recovery_key(
     *,
     dirs: AppDirs | None = None,
     clock: Callable[[], datetime] = system_clock,
+    for_sync: bool = False,
 ) -> UnlockedVault:
-    """Unlocks with the printed recovery key, acting as a clinical team lead (to reset access)."""
+    """Unlocks with the printed recovery key, acting as a clinical team lead (to reset access).
+    An out-of-date replica raises ReplicaExpired, as with a passphrase, unless unlocked
+    ``for_sync`` (a user who has forgotten their passphrase syncs it open this way)."""
     dirs = dirs or AppDirs.default()
     try:
         keys = unlock_recovery(paths, recovery_key)
     except AuthenticationFailed:
         _note_failed_unlock(dirs, paths, "", clock().astimezone(UTC))
         raise
-    return _open(paths, keys, dirs=dirs, clock=clock, action=Action.RECOVERY_UNLOCK)
+    return _open(
+        paths, keys, dirs=dirs, clock=clock, action=Action.RECOVERY_UNLOCK, for_sync=for_sync
+    )
 
 
 def _open(
