@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 
 from sim_desk.records import sync
-from sim_desk.records.sync import clock, storage
+from sim_desk.records.sync import clock, standing, storage
 from sim_desk.records.sync.bulk import SNAPSHOT_RUN, SnapshotRun
 from sim_desk.records.sync.tables import BY_NAME, REPLICATED
 from sim_desk.records.team import device
@@ -61,6 +61,8 @@ class SyncReport:
     users_added: int = 0
     users_updated: int = 0
     first_sync: bool = False
+    #: Records of an analyst's copy of the shared vault cleared before its first sync.
+    cleared: int = 0
     server_restored: bool = False
     restamped: int = 0
     pages: int = 0
@@ -135,6 +137,8 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
                 " sync again. Nothing is lost: your changes wait on this laptop."
             )
         elif begun.first_sync:
+            # An analyst's copy of the shared vault keeps nothing the analyst may not hold.
+            report.cleared = standing.clear_analyst_copy(vault)
             # What the server holds first; then what only this laptop holds goes up.
             _pull_all(vault, conn, report, page_size)
             sync.queue_unsynced_records(vault)

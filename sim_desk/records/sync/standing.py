@@ -53,6 +53,7 @@ ERASED = "server.replica_erased"
 EXPIRY_LEARNT = "sync.replica_expiry"
 EXPIRED = "sync.replica_expired"
 RECOVERY_SYNC = "sync.recovery_key_sync"
+ANALYST_COPY_CLEARED = "sync.analyst_copy_cleared"
 
 #: Local tables holding team keys (clinical and linkage key epochs, the colleagues' public keys
 #: this laptop verified, invitation proofs) that a revoked laptop erases with its replica.
@@ -101,23 +102,8 @@ def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
             _count(session, select(func.count()).select_from(spec.table)) for spec in REPLICATED
         )
         never_synced = records if state is None else 0
-        # Children first (REPLICATED lists parents first); foreign keys checked at the commit.
-        session.execute(text("PRAGMA defer_foreign_keys = ON"))
-        for spec in reversed(REPLICATED):
-            session.execute(delete(spec.table))
-        for mapper in Base.registry.mappers:  # one by one: not every key table has an id
-            if getattr(mapper.local_table, "name", None) in TEAM_KEY_TABLES:
-                for row in session.scalars(select(mapper.class_)):
-                    session.delete(row)
-        for model in (
-            Draft,
-            SyncOutboxEntry,
-            SyncRow,
-            SyncChangedElsewhere,
-            SyncMergeProposal,
-            SyncState,
-        ):
-            session.execute(delete(model))
+        _erase_records(session)
+        session.execute(delete(SyncState))
         vault.audit(
             session,
             ERASED,
@@ -135,6 +121,46 @@ def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
     with vault.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return erased
+
+
+def _erase_records(session: Session, key_tables: tuple[str, ...] = TEAM_KEY_TABLES) -> None:
+    """Every replicated record, draft and team key here, and the sync bookkeeping of rows."""
+    # Children first (REPLICATED lists parents first); foreign keys checked at the commit.
+    session.execute(text("PRAGMA defer_foreign_keys = ON"))
+    for spec in reversed(REPLICATED):
+        session.execute(delete(spec.table))
+    for mapper in Base.registry.mappers:  # one by one: not every key table has an id
+        if getattr(mapper.local_table, "name", None) in key_tables:
+            for row in session.scalars(select(mapper.class_)):
+                session.delete(row)
+    for model in (Draft, SyncOutboxEntry, SyncRow, SyncChangedElsewhere, SyncMergeProposal):
+        session.execute(delete(model))
+
+
+def clear_analyst_copy(vault: UnlockedVault) -> int:
+    """An analyst's replica holds no names, NHS numbers, birth dates, police references or
+    free text (DESIGN §11), only what the server's analyst snapshot brings. A vault copied
+    from the team's shared one (how members joined before a fresh vault could) holds all of
+    it: at the analyst's first sync every record, draft and team key epoch goes first. Returns how
+    many records went; audited (counts only)."""
+    if vault.actor.role is not Role.ANALYST:
+        return 0
+    with vault.write() as session:
+        session.info[APPLYING] = True  # nothing here goes to an outbox
+        state = sync_state(session)
+        records = sum(
+            _count(session, select(func.count()).select_from(spec.table)) for spec in REPLICATED
+        )
+        if not records or state is None or state.cursor:
+            return 0
+        # The key epochs the copy holds go (the clinical key among them); the colleagues'
+        # keys this laptop verified when it joined stay: the team's wraps are checked by them.
+        _erase_records(session, key_tables=("team_keys",))
+        vault.audit(session, ANALYST_COPY_CLEARED, "device", state.device_id, records=records)
+    vault.forget_clinical_keyring()
+    with vault.engine.connect() as conn:  # (see erase_replica)
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return records
 
 
 def _count(session: Session, query: object) -> int:
@@ -278,6 +304,7 @@ def expired_message(fresh: Freshness) -> str:
 
 
 __all__ = [
+    "ANALYST_COPY_CLEARED",
     "EXPIRED",
     "RECOVERY_SYNC",
     "TEAM_KEY_TABLES",
@@ -285,6 +312,7 @@ __all__ = [
     "Freshness",
     "ReplicaExpired",
     "check_unlock",
+    "clear_analyst_copy",
     "erase_replica",
     "expired_message",
     "freshness",
