@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from sim_desk.records import contacts
-from sim_desk.records.model import Contact
+from sim_desk.records.model import Contact, SyncRow
+from sim_desk.records.sync.outbox import NEVER_RECEIVED, note_epoch
 from sim_desk.teamserver import protocol
 from tests.teamserver.conftest import ServerDatabase, World, build_world
 from tests.teamserver.laptops import Laptop, laptop
@@ -115,16 +116,23 @@ def test_an_officers_pull_and_snapshot_carry_no_clinical_field_at_all(ow: Office
         assert encoded not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: an officer's snapshot still lists the clock of a contact's"
-    " clinical_note field (that a note was set, and when; never its text or ciphertext)",
-)
 def test_an_officers_pull_does_not_even_say_when_a_note_was_written(ow: OfficerWorld) -> None:
+    # The clinician's device gets the note's clock: the checks below would see it.
+    pulled, snapshot = _wire(ow, "clinician")
+    assert _clinical_anywhere(pulled, clocks=True)
+    assert any("clinical_note" in (row.clocks or {}) for row in snapshot)
+
     pulled, snapshot = _wire(ow, "officer")
     assert _clinical_anywhere(pulled, clocks=True) == []
     for row in snapshot:
         assert "clinical_note" not in (row.clocks or {})
+    # Nor does the officer's laptop hold one (what it keeps of each row's clocks and hashes).
+    officer = ow.laptops["officer"]
+    officer.sync()
+    with officer.open() as vault, vault.read() as session:
+        shadow = session.get(SyncRow, ow.contact)
+        assert shadow is not None and "clinical_note" not in shadow.clocks
+        assert shadow.hashes.get("clinical_note", NEVER_RECEIVED) == NEVER_RECEIVED
 
 
 def test_an_officers_change_without_the_note_leaves_it_unchanged(ow: OfficerWorld) -> None:
@@ -196,3 +204,42 @@ def test_an_officer_can_neither_start_a_clinical_epoch_nor_wrap_a_clinical_key(
             (officer,),
         ).fetchone()
     assert got == (0, 0)
+
+
+def test_a_note_written_later_reaches_an_officer_as_nothing_at_all(ow: OfficerWorld) -> None:
+    """After the first sync too: a clinician's new or amended note, or a change that sets
+    only the note, tells an officer's device neither that it happened nor when."""
+    clinician = ow.laptops["clinician"]
+    with clinician.open() as vault, vault.read() as session:
+        person = session.execute(
+            select(Contact.person_id).where(Contact.id == ow.contact)
+        ).scalar_one()
+    after = ow.world.pull("officer")["cursor"]
+    clinician_after = ow.world.pull("clinician")["cursor"]
+    contact = clinician.log_contact(person, "later shared words", clinical="first words")
+    clinician.sync()
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, contact)
+        contacts.amend_contact(
+            vault, contact, dataclasses.replace(details, clinical_note="second words"), reason="r"
+        )
+    clinician.sync()
+    with clinician.open() as vault, vault.read() as session:
+        blob = session.execute(
+            select(Contact.clinical_note).where(Contact.id == contact)
+        ).scalar_one()
+    note_only = protocol.change(
+        "contacts", contact, {}, clinical={"clinical_note": (blob, note_epoch(blob))}
+    )
+    assert ow.world.push("clinician", note_only)[0]["status"] == "accepted"
+
+    # The clinician's device gets all of it: the checks below would see it.
+    theirs = ow.world.pull("clinician", clinician_after)["changes"]
+    assert any(c["change_id"] == note_only["change_id"] for c in theirs)
+    assert any("clinical_note" in (c.get("base") or {}) for c in theirs)
+
+    mine = ow.world.pull("officer", after)["changes"]
+    assert any(c["row_id"] == str(contact) for c in mine), "the contact itself arrives"
+    assert _clinical_anywhere(mine, clocks=True) == []
+    assert all(c["change_id"] != note_only["change_id"] for c in mine)
+    assert all(c["op"] == "delete" or c["payload"] for c in mine)
