@@ -13,8 +13,22 @@
 --    an officer's laptop never needs them: its changes never carry a clinical field, so nothing
 --    it sends can overwrite a note.
 --
--- sim.pull is 0008's whole, sim.snapshot_rows 0002's whole (nothing between replaced them),
--- with only the above changed.
+-- 3. Publishing once has no side door. `sim-desk server publish` refuses a second vault (0006),
+--    but a lead with another vault full of records could join the team and run a plain sync,
+--    whose first sync sends every record the server lacks. Each laptop now says which vault it
+--    syncs (vault_meta.vault_id) when it joins, and at its first sync, before it sends
+--    anything, how many records it would send; sim.check_vault decides (the published vault's
+--    copies and vaults holding nothing new may; on a server nobody published, the first vault
+--    to bring records may; no other), and a refusal is for good: sim.push then takes nothing
+--    from that laptop. What the server cannot do is count a laptop's records itself: a laptop
+--    that never asks (not SIM Desk's) is not stopped by this, as no server could tell its
+--    records from ones typed in that day.
+--
+-- (Issue 20's other leftovers, a new linkage epoch on revoking a grant and re-sealing own
+-- notes once, are the laptops' alone: nothing here.)
+--
+-- sim.pull is 0008's whole, sim.snapshot_rows 0002's whole, sim.push 0008's whole (nothing
+-- between replaced them), with only the above changed.
 
 -- ---------------------------------------------------------------------------------------------
 -- 1. Nothing of clinical fields for devices without the clinical right
@@ -337,6 +351,152 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
+-- 3. Publishing once, with no side door
+-- ---------------------------------------------------------------------------------------------
+
+-- Which vault each laptop syncs (vault_meta.vault_id: the same on every copy of a vault), said
+-- when it joins and again at its first sync, with how many records it then held that the
+-- server had not sent it (`unsent`; NULL: said at joining, no sync yet). `brought`: its first
+-- sync was let bring its vault's records to the team; `refused`: it was not, and push takes
+-- nothing from it.
+CREATE TABLE sim.device_vaults (
+    device_id uuid PRIMARY KEY REFERENCES sim.devices (id),
+    vault_id uuid NOT NULL,
+    noted_at timestamptz NOT NULL DEFAULT now(),
+    unsent bigint CHECK (unsent >= 0),
+    brought boolean NOT NULL DEFAULT false,
+    refused boolean NOT NULL DEFAULT false,
+    CHECK (NOT (brought AND refused))
+);
+
+-- A laptop says which vault it syncs; at its first sync (`unsent` given), before it pulls or
+-- pushes anything, whether its records may come in. They may when it holds none the server
+-- lacks (a new vault made by joining; a copy that holds nothing new), when its vault is the
+-- one published to this server (a copy of it: a member's laptop made from the lead's vault),
+-- or, on a server nobody published, when no other vault has brought records before it (the
+-- team's first vault, synced instead of published). Otherwise it is refused, for good: that
+-- is a second vault's records entering a team behind the publish's back. Answers
+-- {"status": "noted" | "allowed" | "refused", "reason"?}.
+CREATE FUNCTION sim.check_vault(vault uuid, unsent bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, sim, pg_temp AS $$
+DECLARE
+    me_device uuid := sim._require_device();
+    earlier sim.device_vaults;
+    published_vault uuid;
+    verdict boolean;
+    reason text;
+BEGIN
+    IF vault IS NULL OR unsent < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'vault details are not valid';
+    END IF;
+    UPDATE sim.devices SET last_seen = now() WHERE id = me_device;
+    -- One decision at a time, and none while a push numbers changes: the team row's lock.
+    PERFORM 1 FROM sim.team FOR UPDATE;
+    SELECT * INTO earlier FROM sim.device_vaults v WHERE v.device_id = me_device;
+    IF FOUND AND (earlier.vault_id <> vault OR earlier.refused) THEN
+        -- A laptop's vault cannot change under its device (the credential lives in the vault).
+        UPDATE sim.device_vaults v SET refused = true, brought = false
+        WHERE v.device_id = me_device;
+        RETURN jsonb_build_object('status', 'refused', 'reason', 'another_vault');
+    END IF;
+    IF unsent IS NULL THEN
+        INSERT INTO sim.device_vaults (device_id, vault_id) VALUES (me_device, vault)
+        ON CONFLICT (device_id) DO NOTHING;
+        RETURN jsonb_build_object('status', 'noted');
+    END IF;
+    SELECT p.vault_id INTO published_vault FROM sim.publication p;
+    IF unsent = 0 THEN
+        verdict := true;
+    ELSIF published_vault IS NOT NULL THEN
+        verdict := published_vault = vault;
+        reason := 'published';
+    ELSE
+        verdict := NOT EXISTS (SELECT 1 FROM sim.device_vaults v
+                               WHERE v.brought AND v.vault_id <> vault);
+        reason := 'records';
+    END IF;
+    INSERT INTO sim.device_vaults AS v (device_id, vault_id, unsent, brought, refused)
+    VALUES (me_device, vault, unsent, verdict AND unsent > 0, NOT verdict)
+    ON CONFLICT (device_id) DO UPDATE
+    SET unsent = excluded.unsent, brought = v.brought OR excluded.brought,
+        refused = excluded.refused, noted_at = now();
+    IF verdict THEN
+        RETURN jsonb_build_object('status', 'allowed');
+    END IF;
+    RETURN jsonb_build_object('status', 'refused', 'reason', reason);
+END
+$$;
+
+-- Row-level security (forced): each device writes its own row; whether some other vault brought
+-- records is read by sim.check_vault for any device (it answers only allowed or refused).
+-- Any device's check reads which vault was published (only leads read the rest, 0006).
+ALTER TABLE sim.device_vaults ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sim.device_vaults FORCE ROW LEVEL SECURITY;
+CREATE POLICY device_vaults_read ON sim.device_vaults FOR SELECT TO @p@_owner USING (
+    (SELECT sim.caller_is_admin()) OR (SELECT sim.caller_device()) IS NOT NULL);
+CREATE POLICY device_vaults_note ON sim.device_vaults FOR INSERT TO @p@_owner WITH CHECK (
+    device_id = (SELECT sim.caller_device()));
+CREATE POLICY device_vaults_own ON sim.device_vaults FOR UPDATE TO @p@_owner
+    USING (device_id = (SELECT sim.caller_device()))
+    WITH CHECK (device_id = (SELECT sim.caller_device()));
+CREATE POLICY publication_checked ON sim.publication FOR SELECT TO @p@_owner USING (
+    (SELECT sim.caller_device()) IS NOT NULL);
+
+-- Push (0008's, whole), refusing everything from a laptop whose vault was refused.
+CREATE OR REPLACE FUNCTION sim.push(changes jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, sim, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    me_device uuid := sim._require_device();
+    me_user uuid := sim.caller_user();
+    me_role text := sim.caller_role();
+    me_clinical boolean := sim.caller_is_clinical();
+    me_lead boolean := sim.caller_is_lead();
+    team_row sim.team;
+    results jsonb := '[]';
+    change jsonb;
+    answer jsonb;
+BEGIN
+    IF jsonb_typeof(changes) IS DISTINCT FROM 'array' OR jsonb_array_length(changes) > 500
+       OR pg_column_size(changes) > 16777216 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = 'push takes a JSON array of at most 500 changes (16 MB in all)';
+    END IF;
+    -- A laptop whose vault this server refused at its first sync (a second vault's records:
+    -- sim.check_vault) sends nothing, whatever it tries.
+    IF EXISTS (SELECT 1 FROM sim.device_vaults v WHERE v.device_id = me_device AND v.refused) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'this laptop''s vault was refused by the team server: join with a new vault';
+    END IF;
+    team_row := sim._lock_team();
+    IF team_row.id IS NULL THEN
+        RETURN jsonb_build_object('status', 'busy', 'results', '[]'::jsonb,
+                                  'incarnation', sim._incarnation(), 'protocol', 2);
+    END IF;
+    UPDATE sim.devices SET last_seen = now() WHERE id = me_device;
+    FOR change IN SELECT value FROM jsonb_array_elements(changes) LOOP
+        answer := sim._apply_change(
+            change, me_device, me_user, me_role, me_clinical, me_lead, team_row);
+        results := results || jsonb_build_array(answer);
+        IF answer ->> 'code' IN ('not_permitted', 'invalid', 'unknown_table')
+           AND octet_length(change::text) <= 2097152 THEN
+            BEGIN
+                INSERT INTO sim.refused_changes (device_id, author, change_id, code, change)
+                VALUES (me_device, me_user, nullif(answer ->> 'change_id', '')::uuid,
+                        answer ->> 'code', change);
+            EXCEPTION
+                -- (ON CONFLICT would need the leads-only read policy to pass)
+                WHEN unique_violation THEN NULL;  -- sent and refused before: kept once
+                WHEN data_exception THEN NULL;  -- not even an id to keep it by
+            END;
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object(
+        'status', 'done', 'incarnation', sim._incarnation(), 'protocol', 2, 'results', results);
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
 -- Privileges: replaced functions keep their grants; said again so that this file alone shows
 -- them.
 -- ---------------------------------------------------------------------------------------------
@@ -344,7 +504,11 @@ $$;
 RESET ROLE;
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA sim FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sim.pull(bigint, integer, integer), sim.snapshot_rows() TO @p@_device;
+REVOKE ALL ON sim.device_vaults FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    sim.pull(bigint, integer, integer), sim.snapshot_rows(), sim.push(jsonb),
+    sim.check_vault(uuid, bigint)
+TO @p@_device;
 
 -- Alembic records the revision as the owner.
 SET ROLE @p@_owner;
