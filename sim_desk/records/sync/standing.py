@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from sim_desk.records.errors import PermissionDenied
@@ -38,6 +38,7 @@ from sim_desk.records.model import (
     SyncOutboxEntry,
     SyncRow,
     SyncState,
+    VaultMeta,
 )
 from sim_desk.records.sync.outbox import APPLYING, sync_state
 from sim_desk.records.sync.tables import BY_NAME, REPLICATED
@@ -112,6 +113,9 @@ def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
             SyncState,
         ):
             session.execute(delete(model))
+        # Notes written from now on are sealed under the vault's own key again (no team key
+        # here): a later team's first sync must look for them (records/team/own_notes.py).
+        session.execute(update(VaultMeta).values(own_notes_resealed=False))
         vault.audit(
             session,
             ERASED,
