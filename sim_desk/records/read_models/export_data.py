@@ -92,12 +92,8 @@ def grant_linkage(vault: UnlockedVault, user_id: uuid.UUID) -> None:
 
 
 def revoke_linkage(vault: UnlockedVault, user_id: uuid.UUID) -> None:
-    """Withdraws a user's linkage grant (team leads only); a no-op if there is none.
-
-    On a team server the user's laptop already holds the team's linkage key: the next sync
-    starts a new epoch of it, wrapped to the leads and the analysts still granted
-    (teamserver/keys.py), so pseudonyms made from then on are ones the user cannot compute.
-    """
+    """Withdraws a user's linkage grant (team leads only); a no-op if there is none. On a
+    team, the next sync starts a linkage epoch the user's laptop is not given (teamserver/keys)."""
     vault.require_role(Role.TEAM_LEAD, doing="revoke longitudinal linkage")
     with vault.write() as session:
         grant = _live_grant(session, user_id)
