@@ -243,3 +243,49 @@ def test_a_note_written_later_reaches_an_officer_as_nothing_at_all(ow: OfficerWo
     assert _clinical_anywhere(mine, clocks=True) == []
     assert all(c["change_id"] != note_only["change_id"] for c in mine)
     assert all(c["op"] == "delete" or c["payload"] for c in mine)
+
+
+def _size_as_sent(ow: OfficerWorld, change: dict[str, Any]) -> int:
+    """A change's size as the server counts it for a page (sim.pull): 512 for its envelope,
+    and the JSON text of the payload and base this device is sent."""
+    with ow.world.db.admin_connect(autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT 512 + coalesce(octet_length(%s::jsonb::text), 0)"
+            " + coalesce(octet_length(%s::jsonb::text), 0)",
+            (
+                json.dumps(change["payload"]) if change.get("payload") is not None else None,
+                json.dumps(change["base"]) if change.get("base") is not None else None,
+            ),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_an_officer_cannot_measure_a_note_by_the_size_of_a_page(ow: OfficerWorld) -> None:
+    """The caller chooses a page's byte budget. Were a change sized with what an officer is not
+    sent (the note's clock in its base), a budget of exactly what it is sent would cut it."""
+    clinician = ow.laptops["clinician"]
+    after = ow.world.pull("officer")["cursor"]
+    clinician_after = ow.world.pull("clinician")["cursor"]
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault,
+            ow.contact,
+            dataclasses.replace(details, place="Clinic", clinical_note="amended words"),
+            reason="place and note",
+        )
+    clinician.sync()
+    theirs = ow.world.pull("clinician", clinician_after)["changes"]
+    assert any(
+        c["row_id"] == str(ow.contact) and "clinical_note" in (c.get("base") or {}) for c in theirs
+    ), "the change's base holds the note's clock on the server"
+
+    mine = ow.world.pull("officer", after)["changes"]
+    assert any(c["row_id"] == str(ow.contact) for c in mine)
+    budget = sum(_size_as_sent(ow, c) for c in mine)
+    with protocol.device_connection(ow.world.devices["officer"]) as conn:
+        exact = protocol.pull(conn, after, len(mine), max_bytes=budget)
+        short = protocol.pull(conn, after, len(mine), max_bytes=budget - 1)
+    assert [c["seq"] for c in exact["changes"]] == [c["seq"] for c in mine]
+    assert len(short["changes"]) == len(mine) - 1  # the budget is counted to the byte

@@ -9,9 +9,11 @@
 --    its own when a clinician changed only the note (an empty shared payload, stamped with the
 --    time). sim.pull and sim.snapshot_rows now drop every clinical field's name and clock from
 --    `clocks` and `base` for such devices, and do not send them a change that set clinical fields
---    only. The server still keeps those clocks (they decide last-writer-wins between clinicians);
---    an officer's laptop never needs them: its changes never carry a clinical field, so nothing
---    it sends can overwrite a note.
+--    only. Pages are sized from what is sent, not from what is stored: the caller chooses the
+--    byte budget, and a size that counted a note's clock (or, for an analyst, the names and
+--    free text it is not sent) would let it measure them. The server still keeps those clocks
+--    (they decide last-writer-wins between clinicians); an officer's laptop never needs them:
+--    its changes never carry a clinical field, so nothing it sends can overwrite a note.
 --
 -- 3. Publishing once has no side door. `sim-desk server publish` refuses a second vault (0006),
 --    but a lead with another vault full of records could join the team and run a plain sync,
@@ -124,13 +126,22 @@ BEGIN
     IF cardinality(queue) + cardinality(fresh_team) > 0 THEN
         WITH candidates AS (
             SELECT coalesce(q.ord, 0) AS ord, coalesce(dep.depth, 0) AS depth, r.row_id,
-                   512 + octet_length(r.payload::text) + octet_length(r.clocks::text)
+                   -- Sized as sent: the caller picks the budget, so a size counted from
+                   -- what it is not sent would tell it that (a note's clock, a name's length).
+                   512 + octet_length((CASE WHEN me_analyst
+                                            THEN sim._for_analyst(r.table_name, r.payload)
+                                            ELSE r.payload END)::text)
+                   + octet_length((CASE WHEN me_analyst
+                                        THEN sim._for_analyst(r.table_name, r.clocks)
+                                        WHEN me_clinical THEN r.clocks
+                                        ELSE r.clocks - spec.clinical_fields END)::text)
                    + CASE WHEN me_clinical THEN coalesce((
                          SELECT sum(64 + octet_length(f.field)
                                     + 4 * ((octet_length(f.ciphertext) + 2) / 3))
                          FROM sim.clinical_fields f WHERE f.row_id = r.row_id), 0)
                      ELSE 0 END AS bytes
             FROM sim.rows r
+            JOIN sim.record_tables spec ON spec.table_name = r.table_name
             LEFT JOIN unnest(queue) WITH ORDINALITY q (person_id, ord) ON q.person_id = r.person_id
             LEFT JOIN sim._table_depths() dep ON dep.table_name = r.table_name
             LEFT JOIN sim.device_people dp
@@ -226,8 +237,14 @@ BEGIN
                             SELECT 1 FROM sim.record_tables s
                             WHERE s.table_name = c.table_name AND s.analyst_fields <> '{}')
                         THEN 0
-                        ELSE 512 + coalesce(octet_length(c.payload::text), 0)
-                             + coalesce(octet_length(c.base::text), 0)
+                        -- Sized as sent (above).
+                        ELSE 512 + coalesce(octet_length((CASE WHEN me_analyst
+                                   THEN sim._for_analyst(c.table_name, c.payload)
+                                   ELSE c.payload END)::text), 0)
+                             + coalesce(octet_length((CASE WHEN me_analyst THEN NULL
+                                   WHEN me_clinical THEN c.base
+                                   ELSE nullif(c.base - spec.clinical_fields, '{}'::jsonb)
+                                   END)::text), 0)
                              + CASE WHEN me_clinical THEN coalesce((
                                    SELECT sum(64 + octet_length(cc.field)
                                               + 4 * ((octet_length(cc.ciphertext) + 2) / 3))
@@ -235,6 +252,7 @@ BEGIN
                                ELSE 0 END
                    END AS bytes
             FROM sim.changes c
+            JOIN sim.record_tables spec ON spec.table_name = c.table_name
             WHERE c.seq > after
               -- A change that set only clinical fields is not news to a non-clinical device:
               -- sent, it would say when a note was written (or resealed).
