@@ -71,3 +71,16 @@ def test_a_vault_from_before_linkage_is_upgraded_when_opened(team, lead):
         with again.read() as session:
             assert session.execute(select(VaultMeta.team_name)).scalar_one() == "North Team"
         export_data.grant_linkage(again, user_id(again, "analyst"))
+
+
+def test_removing_a_granted_analyst_withdraws_the_grant_and_marks_a_new_epoch(lead):
+    """On a team, the removed analyst's laptop holds the linkage key: the lead's next sync
+    starts a new epoch without them (tests/teamserver/test_keys_linkage.py); here, the mark."""
+    from sim_desk.records.team import linkage_holders
+
+    analyst_id = user_id(lead, "analyst")
+    export_data.grant_linkage(lead, analyst_id)
+    users.remove_user(lead, analyst_id)
+    with lead.read() as session:
+        assert linkage_holders.live_grant(session, analyst_id) is None
+        assert session.execute(select(VaultMeta.linkage_rotation_due)).scalar_one()

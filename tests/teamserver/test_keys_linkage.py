@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sim_desk.records.clinical_epochs import LINKAGE
 from sim_desk.records.model import VaultMeta
 from sim_desk.records.read_models import export_data
-from sim_desk.records.team import device, keyring
+from sim_desk.records.team import device, keyring, linkage_holders, users
 from sim_desk.records.vault.files import VaultPaths
-from sim_desk.teamserver import keys, protocol
+from sim_desk.teamserver import keys, protocol, team_admin
 from sim_desk.teamserver.invitations import Invitation
 from sim_desk.teamserver.joining import join_team
 from tests.teamserver.conftest import ServerDatabase
@@ -135,3 +135,39 @@ def _device_of(machine: Laptop) -> uuid.UUID:
         credential = device.device_credential(vault)
     assert credential is not None
     return credential.device_id
+
+
+def test_removing_someone_who_never_held_the_linkage_key_starts_no_epoch(kw: KeyWorld) -> None:
+    lead = kw.laptops["lead"]
+    lead.sync()
+    epoch = _linkage(lead)[1]
+    with lead.open() as vault:
+        users.remove_user(vault, kw.ids["officer2"])  # an officer: never held it
+        with vault.read() as session:
+            assert not session.execute(select(VaultMeta.linkage_rotation_due)).scalar_one()
+    lead.sync()
+    assert _linkage(lead)[1] == epoch
+
+
+def test_removing_a_linkage_holder_from_the_team_starts_an_epoch_too(kw: KeyWorld) -> None:
+    """A lead removing an analyst who was granted linkage from the team server (the Team
+    page's Remove) withdraws the grant and starts a new epoch at the next sync, as revoking
+    the grant does. (Last here: the analyst is gone from this team afterwards.)"""
+    lead, analyst = kw.laptops["lead"], kw.laptops["analyst"]
+    with lead.open() as vault:
+        export_data.grant_linkage(vault, kw.ids["analyst"])
+    lead.sync()
+    analyst.sync()
+    _held, before = _linkage(lead)
+    assert before is not None and _linkage(analyst)[1] == before  # the analyst holds it
+    with lead.open() as vault:
+        assert team_admin.revoke_user(vault, kw.ids["analyst"]) == 1
+        with vault.read() as session:
+            assert session.execute(select(VaultMeta.linkage_rotation_due)).scalar_one()
+        with vault.read() as session:
+            assert linkage_holders.live_grant(session, kw.ids["analyst"]) is None
+    lead.sync()
+    held, after = _linkage(lead)
+    assert after == before + 1
+    assert not _wrapped_to(kw.db, kw.credential("analyst").device_id, after)
+    assert _pseudonym_key(lead) == held[after] != _pseudonym_key(analyst)
