@@ -289,3 +289,40 @@ def test_an_officer_cannot_measure_a_note_by_the_size_of_a_page(ow: OfficerWorld
         short = protocol.pull(conn, after, len(mine), max_bytes=budget - 1)
     assert [c["seq"] for c in exact["changes"]] == [c["seq"] for c in mine]
     assert len(short["changes"]) == len(mine) - 1  # the budget is counted to the byte
+
+
+def test_the_latest_note_still_wins_around_an_officers_edits(ow: OfficerWorld) -> None:
+    """Last writer wins for the note between clinical laptops, whatever officers edit in
+    between without its clock: the clinician's newest note is the one the lead reads."""
+    officer, clinician, lead = ow.laptops["officer"], ow.laptops["clinician"], ow.laptops["lead"]
+    for machine in (clinician, officer):
+        machine.sync()
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault, ow.contact, dataclasses.replace(details, clinical_note="older words"), reason="a"
+        )
+    with officer.open() as vault:  # offline meanwhile: a shared edit, no note
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault, ow.contact, dataclasses.replace(details, place="Home visit"), reason="b"
+        )
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault,
+            ow.contact,
+            dataclasses.replace(details, clinical_note="newest words"),
+            reason="c",
+        )
+    clinician.sync()
+    officer.sync()
+    clinician.sync()
+    lead.sync()
+    for machine in (clinician, lead):
+        with machine.open() as vault:
+            assert contacts.read_clinical_note(vault, ow.contact) == "newest words"
+            assert contacts.contact_details(vault, ow.contact).place == "Home visit"
+    with officer.open() as vault, vault.read() as session:
+        mine = session.get(Contact, ow.contact)
+        assert mine is not None and mine.clinical_note is None and mine.place == "Home visit"
