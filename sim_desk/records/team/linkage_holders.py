@@ -5,8 +5,8 @@ and to the analysts a lead's laptop granted linkage (teamserver/keys.py). Whoeve
 the epochs they were given; what can be done is to start a new epoch without them, so that
 pseudonyms made from then on are ones they cannot compute. This module marks the vault
 (``vault_meta.linkage_rotation_due``, in the caller's transaction) whenever a holder stops: a
-grant withdrawn, or a holder removed from the vault or the team server. The lead's next sync
-starts the epoch and clears the mark.
+grant withdrawn, or a holder removed from the vault or the team server, once the key has been
+shared as a team epoch. The lead's next sync starts the epoch and clears the mark.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sim_desk.records.model import LinkageGrant, VaultMeta
+from sim_desk.records.clinical_epochs import LINKAGE
+from sim_desk.records.model import LinkageGrant, TeamKey, VaultMeta
 from sim_desk.records.unit_of_work import UnlockedVault
 
 #: Audit action (the user's id only).
@@ -44,6 +45,10 @@ def holder_stops(
         grant.revoked_by = vault.actor.user_id
         vault.audit(session, LINKAGE_REVOKED, "user", user_id)
     if grant is None and not lead:
+        return False
+    if session.execute(select(TeamKey.id).where(TeamKey.kind == LINKAGE).limit(1)).first() is None:
+        # No team epoch: the key never left this vault (a laptop on its own), and a new one
+        # would only break the pseudonyms' continuity when the vault is published.
         return False
     session.execute(select(VaultMeta)).scalar_one().linkage_rotation_due = True
     return True
