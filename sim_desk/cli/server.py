@@ -207,12 +207,13 @@ def cmd_server_invite(args: argparse.Namespace) -> int:
 
 
 def cmd_server_revoke(args: argparse.Namespace) -> int:
+    from sim_desk.records.team import linkage_holders
     from sim_desk.teamserver import protocol
 
     if (args.device is None) == (args.server_user is None):
         raise UsageError("Say what to revoke: --device ID or --server-user NAME (one of them).")
 
-    def revoke(conn: Any) -> str:
+    def revoke(conn: Any, vault: Any = None) -> str:
         if not args.admin_user and protocol.hello(conn)["user"]["role"] != "team_lead":
             from sim_desk.teamserver.errors import ServerRefused
 
@@ -224,6 +225,7 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
                     " its copy of the team's records the next time it connects."
                 )
             return f"Device {args.device} was revoked already, or there is no such device."
+        user = None
         if args.admin_user:
             target = _admin_user_id(conn, args.server_user)
         else:
@@ -231,6 +233,9 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
             target = None if user is None else user.id
         if target is None:
             raise NotFound(f"There is no user called {args.server_user} on the team server.")
+        if vault is not None and user is not None:
+            # A holder of the linkage key: a new epoch without them at this laptop's next sync.
+            linkage_holders.holder_left(vault, target, role=user.role)
         count = protocol.revoke_user(conn, target)
         if count is None:
             return f"{args.server_user} was removed from the team server already."
@@ -247,7 +252,7 @@ def cmd_server_revoke(args: argparse.Namespace) -> int:
         if not args.user:
             raise UsageError("Sign in with --user NAME (a team lead), or use --admin-user.")
         with open_vault(args) as vault, protocol.device_connection(_credential(vault)) as conn:
-            print(revoke(conn))
+            print(revoke(conn, vault))
     return EXIT_OK
 
 

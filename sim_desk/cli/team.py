@@ -117,7 +117,10 @@ def cmd_users(args: argparse.Namespace) -> int:
                 print(f"{args.username} may now make exports with linked pseudonyms.")
             else:
                 export_data.revoke_linkage(vault, match[0].id)
-                print(f"{args.username} may no longer make linked exports.")
+                print(
+                    f"{args.username} may no longer make linked exports. On a team server, the"
+                    " next sync starts a new linkage key without them: sync now (sim-desk sync)."
+                )
     return EXIT_OK
 
 

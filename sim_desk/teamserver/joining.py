@@ -35,7 +35,7 @@ from sim_desk.records.vault.files import (
     refuse_existing,
 )
 from sim_desk.records.vault.unlock import NewVault, create_vault, unlock
-from sim_desk.teamserver import keys, protocol
+from sim_desk.teamserver import keys, protocol, vault_check
 from sim_desk.teamserver.connection import (
     connect,
     invitation_login_password,
@@ -79,8 +79,9 @@ def _new_credential(invitation: Invitation) -> DeviceCredential:
     )
 
 
-def _device_hello(credential: DeviceCredential) -> dict[str, Any]:
+def _device_hello(credential: DeviceCredential, vault: UnlockedVault) -> dict[str, Any]:
     with protocol.device_connection(credential) as conn:
+        vault_check.note_vault(vault, conn)  # which vault this device syncs (publish once)
         return protocol.hello(conn)
 
 
@@ -124,7 +125,7 @@ def join_team(
         # A join of this invitation was cut short. If the server made the device, carry on.
         credential = existing
         try:
-            answer = _device_hello(device.activate(vault, credential.device_id))
+            answer = _device_hello(device.activate(vault, credential.device_id), vault)
         except ServerLoginFailed:
             pass  # the server never made it: ask again below, with the same credential
         else:
@@ -189,7 +190,7 @@ def join_team(
         )
     active = device.activate(vault, credential.device_id)
     keys.joined(vault, active, invitation)
-    return Joined(active, False, _device_hello(active))
+    return Joined(active, False, _device_hello(active, vault))
 
 
 # -- a laptop with no vault yet ---------------------------------------------------------------

@@ -166,6 +166,7 @@ def sync_keys(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> KeyReport:
     _introduce(conn, credential, state, devices, trusted, report)
     _receive(vault, credential, state, trusted, report)
     _start_epochs(vault, conn, credential, state, devices, trusted, report)
+    _linkage_after_revoking(vault, conn, credential, devices, trusted, report)
     report.resealed = own_notes.reseal_own_notes(vault)
     state = _state(conn)
     _wrap_waiting(vault, conn, credential, state, _devices(state), trusted, report)
@@ -353,6 +354,39 @@ def _start_epochs(
         _new_epoch(vault, conn, credential, LINKAGE, 1, key, devices, trusted, report)
 
 
+def _linkage_after_revoking(
+    vault: UnlockedVault,
+    conn: psycopg.Connection[Any],
+    credential: DeviceCredential,
+    devices: dict[uuid.UUID, ServerDevice],
+    trusted: dict[uuid.UUID, Trusted],
+    report: KeyReport,
+) -> None:
+    """A linkage grant revoked on this (lead's) laptop since the last sync: a new linkage epoch
+    without the revoked user, whose laptop holds the old one. The mark stays until the server
+    has taken the epoch (a race with another lead: the next sync tries again)."""
+    me = devices.get(credential.device_id)
+    if me is None or me.role != "team_lead":
+        return
+    with vault.read() as session:
+        due = session.execute(select(VaultMeta.linkage_rotation_due)).scalar_one()
+    if not due:
+        return
+    epoch = _next_epoch(_state(conn), LINKAGE)
+    key = secrets.token_bytes(keycrypto.KEY_BYTES)
+    if _new_epoch(vault, conn, credential, LINKAGE, epoch, key, devices, trusted, report):
+        _linkage_rotated(vault)
+
+
+def _linkage_rotated(vault: UnlockedVault) -> None:
+    with vault.write() as session:
+        session.execute(select(VaultMeta)).scalar_one().linkage_rotation_due = False
+
+
+def _next_epoch(state: dict[str, Any], kind: str) -> int:
+    return max((int(e["epoch"]) for e in state["epochs"] if e["kind"] == kind), default=0) + 1
+
+
 def _granted_linkage(vault: UnlockedVault) -> set[uuid.UUID]:
     with vault.read() as session:
         return set(
@@ -510,8 +544,7 @@ def rotate_key(vault: UnlockedVault, conn: psycopg.Connection[Any], kind: str = 
         )
     sync_keys(vault, conn)  # verified keys and received epochs first
     state = _state(conn)
-    epochs = [int(e["epoch"]) for e in state["epochs"] if e["kind"] == kind]
-    epoch = max(epochs, default=0) + 1
+    epoch = _next_epoch(state, kind)
     report = KeyReport()
     made = _new_epoch(
         vault,
@@ -528,4 +561,6 @@ def rotate_key(vault: UnlockedVault, conn: psycopg.Connection[Any], kind: str = 
         raise ServerRefused(
             "Another laptop started a new key epoch at the same moment. Sync, then try again."
         )
+    if kind == LINKAGE:
+        _linkage_rotated(vault)  # done by hand: no second epoch at the next sync
     return epoch

@@ -28,7 +28,15 @@ from sim_desk.records.sync.bulk import SNAPSHOT_RUN, SnapshotRun
 from sim_desk.records.sync.tables import BY_NAME, REPLICATED
 from sim_desk.records.team import device
 from sim_desk.records.unit_of_work import UnlockedVault
-from sim_desk.teamserver import audit_chain, directory, keys, leavers, protocol, team_syncs
+from sim_desk.teamserver import (
+    audit_chain,
+    directory,
+    keys,
+    leavers,
+    protocol,
+    team_syncs,
+    vault_check,
+)
 from sim_desk.teamserver.errors import (
     ClockWrong,
     IncompatibleServer,
@@ -119,6 +127,8 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
     with leavers.checked_in(vault, credential) as conn:  # a revoked laptop erases here
         hello = protocol.hello(conn)
         check_compatible(hello)
+        # Before anything is sent or written here: a second vault's records stop here.
+        vault_check.check_first_sync(vault, conn)
         # Before anything of this laptop's: a laptop put back from an older copy stops here.
         audit_chain.push_audit_chain(vault, conn)
         # Before any pull: the pairs and records that arrive name these users (a vault made

@@ -21,7 +21,7 @@ import psycopg
 
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.sync import completeness, publishing
-from sim_desk.records.team import device, users
+from sim_desk.records.team import device, linkage_holders, users
 from sim_desk.records.team.device import DeviceCredential
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.files import normalise_username
@@ -283,8 +283,11 @@ def revoke_user(vault: UnlockedVault, user_id: uuid.UUID) -> int | None:
                 "You cannot remove yourself from the team server here. Another team lead (or"
                 " the trust's IT team) can. Nothing was changed."
             )
-        if not any(u["id"] == str(user_id) for u in protocol.team_status(conn)["users"]):
+        known = [u for u in protocol.team_status(conn)["users"] if u["id"] == str(user_id)]
+        if not known:
             raise NotFound("That user is not on the team server.")
+        # Marked first: a linkage epoch too many is harmless, one missed is not.
+        linkage_holders.holder_left(vault, user_id, role=str(known[0]["role"]))
         return protocol.revoke_user(conn, user_id)
 
 

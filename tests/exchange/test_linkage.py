@@ -71,3 +71,26 @@ def test_a_vault_from_before_linkage_is_upgraded_when_opened(team, lead):
         with again.read() as session:
             assert session.execute(select(VaultMeta.team_name)).scalar_one() == "North Team"
         export_data.grant_linkage(again, user_id(again, "analyst"))
+
+
+def test_removing_a_granted_analyst_withdraws_the_grant_and_marks_a_new_epoch_on_a_team(lead):
+    """On a team, the removed analyst's laptop holds the linkage key: the lead's next sync
+    starts a new epoch without them (tests/teamserver/test_keys_linkage.py); here, the mark.
+    On a laptop of its own the key never left the vault: no mark (a new key would only break
+    the pseudonyms' continuity at a later publish)."""
+    from sim_desk.records.clinical_epochs import LINKAGE
+    from sim_desk.records.team import keyring, linkage_holders
+
+    analyst_id, officer_id = user_id(lead, "analyst"), user_id(lead, "officer")
+    export_data.grant_linkage(lead, analyst_id)
+    users.remove_user(lead, officer_id)  # never held it
+    export_data.revoke_linkage(lead, analyst_id)
+    with lead.read() as session:
+        assert linkage_holders.live_grant(session, analyst_id) is None
+        assert not session.execute(select(VaultMeta.linkage_rotation_due)).scalar_one()
+    export_data.grant_linkage(lead, analyst_id)
+    keyring.store_team_key(lead, LINKAGE, 1, b"k" * 32, True)  # as the first team sync does
+    users.remove_user(lead, analyst_id)
+    with lead.read() as session:
+        assert linkage_holders.live_grant(session, analyst_id) is None
+        assert session.execute(select(VaultMeta.linkage_rotation_due)).scalar_one()

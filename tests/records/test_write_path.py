@@ -33,7 +33,7 @@ from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry, S
 from sim_desk.records.people import ConsentDetails, PersonDetails
 from sim_desk.records.read_models import export_data, outcome_data, report_data
 from sim_desk.records.sync import refused, standing
-from sim_desk.records.team import device, users
+from sim_desk.records.team import device, linkage_holders, users
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
 from sim_desk.records.vault import backup, rekey, unlock, verify
@@ -567,6 +567,12 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
         analyst_id = next(u.id for u in users.list_users(lead) if u.username == "analyst")
         steps.run(lead, "grant_linkage", lambda: export_data.grant_linkage(lead, analyst_id))
         steps.run(lead, "revoke_linkage", lambda: export_data.revoke_linkage(lead, analyst_id))
+        steps.run(lead, "grant again", lambda: export_data.grant_linkage(lead, analyst_id))
+        steps.run(
+            lead,
+            "holder_left",
+            lambda: linkage_holders.holder_left(lead, analyst_id, role="analyst"),
+        )
         steps.run(lead, "cohort_outcomes", lambda: outcome_data.cohort_outcomes(lead))
         steps.run(lead, "audit_report", lambda: report_data.audit_report(lead, "cohort", months=12))
         # writes only when there are tampering findings to mark (none in a sound vault)

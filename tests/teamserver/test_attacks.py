@@ -69,6 +69,9 @@ API = {
     "audit_status",
     # the team's users directory (schema 0007): ids, user names, names and roles only
     "users_directory",
+    # which vault a laptop syncs (schema 0009): writes the caller's own row only, and naming
+    # another vault later refuses the caller itself (test_publish_once.py)
+    "check_vault",
 }
 
 

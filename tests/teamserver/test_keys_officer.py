@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from sim_desk.records import contacts
-from sim_desk.records.model import Contact
+from sim_desk.records.model import Contact, SyncRow
+from sim_desk.records.sync.outbox import NEVER_RECEIVED, note_epoch
 from sim_desk.teamserver import protocol
 from tests.teamserver.conftest import ServerDatabase, World, build_world
 from tests.teamserver.laptops import Laptop, laptop
@@ -115,16 +116,23 @@ def test_an_officers_pull_and_snapshot_carry_no_clinical_field_at_all(ow: Office
         assert encoded not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: an officer's snapshot still lists the clock of a contact's"
-    " clinical_note field (that a note was set, and when; never its text or ciphertext)",
-)
 def test_an_officers_pull_does_not_even_say_when_a_note_was_written(ow: OfficerWorld) -> None:
+    # The clinician's device gets the note's clock: the checks below would see it.
+    pulled, snapshot = _wire(ow, "clinician")
+    assert _clinical_anywhere(pulled, clocks=True)
+    assert any("clinical_note" in (row.clocks or {}) for row in snapshot)
+
     pulled, snapshot = _wire(ow, "officer")
     assert _clinical_anywhere(pulled, clocks=True) == []
     for row in snapshot:
         assert "clinical_note" not in (row.clocks or {})
+    # Nor does the officer's laptop hold one (what it keeps of each row's clocks and hashes).
+    officer = ow.laptops["officer"]
+    officer.sync()
+    with officer.open() as vault, vault.read() as session:
+        shadow = session.get(SyncRow, ow.contact)
+        assert shadow is not None and "clinical_note" not in shadow.clocks
+        assert shadow.hashes.get("clinical_note", NEVER_RECEIVED) == NEVER_RECEIVED
 
 
 def test_an_officers_change_without_the_note_leaves_it_unchanged(ow: OfficerWorld) -> None:
@@ -196,3 +204,125 @@ def test_an_officer_can_neither_start_a_clinical_epoch_nor_wrap_a_clinical_key(
             (officer,),
         ).fetchone()
     assert got == (0, 0)
+
+
+def test_a_note_written_later_reaches_an_officer_as_nothing_at_all(ow: OfficerWorld) -> None:
+    """After the first sync too: a clinician's new or amended note, or a change that sets
+    only the note, tells an officer's device neither that it happened nor when."""
+    clinician = ow.laptops["clinician"]
+    with clinician.open() as vault, vault.read() as session:
+        person = session.execute(
+            select(Contact.person_id).where(Contact.id == ow.contact)
+        ).scalar_one()
+    after = ow.world.pull("officer")["cursor"]
+    clinician_after = ow.world.pull("clinician")["cursor"]
+    contact = clinician.log_contact(person, "later shared words", clinical="first words")
+    clinician.sync()
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, contact)
+        contacts.amend_contact(
+            vault, contact, dataclasses.replace(details, clinical_note="second words"), reason="r"
+        )
+    clinician.sync()
+    with clinician.open() as vault, vault.read() as session:
+        blob = session.execute(
+            select(Contact.clinical_note).where(Contact.id == contact)
+        ).scalar_one()
+    note_only = protocol.change(
+        "contacts", contact, {}, clinical={"clinical_note": (blob, note_epoch(blob))}
+    )
+    assert ow.world.push("clinician", note_only)[0]["status"] == "accepted"
+
+    # The clinician's device gets all of it: the checks below would see it.
+    theirs = ow.world.pull("clinician", clinician_after)["changes"]
+    assert any(c["change_id"] == note_only["change_id"] for c in theirs)
+    assert any("clinical_note" in (c.get("base") or {}) for c in theirs)
+
+    mine = ow.world.pull("officer", after)["changes"]
+    assert any(c["row_id"] == str(contact) for c in mine), "the contact itself arrives"
+    assert _clinical_anywhere(mine, clocks=True) == []
+    assert all(c["change_id"] != note_only["change_id"] for c in mine)
+    assert all(c["op"] == "delete" or c["payload"] for c in mine)
+
+
+def _size_as_sent(ow: OfficerWorld, change: dict[str, Any]) -> int:
+    """A change's size as the server counts it for a page (sim.pull): 512 for its envelope,
+    and the JSON text of the payload and base this device is sent."""
+    with ow.world.db.admin_connect(autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT 512 + coalesce(octet_length(%s::jsonb::text), 0)"
+            " + coalesce(octet_length(%s::jsonb::text), 0)",
+            (
+                json.dumps(change["payload"]) if change.get("payload") is not None else None,
+                json.dumps(change["base"]) if change.get("base") is not None else None,
+            ),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_an_officer_cannot_measure_a_note_by_the_size_of_a_page(ow: OfficerWorld) -> None:
+    """The caller chooses a page's byte budget. Were a change sized with what an officer is not
+    sent (the note's clock in its base), a budget of exactly what it is sent would cut it."""
+    clinician = ow.laptops["clinician"]
+    after = ow.world.pull("officer")["cursor"]
+    clinician_after = ow.world.pull("clinician")["cursor"]
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault,
+            ow.contact,
+            dataclasses.replace(details, place="Clinic", clinical_note="amended words"),
+            reason="place and note",
+        )
+    clinician.sync()
+    theirs = ow.world.pull("clinician", clinician_after)["changes"]
+    assert any(
+        c["row_id"] == str(ow.contact) and "clinical_note" in (c.get("base") or {}) for c in theirs
+    ), "the change's base holds the note's clock on the server"
+
+    mine = ow.world.pull("officer", after)["changes"]
+    assert any(c["row_id"] == str(ow.contact) for c in mine)
+    budget = sum(_size_as_sent(ow, c) for c in mine)
+    with protocol.device_connection(ow.world.devices["officer"]) as conn:
+        exact = protocol.pull(conn, after, len(mine), max_bytes=budget)
+        short = protocol.pull(conn, after, len(mine), max_bytes=budget - 1)
+    assert [c["seq"] for c in exact["changes"]] == [c["seq"] for c in mine]
+    assert len(short["changes"]) == len(mine) - 1  # the budget is counted to the byte
+
+
+def test_the_latest_note_still_wins_around_an_officers_edits(ow: OfficerWorld) -> None:
+    """Last writer wins for the note between clinical laptops, whatever officers edit in
+    between without its clock: the clinician's newest note is the one the lead reads."""
+    officer, clinician, lead = ow.laptops["officer"], ow.laptops["clinician"], ow.laptops["lead"]
+    for machine in (clinician, officer):
+        machine.sync()
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault, ow.contact, dataclasses.replace(details, clinical_note="older words"), reason="a"
+        )
+    with officer.open() as vault:  # offline meanwhile: a shared edit, no note
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault, ow.contact, dataclasses.replace(details, place="Home visit"), reason="b"
+        )
+    with clinician.open() as vault:
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault,
+            ow.contact,
+            dataclasses.replace(details, clinical_note="newest words"),
+            reason="c",
+        )
+    clinician.sync()
+    officer.sync()
+    clinician.sync()
+    lead.sync()
+    for machine in (clinician, lead):
+        with machine.open() as vault:
+            assert contacts.read_clinical_note(vault, ow.contact) == "newest words"
+            assert contacts.contact_details(vault, ow.contact).place == "Home visit"
+    with officer.open() as vault, vault.read() as session:
+        mine = session.get(Contact, ow.contact)
+        assert mine is not None and mine.clinical_note is None and mine.place == "Home visit"

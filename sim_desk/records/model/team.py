@@ -30,6 +30,12 @@ class VaultMeta(Base, Tracked):
     #: When this vault was published to a team server, and which (it is published once).
     published_at: Mapped[datetime | None] = mapped_column()
     published_to: Mapped[str | None] = mapped_column(String(400))
+    #: A linkage grant was revoked here: the next sync starts a new linkage epoch without the
+    #: revoked user (teamserver/keys.py), then clears this.
+    linkage_rotation_due: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Every note written here under the vault's own key has been re-sealed under the team's
+    #: epoch (records/team/own_notes.py); a note sealed under the own key later clears it.
+    own_notes_resealed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class User(Base, Tracked):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import load_only
 
 from sim_desk.records import outcomes
 from sim_desk.records.codes import ExitReason, PersonStatus, PlannedVisitStatus, Role
@@ -39,6 +39,7 @@ from sim_desk.records.model import (
 from sim_desk.records.permissions import EXPORTERS
 from sim_desk.records.read_models import outcome_data
 from sim_desk.records.team.keyring import team_linkage_key
+from sim_desk.records.team.linkage_holders import holder_stops, live_grant
 from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 
 #: Who may run anonymised exports.
@@ -46,7 +47,6 @@ from sim_desk.records.unit_of_work import LOCAL_ZONE, UnlockedVault
 CALENDAR_USERS = (Role.OFFICER, Role.CLINICIAN, Role.TEAM_LEAD)
 #: Audit actions for linkage grants.
 LINKAGE_GRANTED = "linkage.granted"
-LINKAGE_REVOKED = "linkage.revoked"
 KEY_BYTES = 32
 #: A calendar covers at most this many days ahead.
 MAX_CALENDAR_DAYS = 366
@@ -55,14 +55,7 @@ MAX_CALENDAR_DAYS = 366
 # -- longitudinal linkage -------------------------------------------------------------------
 
 
-def _live_grant(session: Session, user_id: uuid.UUID | None) -> LinkageGrant | None:
-    if user_id is None:
-        return None
-    return session.execute(
-        select(LinkageGrant).where(
-            LinkageGrant.user_id == user_id, LinkageGrant.revoked_at.is_(None)
-        )
-    ).scalar_one_or_none()
+_live_grant = live_grant
 
 
 def grant_linkage(vault: UnlockedVault, user_id: uuid.UUID) -> None:
@@ -92,15 +85,12 @@ def grant_linkage(vault: UnlockedVault, user_id: uuid.UUID) -> None:
 
 
 def revoke_linkage(vault: UnlockedVault, user_id: uuid.UUID) -> None:
-    """Withdraws a user's linkage grant (team leads only); a no-op if there is none."""
+    """Withdraws a user's linkage grant (team leads only); a no-op if there is none. On a
+    team, the next sync starts a linkage epoch the user's laptop is not given (teamserver/keys)."""
     vault.require_role(Role.TEAM_LEAD, doing="revoke longitudinal linkage")
     with vault.write() as session:
-        grant = _live_grant(session, user_id)
-        if grant is None:
-            return
-        grant.revoked_at = vault.now()
-        grant.revoked_by = vault.actor.user_id
-        vault.audit(session, LINKAGE_REVOKED, "user", user_id)
+        if _live_grant(session, user_id) is not None:
+            holder_stops(vault, session, user_id)
 
 
 def linkage_granted(vault: UnlockedVault) -> bool:

@@ -18,12 +18,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sim_desk.records.clinical_epochs import frame_epoch
 from sim_desk.records.codes import Role
-from sim_desk.records.model import SyncOutboxEntry, SyncRow, SyncState
+from sim_desk.records.model import SyncOutboxEntry, SyncRow, SyncState, VaultMeta
 from sim_desk.records.sync import clock
 from sim_desk.records.sync.tables import (
     BOOKKEEPING,
@@ -132,6 +132,7 @@ def queue(
     seq = _next_seq(session)
     author = vault.actor.user_id
     queued = 0
+    own_frame = False
     for row in ordered:
         shadow = shadows.get(row.row_id)
         if shadow is not None and shadow.deleted:
@@ -183,6 +184,9 @@ def queue(
                 for name in changed & clinical_names
                 if encoded[name] is not None or shadow is not None
             }
+            own_frame = own_frame or any(
+                part["epoch"] == CLINICAL_EPOCH and part["ciphertext"] for part in clinical.values()
+            )
             stamp = clock.clock_string(
                 state.hlc, change_id, withdrawal=clock.is_withdrawal(row.table, payload)
             )
@@ -230,6 +234,14 @@ def queue(
             )
         seq += 1
         queued += 1
+    if own_frame:
+        # A note sealed under the vault's own key after its notes were re-sealed (a sign-in
+        # that read the keyring before the team's key came): the next sync must look again.
+        session.execute(
+            update(VaultMeta)
+            .where(VaultMeta.own_notes_resealed.is_(True))
+            .values(own_notes_resealed=False)
+        )
     return queued
 
 

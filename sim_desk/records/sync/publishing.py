@@ -13,10 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sim_desk.records.codes import Role
-from sim_desk.records.model import AuditEvent, Contact, ContactRevision, User, VaultMeta
+from sim_desk.records.model import (
+    AuditEvent,
+    Contact,
+    ContactRevision,
+    SyncRow,
+    SyncState,
+    User,
+    VaultMeta,
+)
+from sim_desk.records.sync.outbox import LEAD_ONLY
+from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.unit_of_work import UnlockedVault
 
 PUBLISH_STARTED = "server.publish_started"
@@ -99,3 +109,26 @@ def mark_published(vault: UnlockedVault, to: str, team_id: uuid.UUID, rows: int)
             vault.audit(session, PUBLISHED, "vault", vault.vault_id, team=team_id, rows=rows)
         at = meta.published_at
         return Published(at if at.tzinfo else at.replace(tzinfo=UTC), meta.published_to or to)
+
+
+def before_first_sync(vault: UnlockedVault) -> bool:
+    """Whether this vault has never begun a sync (its first sync would send what it holds)."""
+    with vault.read() as session:
+        return session.execute(select(SyncState.id).limit(1)).first() is None
+
+
+def records_to_send(vault: UnlockedVault) -> int:
+    """How many records a first sync of this vault would send the server: every replicated row
+    not yet synced (as ``outbox.queue_unsynced`` picks them; the pairs for team leads only)."""
+    lead = vault.actor.role is Role.TEAM_LEAD
+    total = 0
+    with vault.read() as session:
+        for spec in REPLICATED:
+            if spec.name in LEAD_ONLY and not lead:
+                continue
+            total += session.execute(
+                select(func.count())
+                .select_from(spec.table)
+                .where(~select(SyncRow.id).where(SyncRow.id == spec.table.c.id).exists())
+            ).scalar_one()
+    return total

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import Role
@@ -43,6 +43,7 @@ from sim_desk.records.model import (
     SyncRow,
     SyncState,
     User,
+    VaultMeta,
 )
 from sim_desk.records.sync.outbox import APPLYING, sync_state
 from sim_desk.records.sync.tables import BY_NAME, REPLICATED
@@ -104,6 +105,9 @@ def erase_replica(vault: UnlockedVault, device_id: uuid.UUID) -> Erased:
         never_synced = records if state is None else 0
         _erase_records(session)
         session.execute(delete(SyncState))
+        # Notes written from now on are sealed under the vault's own key again (no team key
+        # here): a later team's first sync must look for them (records/team/own_notes.py).
+        session.execute(update(VaultMeta).values(own_notes_resealed=False))
         vault.audit(
             session,
             ERASED,

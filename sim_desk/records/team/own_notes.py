@@ -6,6 +6,12 @@ comes only once a colleague who verified it has wrapped it (at that colleague's 
 Meanwhile :meth:`UnlockedVault.encrypt_clinical` seals under the vault's own key: no other
 laptop can open those notes. Once an epoch is current here, each sync re-seals them under it.
 
+The whole look (every contact and earlier version) is made once: a mark in ``vault_meta``,
+set in the same transaction, says it is done. A note can still be sealed under the own key
+later, by a sign-in that read the keyring before the team's key came (the app open while a
+command-line sync took the key, say); its write clears the mark (records/sync/outbox.py), so
+the next sync looks again. Erasing the replica clears it too (the team's keys go with it).
+
 Only a note that opens with this vault's own key is touched, and that key never left this
 vault: the note was written here (or restored from this vault's backup). The text is not
 changed, only its sealing, and it goes through the one write path, so the outbox queues it as
@@ -24,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from sim_desk.records import clinical_epochs
 from sim_desk.records.errors import VaultDamaged
-from sim_desk.records.model import Contact, ContactRevision
+from sim_desk.records.model import Contact, ContactRevision, VaultMeta
 from sim_desk.records.unit_of_work import UnlockedVault, open_clinical
 
 _Row = TypeVar("_Row", Contact, ContactRevision)
@@ -64,9 +70,18 @@ def reseal_own_notes(vault: UnlockedVault) -> int:
     own = vault.keys_to_wrap(clinical=True)[1]
     if own is None or ring.keys.get(1) == own:
         return 0  # this vault's key is the team's epoch 1: its unframed notes open everywhere
+    with vault.read() as session:
+        if session.execute(select(VaultMeta.own_notes_resealed)).scalar_one():
+            return 0  # done: nothing was sealed under the vault's own key since
     epoch, key = ring.current, ring.keys[ring.current]
     moved = 0
     with vault.write() as session:
+        meta = session.execute(select(VaultMeta)).scalar_one()
+        if meta.own_notes_resealed:
+            return 0  # another sign-in's sync did it meanwhile
+        # Done once it commits: a note sealed under the own key later clears this mark in its
+        # own transaction (records/sync/outbox.py), and the next sync looks again.
+        meta.own_notes_resealed = True
         contacts = _unframed(session, Contact, Contact.clinical_note)
         earlier = _unframed(session, ContactRevision, ContactRevision.clinical_note)
         rows: list[tuple[Contact | ContactRevision, uuid.UUID]] = [

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import NotFound, ValidationError, VaultBusy
 from sim_desk.records.model import User
+from sim_desk.records.team import linkage_holders
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.validation import clean_text
 from sim_desk.records.vault.audit import Action
@@ -157,6 +158,10 @@ def remove_user(vault: UnlockedVault, user_id: uuid.UUID) -> None:
         user.active = False
         user.removed_at = vault.now()
         vault.audit(session, Action.USER_REMOVED, "user", user.id)
+        # A holder of the team's linkage key: a new epoch without them at the next sync.
+        linkage_holders.holder_stops(
+            vault, session, user.id, lead=Role(user.role) is Role.TEAM_LEAD
+        )
         slot_file = _current_slots(vault)
         slot_file.slots = [s for s in slot_file.slots if s.user_id != str(user.id)]
         write_slot_file(vault.paths, slot_file)

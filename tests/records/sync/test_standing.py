@@ -85,3 +85,18 @@ def test_erasing_a_vault_that_never_synced_counts_every_record_as_lost(team):
     message = revoked_message("North SIM", erased)
     assert f"{erased.records} change(s) made on this laptop had not reached the server" in message
     assert "nothing was lost" in revoked_message("North SIM", again)
+
+
+def test_erasing_a_replica_makes_the_next_team_look_for_own_notes_again(team):
+    """Notes written after an erasure are sealed under the vault's own key (the team's keys
+    went with the replica): a later team's first sync must look for them again."""
+    from sqlalchemy import select, update
+
+    from sim_desk.records.model import VaultMeta
+
+    with open_at(team, FIXED_NOW) as vault:
+        with vault.write() as session:
+            session.execute(update(VaultMeta).values(own_notes_resealed=True))
+        standing.erase_replica(vault, uuid.uuid4())
+        with vault.read() as session:
+            assert not session.execute(select(VaultMeta.own_notes_resealed)).scalar_one()
