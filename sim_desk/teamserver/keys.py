@@ -69,8 +69,11 @@ def _b64(text: str | None) -> bytes | None:
 
 
 def _state(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    with conn.transaction():
+    if conn.autocommit:  # one statement is its own transaction: one round trip, not three
         row = conn.execute("SELECT sim.key_state()").fetchone()
+    else:
+        with conn.transaction():
+            row = conn.execute("SELECT sim.key_state()").fetchone()
     assert row is not None
     return dict(row[0])
 
@@ -167,7 +170,8 @@ def sync_keys(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> KeyReport:
     _receive(vault, credential, state, trusted, report)
     _start_epochs(vault, conn, credential, state, devices, trusted, report)
     report.resealed = own_notes.reseal_own_notes(vault)
-    state = _state(conn)
+    if report.introductions or report.made:  # the server's state changed: read it again
+        state = _state(conn)
     _wrap_waiting(vault, conn, credential, state, _devices(state), trusted, report)
     if report.mismatched:
         report.problems.append(

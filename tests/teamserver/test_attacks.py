@@ -69,6 +69,9 @@ API = {
     "audit_status",
     # the team's users directory (schema 0007): ids, user names, names and roles only
     "users_directory",
+    # the start of a sync (schema 0010): the answers of device_standing, hello, audit_head's
+    # seq and users_directory, and whether the caller's own chain is in step (a yes or no)
+    "sync_start",
 }
 
 
@@ -836,6 +839,11 @@ def test_a_revoked_device_is_cut_off_at_once(world: World, victims, spare_office
     with world.db.login(device.login_role, device.secret) as again:
         refused_everything_but_standing(again, victims, "revoked, logged in again")
         told = attempt(again, "revoked: sim.device_standing()", "SELECT sim.device_standing()")
+        assert told.rows[0][0]["standing"] == "revoked"
+        assert set(told.rows[0][0]) == {"standing", "device", "server_time"}  # nothing more
+        told = attempt(
+            again, "revoked: sim.sync_start(...)", "SELECT sim.sync_start(0, %s)", ("0" * 64,)
+        )
         assert told.rows[0][0]["standing"] == "revoked"
         assert set(told.rows[0][0]) == {"standing", "device", "server_time"}  # nothing more
         assert not attempt(

@@ -258,7 +258,8 @@ def test_a_note_a_0006_server_refused_is_taken_once_it_is_upgraded(
             sent_before = sync._as_change(entry)
     assert "sim-desk server upgrade" in refused.why and "choose Send again" in refused.why
 
-    assert upgrade_server(old_world.db.admin) == schema_head() == "0008"
+    assert upgrade_server(old_world.db.admin) == schema_head()
+    assert schema_head() >= "0008"  # type: ignore[operator]
     report_after = server_report(old_world.db.admin)
     assert report_after.healthy, [f.what for f in report_after.findings if not f.ok]
     assert clinician.sync().pushed == 0  # a refused change is not sent again by itself

@@ -166,6 +166,7 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "put_wraps",
         "new_key_epoch",
         "users_directory",  # schema 0007
+        "sync_start",  # schema 0010
     }
     assert database == (False, False)
 
