@@ -36,6 +36,11 @@ import team_server
 from sim_desk.records import sync as records_sync
 from sim_desk.records.sync import standing
 from sim_desk.teamserver import sync as engine
+
+try:
+    from sim_desk.teamserver import starting
+except ImportError:  # a checkout before schema 0010
+    starting = None  # type: ignore[assignment]
 from tests.teamserver.round_trips import round_trips, traced_connections
 
 #: (module, attribute, label): the steps of sim_desk.teamserver.sync._sync_once timed.
@@ -126,23 +131,32 @@ CALLS = (
     "SELECT sim.key_state()",
     "SELECT sim.pull(%s, 1000)",
     "SELECT sim.sync_done()",
+    "SELECT sim.sync_start(%s, %s)",
 )
 
 
-def server_calls(laptop: sync_figures.Laptop) -> dict[str, tuple[float, float]]:
-    """How long each call takes on the server and the wire, first in a session and after."""
+def server_calls(laptop: sync_figures.Laptop, jit: bool) -> dict[str, tuple[float, float]]:
+    """How long each call takes on the server and the wire, first in a session and after
+    (with PostgreSQL's JIT compilation on or off for the session)."""
     from sim_desk.records.team import device
 
     credential = device.device_credential(laptop.vault)
     cursor = records_sync.cursor(laptop.vault)
+    end, end_hash = starting.chain_end(laptop.vault) if starting else (0, "")
     timed: dict[str, tuple[float, float]] = {}
     with engine.protocol.device_connection(credential) as conn:
+        conn.execute(f"SET jit = {'on' if jit else 'off'}")
         for query in CALLS:
+            if "sync_start" in query and starting is None:
+                continue
             times = []
             for _ in range(5):
+                params = (
+                    (cursor,) if "pull" in query else (end, end_hash) if "start" in query else ()
+                )
                 started = time.perf_counter()
                 with conn.transaction():
-                    conn.execute(query, (cursor,) if "%s" in query else ()).fetchone()
+                    conn.execute(query, params).fetchone()
                 times.append(1000 * (time.perf_counter() - started))
             timed[query] = (times[0], statistics.median(times[1:]))
     return timed
@@ -207,7 +221,7 @@ def main() -> int:
                     clinician_timer.sync(clinician)
                 if clinician.reports[-1].pulled_rows < sync_figures.DAY_OF_WORK:
                     raise AssertionError("the clinician's laptop did not receive the day's work")
-            calls = server_calls(clinician)
+            calls = {jit: server_calls(clinician, jit) for jit in (True, False)}
             idle = StepTimer()
             for _ in range(args.runs):
                 with idle.installed():
@@ -226,9 +240,11 @@ def main() -> int:
         ("a sync with nothing to do (clinician)", idle),
     ):
         print("\n".join(["", *table(name, timer)]))
-    print("\nEach call in one device session (first, then median of the next 4), ms")
-    for query, (first, then) in calls.items():
-        print(f"  {query:44s} {first:8.1f} {then:8.1f}")
+    print("\nEach call in one device session: first, then median of the next 4 (ms)")
+    print(f"  {'':44s} {'JIT on':>17s} {'JIT off':>17s}")
+    for query, (first, then) in calls[True].items():
+        off = calls[False][query]
+        print(f"  {query:44s} {first:8.1f} {then:8.1f} {off[0]:8.1f} {off[1]:8.1f}")
     return 0
 
 
