@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from sim_desk.records.model import AuditEvent, SyncOutboxEntry, SyncRow, SyncState
 from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.teamserver import protocol, starting
 from sim_desk.teamserver.sync import sync_now
 from tests.teamserver.conftest import World, build_world
 from tests.teamserver.laptops import laptop
@@ -91,3 +92,24 @@ def test_a_sync_with_nothing_to_do_makes_few_requests_and_changes_nothing_but_it
     assert after == before
     # The only write that changes anything: the check-in (the server's time at this sync).
     assert len([rows for rows in written if rows]) == 1, written
+
+
+def test_the_start_of_a_sync_says_whether_the_chain_is_in_step_and_tells_no_hash(
+    team: World, tmp_path: Path
+):
+    machine = laptop(team, "clinician", tmp_path)
+    with machine.open() as vault:
+        sync_now(vault)
+        sync_now(vault)  # what the first sync wrote to the audit log goes up with this one
+        end, end_hash = starting.chain_end(vault)
+    with protocol.device_connection(team.devices["clinician"]) as conn:
+
+        def audit(seq: int, chain_hash: str) -> dict[str, Any]:
+            answer = protocol.call(conn, "SELECT sim.sync_start(%s, %s)", (seq, chain_hash))
+            assert answer["standing"] == "active"
+            return dict(answer["audit"])
+
+        assert audit(end, end_hash) == {"seq": end, "refused": None, "in_step": True}
+        assert audit(end, "0" * 64) == {"seq": end, "refused": None, "in_step": False}
+        assert audit(end + 1, end_hash)["in_step"] is False
+        assert audit(end - 1, end_hash)["in_step"] is False
