@@ -170,7 +170,10 @@ def sync_keys(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> KeyReport:
     _receive(vault, credential, state, trusted, report)
     _start_epochs(vault, conn, credential, state, devices, trusted, report)
     report.resealed = own_notes.reseal_own_notes(vault)
-    if report.introductions or report.made:  # the server's state changed: read it again
+    # Read again only if this laptop may have changed it: introductions sent, or an epoch
+    # tried (made, or lost to another laptop's).
+    every_kind_begun = {CLINICAL, LINKAGE} <= {e["kind"] for e in state["epochs"]}
+    if report.introductions or not every_kind_begun:
         state = _state(conn)
     _wrap_waiting(vault, conn, credential, state, _devices(state), trusted, report)
     if report.mismatched:

@@ -66,12 +66,13 @@ def _what_the_vault_holds(vault: UnlockedVault) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def team(new_database, _team_template, tmp_path_factory) -> World:
-    return build_world(
-        new_database(),
-        _team_template,
-        tmp_path_factory.mktemp("round-trips"),
-        ("lead", "officer", "clinician"),
-    )
+    """A team whose lead has synced: its keys have begun (the lead's linkage key, a clinical
+    device's clinical key), as in any team at work. Before that, a sync reads the key state a
+    second time, in case it was the one to begin them."""
+    folder = tmp_path_factory.mktemp("round-trips")
+    world = build_world(new_database(), _team_template, folder, ("lead", "officer", "clinician"))
+    laptop(world, "lead", folder).sync()
+    return world
 
 
 @pytest.mark.parametrize("name", ["officer", "clinician", "lead"])

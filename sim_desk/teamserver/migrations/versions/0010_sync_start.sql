@@ -21,8 +21,9 @@
 --
 -- And a scan every pull made: the step of sim.pull that finds team rows new to the device
 -- (pairs) read every row of sim.rows (under its row-level security, whose filter keeps the
--- planner from any index), ~40,000 rows for a team of 100 people, ~940,000 (several hundred
--- milliseconds) for one of 2,000, at every pull of every laptop, even one that brings nothing.
+-- planner from any index), ~40,000 rows for a team of 100 people, ~940,000 for one of 2,000
+-- (0.5 s, measured: benchmarks/sync_profile.py), at every pull of every laptop, even one that
+-- brings nothing.
 -- A team row never belongs to a person (sim._apply_change), so asking for person_id IS NULL
 -- finds the same rows through rows_person. sim.pull is written out whole below, as 0008 left
 -- it but for that one line.
