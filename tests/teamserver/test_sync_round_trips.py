@@ -61,6 +61,7 @@ def _what_the_vault_holds(vault: UnlockedVault) -> dict[str, Any]:
             "rows": session.execute(select(func.count()).select_from(SyncRow)).scalar(),
             "cursor": state.cursor,
             "last_error": state.last_error,
+            "last_pull_at": state.last_pull_at,
         }
 
 
@@ -90,6 +91,8 @@ def test_a_sync_with_nothing_to_do_makes_few_requests_and_changes_nothing_but_it
     requests = [request for trace in traces for request in sent(trace)]
     assert round_trips(traces) == len(requests) <= IDLE_ROUND_TRIPS, requests
     assert report.pushed == report.pulled_rows == report.users_added == 0
+    # Still "last received" now: the check-in stamps it, the empty page did not.
+    assert after.pop("last_pull_at") > before.pop("last_pull_at")
     assert after == before
     # The only write that changes anything: the check-in (the server's time at this sync).
     assert len([rows for rows in written if rows]) == 1, written
