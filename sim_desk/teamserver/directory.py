@@ -30,7 +30,7 @@ NOT_UPGRADED = (
 )
 
 
-def _entry(doc: dict[str, Any]) -> DirectoryUser:
+def entry(doc: dict[str, Any]) -> DirectoryUser:
     removed = doc.get("removed_at")
     return DirectoryUser(
         id=uuid.UUID(str(doc["id"])),
@@ -49,15 +49,20 @@ def read_directory(conn: psycopg.Connection[Any]) -> list[DirectoryUser] | None:
         answer = protocol.call(conn, "SELECT sim.users_directory()")
     except psycopg.errors.UndefinedFunction:
         return None
-    return [_entry(doc) for doc in answer or ()]
+    return [entry(doc) for doc in answer or ()]
 
 
-def sync_directory(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> DirectoryUpdate:
-    """Reads the directory and applies it to this laptop's users table."""
-    directory = read_directory(conn)
+def sync_directory(
+    vault: UnlockedVault,
+    conn: psycopg.Connection[Any],
+    read: list[DirectoryUser] | None = None,
+) -> DirectoryUpdate:
+    """Applies the directory to this laptop's users table: ``read`` if the start of the sync
+    brought it already (schema 0010), else read from the server now."""
+    directory = read if read is not None else read_directory(conn)
     if directory is None:
         return DirectoryUpdate(problems=[NOT_UPGRADED])
     return bring_users_up_to_date(vault, directory)
 
 
-__all__ = ["read_directory", "refresh_signed_in_pairs", "sync_directory"]
+__all__ = ["entry", "read_directory", "refresh_signed_in_pairs", "sync_directory"]

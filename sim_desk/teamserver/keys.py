@@ -69,8 +69,11 @@ def _b64(text: str | None) -> bytes | None:
 
 
 def _state(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    with conn.transaction():
+    if conn.autocommit:  # one statement is its own transaction: one round trip, not three
         row = conn.execute("SELECT sim.key_state()").fetchone()
+    else:
+        with conn.transaction():
+            row = conn.execute("SELECT sim.key_state()").fetchone()
     assert row is not None
     return dict(row[0])
 
@@ -168,7 +171,11 @@ def sync_keys(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> KeyReport:
     _start_epochs(vault, conn, credential, state, devices, trusted, report)
     _linkage_after_revoking(vault, conn, credential, devices, trusted, report)
     report.resealed = own_notes.reseal_own_notes(vault)
-    state = _state(conn)
+    # Read again only if this laptop may have changed it: introductions sent, or an epoch
+    # tried (made, or lost to another laptop's).
+    every_kind_begun = {CLINICAL, LINKAGE} <= {e["kind"] for e in state["epochs"]}
+    if report.introductions or not every_kind_begun:
+        state = _state(conn)
     _wrap_waiting(vault, conn, credential, state, _devices(state), trusted, report)
     if report.mismatched:
         report.problems.append(

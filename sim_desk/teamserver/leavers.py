@@ -1,7 +1,7 @@
 """Leavers and lost laptops, the network side (issue 20).
 
-Every sync connects through :func:`checked_in`: before anything else it asks the server
-whether this device is still in good standing (``sim.device_standing``).
+Every sync starts by asking the server whether this device is still in good standing
+(``sim.sync_start``, or ``sim.device_standing`` before schema 0010: teamserver/starting.py).
 
 - **Revoked**: the laptop erases its replica (``records.sync.standing.erase_replica``), tells
   the server it has (``sim.confirm_erased``, which disables the login for good), forgets its
@@ -9,7 +9,7 @@ whether this device is still in good standing (``sim.device_standing``).
   A laptop cut off between the erasure and the confirmation still holds its credential and
   does it all again at its next sync (there is then nothing left to erase).
 - **Active**: the sync runs; once it has completed, the server's time and the team's replica
-  expiry are recorded (``record_check_in``), which is what keeps the replica openable.
+  expiry are recorded (:func:`record_check_in`), which is what keeps the replica openable.
 
 A lead sets the expiry with :func:`set_replica_expiry` and sees which revoked laptops have
 erased their replicas with :func:`revoked_devices`.
@@ -17,8 +17,6 @@ erased their replicas with :func:`revoked_devices`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -39,34 +37,7 @@ class DeviceRevoked(ServerRefused):
     """This laptop was revoked on the team server; its replica has been erased."""
 
 
-@contextmanager
-def checked_in(
-    vault: UnlockedVault, credential: DeviceCredential | None
-) -> Iterator[psycopg.Connection[Any]]:
-    """A device connection for one sync, checked in with the server first.
-
-    Raises:
-        DeviceRevoked: the device was revoked; the replica has been erased here.
-    """
-    with protocol.device_connection(credential) as conn:
-        answer = _standing(conn)
-        if answer is not None and answer.get("standing") == "revoked":
-            assert credential is not None  # device_connection refused a missing one
-            _erase_and_confirm(vault, conn, credential)
-        yield conn
-        if answer is not None:
-            standing.record_check_in(
-                vault,
-                server_time=datetime.fromisoformat(str(answer["server_time"])),
-                expiry_days=_days(answer.get("replica_expiry_days")),
-            )
-
-
-def _days(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _standing(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+def read_standing(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
     """The server's answer, or None from a server without schema 0005 (nothing to learn)."""
     try:
         return dict(protocol.call(conn, "SELECT sim.device_standing()"))
@@ -74,7 +45,31 @@ def _standing(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
         return None
 
 
-def _erase_and_confirm(
+def record_check_in(
+    vault: UnlockedVault,
+    answer: dict[str, Any],
+    *,
+    team_syncs: dict[str, Any] | None,
+    last_error: str | None,
+    pulled_at: datetime | None = None,
+) -> None:
+    """A sync has completed: the server's time and the team's replica expiry are kept, with
+    the team's last syncs and the sync's error (in one local transaction)."""
+    standing.record_check_in(
+        vault,
+        server_time=datetime.fromisoformat(str(answer["server_time"])),
+        expiry_days=_days(answer.get("replica_expiry_days")),
+        team_syncs=team_syncs,
+        last_error=last_error,
+        pulled_at=pulled_at,
+    )
+
+
+def _days(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def erase_and_confirm(
     vault: UnlockedVault, conn: psycopg.Connection[Any], credential: DeviceCredential
 ) -> None:
     erased = standing.erase_replica(vault, credential.device_id)

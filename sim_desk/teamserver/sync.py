@@ -1,11 +1,13 @@
 """Sync now: push what this laptop changed, then pull what changed elsewhere.
 
-The order of steps, each its own local transaction (records/sync): hello (who am I, which
-server incarnation, what time is it there); begin (the first sync queues every record the
-server has not seen; a server restored from a backup is sent again what it may have lost);
-push in batches of up to 500 (sent in requests of at most 8 MB: protocol.push); pull pages
-until there are no more. A kill or a lost connection anywhere leaves every step before it
-committed and none half-done: the next sync carries on.
+The order of steps, each its own local transaction (records/sync): the start (one call:
+is this laptop still in good standing, who am I, which server incarnation, what time is it
+there, the team's users, and whether the audit chain has anything to send: starting.py);
+begin (the first sync queues every record the server has not seen; a server restored from
+a backup is sent again what it may have lost); push in batches of up to 500 (sent in requests
+of at most 8 MB: protocol.push); pull pages until there are no more. A kill or a lost
+connection anywhere leaves every step before it committed and none half-done: the next sync
+carries on.
 Changes stay in the outbox until a pull shows them back from the server.
 """
 
@@ -34,6 +36,7 @@ from sim_desk.teamserver import (
     keys,
     leavers,
     protocol,
+    starting,
     team_syncs,
     vault_check,
 )
@@ -124,16 +127,20 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
         )
     report = SyncReport()
     clock_problem: str | None = None
-    with leavers.checked_in(vault, credential) as conn:  # a revoked laptop erases here
-        hello = protocol.hello(conn)
+    with protocol.device_connection(credential) as conn:
+        # One call (schema 0010): a revoked laptop erases here, before anything else.
+        started = starting.start(vault, conn, credential)
+        hello = started.hello
         check_compatible(hello)
         # Before anything is sent or written here: a second vault's records stop here.
         vault_check.check_first_sync(vault, conn)
         # Before anything of this laptop's: a laptop put back from an older copy stops here.
-        audit_chain.push_audit_chain(vault, conn)
+        # In step with the server's copy, the chain has nothing to send (the hash matched).
+        if not started.audit_in_step:
+            audit_chain.push_audit_chain(vault, conn)
         # Before any pull: the pairs and records that arrive name these users (a vault made
         # on this laptop knows only its own).
-        users = directory.sync_directory(vault, conn)
+        users = directory.sync_directory(vault, conn, started.users)
         report.users_added, report.users_updated = users.added, users.updated + users.removed
         report.problems.extend(users.problems)
         begun = sync.begin(vault, credential.device_id, str(hello["incarnation"]))
@@ -162,9 +169,21 @@ def _sync_once(vault: UnlockedVault, page_size: int) -> SyncReport:
         # A first sync brings the signed-in user's pair (a fresh vault had none): their
         # caseload is theirs at once, not at the next sign-in.
         directory.refresh_signed_in_pairs(vault)
-        if clock_problem is None:
-            team_syncs.note_sync_done(vault, conn)  # when each laptop last synced (reports)
-    sync.note_error(vault, clock_problem)
+        # When each laptop last synced (for reports): not after a sync that could not push.
+        done = team_syncs.sync_done(conn) if clock_problem is None else None
+        # One local transaction ends the sync: the server's time at a sync that completed
+        # (what keeps the replica openable), the team's last syncs, the sync's error, and
+        # when it last pulled. (Every server it syncs with checks devices in: schema 0005.)
+        if started.standing is not None:
+            leavers.record_check_in(
+                vault,
+                started.standing,
+                team_syncs=done,
+                last_error=clock_problem,
+                pulled_at=vault.now(),
+            )
+        else:
+            sync.note_error(vault, clock_problem)
     if clock_problem is not None:
         raise ClockWrong(clock_problem)
     return report

@@ -16,12 +16,19 @@ from sim_desk.records.sync import completeness
 from sim_desk.records.unit_of_work import UnlockedVault
 
 
-def note_sync_done(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> None:
+def sync_done(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+    """The server's answer, kept by the sync's last local transaction
+    (``records.sync.standing.record_check_in``); None when there is nothing to keep."""
     try:
         row = conn.execute("SELECT sim.sync_done()").fetchone()
     except psycopg.errors.UndefinedFunction:
-        return  # an older server: nothing to keep
+        return None  # an older server: nothing to keep
     except psycopg.Error:
-        return  # the sync itself is done; its times wait for the next one
-    if row is not None and row[0] is not None:
-        completeness.note_team_syncs(vault, dict(row[0]))
+        return None  # the sync itself is done; its times wait for the next one
+    return None if row is None or row[0] is None else dict(row[0])
+
+
+def note_sync_done(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> None:
+    answer = sync_done(conn)
+    if answer is not None:
+        completeness.note_team_syncs(vault, answer)

@@ -72,6 +72,9 @@ API = {
     # which vault a laptop syncs (schema 0009): writes the caller's own row only, and naming
     # another vault later refuses the caller itself (test_publish_once.py)
     "check_vault",
+    # the start of a sync (schema 0010): the answers of device_standing, hello, audit_head's
+    # seq and users_directory, and whether the caller's own chain is in step (a yes or no)
+    "sync_start",
 }
 
 
@@ -839,6 +842,11 @@ def test_a_revoked_device_is_cut_off_at_once(world: World, victims, spare_office
     with world.db.login(device.login_role, device.secret) as again:
         refused_everything_but_standing(again, victims, "revoked, logged in again")
         told = attempt(again, "revoked: sim.device_standing()", "SELECT sim.device_standing()")
+        assert told.rows[0][0]["standing"] == "revoked"
+        assert set(told.rows[0][0]) == {"standing", "device", "server_time"}  # nothing more
+        told = attempt(
+            again, "revoked: sim.sync_start(...)", "SELECT sim.sync_start(0, %s)", ("0" * 64,)
+        )
         assert told.rows[0][0]["standing"] == "revoked"
         assert set(told.rows[0][0]) == {"standing", "device", "server_time"}  # nothing more
         assert not attempt(

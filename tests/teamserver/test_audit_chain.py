@@ -12,6 +12,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,16 @@ import sqlcipher3
 from psycopg.types.json import Jsonb
 from sqlalchemy import select
 
+from sim_desk.records import people
 from sim_desk.records.model import AuditEvent
+from sim_desk.records.people import PersonDetails
 from sim_desk.records.vault.audit import GENESIS
 from sim_desk.records.vault.audit.links import links_after
 from sim_desk.records.vault.files import VaultPaths
 from sim_desk.records.vault.verify import verify_vault
-from sim_desk.teamserver import protocol
+from sim_desk.teamserver import protocol, starting
 from sim_desk.teamserver.audit_chain import REFUSED_ACTION, AuditChainRefused, push_audit_chain
+from sim_desk.teamserver.sync import sync_now
 from tests.teamserver.conftest import World, build_world
 from tests.teamserver.laptops import Laptop, laptop
 
@@ -217,6 +221,42 @@ def test_an_old_copy_that_grew_past_the_servers_head_is_still_refused(
         officer.sync()
     assert f"differs from it at entry {head_before['seq']}" in str(refused.value)
     assert server_records(fresh_world) == records_before
+
+
+def test_an_old_copy_grown_to_the_servers_head_exactly_is_still_refused_before_any_change(
+    fresh_world: World, laptops, tmp_path: Path
+):
+    """The start of a sync (schema 0010) skips the audit push only when the chain's end and its
+    hash there are the server's head: an old copy whose chain has grown to the very same seq
+    has another hash there, so it pushes, and is refused, before any change of it goes."""
+    officer = laptops("officer")
+    officer.sync()
+    copy_vault(officer, tmp_path / "monday")
+    officer.add_person("Aisha", fresh_world.pair_a)
+    officer.sync()
+    head_before = server_head(fresh_world, "officer")
+    put_back(officer, tmp_path / "monday")
+    records_before = server_records(fresh_world)
+    with officer.open() as vault:
+        people.create_person(
+            vault,
+            PersonDetails(
+                given_name="Stale",
+                family_name="Testperson",
+                referred_on=date(2026, 1, 5),
+                pair_id=fresh_world.pair_a,
+            ),
+        )
+        while starting.chain_end(vault)[0] < head_before["seq"]:
+            with vault.write() as session:
+                vault.audit(session, "test.work_done_later")
+        end, end_hash = starting.chain_end(vault)
+        assert end == head_before["seq"] and end_hash != head_before["hash"]
+        with pytest.raises(AuditChainRefused) as refused:
+            sync_now(vault)
+    assert refused.value.kind == "rolled_back"
+    assert server_records(fresh_world) == records_before
+    assert server_head(fresh_world, "officer")["kind"] == "rolled_back"
 
 
 def test_two_copies_of_one_laptop_cannot_both_sync(fresh_world: World, laptops, tmp_path: Path):

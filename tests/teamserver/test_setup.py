@@ -167,6 +167,7 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "new_key_epoch",
         "users_directory",  # schema 0007
         "check_vault",  # schema 0009
+        "sync_start",  # schema 0010
     }
     assert database == (False, False)
 

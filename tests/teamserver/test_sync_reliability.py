@@ -17,6 +17,7 @@ Each test prints its figures (run with ``-s`` to see them).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import time
@@ -32,7 +33,7 @@ from sqlalchemy import select
 from sim_desk.records import contacts, people, sync
 from sim_desk.records.model import Contact, Person, SyncOutboxEntry, SyncRow
 from sim_desk.records.vault.verify import verify_vault
-from sim_desk.teamserver import protocol
+from sim_desk.teamserver import protocol, starting
 from sim_desk.teamserver.errors import ClockWrong, IncompatibleServer, ServerUnreachable
 from tests.conftest import FIXED_NOW, PASSPHRASES
 from tests.reliability.helpers import Workers
@@ -730,11 +731,16 @@ def test_an_incompatible_protocol_is_refused_before_anything_is_sent(world, tmp_
             officer.sync()
     assert "the team server needs updating first" in str(newer_here.value)
     # The server speaks only protocol 3 now.
-    real_hello = protocol.hello
-    with monkeypatch.context() as patch:
-        patch.setattr(
-            protocol, "hello", lambda conn: {**real_hello(conn), "protocol": 3, "min_protocol": 3}
+    real_start = starting.start
+
+    def speaking_only_3(*args: Any) -> starting.Started:
+        started = real_start(*args)
+        return dataclasses.replace(
+            started, hello={**started.hello, "protocol": 3, "min_protocol": 3}
         )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(starting, "start", speaking_only_3)
         with pytest.raises(IncompatibleServer) as newer_there:
             officer.sync()
     assert "this laptop's SIM Desk needs updating first" in str(newer_there.value)

@@ -25,7 +25,7 @@ from sim_desk.records.model import (
     SyncRow,
     SyncState,
 )
-from sim_desk.records.sync import bulk, clock, rebuild
+from sim_desk.records.sync import bulk, clock, quiet, rebuild
 from sim_desk.records.sync.applying import Applied, Applier
 from sim_desk.records.sync.incoming import from_change
 from sim_desk.records.sync.outbox import APPLYING, attach, queue_unsynced, sync_state
@@ -271,7 +271,7 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         applier.retry_held()
         applier.hold_orphans()
         del kept
-        if "merge_proposals" in answer:
+        if "merge_proposals" in answer and quiet.proposals_differ(session, answer):
             applier.merge_proposals(answer.get("merge_proposals") or ())
         # A page of a bulk snapshot leaves the cursor where it is until the last page.
         cursor = int(answer["cursor"]) if answer.get("cursor") is not None else state.cursor
@@ -297,8 +297,9 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
         # than 5 minutes ahead of its own, so the server accepts what follows it too (and
         # restamp_ahead brings back a clock that ran ahead of the server's).
         state.hlc = max(state.hlc, highest)
+        if cursor != state.cursor or quiet.carried_anything(answer):  # else the sync's end
+            state.last_pull_at = now
         state.cursor = cursor
-        state.last_pull_at = now
         if answer.get("refused_for_review") is not None:
             state.refused_for_review = int(answer["refused_for_review"])
         applied = applier.applied

@@ -62,18 +62,22 @@ def _when(text: Any) -> datetime | None:
 
 def note_team_syncs(vault: UnlockedVault, answer: Mapping[str, Any]) -> None:
     """Keeps the server's answer to a finished sync (``sim.sync_done``) in ``sync_state``."""
+    with vault.write() as session:
+        state = sync_state(session)
+        if state is not None:
+            keep_team_syncs(state, answer)
+
+
+def keep_team_syncs(state: SyncState, answer: Mapping[str, Any]) -> None:
+    """:func:`note_team_syncs` in a transaction of the caller's (the end of a sync)."""
     laptops = []
     for laptop in answer.get("laptops") or ():
         kept: dict[str, Any] = {"last_synced": laptop.get("last_synced")}
         if answer.get("lead"):
             kept["user"], kept["device"] = laptop.get("user"), laptop.get("device")
         laptops.append(kept)
-    with vault.write() as session:
-        state = sync_state(session)
-        if state is None:
-            return
-        state.synced_ok_at = _when(answer.get("synced_at"))
-        state.team_syncs = laptops
+    state.synced_ok_at = _when(answer.get("synced_at"))
+    state.team_syncs = laptops
 
 
 def completeness(vault: UnlockedVault) -> Completeness | None:

@@ -23,10 +23,11 @@ team's records until the server has had its chance to say "revoked: erase".
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -45,6 +46,7 @@ from sim_desk.records.model import (
     User,
     VaultMeta,
 )
+from sim_desk.records.sync import completeness
 from sim_desk.records.sync.outbox import APPLYING, sync_state
 from sim_desk.records.sync.tables import BY_NAME, REPLICATED
 from sim_desk.records.unit_of_work import Actor, UnlockedVault
@@ -172,20 +174,35 @@ def _count(session: Session, query: object) -> int:
 
 
 def record_check_in(
-    vault: UnlockedVault, *, server_time: datetime, expiry_days: int | None
+    vault: UnlockedVault,
+    *,
+    server_time: datetime,
+    expiry_days: int | None,
+    team_syncs: Mapping[str, Any] | None = None,
+    last_error: str | None = None,
+    pulled_at: datetime | None = None,
 ) -> None:
-    """A sync completed: the server's time marks it, and the team's expiry is kept."""
+    """A sync completed: the server's time marks it, and the team's expiry is kept. The end
+    of a sync keeps in the same transaction (one commit, not three) when the team's laptops
+    last synced (``sim.sync_done``'s answer, if it came), its own error or none, and when it
+    last pulled (to the end)."""
     with vault.write() as session:
         state = sync_state(session)
         if state is None:
             return
         if state.replica_expiry_days != expiry_days:
             vault.audit(session, EXPIRY_LEARNT, "device", state.device_id, days=expiry_days)
+        if team_syncs is not None:
+            completeness.keep_team_syncs(state, team_syncs)
         state.replica_expiry_days = expiry_days
         state.synced_ok_at = server_time
         # The server's clock is the one to trust: a laptop clock that once ran far ahead (and
         # pushed the latest time seen with it) is put right here.
         state.latest_seen_at = server_time
+        if state.last_error != last_error:
+            state.last_error = last_error
+        if pulled_at is not None:  # an empty last page left it to this (records/sync/quiet.py)
+            state.last_pull_at = pulled_at
 
 
 @dataclass(frozen=True)

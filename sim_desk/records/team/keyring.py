@@ -145,9 +145,12 @@ def store_team_key(vault: UnlockedVault, kind: str, epoch: int, key: bytes, curr
                 .limit(1)
             ).scalar_one_or_none()
             if highest is None or highest <= epoch:
-                session.execute(
+                session.execute(  # only the flags that change: most syncs change none
                     update(TeamKey)
-                    .where(TeamKey.kind == kind)
+                    .where(
+                        TeamKey.kind == kind,
+                        TeamKey.current.is_distinct_from(TeamKey.epoch == epoch),
+                    )
                     .values(current=TeamKey.epoch == epoch)
                 )
                 if kind == LINKAGE:

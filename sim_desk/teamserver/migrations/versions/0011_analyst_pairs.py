@@ -1,7 +1,7 @@
 """An analyst's laptop reads the team's pairs, so the people it receives have their pair
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04 18:10:00.000000
 
 The SQL is in 0011_analyst_pairs.sql beside this file (frozen with this revision, as 0001's is);
@@ -13,7 +13,7 @@ from pathlib import Path
 from alembic import context, op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
