@@ -274,6 +274,23 @@ class SnapshotRow:
 _SNAPSHOT_TYPES = ["text", "uuid", "uuid", "jsonb", "jsonb", "bool", "jsonb"]
 
 
+def _ordered_snapshot(conn: psycopg.Connection[Any], table_order: list[str]) -> sql.Composed:
+    """The COPY of a snapshot in ``table_order``: sorted once by the server (schema 0012), or,
+    from an older server, its own order sorted again around it (the whole team twice)."""
+    order = sql.Literal(table_order)
+    found = conn.execute("SELECT to_regprocedure('sim.snapshot_rows(text[])') IS NOT NULL")
+    if (found.fetchone() or (False,))[0]:
+        return sql.SQL("COPY (SELECT * FROM sim.snapshot_rows({order}::text[])) TO STDOUT").format(
+            order=order
+        )
+    return sql.SQL(
+        "COPY (SELECT s.* FROM sim.snapshot_rows() s"
+        " ORDER BY array_position({order}::text[], s.table_name) NULLS LAST,"
+        " s.person_id, s.row_id)"
+        " TO STDOUT"
+    ).format(order=order)
+
+
 @contextmanager
 def snapshot(
     conn: psycopg.Connection[Any],
@@ -298,19 +315,12 @@ def snapshot(
     of a laptop's indexes begin with the person, and rows in that order fill each index page
     in turn instead of touching a page at random for every row.
     """
-    query: sql.Composable
-    if table_order:
-        query = sql.SQL(
-            "COPY (SELECT s.* FROM sim.snapshot_rows() s"
-            " ORDER BY array_position({order}::text[], s.table_name) NULLS LAST,"
-            " s.person_id, s.row_id)"
-            " TO STDOUT"
-        ).format(order=sql.Literal(list(table_order)))
-    else:
-        query = sql.SQL("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT")
+    query: sql.SQL | sql.Composed = sql.SQL("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT")
     try:
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            if table_order:
+                query = _ordered_snapshot(conn, list(table_order))
             # The device role's 30 s is for one sync step; a whole team can take longer. The
             # laptop applies what it has read while the rest waits (its 15 s idle limit too).
             conn.execute(f"SET LOCAL statement_timeout = '{int(timeout_s)}s'")
