@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from sim_desk.records.codes import Role
 from sim_desk.records.sync import publishing
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.teamserver.errors import ServerRefused
@@ -50,7 +51,10 @@ def check_first_sync(vault: UnlockedVault, conn: psycopg.Connection[Any]) -> Non
     """
     if not publishing.before_first_sync(vault):
         return
-    unsent = publishing.records_to_send(vault)
+    # An analyst's laptop sends no records (the server takes none from it): a copy's are
+    # cleared at its first sync instead (standing.clear_analyst_copy).
+    analyst = vault.actor.role is Role.ANALYST
+    unsent = 0 if analyst else publishing.records_to_send(vault)
     answer = _check(conn, vault, unsent)
     if answer is None or answer.get("status") != "refused":
         return
