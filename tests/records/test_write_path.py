@@ -963,3 +963,40 @@ def test_the_team_server_use_cases_of_the_app_pass_the_choke_point(team, witness
         assert left.erased.people == 2 and not left.revoked_on_server
         assert device.device_credential(lead) is None
     assert "\n".join(steps.problems) == ""
+
+
+def test_an_analysts_first_sync_passes_the_choke_point(team, witness):
+    """An analyst's copied vault is cleared at its first sync, queueing nothing for the server."""
+    with team.unlock("lead") as lead:
+        people.create_person(lead, details())
+    steps = Steps(witness)
+    with team.unlock("analyst") as analyst:
+        steps.run(analyst, "begin", lambda: sync.begin(analyst, uuid.uuid4(), "incarnation-1"))
+        cleared = steps.run(
+            analyst, "clear_analyst_copy", lambda: standing.clear_analyst_copy(analyst)
+        )
+        assert cleared >= 1
+        with analyst.read() as session:
+            assert session.execute(select(Person)).first() is None
+            assert session.execute(select(SyncOutboxEntry)).first() is None
+    assert "\n".join(steps.problems) == ""
+
+
+def test_the_recovery_key_syncing_as_the_replicas_user_passes_the_choke_point(team, witness):
+    """The recovery key stands in for the user a replica belongs to; the audit entry it leaves
+    is written through the one path."""
+    steps = Steps(witness)
+    with team.unlock("officer") as officer:
+        sync.begin(officer, uuid.uuid4(), "incarnation-1")
+    recovery = unlock.unlock_with_recovery_key(
+        team.paths, team.recovery_key, dirs=team.dirs, clock=team.clock
+    )
+    with recovery:
+
+        def sync_as_its_user() -> str:
+            with standing.syncing_for_its_user(recovery):
+                return recovery.actor.username
+
+        assert steps.run(recovery, "syncing_for_its_user", sync_as_its_user) == "officer"
+        assert recovery.actor.is_recovery
+    assert "\n".join(steps.problems) == ""
