@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from sim_desk.records.codes import Role
 from sim_desk.records.errors import SimDeskError, ValidationError
@@ -27,6 +28,11 @@ from sim_desk.records.model import (
 )
 from sim_desk.records.sync import bulk, clock, quiet, rebuild
 from sim_desk.records.sync.applying import Applied, Applier
+from sim_desk.records.sync.elsewhere import ChangedElsewhere as ChangedElsewhere
+from sim_desk.records.sync.elsewhere import changed_elsewhere as changed_elsewhere
+from sim_desk.records.sync.elsewhere import (
+    mark_changed_elsewhere_seen as mark_changed_elsewhere_seen,
+)
 from sim_desk.records.sync.incoming import from_change
 from sim_desk.records.sync.outbox import APPLYING, attach, queue_unsynced, sync_state
 from sim_desk.records.unit_of_work import UnlockedVault
@@ -236,6 +242,20 @@ def record_push(
 
 def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime) -> Applied:
     """Applies one pull's answer and moves the cursor, in one local transaction."""
+    try:
+        return _apply_pull(vault, answer, now, thorough=False)
+    except IntegrityError as error:
+        if "FOREIGN KEY" not in str(error.orig):
+            raise
+        # A row pointing nowhere that the pull's own rows did not lead to (see orphans): the
+        # commit refused it and undid the pull, which goes in again with the whole replica
+        # looked at.
+        return _apply_pull(vault, answer, now, thorough=True)
+
+
+def _apply_pull(
+    vault: UnlockedVault, answer: Mapping[str, Any], now: datetime, *, thorough: bool
+) -> Applied:
     with vault.write() as session:
         session.info[APPLYING] = True
         state = sync_state(session)
@@ -258,6 +278,7 @@ def apply_pull(vault: UnlockedVault, answer: Mapping[str, Any], *, now: datetime
             now=now,
             rebuilding_for=vault.actor.user_id if state.rebuilding else None,
             fill_blanks=vault.actor.role is Role.ANALYST,
+            thorough=thorough,
         )
         for person in answer.get("removed") or ():
             applier.erase_person(uuid.UUID(str(person)))
@@ -323,64 +344,6 @@ def note_error(vault: UnlockedVault, message: str | None) -> None:
         state = sync_state(session)
         if state is not None and state.last_error != message:
             state.last_error = message
-
-
-@dataclass(frozen=True)
-class ChangedElsewhere:
-    """A value this laptop had that a change from another laptop replaced (or a row deleted
-    there, or one that could not be applied here), kept until somebody has looked."""
-
-    id: uuid.UUID
-    table: str
-    row_id: uuid.UUID
-    person_id: uuid.UUID | None
-    kind: str
-    overwritten: dict[str, Any]
-    author_id: uuid.UUID | None
-    at: datetime
-
-
-def changed_elsewhere(
-    vault: UnlockedVault, person_id: uuid.UUID | None = None
-) -> list[ChangedElsewhere]:
-    """What other laptops changed over this one's values, not yet looked at (one person's,
-    or everyone's on this laptop)."""
-    with vault.read() as session:
-        query = select(SyncChangedElsewhere).where(SyncChangedElsewhere.seen_at.is_(None))
-        if person_id is not None:
-            query = query.where(SyncChangedElsewhere.person_id == person_id)
-        return [
-            ChangedElsewhere(
-                row.id,
-                row.table_name,
-                row.row_id,
-                row.person_id,
-                row.kind,
-                dict(row.overwritten),
-                row.author_id,
-                row.at,
-            )
-            for row in session.execute(query.order_by(SyncChangedElsewhere.at)).scalars()
-        ]
-
-
-def mark_changed_elsewhere_seen(vault: UnlockedVault, ids: Sequence[uuid.UUID]) -> int:
-    """Somebody has looked: these leave the list (and are kept, with when)."""
-    with vault.write() as session:
-        rows = (
-            session.execute(
-                select(SyncChangedElsewhere).where(
-                    SyncChangedElsewhere.id.in_(list(ids)), SyncChangedElsewhere.seen_at.is_(None)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for row in rows:
-            row.seen_at = vault.now()
-        if rows:
-            vault.audit(session, "sync.changes_looked_at", "device", None, count=len(rows))
-        return len(rows)
 
 
 def status(vault: UnlockedVault) -> SyncStatus:

@@ -28,6 +28,7 @@ from sim_desk.records.model import (
 )
 from sim_desk.records.sync import rebuild
 from sim_desk.records.sync.incoming import LOWEST, Incoming
+from sim_desk.records.sync.orphans import orphans
 from sim_desk.records.sync.tables import (
     BY_NAME,
     CLINICAL_FIELDS,
@@ -65,6 +66,7 @@ class Applier:
         now: Any,
         rebuilding_for: uuid.UUID | None = None,
         fill_blanks: bool = False,
+        thorough: bool = False,
     ) -> None:
         self.session = session
         self.now = now
@@ -77,6 +79,11 @@ class Applier:
         self.fill_blanks = fill_blanks
         #: Whether anything took the row-by-row path (rows in bulk had their parents checked).
         self.one_by_one = False
+        #: The rows written and deleted one by one, by table (where orphans may be), and
+        #: whether to look for orphans over the whole replica instead (see ``orphans``).
+        self.written: dict[str, set[uuid.UUID]] = {}
+        self.deleted: dict[str, set[uuid.UUID]] = {}
+        self.thorough = thorough
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
 
     # -- one row ----------------------------------------------------------------------------
@@ -175,6 +182,7 @@ class Applier:
         try:
             with self.session.begin_nested():
                 self.session.execute(insert(table).values(id=incoming.row_id, **decoded))
+            self.written.setdefault(incoming.table, set()).add(incoming.row_id)
         except IntegrityError:
             if incoming.table == "people" and self._insert_without_clash(
                 shadow, incoming, winners, decoded
@@ -205,6 +213,7 @@ class Applier:
                         id=incoming.row_id, **{**decoded, **dict.fromkeys(clashing)}
                     )
                 )
+            self.written.setdefault("people", set()).add(incoming.row_id)
         except IntegrityError:
             return False
         self._stamp(shadow, {n: v for n, v in winners.items() if n not in clashing})
@@ -240,6 +249,7 @@ class Applier:
                 self.session.execute(
                     update(table).where(table.c.id == incoming.row_id).values(**decoded)
                 )
+            self.written.setdefault(incoming.table, set()).add(incoming.row_id)
         except IntegrityError:
             self._hold(shadow, winners, why="could not be changed here")
             return
@@ -280,6 +290,7 @@ class Applier:
                 )
                 self._delete_rows(child.name, below)
         table = BY_NAME[name].table
+        self.deleted.setdefault(name, set()).update(ids)
         for start in range(0, len(ids), 500):
             self.session.execute(delete(table).where(table.c.id.in_(ids[start : start + 500])))
 
@@ -372,13 +383,13 @@ class Applier:
     def hold_orphans(self) -> None:
         """Rows whose parent is not on this laptop (a foreign key points nowhere) are taken
         out and held, so that the rest commits; they are tried again at the next pull."""
-        if not self.one_by_one:
+        if not self.one_by_one and not self.thorough:
             return  # every row went in bulk, each after its parents were found here
         for _round in range(10):
-            found = self.session.execute(text("PRAGMA foreign_key_check")).all()
+            found = orphans(self.session, self.written, self.deleted, thorough=self.thorough)
             if not found:
                 return
-            for table_name, rowid, _parent, _fk in found:
+            for table_name, rowid in found:
                 if table_name not in BY_NAME:
                     continue
                 table = BY_NAME[table_name].table
