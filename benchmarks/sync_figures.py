@@ -82,6 +82,11 @@ SYNC_BUDGETS = (
         1,
     ),
     SyncBudget(
+        "lead_day_of_work_pull",
+        "The same day's work pulled by the lead's laptop (the whole team's replica)",
+        1,
+    ),
+    SyncBudget(
         "laptops_at_once",
         "{laptops} laptops syncing a day's work at once (until the last is done): every change"
         " on the server once, and on every laptop that may see it",
@@ -672,6 +677,7 @@ def measure(
 
             say(f"sync: a day's work pushed and pulled ({repeats.day_of_work} runs)")
             officer, clinician = pair[0], pair[1]
+            lead.sync()  # (what the pair members' first syncs sent the server)
             pushes, pulls = [], []
             for n in range(repeats.day_of_work):
                 day_of_work(officer, seed=n)
@@ -684,6 +690,9 @@ def measure(
                 pushes.append(push)
                 pulls.append(pull)
                 results.add("day_of_work_sync", push + pull)
+                results.add("lead_day_of_work_pull", lead.sync())
+                if lead.reports[-1].pulled_rows < DAY_OF_WORK:
+                    raise AssertionError("the lead's laptop did not receive the day's work")
             details["day_of_work_sync"] = {
                 "changes": DAY_OF_WORK,
                 "push_median": median(pushes),
