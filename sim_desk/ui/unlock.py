@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -51,6 +51,22 @@ from sim_desk.teamserver.errors import (
 from sim_desk.ui.messages import attempt
 from sim_desk.ui.screenfit import enter_only_saves, prepare_when_shown
 from sim_desk.ui.session import UiSession
+
+
+class _Message(QLabel):
+    """The message below the fields, top left and selectable: both set with the first message,
+    not before the dialog shows. PySide builds the whole ``Qt`` namespace (hundreds of enums,
+    20-28 ms here) the first time anything names it, and nothing else before this dialog does;
+    an empty label draws the same either way."""
+
+    def setText(self, text: str) -> None:
+        if not self.text() and text:
+            from PySide6.QtCore import Qt
+
+            self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        super().setText(text)
+
 
 FREE_TRIES = 3
 MAX_DELAY_SECONDS = 60
@@ -133,12 +149,10 @@ class UnlockDialog(QDialog):
         form.addRow(pass_label, self.passphrase)
 
         # Room for a message is kept from the start: an error never squashes the fields.
-        self.message = QLabel()
+        self.message = _Message()
         self.message.setObjectName("errorText")
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Unlock message")
-        self.message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lines = self.message.fontMetrics().lineSpacing() * MESSAGE_LINES
         self.message.setMinimumHeight(lines)
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
@@ -194,7 +208,14 @@ class UnlockDialog(QDialog):
         layout.addLayout(restore_row)
         layout.addWidget(buttons)
         # Enter unlocks, whichever button last had the focus (never "Use recovery key").
-        enter_only_saves(self, self.unlock_button)
+        self.push_buttons = (
+            self.unlock_button,
+            self.recovery_button,
+            self.sync_button,
+            self.quit_button,
+            self.restore_button,
+        )
+        enter_only_saves(self, self.unlock_button, self.push_buttons)
         order = (
             self.user,
             self.passphrase,
@@ -283,7 +304,7 @@ class UnlockDialog(QDialog):
     def _offer_sync(self, error: ReplicaExpired) -> None:
         """Says why the records stay closed, and offers the sync that opens them."""
         self.sync_button.show()
-        enter_only_saves(self, self.sync_button)  # Enter now syncs
+        enter_only_saves(self, self.sync_button, self.push_buttons)  # Enter now syncs
         words = expired_words_for_recovery if self._by_recovery_key else expired_words
         self._show(words(error))
         self.passphrase.setFocus()
@@ -356,7 +377,7 @@ class UnlockDialog(QDialog):
             # Revoked meanwhile: the sync erased the replica, and the vault opens again as it
             # is (empty of the team's records). Nothing is left to sync.
             self.sync_button.hide()
-            enter_only_saves(self, self.unlock_button)
+            enter_only_saves(self, self.unlock_button, self.push_buttons)
             self._show(str(error))
         elif isinstance(error, ServerUnreachable):
             self._show(
