@@ -102,7 +102,8 @@ def prepare_when_shown(window: QWidget) -> None:
     window.installEventFilter(_PrepareWhenShown(window))
 
 
-#: Set on a dialog whose Enter key :func:`enter_only_saves` has set (not done again when shown).
+#: Set on a dialog that named all its own buttons to :func:`enter_only_saves`: when it is shown,
+#: its Enter key is not set again (which would look for its buttons, the cost it avoided).
 _ENTER_SET = "simDeskEnterSet"
 
 
@@ -121,7 +122,8 @@ def enter_only_saves(
             push.setDefault(False)
     if default is not None:
         default.setDefault(True)
-    dialog.setProperty(_ENTER_SET, True)
+    if buttons is not None:
+        dialog.setProperty(_ENTER_SET, True)
 
 
 def enter_only_next(wizard: QWizard) -> None:
