@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sim_desk.records import sync
 from sim_desk.records.sync import applying, orphans
+from sim_desk.records.sync.tables import REPLICATED
 from tests.conftest import Team
 from tests.records.sync.test_bulk_snapshot import (  # noqa: F401 - source_rows: a fixture
     AT,
@@ -141,3 +142,10 @@ def test_a_commit_refused_for_another_reason_is_not_tried_again(team: Team, monk
     with team.unlock("clinician") as vault, pytest.raises(IntegrityError):
         sync.apply_pull(vault, {"cursor": 1}, now=AT)
     assert attempts == [False]
+
+
+def test_every_key_between_replicated_rows_points_at_an_id():
+    # orphans looks for a deleted row's children by its id: a key by another value would be
+    # caught only by the commit's check, and the pull applied twice.
+    targets = {fk.column.name for spec in REPLICATED for fk in spec.table.foreign_keys}
+    assert targets == {"id"}
