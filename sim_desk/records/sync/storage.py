@@ -11,12 +11,12 @@ have given; ``tests/records/sync/test_storage.py`` holds them to that for every 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Date, Uuid
 
@@ -28,13 +28,23 @@ from sim_desk.records.sync.tables import decoder, fields_of, value_hash
 Storer = Callable[[Any], Any]
 
 
+#: A UUID as this version writes one (``str(uuid)``): nothing to check beyond the pattern.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid_text(value: Any) -> str:
     """SQLAlchemy keeps a UUID on SQLite as its 32 hex digits."""
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value.replace("-", "")  # (what uuid.UUID(value).hex gives, three times faster)
     return uuid.UUID(str(value)).hex
 
 
 def _utc_text(value: Any) -> str:
     """SQLite's DATETIME text of the moment, in UTC: ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if type(value) is str and len(value) == 32 and value.endswith("+00:00") and value[19] == ".":
+        # As this version writes a moment (UTC, with microseconds): checked, not rebuilt.
+        datetime.fromisoformat(value)
+        return f"{value[:10]} {value[11:26]}"
     moment = datetime.fromisoformat(str(value))
     offset = moment.utcoffset()
     if offset is None:
@@ -126,10 +136,10 @@ def _hash_of(value: Any) -> str:
 READY = "_ready"
 
 
-@dataclass(frozen=True)
-class Ready:
+class Ready(NamedTuple):
     """A snapshot row's values as the vault stores them, and its ``sync_rows`` entry's clocks
-    and hashes as JSON: all a row needs to go in bulk that the database does not decide."""
+    and hashes as JSON: all a row needs to go in bulk that the database does not decide.
+    (A tuple: a million are made in a lead's first sync.)"""
 
     stored: dict[str, Any]
     clocks: str
