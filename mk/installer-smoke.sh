@@ -3,7 +3,9 @@
 #   1. `sim-desk --version` prints the version of the source it was built from;
 #   2. `sim-desk self-test` passes with no display, in an empty home and temporary folder, and
 #      leaves nothing in either (nor a __pycache__ inside the bundle);
-#   3. `sim-desk` with no arguments starts the GUI (the first-run wizard, offscreen) and is
+#   3. `sim-desk --snapshot-reader` (started by the app at a first sync) answers an empty
+#      snapshot with one empty page;
+#   4. `sim-desk` with no arguments starts the GUI (the first-run wizard, offscreen) and is
 #      still running 10 seconds later;
 # then prints the bundle's size and its largest folders.
 set -euo pipefail
@@ -30,6 +32,13 @@ left=$(find "$scratch/home" "$scratch/tmp" -mindepth 1 | awk 'NR <= 5')
 [[ -z "$left" ]] || { echo "installer-smoke: self-test left files behind:" >&2; echo "$left" >&2; exit 1; }
 caches=$(find "$bundle" -name __pycache__ | awk 'NR <= 5')
 [[ -z "$caches" ]] || { echo "installer-smoke: bytecode written into the bundle: $caches" >&2; exit 1; }
+
+echo "== $app --snapshot-reader (the process that reads a first sync's rows)"
+# An empty binary COPY in: one page with no rows out (its length in 8 bytes, then the page).
+answered=$(printf 'PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0\377\377' \
+    | "${headless[@]}" "$app" --snapshot-reader 10 | wc -c)
+[[ "$answered" -gt 8 ]] || { echo "installer-smoke: the snapshot reader answered $answered bytes" >&2; exit 1; }
+echo "answered with one page ($answered bytes)"
 
 echo "== $app (the GUI, offscreen): first-run wizard stays up"
 status=0

@@ -7,6 +7,7 @@ names here are what scripts and the team-server commands use.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``sim-desk`` command (loaded on call, so importing this package stays light)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--snapshot-reader"]:  # the app itself, during a first sync
+        from sim_desk.teamserver import snapshot_reader
+
+        return snapshot_reader.main(args[1:])
     from sim_desk.cli.entry import main as run
 
     return run(argv)

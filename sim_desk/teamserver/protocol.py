@@ -271,7 +271,8 @@ class SnapshotRow:
     clinical: dict[str, Any] | None
 
 
-_SNAPSHOT_TYPES = ["text", "uuid", "uuid", "jsonb", "jsonb", "bool", "jsonb"]
+#: The columns of a snapshot row, as COPY brings them.
+SNAPSHOT_TYPES = ["text", "uuid", "uuid", "jsonb", "jsonb", "bool", "jsonb"]
 
 
 def _ordered_snapshot(conn: psycopg.Connection[Any], table_order: list[str]) -> sql.Composed:
@@ -315,27 +316,56 @@ def snapshot(
     of a laptop's indexes begin with the person, and rows in that order fill each index page
     in turn instead of touching a page at random for every row.
     """
+    with _snapshot_copy(conn, timeout_s, table_order, binary=False) as (head, query):
+
+        def rows() -> Iterator[SnapshotRow]:
+            with conn.cursor().copy(query) as cp:
+                cp.set_types(SNAPSHOT_TYPES)
+                for table, row_id, person_id, payload, clocks, deleted, clinical in cp.rows():
+                    yield SnapshotRow(table, row_id, person_id, payload, clocks, deleted, clinical)
+
+        yield head, rows()
+
+
+@contextmanager
+def snapshot_binary(
+    conn: psycopg.Connection[Any],
+    *,
+    timeout_s: int = SNAPSHOT_TIMEOUT_S,
+    table_order: Sequence[str] = (),
+) -> Iterator[tuple[dict[str, Any], Iterator[bytes]]]:
+    """:func:`snapshot`, its rows as the bytes of PostgreSQL's binary COPY format (the
+    columns of :data:`SNAPSHOT_TYPES`), for a reader in another process
+    (``teamserver.snapshot_reader``): here they are only passed on, not parsed."""
+    with _snapshot_copy(conn, timeout_s, table_order, binary=True) as (head, query):
+
+        def chunks() -> Iterator[bytes]:
+            with conn.cursor().copy(query) as cp:
+                for data in cp:
+                    yield bytes(data)
+
+        yield head, chunks()
+
+
+@contextmanager
+def _snapshot_copy(
+    conn: psycopg.Connection[Any], timeout_s: int, table_order: Sequence[str], *, binary: bool
+) -> Iterator[tuple[dict[str, Any], sql.SQL | sql.Composed]]:
+    """The transaction of a snapshot, its head, and the COPY that brings its rows."""
     query: sql.SQL | sql.Composed = sql.SQL("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT")
     try:
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             if table_order:
                 query = _ordered_snapshot(conn, list(table_order))
+            if binary:
+                query = sql.SQL("{} (FORMAT binary)").format(query)
             # The device role's 30 s is for one sync step; a whole team can take longer. The
             # laptop applies what it has read while the rest waits (its 15 s idle limit too).
             conn.execute(f"SET LOCAL statement_timeout = '{int(timeout_s)}s'")
             conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{int(timeout_s)}s'")
             head = dict(_call(conn, "SELECT sim.snapshot_begin()"))
-
-            def rows() -> Iterator[SnapshotRow]:
-                with conn.cursor().copy(query) as cp:
-                    cp.set_types(_SNAPSHOT_TYPES)
-                    for table, row_id, person_id, payload, clocks, deleted, clinical in cp.rows():
-                        yield SnapshotRow(
-                            table, row_id, person_id, payload, clocks, deleted, clinical
-                        )
-
-            yield head, rows()
+            yield head, query
     except psycopg.errors.InsufficientPrivilege:
         raise ServerRefused(
             "The team server refused: this laptop may not do that (it may have been revoked)."

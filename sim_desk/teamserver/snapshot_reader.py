@@ -1,0 +1,404 @@
+"""A bulk snapshot's rows read and made ready in a process of their own.
+
+A lead's first sync brings about a million rows. Each is parsed (JSON) and made ready to go in
+bulk (``records.sync.storage.made_ready``: values as the vault stores them, each field's clock
+and hash), about 45 s of Python for the 2,000-person stress team. On a thread beside the one
+that writes the vault, that work and the writer's own Python took turns under one interpreter
+lock, and the writer waited for the lock after every SQLite call: about 60 s of a 125 s sync.
+Here a second process does it on another core, and the writer receives each page ready.
+
+The sync's connection stays in the app: a thread there passes the server's binary COPY bytes
+on to the reader's standard input, unparsed. The reader answers on its standard output with
+pages of rows (``marshal``, plain values only), each written as its length (8 bytes) then its
+bytes; the app applies each page while the reader makes the next. Nothing is written to disk,
+and the reader never sees a passphrase, a key or the vault: only what the server sent.
+
+If the reader cannot be started, the rows are read on a thread as before (:func:`pages_of`
+says which); if it stops half-way, the sync stops with a clear message and keeps nothing
+half-done, like a lost connection.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any, BinaryIO
+
+from sim_desk.records.sync.storage import READY, Ready, made_ready
+from sim_desk.records.sync.tables import BY_NAME
+from sim_desk.teamserver.errors import ServerError
+
+#: The argument that makes ``sim-desk`` (or ``python -m sim_desk``) a snapshot reader.
+ARGUMENT = "--snapshot-reader"
+#: Bytes passed on to the reader at a time.
+_CHUNK = 1 << 20
+#: Pages the reader makes ahead of the app.
+_PAGES_AHEAD = 1
+_LENGTH = struct.Struct(">Q")
+
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_INT16 = struct.Struct(">h")
+_INT32 = struct.Struct(">i")
+_FIELDS = 7  # protocol.SNAPSHOT_TYPES
+
+
+class CopyFormatError(ValueError):
+    """The bytes are not a snapshot in PostgreSQL's binary COPY format."""
+
+
+# --- In the reader process ------------------------------------------------------------------
+
+
+def copy_rows(chunks: Iterator[bytes]) -> Iterator[tuple[Any, ...]]:
+    """The snapshot rows of a binary COPY stream, as ``(table, row_id, person_id, payload,
+    clocks, deleted, clinical)``: UUIDs as 32 hex digits, JSON as its UTF-8 bytes (jsonb's
+    version byte taken off), None for NULL."""
+    buffer = b""
+    at = 0
+    header = False
+    for chunk in chunks:
+        buffer = buffer[at:] + chunk if at < len(buffer) else chunk
+        at = 0
+        if not header:
+            if len(buffer) < 19:
+                continue
+            if buffer[:11] != _SIGNATURE:
+                raise CopyFormatError("not binary COPY")
+            extension = _INT32.unpack_from(buffer, 15)[0]
+            if len(buffer) < 19 + extension:
+                continue
+            at = 19 + extension
+            header = True
+        while True:
+            row, end = _row_at(buffer, at)
+            if end < 0:
+                break
+            at = end
+            if row is None:
+                return
+            yield row
+    raise CopyFormatError("the snapshot ended before its last row")
+
+
+def _row_at(buffer: bytes, at: int) -> tuple[tuple[Any, ...] | None, int]:
+    """The row starting at ``at`` and where the next begins; (None, end) for the trailer;
+    (None, -1) if the row is not all in ``buffer`` yet."""
+    size = len(buffer)
+    if at + 2 > size:
+        return None, -1
+    count = _INT16.unpack_from(buffer, at)[0]
+    if count == -1:
+        return None, at + 2
+    if count != _FIELDS:
+        raise CopyFormatError(f"a row of {count} fields")
+    at += 2
+    fields: list[bytes | None] = []
+    for _ in range(_FIELDS):
+        if at + 4 > size:
+            return None, -1
+        length = _INT32.unpack_from(buffer, at)[0]
+        at += 4
+        if length < 0:
+            fields.append(None)
+            continue
+        if at + length > size:
+            return None, -1
+        fields.append(buffer[at : at + length])
+        at += length
+    table, row_id, person_id, payload, clocks, deleted, clinical = fields
+    if table is None or row_id is None or len(row_id) != 16:
+        raise CopyFormatError("a row without its table or id")
+    row = (
+        table.decode("utf-8"),
+        row_id.hex(),
+        None if person_id is None else person_id.hex(),
+        _jsonb(payload),
+        _jsonb(clocks),
+        deleted == b"\x01",
+        _jsonb(clinical),
+    )
+    return row, at
+
+
+def _jsonb(value: bytes | None) -> bytes | None:
+    if value is None:
+        return None
+    if value[:1] != b"\x01":
+        raise CopyFormatError("a jsonb value of an unknown version")
+    return value[1:]
+
+
+def _made_ready(row: tuple[Any, ...], dialect: Any) -> tuple[Any, ...] | None:
+    """What :func:`records.sync.storage.made_ready` makes of ``row``, as plain values:
+    ``(columns, values, clocks, hashes)``; None where only the row-by-row path can take it."""
+    table, _row_id, _person, payload, clocks, deleted, clinical = row
+    if table not in BY_NAME or deleted:
+        return None
+    try:
+        entry = {
+            "payload": json.loads(payload) if payload is not None else None,
+            "clocks": json.loads(clocks) if clocks is not None else None,
+            "clinical": json.loads(clinical) if clinical is not None else None,
+        }
+    except ValueError:
+        return None
+    ready = made_ready(table, entry, dialect)
+    if ready is None:
+        return None
+    return (tuple(ready.stored), tuple(ready.stored.values()), ready.clocks, ready.hashes)
+
+
+def serve(page_size: int, source: BinaryIO, sink: BinaryIO) -> int:
+    """The reader: binary COPY bytes from ``source``, pages of rows made ready to ``sink``.
+    Each page is marshalled ``(rows, more)``, a row ``(table, row_id, person_id, deleted,
+    payload, clocks, clinical, ready)``; ``ready`` is absent (False) for a row the app need
+    not make ready (an unknown table, a tombstone), None for one that cannot go in bulk."""
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    names: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per column list: sent once
+    pages: queue.Queue[bytes | None] = queue.Queue(_PAGES_AHEAD)
+
+    def send() -> None:
+        while (page := pages.get()) is not None:
+            sink.write(_LENGTH.pack(len(page)))
+            sink.write(page)
+            sink.flush()
+
+    sender = threading.Thread(target=send, name="snapshot-pages", daemon=True)
+    sender.start()
+
+    def chunks() -> Iterator[bytes]:
+        while chunk := os.read(source.fileno(), _CHUNK):
+            yield chunk
+
+    try:
+        page: list[tuple[Any, ...]] = []
+        for row in copy_rows(chunks()):
+            if len(page) >= page_size:
+                pages.put(marshal.dumps((page, True)))
+                page = []
+            ready: Any = False
+            if row[0] in BY_NAME and not row[5]:
+                ready = _made_ready(row, dialect)
+                if ready is not None:
+                    ready = (names.setdefault(ready[0], ready[0]), *ready[1:])
+            table, row_id, person_id, payload, clocks, deleted, clinical = row
+            page.append((table, row_id, person_id, deleted, payload, clocks, clinical, ready))
+        pages.put(marshal.dumps((page, False)))
+    except (CopyFormatError, UnicodeDecodeError) as error:
+        pages.put(marshal.dumps(("error", type(error).__name__)))
+    pages.put(None)
+    sender.join()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """``sim-desk --snapshot-reader PAGE_SIZE``, started by the app (never by a person)."""
+    try:
+        page_size = int(argv[0])
+    except (IndexError, ValueError):
+        print("This is run by SIM Desk itself during a first sync.", file=sys.stderr)
+        return 2
+    try:
+        return serve(page_size, sys.stdin.buffer, sys.stdout.buffer)
+    except (BrokenPipeError, KeyboardInterrupt):
+        return 1  # the app stopped (or was killed): nothing to tell it
+
+
+# --- In the app -----------------------------------------------------------------------------
+
+
+class ReadRow(Mapping[str, Any]):
+    """A snapshot row as the reader sent it, read as ``protocol.snapshot``'s entries are
+    (``table``, ``row_id``, ``person_id``, ``payload``, ``clocks``, ``deleted``, ``clinical``,
+    and ``storage.READY`` where the reader made it ready). JSON is decoded only when asked
+    for: a row that goes in bulk never needs it."""
+
+    __slots__ = ("_raw", "_values")
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        table, row_id, person_id, deleted, payload, clocks, clinical, ready = row
+        values: dict[str, Any] = {
+            "table": table,
+            "row_id": uuid.UUID(hex=row_id),
+            "person_id": None if person_id is None else uuid.UUID(hex=person_id),
+            "deleted": deleted,
+        }
+        if ready is not False:
+            values[READY] = None if ready is None else _ready(*ready)
+        self._values = values
+        self._raw: tuple[bytes | None, ...] | None = (payload, clocks, clinical)
+
+    def _decode(self) -> None:
+        if self._raw is not None:
+            payload, clocks, clinical = self._raw
+            self._values |= {
+                "payload": _decoded(payload),
+                "clocks": _decoded(clocks),
+                "clinical": _decoded(clinical),
+            }
+            self._raw = None
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            if self._raw is None or key not in _JSON_KEYS:
+                raise
+        self._decode()
+        return self._values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        found = self._values.get(key, _ABSENT)
+        if found is not _ABSENT:
+            return found
+        return self[key] if key in _JSON_KEYS else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values or key in _JSON_KEYS
+
+    def __iter__(self) -> Iterator[str]:
+        self._decode()
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        self._decode()
+        return len(self._values)
+
+
+_JSON_KEYS = frozenset({"payload", "clocks", "clinical"})
+_ABSENT = object()
+
+
+def _ready(columns: tuple[str, ...], values: tuple[Any, ...], clocks: str, hashes: str) -> Ready:
+    return Ready(dict(zip(columns, values, strict=True)), clocks, hashes)
+
+
+def _decoded(value: bytes | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _command(page_size: int) -> list[str]:
+    if getattr(sys, "frozen", False):  # the installed app: its own executable
+        return [sys.executable, ARGUMENT, str(page_size)]
+    return [sys.executable, "-m", "sim_desk", ARGUMENT, str(page_size)]
+
+
+@contextmanager
+def started(page_size: int) -> Iterator[subprocess.Popen[bytes] | None]:
+    """The reader process (None if it cannot be started here: a single core, or no way to
+    run it), stopped when the ``with`` ends, however it ends."""
+    process = None
+    if (os.cpu_count() or 1) > 1:
+        try:
+            process = subprocess.Popen(
+                _command(page_size),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                # Its errors could quote what it was reading: never in a log or a terminal.
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        except OSError:
+            process = None
+    try:
+        yield process
+    finally:
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    with suppress(OSError):  # the reader had stopped
+                        pipe.close()
+
+
+@contextmanager
+def pages_of(
+    process: subprocess.Popen[bytes], chunks: Iterator[bytes]
+) -> Iterator[Iterator[tuple[list[ReadRow], bool]]]:
+    """Pages of the rows in ``chunks`` (binary COPY bytes), each with whether more follow,
+    made by ``process``. A thread passes the bytes on; an error there is raised here, and an
+    error here (or leaving early) stops both the thread and the process."""
+    assert process.stdin is not None and process.stdout is not None
+    into, out = process.stdin, process.stdout
+    failed: list[BaseException] = []
+    stop = threading.Event()
+
+    def passed(data: bytes) -> bool:
+        try:
+            into.write(data)
+        except (BrokenPipeError, ValueError):
+            return False  # the reader stopped: the caller hears so from its answer
+        return True
+
+    def pass_on() -> None:
+        waiting: list[bytes] = []
+        size = 0
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                waiting.append(chunk)
+                size += len(chunk)
+                if size >= _CHUNK:
+                    if not passed(b"".join(waiting)):
+                        return
+                    waiting, size = [], 0
+            passed(b"".join(waiting))
+        except BaseException as error:  # (the server's) raised by the caller
+            failed.append(error)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # an unfinished COPY ends here, on this thread
+            with suppress(OSError):  # the reader had stopped
+                into.close()
+
+    def taken() -> Iterator[tuple[list[ReadRow], bool]]:
+        while True:
+            head = out.read(_LENGTH.size)
+            body = out.read(_LENGTH.unpack(head)[0]) if len(head) == _LENGTH.size else b""
+            if not body:
+                passer.join()
+                if failed:
+                    raise failed[0]
+                raise ServerError(
+                    "The first sync stopped while reading what the team server sent; nothing"
+                    " half-done was kept. Try again."
+                )
+            item = marshal.loads(body)
+            if item[0] == "error":
+                passer.join()
+                if failed:
+                    raise failed[0]
+                raise ServerError(
+                    "The team server sent a first sync this laptop could not read; nothing"
+                    " half-done was kept. Try again, and if it happens again, tell the trust's IT"
+                    " team."
+                )
+            rows, more = item
+            yield [ReadRow(row) for row in rows], more
+            if not more:
+                return
+
+    passer = threading.Thread(target=pass_on, name="snapshot-bytes", daemon=True)
+    passer.start()
+    try:
+        yield taken()
+    finally:
+        stop.set()
+        if process.poll() is None:
+            process.kill()  # so that the thread is not left writing to it
+        passer.join()

@@ -1,0 +1,300 @@
+"""A first sync's rows read and made ready in a process of their own (teamserver.snapshot_reader).
+
+Against the real server: the reader parses PostgreSQL's binary COPY exactly as psycopg parses
+the same snapshot as text, for every role and however the bytes are cut; a first sync through
+the reader process leaves the replica (rows and ``sync_rows`` entries, clock for clock) that
+the thread leaves; a reader that cannot start leaves the work to the thread; a reader that
+stops half-way, or a stream it cannot read, stops the sync with a clear message and the next
+sync completes the replica; a reader whose app is killed does not outlive it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import marshal
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from sim_desk.records.model import SyncRow
+from sim_desk.teamserver import protocol, snapshot_reader
+from sim_desk.teamserver import sync as team_sync
+from sim_desk.teamserver.errors import ServerError
+from sim_desk.teamserver.sync import TABLE_ORDER
+from tests.teamserver.conftest import World, build_world
+from tests.teamserver.laptops import Laptop, laptop, replica
+
+#: A binary COPY with no rows: the signature, flags, no header extension, the trailer.
+EMPTY_COPY = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8 + b"\xff\xff"
+
+
+@pytest.fixture(scope="module")
+def team(new_database, _team_template, tmp_path_factory) -> World:
+    world = build_world(new_database(), _team_template, tmp_path_factory.mktemp("world"))
+    lead = laptop(world, "lead", tmp_path_factory.mktemp("lead"))
+    for n, pair in enumerate([world.pair_a, world.pair_b, world.pair_a, world.pair_b]):
+        person = lead.add_person(f"Zoë{n} 王秀英", pair)
+        for k in range(4):
+            lead.log_contact(
+                person,
+                f'Walk {k}: a "quoted" word, a back\\slash, a tab\there',
+                clinical=f"Note {k}, Ал-Фарабі" if k % 2 else None,
+            )
+    lead.sync()
+    return world
+
+
+def _copied(world: World, name: str, *, binary: bool) -> list[Any]:
+    with (
+        protocol.device_connection(world.devices[name]) as conn,
+        conn.transaction(),
+    ):
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute("SELECT sim.snapshot_begin()")
+        query = protocol._ordered_snapshot(conn, list(TABLE_ORDER))
+        if binary:
+            with conn.cursor().copy(f"{query.as_string(conn)} (FORMAT binary)") as cp:
+                return [bytes(data) for data in cp]
+        with conn.cursor().copy(query) as cp:
+            cp.set_types(protocol.SNAPSHOT_TYPES)
+            return list(cp.rows())
+
+
+def _recut(chunks: list[bytes], size: int) -> Iterator[bytes]:
+    whole = b"".join(chunks)
+    for start in range(0, len(whole), size):
+        yield whole[start : start + size]
+
+
+@pytest.mark.parametrize("name", ["lead", "officer", "clinician", "analyst"])
+def test_the_reader_parses_what_psycopg_parses(team: World, name: str) -> None:
+    expected = [
+        (
+            table,
+            row_id.hex,
+            None if person_id is None else person_id.hex,
+            payload,
+            clocks,
+            deleted,
+            clinical,
+        )
+        for table, row_id, person_id, payload, clocks, deleted, clinical in _copied(
+            team, name, binary=False
+        )
+    ]
+    assert len(expected) > 10
+    chunks = _copied(team, name, binary=True)
+    for size in (None, 1, 7, 4096):
+        parts = iter(chunks) if size is None else _recut(chunks, size)
+        got = [
+            (table, row_id, person_id, json.loads(payload), json.loads(clocks), deleted, clinical)
+            for table, row_id, person_id, payload, clocks, deleted, clinical in (
+                (*row[:6], None if row[6] is None else json.loads(row[6]))
+                for row in snapshot_reader.copy_rows(parts)
+            )
+        ]
+        assert got == expected, size
+
+
+def _whole_replica(machine: Laptop) -> dict[str, Any]:
+    """Every replicated row and every ``sync_rows`` entry (clocks, hashes, mine, held)."""
+    found: dict[str, Any] = dict(replica(machine))
+    with machine.open() as vault, vault.read() as session:
+        found["sync_rows"] = {
+            row.id: (
+                row.table_name,
+                row.person_id,
+                row.clocks,
+                row.hashes,
+                row.mine,
+                row.deleted,
+                row.held,
+            )
+            for row in session.execute(select(SyncRow)).scalars()
+        }
+    return found
+
+
+def _without_reader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-program")
+    monkeypatch.setattr(snapshot_reader, "_command", lambda page_size: [missing])
+
+
+@pytest.mark.parametrize("name", ["lead", "officer", "analyst"])
+def test_the_reader_process_leaves_the_replica_the_thread_leaves(
+    team: World, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(team_sync, "SNAPSHOT_PAGE", 5)  # many pages, one cut mid-person
+    started: list[bool] = []
+    real = snapshot_reader.started
+
+    def watched(page_size: int):  # type: ignore[no-untyped-def]
+        with real(page_size) as process:
+            started.append(process is not None)
+            yield process
+
+    monkeypatch.setattr(snapshot_reader, "started", contextmanager(watched))
+    by_process = laptop(team, name, tmp_path / "process")
+    report = by_process.sync()
+    assert report.first_sync and report.pages > 3
+    _without_reader(monkeypatch, tmp_path)
+    by_thread = laptop(team, name, tmp_path / "thread")
+    assert by_thread.sync().pulled_rows == report.pulled_rows
+    assert started == [True, False]
+    expected, got = _whole_replica(by_thread), _whole_replica(by_process)
+    if name == "analyst":
+        # An analyst's pairs come with the team's directory at each sync (schema 0011), stamped
+        # when they came, not in the snapshot: the two laptops synced a moment apart.
+        expected.pop("pairs"), got.pop("pairs")
+    assert sum(len(rows) for rows in expected.values()) > 20
+    assert got == expected
+
+
+def _failing_reader(monkeypatch: pytest.MonkeyPatch, program: str) -> None:
+    command = [sys.executable, "-c", textwrap.dedent(program)]
+    monkeypatch.setattr(snapshot_reader, "_command", lambda page_size: command)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        # stops half-way: reads a little, answers nothing
+        "import sys; sys.stdin.buffer.read(200)",
+        # killed half-way, after one page (the first, real, of a reader's answer)
+        """
+        import os, signal, sys
+        from sim_desk.teamserver import snapshot_reader
+        class OnePage:
+            def __init__(self): self.out = sys.stdout.buffer; self.sent = 0
+            def write(self, data):
+                self.out.write(data)
+                self.sent += 1
+                if self.sent == 2:
+                    self.out.flush(); os.kill(os.getpid(), signal.SIGKILL)
+            def flush(self): self.out.flush()
+        snapshot_reader.serve(5, sys.stdin.buffer, OnePage())
+        """,
+    ],
+    ids=["stops", "killed-after-a-page"],
+)
+def test_a_reader_that_stops_stops_the_sync_and_the_next_sync_completes(
+    team: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str
+) -> None:
+    monkeypatch.setattr(team_sync, "SNAPSHOT_PAGE", 5)
+    reference = laptop(team, "clinician", tmp_path / "reference")
+    reference.sync()
+    machine = laptop(team, "clinician", tmp_path / "machine")
+    with monkeypatch.context() as patch:
+        _failing_reader(patch, program)
+        with pytest.raises(ServerError, match=r"stopped while reading .* Try again"):
+            machine.sync()
+    machine.sync()
+    assert replica(machine) == replica(reference)
+
+
+def _served(stream: bytes, page_size: int = 3) -> list[Any]:
+    sink = io.BytesIO()
+    with subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE) as source:
+        assert source.stdin is not None and source.stdout is not None
+        source.stdin.write(stream)
+        source.stdin.close()
+        snapshot_reader.serve(page_size, source.stdout, sink)  # type: ignore[arg-type]
+    data, at, answers = sink.getvalue(), 0, []
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 8], "big")
+        answers.append(marshal.loads(data[at + 8 : at + 8 + size]))
+        at += 8 + size
+    return answers
+
+
+def test_the_reader_answers_a_stream_it_cannot_read_with_an_error() -> None:
+    assert _served(EMPTY_COPY) == [([], False)]
+    assert _served(b"COPY\n" + EMPTY_COPY) == [("error", "CopyFormatError")]
+    assert _served(EMPTY_COPY[:-2]) == [("error", "CopyFormatError")]  # no trailer
+    three_fields = EMPTY_COPY[:-2] + b"\x00\x03" + b"\xff\xff\xff\xff" * 3 + b"\xff\xff"
+    assert _served(three_fields) == [("error", "CopyFormatError")]
+
+
+def test_a_stream_the_reader_cannot_read_stops_the_sync_clearly(
+    team: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = protocol.snapshot_binary
+
+    def spoiled(conn, **options):  # type: ignore[no-untyped-def]
+        with real(conn, **options) as (head, chunks):
+            yield head, (chunk.replace(b"PGCOPY", b"PGCOPZ") for chunk in chunks)
+
+    machine = laptop(team, "officer", tmp_path / "machine")
+    with monkeypatch.context() as patch:
+        patch.setattr(protocol, "snapshot_binary", contextmanager(spoiled))
+        with pytest.raises(ServerError, match="could not read; nothing half-done was kept"):
+            machine.sync()
+    assert machine.sync().pulled_rows > 0
+
+
+def test_the_command_is_for_the_app_alone() -> None:
+    answer = subprocess.run(
+        [sys.executable, "-m", "sim_desk", snapshot_reader.ARGUMENT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert answer.returncode == 2
+    assert "run by SIM Desk itself" in answer.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "sim_desk", snapshot_reader.ARGUMENT, "10"],
+        input=EMPTY_COPY,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    assert marshal.loads(out[8:]) == ([], False)
+
+
+def _state(pid: int) -> str | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return None
+    return next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_a_reader_does_not_outlive_an_app_killed_mid_snapshot(tmp_path: Path) -> None:
+    app = textwrap.dedent(
+        """
+        import os, signal, sys
+        from sim_desk.teamserver import snapshot_reader
+        with snapshot_reader.started(10) as reader:
+            reader.stdin.write(snapshot_reader.__dict__["_SIGNATURE"] + bytes(8))
+            reader.stdin.flush()
+            print(reader.pid, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", app], capture_output=True, text=True, timeout=60)
+    assert run.returncode == -signal.SIGKILL
+    pid = int(run.stdout.strip())
+    deadline = time.monotonic() + 20
+    while _state(pid) not in (None, "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(pid) in (None, "Z"), "the reader is still running after its app was killed"
+
+
+def test_the_server_sorts_a_snapshot_in_memory_without_jit(team: World) -> None:
+    """Schema 0013: the first row of a lead's first sync of the stress team after 9 s, not 17."""
+    with team.db.admin_connect(autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT proconfig FROM pg_proc WHERE oid = 'sim.snapshot_rows(text[])'::regprocedure"
+        ).fetchone()
+    assert row is not None
+    assert {"work_mem=64MB", "jit=off"} <= set(row[0])
