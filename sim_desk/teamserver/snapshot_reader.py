@@ -169,10 +169,15 @@ def serve(page_size: int, source: BinaryIO, sink: BinaryIO) -> int:
     pages: queue.Queue[bytes | None] = queue.Queue(_PAGES_AHEAD)
 
     def send() -> None:
-        while (page := pages.get()) is not None:
-            sink.write(_LENGTH.pack(len(page)))
-            sink.write(page)
-            sink.flush()
+        try:
+            while (page := pages.get()) is not None:
+                sink.write(_LENGTH.pack(len(page)))
+                sink.write(page)
+                sink.flush()
+        except (BrokenPipeError, ValueError):
+            # The app stopped reading (it was closed or killed): nothing to finish. Leave at
+            # once, so that no reader is left waiting to hand over its next page.
+            os._exit(1)
 
     sender = threading.Thread(target=send, name="snapshot-pages", daemon=True)
     sender.start()

@@ -269,20 +269,32 @@ def _state(pid: int) -> str | None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
-def test_a_reader_does_not_outlive_an_app_killed_mid_snapshot(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows", [0, 3000], ids=["before-a-row", "pages-waiting"])
+def test_a_reader_does_not_outlive_an_app_killed_mid_snapshot(rows: int) -> None:
+    """Killed before the first row, or with pages made and waiting for an app that is gone."""
     app = textwrap.dedent(
-        """
-        import os, signal, sys
+        f"""
+        import os, signal, threading, time, uuid
         from sim_desk.teamserver import snapshot_reader
+        row = (
+            b"\\x00\\x07" + b"\\x00\\x00\\x00\\x06people"
+            + (b"\\x00\\x00\\x00\\x10" + uuid.uuid4().bytes) * 2
+            + b"\\x00\\x00\\x04\\x01\\x01" + b"{{" + b'"n": "' + b"x" * 1015 + b'"}}'
+            + b"\\x00\\x00\\x00\\x03\\x01{{}}" + b"\\x00\\x00\\x00\\x01\\x00"
+            + b"\\xff\\xff\\xff\\xff"
+        )
         with snapshot_reader.started(10) as reader:
-            reader.stdin.write(snapshot_reader.__dict__["_SIGNATURE"] + bytes(8))
-            reader.stdin.flush()
+            def feed():
+                reader.stdin.write(snapshot_reader._SIGNATURE + bytes(8) + row * {rows})
+                reader.stdin.flush()
+            threading.Thread(target=feed, daemon=True).start()
             print(reader.pid, flush=True)
+            time.sleep(1.0)
             os.kill(os.getpid(), signal.SIGKILL)
         """
     )
     run = subprocess.run([sys.executable, "-c", app], capture_output=True, text=True, timeout=60)
-    assert run.returncode == -signal.SIGKILL
+    assert run.returncode == -signal.SIGKILL, run.stderr
     pid = int(run.stdout.strip())
     deadline = time.monotonic() + 20
     while _state(pid) not in (None, "Z") and time.monotonic() < deadline:
