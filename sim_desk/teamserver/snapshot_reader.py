@@ -13,8 +13,8 @@ pages of rows (``marshal``, plain values only), each written as its length (8 by
 bytes; the app applies each page while the reader makes the next. Nothing is written to disk,
 and the reader never sees a passphrase, a key or the vault: only what the server sent.
 
-If the reader cannot be started, the rows are read on a thread as before (:func:`pages_of`
-says which); if it stops half-way, the sync stops with a clear message and keeps nothing
+If the reader cannot be started, the rows are read on a thread as before (:func:`started`
+gives None); if it stops half-way, the sync stops with a clear message and keeps nothing
 half-done, like a lost connection.
 """
 
@@ -211,6 +211,8 @@ def main(argv: list[str]) -> int:
     """``sim-desk --snapshot-reader PAGE_SIZE``, started by the app (never by a person)."""
     try:
         page_size = int(argv[0])
+        if page_size < 1:
+            raise ValueError(page_size)
     except (IndexError, ValueError):
         print("This is run by SIM Desk itself during a first sync.", file=sys.stderr)
         return 2

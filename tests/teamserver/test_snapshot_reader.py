@@ -243,14 +243,15 @@ def test_a_stream_the_reader_cannot_read_stops_the_sync_clearly(
 
 
 def test_the_command_is_for_the_app_alone() -> None:
-    answer = subprocess.run(
-        [sys.executable, "-m", "sim_desk", snapshot_reader.ARGUMENT],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert answer.returncode == 2
-    assert "run by SIM Desk itself" in answer.stderr
+    for wrong in ([], ["0"], ["many"]):
+        answer = subprocess.run(
+            [sys.executable, "-m", "sim_desk", snapshot_reader.ARGUMENT, *wrong],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert answer.returncode == 2, wrong
+        assert "run by SIM Desk itself" in answer.stderr
     out = subprocess.run(
         [sys.executable, "-m", "sim_desk", snapshot_reader.ARGUMENT, "10"],
         input=EMPTY_COPY,
