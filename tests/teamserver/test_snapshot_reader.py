@@ -10,9 +10,11 @@ sync completes the replica; a reader whose app is killed does not outlive it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import marshal
+import os
 import signal
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +314,78 @@ def test_the_server_sorts_a_snapshot_in_memory_without_jit(team: World) -> None:
         ).fetchone()
     assert row is not None
     assert {"work_mem=64MB", "jit=off"} <= set(row[0])
+
+
+KILLED_MID_SNAPSHOT = """
+import json, os, signal, sys
+from contextlib import contextmanager
+from pathlib import Path
+from sim_desk.records import sync
+from sim_desk.records.appdirs import AppDirs
+from sim_desk.records.vault import unlock
+from sim_desk.records.vault.files import VaultPaths
+from sim_desk.teamserver import snapshot_reader
+from sim_desk.teamserver import sync as team_sync
+from tests.teamserver.laptops import LaptopClock
+
+vault_path, data, state, config, user, kill_after = sys.argv[1:]
+team_sync.SNAPSHOT_PAGE = 5
+real_started, real_apply, applied = snapshot_reader.started, sync.apply_pull, []
+
+@contextmanager
+def started(page_size):
+    with real_started(page_size) as reader:
+        print(reader.pid, flush=True)
+        yield reader
+
+def apply_pull(vault, answer, now):
+    result = real_apply(vault, answer, now=now)
+    applied.append(answer.get("more"))
+    if len(applied) == int(kill_after):
+        os.kill(os.getpid(), signal.SIGKILL)  # with the reader running, pages in flight
+    return result
+
+snapshot_reader.started, sync.apply_pull = started, apply_pull
+passphrase = json.loads(os.environ["SIM_DESK_CHILD_PASSPHRASES"])[user]
+dirs = AppDirs(Path(data), Path(state), Path(config))
+paths = VaultPaths.at(vault_path)
+with unlock.unlock(paths, user, passphrase, dirs=dirs, clock=LaptopClock()) as vault:
+    team_sync.sync_now(vault)
+print("not killed", flush=True)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_a_laptop_killed_mid_first_sync_completes_it_at_the_next(
+    team: World, tmp_path: Path
+) -> None:
+    from tests.reliability.child import PASSPHRASES_ENV
+    from tests.teamserver.conftest import PASSPHRASES
+
+    reference = laptop(team, "lead", tmp_path / "reference")
+    reference.sync()
+    machine = laptop(team, "lead", tmp_path / "machine")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_MID_SNAPSHOT,
+            str(machine.paths.database),
+            *(str(folder) for folder in dataclasses.astuple(machine.dirs)),
+            "lead",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, PASSPHRASES_ENV: json.dumps(PASSPHRASES)},
+    )
+    assert run.returncode == -signal.SIGKILL, run.stdout + run.stderr
+    reader = int(run.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _state(reader) not in (None, "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(reader) in (None, "Z"), "the reader outlived the laptop killed mid-sync"
+    machine.clock.at += timedelta(hours=1)  # after the killed run's own moments
+    machine.sync()
+    assert replica(machine) == replica(reference)
