@@ -272,6 +272,14 @@ def _state(pid: int) -> str | None:
     return next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
 
 
+def _assert_ends(pid: int, message: str, within: float = 20.0) -> None:
+    """The process ``pid`` ends (or is left a zombie, which runs nothing) within ``within`` s."""
+    deadline = time.monotonic() + within
+    while _state(pid) not in (None, "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(pid) in (None, "Z"), message
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("rows", [0, 3000], ids=["before-a-row", "pages-waiting"])
 def test_a_reader_does_not_outlive_an_app_killed_mid_snapshot(rows: int) -> None:
@@ -300,10 +308,7 @@ def test_a_reader_does_not_outlive_an_app_killed_mid_snapshot(rows: int) -> None
     run = subprocess.run([sys.executable, "-c", app], capture_output=True, text=True, timeout=60)
     assert run.returncode == -signal.SIGKILL, run.stderr
     pid = int(run.stdout.strip())
-    deadline = time.monotonic() + 20
-    while _state(pid) not in (None, "Z") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _state(pid) in (None, "Z"), "the reader is still running after its app was killed"
+    _assert_ends(pid, "the reader is still running after its app was killed")
 
 
 def test_the_server_sorts_a_snapshot_in_memory_without_jit(team: World) -> None:
@@ -382,10 +387,7 @@ def test_a_laptop_killed_mid_first_sync_completes_it_at_the_next(
     )
     assert run.returncode == -signal.SIGKILL, run.stdout + run.stderr
     reader = int(run.stdout.split()[0])
-    deadline = time.monotonic() + 20
-    while _state(reader) not in (None, "Z") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _state(reader) in (None, "Z"), "the reader outlived the laptop killed mid-sync"
+    _assert_ends(reader, "the reader outlived the laptop killed mid-sync")
     machine.clock.at += timedelta(hours=1)  # after the killed run's own moments
     machine.sync()
     assert replica(machine) == replica(reference)
