@@ -31,7 +31,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from sim_desk.records.sync.storage import READY, Ready, made_ready
 from sim_desk.records.sync.tables import BY_NAME
@@ -331,6 +331,22 @@ def started(page_size: int) -> Iterator[subprocess.Popen[bytes] | None]:
                         pipe.close()
 
 
+def _page_from(out: IO[bytes]) -> Any:
+    """The reader's next answer, or None if it stopped before giving all of it (killed, out
+    of memory): a page cut short is never applied."""
+    head = out.read(_LENGTH.size)
+    if len(head) != _LENGTH.size:
+        return None
+    size = _LENGTH.unpack(head)[0]
+    body = out.read(size)
+    if not body or len(body) != size:
+        return None
+    try:
+        return marshal.loads(body)
+    except (EOFError, ValueError, TypeError):
+        return None
+
+
 @contextmanager
 def pages_of(
     process: subprocess.Popen[bytes], chunks: Iterator[bytes]
@@ -375,9 +391,8 @@ def pages_of(
 
     def taken() -> Iterator[tuple[list[ReadRow], bool]]:
         while True:
-            head = out.read(_LENGTH.size)
-            body = out.read(_LENGTH.unpack(head)[0]) if len(head) == _LENGTH.size else b""
-            if not body:
+            item = _page_from(out)
+            if item is None:  # the reader stopped, maybe half-way through a page
                 passer.join()
                 if failed:
                     raise failed[0]
@@ -385,7 +400,6 @@ def pages_of(
                     "The first sync stopped while reading what the team server sent; nothing"
                     " half-done was kept. Try again."
                 )
-            item = marshal.loads(body)
             if item[0] == "error":
                 passer.join()
                 if failed:

@@ -187,8 +187,23 @@ def _failing_reader(monkeypatch: pytest.MonkeyPatch, program: str) -> None:
             def flush(self): self.out.flush()
         snapshot_reader.serve(5, sys.stdin.buffer, OnePage())
         """,
+        # killed in the middle of writing its second page (run out of memory, say)
+        """
+        import os, signal, sys
+        from sim_desk.teamserver import snapshot_reader
+        class HalfAPage:
+            def __init__(self): self.out = sys.stdout.buffer; self.sent = 0
+            def write(self, data):
+                self.sent += 1
+                if self.sent == 4:  # a page's length, its bytes, the next length, half
+                    self.out.write(data[: len(data) // 2]); self.out.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                self.out.write(data)
+            def flush(self): self.out.flush()
+        snapshot_reader.serve(5, sys.stdin.buffer, HalfAPage())
+        """,
     ],
-    ids=["stops", "killed-after-a-page"],
+    ids=["stops", "killed-after-a-page", "killed-mid-page"],
 )
 def test_a_reader_that_stops_stops_the_sync_and_the_next_sync_completes(
     team: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str
