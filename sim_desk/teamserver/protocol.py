@@ -276,11 +276,24 @@ SNAPSHOT_TYPES = ["text", "uuid", "uuid", "jsonb", "jsonb", "bool", "jsonb"]
 
 
 def _ordered_snapshot(conn: psycopg.Connection[Any], table_order: list[str]) -> sql.Composed:
-    """The COPY of a snapshot in ``table_order``: sorted once by the server (schema 0012), or,
-    from an older server, its own order sorted again around it (the whole team twice)."""
+    """The COPY of a snapshot in ``table_order``: streamed as the server reads it (schema
+    0014), sorted once by the server (0012), or, from an older server still, its own order
+    sorted again around it (the whole team twice)."""
     order = sql.Literal(table_order)
-    found = conn.execute("SELECT to_regprocedure('sim.snapshot_rows(text[])') IS NOT NULL")
-    if (found.fetchone() or (False,))[0]:
+    found = conn.execute(
+        "SELECT to_regprocedure('sim.snapshot_stream(text[])') IS NOT NULL,"
+        " to_regprocedure('sim.snapshot_rows(text[])') IS NOT NULL"
+    ).fetchone()
+    streamed, sorted_once = found if found is not None else (False, False)
+    if streamed:
+        # Called in the SELECT list, where a SQL function hands over each row as it comes (in
+        # FROM, PostgreSQL would gather every row before the first); OFFSET 0 keeps the
+        # function called once a row rather than once a column.
+        return sql.SQL(
+            "COPY (SELECT (x.s).* FROM (SELECT sim.snapshot_stream({order}::text[]) AS s"
+            " OFFSET 0) x) TO STDOUT"
+        ).format(order=order)
+    if sorted_once:
         return sql.SQL("COPY (SELECT * FROM sim.snapshot_rows({order}::text[])) TO STDOUT").format(
             order=order
         )
@@ -303,8 +316,8 @@ def snapshot(
 
     One REPEATABLE READ transaction, so ``head["cursor"]`` (then ``incarnation``, ``team``,
     ``protocol``) and the rows are one consistent picture: pull from the cursor afterwards.
-    The rows stream from ``COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT``, parents
-    first, and must be read inside the ``with``; the transaction commits when it ends (which
+    The rows stream from a ``COPY`` (:func:`_ordered_snapshot`), parents first, and must be
+    read inside the ``with``; the transaction commits when it ends (which
     records on the server what this replica holds) and rolls back on an error, when the
     laptop simply starts again. ``conn`` is a device connection in autocommit mode.
 

@@ -20,13 +20,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 from sqlalchemy import select
 
 from sim_desk.records.model import SyncRow
@@ -326,14 +327,69 @@ def test_a_reader_does_not_outlive_an_app_killed_mid_snapshot(rows: int) -> None
     _assert_ends(pid, "the reader is still running after its app was killed")
 
 
-def test_the_server_sorts_a_snapshot_in_memory_without_jit(team: World) -> None:
-    """Schema 0013: the first row of a lead's first sync of the stress team after 9 s, not 17."""
+def _snapshot_of(world: World, name: str, query: Callable[[Any], Any]) -> list[Any]:
+    """The rows ``query(conn)`` (a COPY) gives ``name``'s device in a snapshot's transaction."""
+    with (
+        protocol.device_connection(world.devices[name]) as conn,
+        conn.transaction(),
+    ):
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute("SELECT sim.snapshot_begin()")
+        with conn.cursor().copy(query(conn)) as cp:
+            cp.set_types(protocol.SNAPSHOT_TYPES)
+            return list(cp.rows())
+
+
+@pytest.mark.parametrize("name", ["lead", "officer", "clinician", "analyst"])
+def test_the_streamed_snapshot_is_every_row_in_the_laptops_order(team: World, name: str) -> None:
+    """Schema 0014: the rows of 0009's snapshot (shaped for the role: no clinical text or
+    clock for an officer, the analyst's few fields), in the order 0012's function sorted them
+    into; and an older laptop asking 0012's function gets the same."""
+    order = list(TABLE_ORDER)
+    streamed = _snapshot_of(team, name, lambda conn: protocol._ordered_snapshot(conn, order))
+    whole = _snapshot_of(
+        team, name, lambda conn: sql.SQL("COPY (SELECT * FROM sim.snapshot_rows()) TO STDOUT")
+    )
+    older = _snapshot_of(
+        team,
+        name,
+        lambda conn: sql.SQL("COPY (SELECT * FROM sim.snapshot_rows({})) TO STDOUT").format(
+            sql.Literal(order)
+        ),
+    )
+    position = {table: n for n, table in enumerate(order)}
+
+    def laptops_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        table, row_id, person_id = row[:3]
+        # As PostgreSQL sorts: tables the laptop does not name last, by name; no person last.
+        return (position.get(table, len(order)), table, person_id is None, person_id or 0, row_id)
+
+    assert len(streamed) > 10
+    assert streamed == sorted(whole, key=laptops_order)
+    assert older == streamed
+    clinical = [row for row in streamed if row[6]]
+    if name in ("officer", "analyst"):
+        assert not clinical
+        assert not any("clinical_note" in (row[4] or {}) for row in streamed)
+    else:
+        assert clinical
+
+
+def test_the_snapshot_streams_from_a_sql_function_called_row_by_row(team: World) -> None:
+    """A function in FROM is gathered whole before its first row: the laptop calls the
+    streaming one in the SELECT list, and it is SQL (PL/pgSQL always gathers)."""
+    with protocol.device_connection(team.devices["lead"]) as conn:
+        query = protocol._ordered_snapshot(conn, list(TABLE_ORDER)).as_string(conn)
+    assert "(SELECT sim.snapshot_stream(" in query and "OFFSET 0" in query
     with team.db.admin_connect(autocommit=True) as admin:
         row = admin.execute(
-            "SELECT proconfig FROM pg_proc WHERE oid = 'sim.snapshot_rows(text[])'::regprocedure"
+            "SELECT l.lanname, p.proconfig FROM pg_proc p JOIN pg_language l"
+            " ON l.oid = p.prolang WHERE p.oid = 'sim.snapshot_stream(text[])'::regprocedure"
         ).fetchone()
     assert row is not None
-    assert {"work_mem=64MB", "jit=off"} <= set(row[0])
+    language, settings = row
+    assert language == "sql"
+    assert "jit=off" in settings
 
 
 KILLED_MID_SNAPSHOT = """
