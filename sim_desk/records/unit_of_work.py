@@ -124,6 +124,8 @@ class UnlockedVault:
         #: Called with (session, rows written) just before each write transaction commits, in
         #: it: the place for anything that must commit with every change (see write_path).
         self.write_observers: list[Callable[[Session, list[RowWrite]], None]] = []
+        #: Called with (session, table, ids) just before rows are changed (see write_path).
+        self.before_change_observers: list[write_path.BeforeChange] = []
         #: Values derived from records that a use case may keep between calls while this
         #: sign-in lasts (the search keys of names, for the caseload search): emptied on lock.
         self.cache: dict[str, Any] = {}
@@ -207,7 +209,10 @@ class UnlockedVault:
                     recorder.roll_back_to(mark)
                 raise
             return
-        with self._writer() as session, write_path.recording(session) as recorder:
+        with (
+            self._writer() as session,
+            write_path.recording(session, self.before_change_observers) as recorder,
+        ):
             try:
                 yield session
                 session.flush()

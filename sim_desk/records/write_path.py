@@ -9,6 +9,10 @@ written:
   (``do_orm_execute``): an insert's rows from its parameters, an update's or delete's by selecting
   the ids its WHERE clause matches, in the same transaction, just before it runs.
 
+Just before rows that exist are changed (at each flush, and before each UPDATE statement runs),
+its ``before_change`` observers are told which, while the database still holds what they were
+(``sync.received`` makes a row's fingerprints there).
+
 Just before the transaction commits, the unit of work hands what was recorded to its observers
 (:attr:`UnlockedVault.write_observers`), in the transaction, so that whatever they write (the sync
 outbox, for one) commits with the change or not at all.
@@ -25,7 +29,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,6 +40,8 @@ from sqlalchemy.sql import Delete, Insert, Update
 from sqlalchemy.sql.elements import TextClause
 
 Op = Literal["insert", "update", "delete"]
+#: Told (session, table, ids) just before rows that exist are changed (see WriteRecorder).
+BeforeChange = Callable[[Session, str, list[Any]], None]
 
 #: Where a write session keeps its recorder.
 RECORDER = "write_recorder"
@@ -62,9 +68,12 @@ class WriteRecorder:
     written twice is listed once: an insert stays an insert, and one that is deleted again in
     the same transaction is not listed). Savepoints that roll back take their rows with them."""
 
-    def __init__(self) -> None:
+    def __init__(self, before_change: Sequence[BeforeChange] = ()) -> None:
         self._rows: dict[tuple[str, uuid.UUID], Op] = {}
         self._undo: list[tuple[tuple[str, uuid.UUID], Op | None]] = []
+        #: Called with (session, table, ids) just before rows that exist are changed, while
+        #: the database still holds what they were.
+        self.before_change = tuple(before_change)
 
     def note(self, table: str, row_id: Any, op: Op) -> None:
         key = (table, row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id)))
@@ -97,6 +106,23 @@ class WriteRecorder:
 
 def recorder_of(session: Session) -> WriteRecorder | None:
     return session.info.get(RECORDER)
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    recorder = recorder_of(session)
+    if recorder is None or not recorder.before_change:
+        return
+    changing: dict[str, list[Any]] = {}
+    for obj in session.dirty:
+        if session.is_modified(obj):
+            state = inspect(obj)
+            if state.identity is not None:
+                changing.setdefault(str(state.mapper.local_table.name), []).append(
+                    state.identity[0]
+                )
+    for table, ids in changing.items():
+        for observer in recorder.before_change:
+            observer(session, table, ids)
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -161,20 +187,27 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
         op: Op = "update" if isinstance(statement, Update) else "delete"
         if isinstance(state.parameters, list):  # executemany: one WHERE per parameter set
             raise WriteOutsideThePath("record an UPDATE or DELETE one statement at a time")
-        for (row_id,) in session.execute(matching, state.parameters or {}):
+        ids = list(session.execute(matching, state.parameters or {}).scalars())
+        for row_id in ids:
             recorder.note(str(table.name), row_id, op)
+        if op == "update":
+            for observer in recorder.before_change:
+                observer(session, str(table.name), ids)
 
 
 def record_writes(factory: sessionmaker[Session]) -> None:
     """Sessions from ``factory`` record what they write when they carry a recorder."""
+    event.listen(factory, "before_flush", _before_flush)
     event.listen(factory, "after_flush", _after_flush)
     event.listen(factory, "do_orm_execute", _do_orm_execute)
 
 
 @contextmanager
-def recording(session: Session) -> Iterator[WriteRecorder]:
+def recording(
+    session: Session, before_change: Sequence[BeforeChange] = ()
+) -> Iterator[WriteRecorder]:
     """Marks ``session`` as the write path for as long as the block runs."""
-    recorder = WriteRecorder()
+    recorder = WriteRecorder(before_change)
     session.info[RECORDER] = recorder
     depth = getattr(_local, "depth", 0)
     _local.depth = depth + 1

@@ -1,10 +1,11 @@
 """A bulk snapshot's rows read and made ready in a process of their own.
 
 A lead's first sync brings about a million rows. Each is parsed (JSON) and made ready to go in
-bulk (``records.sync.storage.made_ready``: values as the vault stores them, each field's clock
-and hash), about 45 s of Python for the 2,000-person stress team. On a thread beside the one
-that writes the vault, that work and the writer's own Python took turns under one interpreter
-lock, and the writer waited for the lock after every SQLite call: about 60 s of a 125 s sync.
+bulk (``records.sync.storage.made_ready``: values as the vault stores them, each field's
+clock), about 45 s of Python for the 2,000-person stress team when it made each field's hash
+as well. On a thread beside the one that writes the vault, that work and the writer's own
+Python took turns under one interpreter lock, and the writer waited for the lock after every
+SQLite call: about 60 s of a 125 s sync.
 Here a second process does it on another core, and the writer receives each page ready.
 
 The sync's connection stays in the app: a thread there passes the server's binary COPY bytes
@@ -20,6 +21,7 @@ half-done, like a lost connection.
 
 from __future__ import annotations
 
+import gc
 import json
 import marshal
 import os
@@ -139,7 +141,7 @@ def _jsonb(value: bytes | None) -> bytes | None:
 
 def _made_ready(row: tuple[Any, ...], dialect: Any) -> tuple[Any, ...] | None:
     """What :func:`records.sync.storage.made_ready` makes of ``row``, as plain values:
-    ``(columns, values, clocks, hashes)``; None where only the row-by-row path can take it."""
+    ``(columns, values, clocks)``; None where only the row-by-row path can take it."""
     table, _row_id, _person, payload, clocks, deleted, clinical = row
     if table not in BY_NAME or deleted:
         return None
@@ -154,7 +156,7 @@ def _made_ready(row: tuple[Any, ...], dialect: Any) -> tuple[Any, ...] | None:
     ready = made_ready(table, entry, dialect)
     if ready is None:
         return None
-    return (tuple(ready.stored), tuple(ready.stored.values()), ready.clocks, ready.hashes)
+    return (tuple(ready.stored), tuple(ready.stored.values()), ready.clocks)
 
 
 def serve(page_size: int, source: BinaryIO, sink: BinaryIO) -> int:
@@ -186,6 +188,9 @@ def serve(page_size: int, source: BinaryIO, sink: BinaryIO) -> int:
         while chunk := os.read(source.fileno(), _CHUNK):
             yield chunk
 
+    # Nothing the reader makes refers to itself: a garbage collection would only walk its
+    # million short-lived tuples again and again.
+    gc.disable()
     try:
         page: list[tuple[Any, ...]] = []
         for row in copy_rows(chunks()):
@@ -287,8 +292,8 @@ _JSON_KEYS = frozenset({"payload", "clocks", "clinical"})
 _ABSENT = object()
 
 
-def _ready(columns: tuple[str, ...], values: tuple[Any, ...], clocks: str, hashes: str) -> Ready:
-    return Ready(dict(zip(columns, values, strict=True)), clocks, hashes)
+def _ready(columns: tuple[str, ...], values: tuple[Any, ...], clocks: str) -> Ready:
+    return Ready(dict(zip(columns, values, strict=True)), clocks)
 
 
 def _decoded(value: bytes | None) -> Any:

@@ -75,6 +75,8 @@ API = {
     # the start of a sync (schema 0010): the answers of device_standing, hello, audit_head's
     # seq and users_directory, and whether the caller's own chain is in step (a yes or no)
     "sync_start",
+    # a first sync's rows streamed (schema 0014): snapshot_rows' rows, for the caller only
+    "snapshot_stream",
 }
 
 
@@ -890,6 +892,15 @@ def refused_everything_but_standing(
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         got = attempt(conn, f"{who}: sim.snapshot_rows", "SELECT * FROM sim.snapshot_rows()")
+        assert got.sqlstate == "42501", got
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        got = attempt(
+            conn,
+            f"{who}: sim.snapshot_stream",
+            "SELECT sim.snapshot_stream(%s::text[])",
+            (["people", "contacts"],),
+        )
         assert got.sqlstate == "42501", got
 
 

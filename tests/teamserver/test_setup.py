@@ -168,6 +168,7 @@ def test_device_and_invitation_roles_hold_no_table_privilege(world: World):
         "users_directory",  # schema 0007
         "check_vault",  # schema 0009
         "sync_start",  # schema 0010
+        "snapshot_stream",  # schema 0014
     }
     assert database == (False, False)
 

@@ -114,7 +114,9 @@ class SyncRow(Base):
     table_name: Mapped[str] = mapped_column(String(63))
     person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     clocks: Mapped[dict[str, Any]] = mapped_column(FieldClocks())
-    hashes: Mapped[dict[str, Any]] = mapped_column()
+    #: Each field's fingerprint as last received or sent (``sync.tables.value_hash``); None
+    #: (JSON null) for a row received in bulk and not changed here since (``sync.received``).
+    hashes: Mapped[dict[str, Any] | None] = mapped_column(nullable=False)
     #: Fields whose value here was last set on this laptop (a remote change that overwrites
     #: one of them is kept as "changed on another laptop").
     mine: Mapped[list[str]] = mapped_column()

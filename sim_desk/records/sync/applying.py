@@ -26,7 +26,7 @@ from sim_desk.records.model import (
     SyncOutboxEntry,
     SyncRow,
 )
-from sim_desk.records.sync import rebuild
+from sim_desk.records.sync import rebuild, received
 from sim_desk.records.sync.incoming import LOWEST, Incoming
 from sim_desk.records.sync.orphans import orphans
 from sim_desk.records.sync.tables import (
@@ -165,7 +165,8 @@ class Applier:
 
     def _stamp(self, shadow: SyncRow, winners: Mapping[str, tuple[Any, str]]) -> None:
         shadow.clocks = {**shadow.clocks, **{n: stamp for n, (_v, stamp) in winners.items()}}
-        shadow.hashes = {**shadow.hashes, **{n: value_hash(v) for n, (v, _s) in winners.items()}}
+        made = {n: value_hash(v) for n, (v, _s) in winners.items()}
+        shadow.hashes = {**(shadow.hashes or {}), **made}
         shadow.mine = [name for name in shadow.mine if name not in winners]
         self.applied.rows += 1
 
@@ -199,9 +200,8 @@ class Applier:
         winners: dict[str, tuple[Any, str]],
         decoded: dict[str, Any],
     ) -> bool:
-        """A person whose NHS number or police reference is already another person's here
-        (the same person created on two laptops): added without it, the value held, and the
-        team lead shown a merge proposal by the server."""
+        """A person whose NHS number or police reference is already another person's here (made
+        on two laptops): added without it, the value held, the lead shown a merge proposal."""
         clashing = {name: winners[name] for name in UNIQUE_PERSON_FIELDS if decoded.get(name)}
         if not clashing:
             return False
@@ -255,6 +255,8 @@ class Applier:
             return
         if overwritten:
             self._record(shadow, incoming, "changed", overwritten)
+        if shadow.hashes is None:  # received in bulk, unchanged since: as it was
+            shadow.hashes = received.hashes_of(incoming.table, local, shadow.clocks)
         self._stamp(shadow, winners)
 
     def _delete(self, shadow: SyncRow, incoming: Incoming) -> None:

@@ -8,8 +8,8 @@ here, its table and every field are known, every value fits its column, and ever
 to (foreign keys) is here already or comes in the same batch. Everything else keeps to the
 row-by-row path, in the order the rows came, and so does every row of a batch the database
 refuses (a clash with a unique field: the same person on two caseloads). What is written is
-what the row-by-row path writes: the row, and its ``sync_rows`` entry with each field's clock
-and hash, none of them "mine".
+what the row-by-row path writes: the row, and its ``sync_rows`` entry with each field's clock,
+none of them "mine"; each field's hash is made when the row is first changed (``received``).
 
 The foreign keys of a row inserted here were checked before it went in, so a pull whose rows
 all went in bulk needs no ``PRAGMA foreign_key_check`` afterwards (``Applier.hold_orphans``
@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sim_desk.records.model import SyncRow
+from sim_desk.records.sync import received
 from sim_desk.records.sync.applying import Applier
 from sim_desk.records.sync.incoming import (
     from_snapshot,
@@ -279,14 +280,15 @@ def _insert(applier: Applier, table: str, pending: list[_New], run: SnapshotRun)
 
 _SHADOW_SQL = (
     'INSERT INTO "sync_rows" ("id", "table_name", "person_id", "clocks", "hashes", "mine",'
-    " \"deleted\") VALUES (?, ?, ?, ?, ?, '[]', 0)"
+    f" \"deleted\") VALUES (?, ?, ?, ?, '{received.NOT_MADE}', '[]', 0)"
 )
 
 
 def _insert_shadows(session: Session, table: str, pending: list[_New]) -> None:
     """The ``sync_rows`` entries of ``pending``, none of their fields "mine", as the ORM
     would store them (ids as 32 hex digits, JSON as ``json.dumps`` writes it), made here
-    directly: a million of them in a lead's first sync."""
+    directly: a million of them in a lead's first sync. The values' fingerprints are made
+    when a row is first changed here (``received``): until then they are the values."""
     parameters = []
     for new in pending:
         parameters.append(
@@ -295,7 +297,6 @@ def _insert_shadows(session: Session, table: str, pending: list[_New]) -> None:
                 table,
                 None if new.person_id is None else new.person_id.hex,
                 new.ready.clocks,
-                new.ready.hashes,
             )
         )
     session.connection().exec_driver_sql(_SHADOW_SQL, parameters)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sim_desk.records.clinical_epochs import frame_epoch
 from sim_desk.records.codes import Role
 from sim_desk.records.model import SyncOutboxEntry, SyncRow, SyncState, VaultMeta
-from sim_desk.records.sync import clock
+from sim_desk.records.sync import clock, received
 from sim_desk.records.sync.tables import (
     BOOKKEEPING,
     BY_NAME,
@@ -58,7 +58,12 @@ def attach(vault: UnlockedVault) -> None:
     def observer(session: Session, rows: list[RowWrite]) -> None:
         record_changes(vault, session, rows)
 
+    def before_change(session: Session, table: str, row_ids: list[Any]) -> None:
+        if not session.info.get(APPLYING):  # (a pull makes its own: ``applying``)
+            received.before_change(session, table, row_ids)
+
     vault.write_observers.append(observer)
+    vault.before_change_observers.append(before_change)
 
 
 def sync_state(session: Session) -> SyncState | None:
@@ -167,12 +172,15 @@ def queue(
             if shadow is None:
                 changed = set(encoded)
             else:
+                # (None only if a write reached this row around the write path's notice:
+                # then every field with a value counts as changed, none is lost.)
+                known = shadow.hashes if shadow.hashes is not None else {}
                 changed = {
                     name
                     for name, digest in hashes.items()
                     # A field never received here (an officer's clinical note) is empty here:
                     # still empty, it is unchanged, and a change never says "emptied" for it.
-                    if shadow.hashes.get(name, NEVER_RECEIVED) != digest
+                    if known.get(name, NEVER_RECEIVED) != digest
                 }
                 if not changed:
                     continue

@@ -23,7 +23,7 @@ from sqlalchemy import Column, Date, Uuid
 from sim_desk.records.model import UTCDateTime
 from sim_desk.records.model.sync import compact_clocks
 from sim_desk.records.sync.incoming import snapshot_clock, snapshot_values
-from sim_desk.records.sync.tables import decoder, fields_of, value_hash
+from sim_desk.records.sync.tables import decoder, fields_of
 
 Storer = Callable[[Any], Any]
 
@@ -108,42 +108,17 @@ def _clocks_json(clocks: dict[str, str]) -> str:
     return f"[[{encode_basestring(stamps.pop())}, {names}]]"
 
 
-def _hashes_json(raw: dict[str, Any]) -> str:
-    """``json.dumps`` of each field's hash (hex digits, which need no escaping)."""
-    pairs = ", ".join([f'{_quote(name)}: "{_hash_of(value)}"' for name, value in raw.items()])
-    return "{" + pairs + "}"
-
-
-#: Hashes of the short values that recur (codes, flags, counts): a first sync hashes ten
-#: million field values, most of them one of a few hundred.
-_hashes_seen: dict[tuple[type, Any], str] = {}
-
-
-def _hash_of(value: Any) -> str:
-    kind = type(value)
-    if (kind is str and len(value) > 24) or kind not in (str, int, bool, type(None)):
-        return value_hash(value)
-    key = (kind, value)
-    found = _hashes_seen.get(key)
-    if found is None:
-        if len(_hashes_seen) > 50_000:
-            _hashes_seen.clear()
-        found = _hashes_seen[key] = value_hash(value)
-    return found
-
-
 #: Where the reader of a bulk snapshot leaves a row made ready (a key no server sends).
 READY = "_ready"
 
 
 class Ready(NamedTuple):
     """A snapshot row's values as the vault stores them, and its ``sync_rows`` entry's clocks
-    and hashes as JSON: all a row needs to go in bulk that the database does not decide.
-    (A tuple: a million are made in a lead's first sync.)"""
+    as JSON: all a row needs to go in bulk that the database does not decide. (A tuple: a
+    million are made in a lead's first sync.)"""
 
     stored: dict[str, Any]
     clocks: str
-    hashes: str
 
 
 def made_ready(table: str, row: Mapping[str, Any], dialect: Any) -> Ready | None:
@@ -161,8 +136,4 @@ def made_ready(table: str, row: Mapping[str, Any], dialect: Any) -> Ready | None
     except (TypeError, ValueError, OverflowError):
         return None
     clocks = row.get("clocks") or {}
-    return Ready(
-        stored,
-        _clocks_json({name: snapshot_clock(clocks, name) for name in raw}),
-        _hashes_json(raw),
-    )
+    return Ready(stored, _clocks_json({name: snapshot_clock(clocks, name) for name in raw}))

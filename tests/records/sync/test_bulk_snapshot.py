@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import String, event, select, text, type_coerce, update
 from sqlalchemy.engine import Engine
 
 from sim_desk.records import contacts, people, sync, visits
 from sim_desk.records.codes import PersonStatus
 from sim_desk.records.contacts import ContactDetails
+from sim_desk.records.model import Contact, SyncOutboxEntry, SyncRow
 from sim_desk.records.people import ConsentDetails, PersonDetails
-from sim_desk.records.sync import bulk, clock
-from sim_desk.records.sync.tables import CLINICAL_FIELDS, REPLICATED, encoded_row
+from sim_desk.records.sync import bulk, clock, received
+from sim_desk.records.sync.tables import BY_NAME, CLINICAL_FIELDS, REPLICATED, encoded_row
 from sim_desk.records.vault.files import VaultPaths
 from sim_desk.records.visits import PlanDetails
 from tests.conftest import Team
@@ -172,6 +173,22 @@ def replica(target: Team) -> dict[str, Any]:
                 )
             )
         ]
+        # A row in bulk gets its hashes when first changed here: made now, they must be the
+        # hashes the row-by-row path made as the row came. (A row no longer here, taken out
+        # below a deleted parent or held, is never changed here: its hashes do not count.)
+        for n, entry in enumerate(state["sync_rows"]):
+            shadow = session.get(SyncRow, uuid.UUID(entry[0]))
+            table = BY_NAME[entry[1]].table if entry[1] in BY_NAME else None
+            found = (
+                session.execute(select(table).where(table.c.id == shadow.id)).mappings().first()
+                if table is not None
+                else None
+            )
+            if found is None:
+                state["sync_rows"][n] = (*entry[:4], "not here", *entry[5:])
+            elif entry[4] is None:
+                made = received.hashes_of(entry[1], found, shadow.clocks)
+                state["sync_rows"][n] = (*entry[:4], made, *entry[5:])
         state["changed_elsewhere"] = sorted(
             (r.table_name, str(r.row_id), str(r.person_id), r.kind, json.dumps(r.overwritten))
             for r in session.execute(text("SELECT * FROM sync_changed_elsewhere"))
@@ -338,7 +355,6 @@ def test_a_snapshot_into_an_empty_replica_looks_up_nothing_it_put_in_itself(
 
 
 def test_field_clocks_are_stored_once_per_clock_and_old_vaults_read_as_before(team: Team):
-    from sim_desk.records.model import SyncRow
 
     same = clock.clock_string(1000 << 16, uuid.uuid4())
     other = clock.clock_string(2000 << 16, uuid.uuid4())
@@ -362,3 +378,88 @@ def test_field_clocks_are_stored_once_per_clock_and_old_vaults_read_as_before(te
             ]
             assert session.get(SyncRow, row_id).clocks == clocks
             assert session.get(SyncRow, old_id).clocks == clocks
+
+
+def _bulk_rows_without_hashes(vault: Any, table: str) -> list[uuid.UUID]:
+    with vault.read() as session:
+        return list(
+            session.execute(
+                select(SyncRow.id).where(
+                    SyncRow.table_name == table,
+                    type_coerce(SyncRow.hashes, String) == received.NOT_MADE,
+                )
+            ).scalars()
+        )
+
+
+def _queued(vault: Any, row_id: uuid.UUID) -> list[set[str]]:
+    with vault.read() as session:
+        entries = session.execute(
+            select(SyncOutboxEntry).where(SyncOutboxEntry.row_id == row_id)
+        ).scalars()
+        return [set(entry.payload or {}) | set(entry.clinical or {}) for entry in entries]
+
+
+def test_a_row_in_bulk_sends_only_what_changed_here_however_it_changes(
+    team: Team, tmp_path: Path, source_rows: list[dict[str, Any]]
+):
+    """A row that went in bulk has no hashes until it first changes here: they are made from
+    its values just before, so the outbox sends only the fields that changed, whether a use
+    case changed it (the ORM), an UPDATE statement did, or a pull changed another field first."""
+    target = copy_of(team, tmp_path / "target")
+    apply(target, source_rows)
+    with target.unlock("clinician") as vault:
+        sync.attach(vault)
+        people_waiting = _bulk_rows_without_hashes(vault, "people")
+        visits_waiting = _bulk_rows_without_hashes(vault, "planned_visits")
+        contacts_waiting = _bulk_rows_without_hashes(vault, "contacts")
+        assert len(people_waiting) == 9 and visits_waiting and contacts_waiting
+
+        # A use case (the ORM): the person's preferred name only.
+        person = people_waiting[0]
+        details = people.view_person(vault, person).details
+        people.update_person(vault, person, dataclasses.replace(details, preferred_name="Ash"))
+        assert _queued(vault, person) == [{"preferred_name", "updated_at"}]
+
+        # An UPDATE statement (as the bulk builders write): one visit's status.
+        visit = visits_waiting[0]
+        table = BY_NAME["planned_visits"].table
+        with vault.write() as session:
+            session.execute(update(table).where(table.c.id == visit).values(status="missed"))
+        # (the fields that belong with the status go with it, as they always do)
+        assert _queued(vault, visit) == [
+            {"status", "status_reason", "rescheduled_to_id", "updated_at"}
+        ]
+
+        # A pull changes a contact's place first; then a local change of its note.
+        contact = contacts_waiting[0]
+        stamp = clock.clock_string(9000 << 16, uuid.uuid4())
+        sync.apply_pull(
+            vault,
+            {
+                "changes": [
+                    {
+                        "change_id": str(uuid.uuid4()),
+                        "clock": stamp,
+                        "table": "contacts",
+                        "row_id": str(contact),
+                        "op": "upsert",
+                        "payload": {"place": "Library"},
+                    }
+                ],
+                "cursor": 11,
+            },
+            now=AT,
+        )
+        with vault.read() as session:
+            shadow = session.get(SyncRow, contact)
+            assert shadow is not None and shadow.hashes is not None  # made as received
+            assert set(shadow.hashes) == set(shadow.clocks) - {"_deleted"}
+        with vault.write() as session:
+            row = session.get(Contact, contact)
+            assert row is not None and row.place == "Library"
+            row.shared_note = "Talked about the garden"
+        assert _queued(vault, contact) == [{"shared_note", "updated_at"}]
+
+        # Rows nobody touched keep no hashes.
+        assert set(_bulk_rows_without_hashes(vault, "people")) == set(people_waiting[1:])

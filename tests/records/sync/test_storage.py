@@ -141,7 +141,6 @@ def test_a_row_that_cannot_go_in_bulk_is_not_made_ready() -> None:
     assert ready is not None
     assert ready.stored == {"place": "Park", "started_at": "2026-01-02 10:00:00.000000"}
     assert json.loads(ready.clocks) == [["5:0:a", "place"], ["4:0:b", "started_at"]]
-    assert set(json.loads(ready.hashes)) == {"place", "started_at"}
     # A field this version does not know, and a moment without a time zone: row by row.
     unknown = {**row, "payload": {**row["payload"], "mood_score": 3}}
     naive = {**row, "payload": {**row["payload"], "started_at": "2026-01-02T10:00:00"}}
@@ -156,6 +155,3 @@ def test_one_clock_for_every_field_is_written_as_compact_clocks_would_write_it()
     )
     odd = {"place": 'a "quoted" \\ clock\n'}
     assert json.loads(storage._clocks_json(odd)) == [['a "quoted" \\ clock\n', "place"]]
-    assert storage._hashes_json({"place": "Park"}) == json.dumps(
-        {"place": storage._hash_of("Park")}
-    )
