@@ -41,24 +41,28 @@ def before_change(session: Session, table: str, row_ids: Sequence[Any]) -> None:
     spec = BY_NAME.get(table)
     if spec is None or not row_ids:
         return
-    connection = session.connection()  # (not through the ORM: no flush, no write-path events)
     ids = [
         row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id)) for row_id in row_ids
     ]
-    for start in range(0, len(ids), _IN):
-        chunk = ids[start : start + _IN]
-        waiting = set(
-            connection.execute(
-                select(SyncRow.id).where(
-                    SyncRow.id.in_(chunk), type_coerce(SyncRow.hashes, String) == NOT_MADE
+    with session.no_autoflush:  # (called while a flush is being prepared)
+        for start in range(0, len(ids), _IN):
+            waiting = {
+                shadow.id: shadow
+                for shadow in session.scalars(
+                    select(SyncRow).where(
+                        SyncRow.id.in_(ids[start : start + _IN]),
+                        type_coerce(SyncRow.hashes, String) == NOT_MADE,
+                    )
                 )
-            ).scalars()
-        )
-        if not waiting:
-            continue
-        rows = connection.execute(select(spec.table).where(spec.table.c.id.in_(waiting)))
-        with session.no_autoflush:
+                if shadow.hashes is None  # (one made earlier in this session is kept)
+            }
+            if not waiting:
+                continue
+            # The values as the database holds them: not through the ORM, whose objects may
+            # already carry the change about to be written.
+            rows = session.connection().execute(
+                select(spec.table).where(spec.table.c.id.in_(waiting))
+            )
             for row in rows.mappings():
-                shadow = session.get(SyncRow, row["id"])
-                if shadow is not None and shadow.hashes is None:
-                    shadow.hashes = hashes_of(table, row, shadow.clocks)
+                shadow = waiting[row["id"]]
+                shadow.hashes = hashes_of(table, row, shadow.clocks)
