@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from sim_desk.records.appdirs import AppDirs
+from sim_desk.records.sync.clock import physical
 from sim_desk.records.team import users
 from sim_desk.records.team.device import DeviceCredential
 from sim_desk.records.vault.files import VaultPaths
@@ -28,7 +29,7 @@ from sim_desk.teamserver.connection import ServerAddress
 from sim_desk.teamserver.invitations import Invitation, create_invitation
 from sim_desk.teamserver.joining import join_team
 from sim_desk.teamserver.schema import AdminLogin, Roles, TeamSetUp, init_server
-from tests.conftest import PASSPHRASES, Team, fixed_clock
+from tests.conftest import FIXED_NOW, PASSPHRASES, Team, fixed_clock
 from tests.teamserver.cluster import ADMIN_USER, Cluster, ClusterUnavailable, running_cluster
 
 
@@ -198,6 +199,9 @@ def build_world(
         invitation = Invitation.from_json(invitation.to_json())  # as the file carries it
         with team.unlock(name) as vault:
             world.devices[name] = join_team(vault, invitation).credential
+    # Stamped at the test laptops' time, as the lead's laptop would: a clock from the real
+    # now would carry every laptop's clock a month past its own wall clock.
+    at_the_laptops_time = physical(FIXED_NOW)
     world.push(
         "lead",
         protocol.change(
@@ -210,6 +214,7 @@ def build_world(
                 "clinician_id": str(ids["clinician"]),
                 "active": True,
             },
+            hlc=at_the_laptops_time,
         ),
         protocol.change(
             "pairs",
@@ -221,6 +226,7 @@ def build_world(
                 "clinician_id": str(ids["clinician2"]),
                 "active": True,
             },
+            hlc=at_the_laptops_time,
         ),
     )
     return world

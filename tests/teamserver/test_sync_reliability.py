@@ -633,6 +633,26 @@ def test_laptop_clocks_an_hour_apart_lose_nothing_and_a_later_edit_wins(world, t
     assert check_everywhere(world, behind, "Testperson", other) >= 3
 
 
+def test_a_laptop_behind_edits_what_its_first_sync_brought_and_its_edit_wins(world, tmp_path):
+    """A snapshot's clocks move a laptop's clock on, as a change's do: a laptop an hour behind
+    edits a person its first sync brought (made on a laptop ahead), and the edit is later."""
+    ahead = laptop(world, "clinician", tmp_path)
+    ahead.clock = LaptopClock(at=FIXED_NOW + timedelta(minutes=3))
+    ahead.sync()
+    who = ahead.add_person("Firstsync", world.pair_a)
+    ahead.sync()
+    behind = laptop(world, "officer", tmp_path)
+    behind.clock = LaptopClock(at=FIXED_NOW - timedelta(hours=1))
+    behind.sync()  # its first sync: the person comes in the snapshot
+    assert person_row(behind, who) is not None
+    edit_person(behind, who, preferred_name="After its first sync")
+    sync_all(behind, ahead)
+    assert faults.server_rows(world.db)[who][1]["preferred_name"] == "After its first sync"
+    for machine in (behind, ahead):
+        row = person_row(machine, who)
+        assert row is not None and row["preferred_name"] == "After its first sync", machine.name
+
+
 def test_a_laptop_set_to_2099_keeps_its_changes_until_its_clock_is_right(world, tmp_path):
     future = laptop(world, "officer", tmp_path)
     other = laptop(world, "clinician", tmp_path)
@@ -672,6 +692,30 @@ def test_a_laptop_set_to_2099_keeps_its_changes_until_its_clock_is_right(world, 
     with world.db.admin_connect(autocommit=True) as admin:
         latest = admin.execute("SELECT max(hlc) FROM sim.changes").fetchone()
     assert latest is not None and latest[0] >> 16 < int(time.time() * 1000) + 5 * 60 * 1000
+
+
+def test_a_change_stamped_again_after_2099_still_follows_what_its_laptop_had_seen(world, tmp_path):
+    """Refused changes are stamped again when the clock is right, after every clock received
+    before they were made: the laptop's own clock (2099) cannot say which those were."""
+    ahead = laptop(world, "clinician", tmp_path)
+    ahead.clock = LaptopClock(at=FIXED_NOW + timedelta(minutes=10))
+    future = laptop(world, "officer", tmp_path)
+    sync_all(future, ahead, rounds=1)
+    who = ahead.add_person("Seenfirst", world.pair_a)
+    ahead.sync()
+    future.clock.at = FIXED_NOW
+    future.sync()  # receives the person, made 10 minutes after this laptop's time
+    future.clock.at = datetime(2099, 1, 1, 9, 0, tzinfo=UTC)
+    edit_person(future, who, preferred_name="Made after reading it")
+    with pytest.raises(ClockWrong):
+        future.sync()
+    future.clock.at = FIXED_NOW + timedelta(minutes=1)  # right again, still behind the other
+    assert future.sync().restamped == 1
+    ahead.sync()
+    assert faults.server_rows(world.db)[who][1]["preferred_name"] == "Made after reading it"
+    for machine in (future, ahead):
+        row = person_row(machine, who)
+        assert row is not None and row["preferred_name"] == "Made after reading it", machine.name
 
 
 # -- 5. another schema, another protocol --------------------------------------------------------

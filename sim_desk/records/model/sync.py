@@ -34,6 +34,9 @@ class SyncState(Base):
     incarnation: Mapped[str | None] = mapped_column(String(64))
     #: The last hybrid-logical-clock time issued or seen here.
     hlc: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The latest hybrid-logical-clock time received from the server (changes and snapshot
+    #: rows): a change stamped again after the clock ran ahead still follows what it saw.
+    received_hlc: Mapped[int] = mapped_column(BigInteger, default=0)
     last_push_at: Mapped[datetime | None] = mapped_column()
     last_pull_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ after the last step that committed, and the next sync carries on from there.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from sim_desk.records.model import (
     SyncRow,
     SyncState,
 )
-from sim_desk.records.sync import bulk, clock, quiet, rebuild
+from sim_desk.records.sync import bulk, clock, quiet, rebuild, storage
 from sim_desk.records.sync.applying import Applied, Applier
 from sim_desk.records.sync.elsewhere import ChangedElsewhere as ChangedElsewhere
 from sim_desk.records.sync.elsewhere import changed_elsewhere as changed_elsewhere
@@ -143,7 +144,11 @@ def restamp_ahead(vault: UnlockedVault, server_time: datetime) -> int:
         if state is None:
             return 0
         if state.hlc > limit:
-            state.hlc = clock.physical(min(vault.now(), server_time))
+            # Back to the right time, but still after every clock received before: the changes
+            # stamped again were made after reading them. (One past the server's own time
+            # would be refused again: the server's clock went back since.)
+            received = min(state.received_hlc, clock.physical(server_time))
+            state.hlc = max(clock.physical(min(vault.now(), server_time)), received)
         ahead = list(
             session.execute(
                 select(SyncOutboxEntry)
@@ -284,11 +289,11 @@ def _apply_pull(
             applier.erase_person(uuid.UUID(str(person)))
         bulk.apply_snapshots_of(applier, answer)
         seen_back = [uuid.UUID(str(c["change_id"])) for c in answer.get("changes") or ()]
-        highest = state.hlc
+        received = _latest_in(answer.get("snapshots") or ())
         kept = bulk.preload(applier, [c["row_id"] for c in answer.get("changes") or ()])
         for change in answer.get("changes") or ():
             applier.apply(from_change(change))
-            highest = max(highest, int(change.get("hlc") or 0))
+            received = max(received, int(change.get("hlc") or 0))
         applier.retry_held()
         applier.hold_orphans()
         del kept
@@ -317,7 +322,8 @@ def _apply_pull(
         # is ordered after them. Each was accepted by the server, which refuses clocks more
         # than 5 minutes ahead of its own, so the server accepts what follows it too (and
         # restamp_ahead brings back a clock that ran ahead of the server's).
-        state.hlc = max(state.hlc, highest)
+        state.received_hlc = max(state.received_hlc or 0, received)
+        state.hlc = max(state.hlc, received)
         if cursor != state.cursor or quiet.carried_anything(answer):  # else the sync's end
             state.last_pull_at = now
         state.cursor = cursor
@@ -401,3 +407,20 @@ __all__ = [
     "restamp_ahead",
     "status",
 ]
+
+
+def _latest_in(snapshots: Sequence[Mapping[str, Any]]) -> int:
+    """The latest HLC time in snapshot rows' clocks: a change made here after receiving them
+    must be ordered after them, however far behind this laptop's clock is (as for changes)."""
+    latest = ""
+    for row in snapshots:
+        ready = row.get(storage.READY)
+        if ready is not None:  # compact clocks: [["clock", name, ...], ...]
+            text = ready.clocks
+            stamps = [text[3:23]] if text.count("[") == 2 else [g[0] for g in json.loads(text)]
+        else:
+            stamps = [str(stamp) for stamp in (row.get("clocks") or {}).values()]
+        for stamp in stamps:
+            if stamp > latest and stamp[:20].isdigit():
+                latest = stamp
+    return int(latest[:20]) if latest else 0
