@@ -134,6 +134,8 @@ def _boolean(value: Any) -> bool:
 def _whole(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("not a whole number")
+    if not -(1 << 63) <= value < 1 << 63:  # SQLite's INTEGER (it would refuse it mid-pull)
+        raise ValueError("a whole number beyond 64 bits")
     return value
 
 
