@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -123,7 +123,7 @@ class UnlockedVault:
         self._local = threading.local()
         #: Called with (session, rows written) just before each write transaction commits, in
         #: it: the place for anything that must commit with every change (see write_path).
-        self.write_observers: list[Callable[[Session, list[RowWrite]], None]] = []
+        self.write_observers: list[Callable[[Session, Sequence[RowWrite]], None]] = []
         #: Called with (session, table, ids) just before rows are changed (see write_path).
         self.before_change_observers: list[write_path.BeforeChange] = []
         #: Values derived from records that a use case may keep between calls while this

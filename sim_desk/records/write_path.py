@@ -99,9 +99,39 @@ class WriteRecorder:
             else:
                 self._rows[key] = earlier
 
+    def note_inserts(self, table: str, row_ids: Sequence[uuid.UUID]) -> None:
+        """``note(table, row_id, "insert")`` for each of many rows at once (a bulk insert's)."""
+        keys = [(table, row_id) for row_id in row_ids]
+        if not self._rows.keys().isdisjoint(keys):  # (written before in this transaction)
+            for row_id in row_ids:
+                self.note(table, row_id, "insert")
+            return
+        self._undo.extend((key, None) for key in keys)
+        self._rows.update(dict.fromkeys(keys, "insert"))
+
     @property
-    def rows(self) -> list[RowWrite]:
-        return [RowWrite(table, row_id, op) for (table, row_id), op in self._rows.items()]
+    def rows(self) -> Sequence[RowWrite]:
+        return _Written(dict(self._rows))
+
+
+class _Written(Sequence[RowWrite]):
+    """The rows a recorder holds, each made a :class:`RowWrite` only when read: a first sync
+    writes a million rows, and the outbox reads none of those a pull writes."""
+
+    def __init__(self, rows: dict[tuple[str, uuid.UUID], Op]) -> None:
+        self._rows = rows
+        self._listed: list[RowWrite] | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[RowWrite]:
+        return (RowWrite(table, row_id, op) for (table, row_id), op in self._rows.items())
+
+    def __getitem__(self, index: Any) -> Any:
+        if self._listed is None:
+            self._listed = list(self)
+        return self._listed[index]
 
 
 def recorder_of(session: Session) -> WriteRecorder | None:

@@ -1000,3 +1000,36 @@ def test_the_recovery_key_syncing_as_the_replicas_user_passes_the_choke_point(te
         assert steps.run(recovery, "syncing_for_its_user", sync_as_its_user) == "officer"
         assert recovery.actor.is_recovery
     assert "\n".join(steps.problems) == ""
+
+
+def test_inserts_noted_at_once_are_recorded_as_noted_one_by_one() -> None:
+    """The bulk path notes a batch's rows at once: the record, and what a savepoint rolled
+    back takes away, are those of noting them one by one (a row written earlier in the
+    transaction included)."""
+    ids = [uuid.uuid4() for _ in range(5)]
+    earlier = ids[2]
+    recorders = [WriteRecorder(), WriteRecorder()]
+    for recorder in recorders:
+        recorder.note("people", earlier, "delete")
+        recorder.note("contacts", ids[0], "update")
+    marks = [recorder.mark() for recorder in recorders]
+    recorders[0].note_inserts("people", ids)
+    for row_id in ids:
+        recorders[1].note("people", row_id, "insert")
+    fresh = [uuid.uuid4() for _ in range(3)]
+    recorders[0].note_inserts("people", fresh)
+    for row_id in fresh:
+        recorders[1].note("people", row_id, "insert")
+    assert list(recorders[0].rows) == list(recorders[1].rows)
+    assert recorders[0].rows[-1] == RowWrite("people", fresh[-1], "insert")
+    assert len(recorders[0].rows) == 2 + 4 + 3
+    for recorder, mark in zip(recorders, marks, strict=True):
+        recorder.roll_back_to(mark)
+    assert (
+        list(recorders[0].rows)
+        == list(recorders[1].rows)
+        == [
+            RowWrite("people", earlier, "delete"),
+            RowWrite("contacts", ids[0], "update"),
+        ]
+    )

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -29,8 +30,10 @@ from typing import Any
 import pytest
 from psycopg import sql
 from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
 
 from sim_desk.records.model import SyncRow
+from sim_desk.records.sync.storage import READY, Ready
 from sim_desk.teamserver import protocol, snapshot_reader
 from sim_desk.teamserver import sync as team_sync
 from sim_desk.teamserver.errors import ServerError
@@ -242,6 +245,51 @@ def test_the_reader_answers_a_stream_it_cannot_read_with_an_error() -> None:
     assert _served(EMPTY_COPY[:-2]) == [("error", "CopyFormatError")]  # no trailer
     three_fields = EMPTY_COPY[:-2] + b"\x00\x03" + b"\xff\xff\xff\xff" * 3 + b"\xff\xff"
     assert _served(three_fields) == [("error", "CopyFormatError")]
+
+
+def test_a_read_row_reads_as_the_snapshot_row_it_stands_for() -> None:
+    """A row as the reader sends it, read key by key (built only when asked for), is the
+    mapping ``protocol.snapshot``'s entry would be."""
+    row_id, person_id = uuid.uuid4(), uuid.uuid4()
+    payload, clocks = {"given_name": "Zofia", "n": 3}, {"given_name": "0001-a"}
+    sent = ("people", row_id.hex, person_id.hex, False, json.dumps(payload).encode())
+    sent += (json.dumps(clocks).encode(), None)
+    expected = {
+        "table": "people",
+        "row_id": row_id,
+        "person_id": person_id,
+        "deleted": False,
+        "payload": payload,
+        "clocks": clocks,
+        "clinical": None,
+    }
+    # Made ready by the reader; not made ready (cannot go in bulk); not looked at (tombstone).
+    ready = (("given_name",), ("Zofia",), '[["0001-a", "given_name"]]')
+    made = snapshot_reader.ReadRow((*sent, ready))
+    assert dict(made) == expected | {READY: Ready({"given_name": "Zofia"}, ready[2])}
+    assert made[READY] is made[READY] and READY in made and len(made) == 8
+    refused = snapshot_reader.ReadRow((*sent, None))
+    assert dict(refused) == expected | {READY: None} and READY in refused
+    untouched = snapshot_reader.ReadRow((*sent[:2], None, True, *sent[4:], False))
+    assert dict(untouched) == expected | {"person_id": None, "deleted": True}
+    assert READY not in untouched and untouched.get(READY) is None and len(untouched) == 7
+    with pytest.raises(KeyError):
+        untouched["favourite_colour"]
+
+
+def test_what_the_readers_json_refuses_goes_the_row_by_row_way() -> None:
+    """The reader decodes with orjson, which refuses what json reads in places (a number
+    beyond 64 bits): such a row is not made ready (None), so it takes the row-by-row path,
+    which holds what does not fit; it is not lost."""
+    row_id = uuid.uuid4().hex
+    big = ("baseline_counts", row_id, None, b'{"count": 123456789012345678901234567890}')
+    assert snapshot_reader._made_ready((*big, b"{}", False, None), sqlite.dialect()) is None
+    fine = ("baseline_counts", row_id, None, b'{"count": 4}', b"{}", False, None)
+    assert snapshot_reader._made_ready(fine, sqlite.dialect()) == (
+        ("count",),
+        (4,),
+        '[["0", "count"]]',
+    )
 
 
 def test_a_stream_the_reader_cannot_read_stops_the_sync_clearly(

@@ -312,8 +312,7 @@ def _insert_shadows(session: Session, table: str, pending: list[_New]) -> None:
     session.connection().exec_driver_sql(_SHADOW_SQL, parameters)
     recorder = recorder_of(session)
     if recorder is not None:
-        for new in pending:
-            recorder.note("sync_rows", new.row_id, "insert")
+        recorder.note_inserts("sync_rows", [new.row_id for new in pending])
 
 
 class _Statement:
@@ -358,8 +357,7 @@ def _insert_many(session: Session, table: Table, rows: list[tuple[_New, dict[str
     session.connection().exec_driver_sql(statement.sql, parameters)
     recorder = recorder_of(session)
     if recorder is not None:
-        for new, _ in rows:
-            recorder.note(name, new.row_id, "insert")
+        recorder.note_inserts(name, [new.row_id for new, _ in rows])
 
 
 def preload(applier: Applier, row_ids: Sequence[Any]) -> list[SyncRow]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -55,7 +55,7 @@ def note_epoch(blob: object) -> int:
 def attach(vault: UnlockedVault) -> None:
     """Makes every write to ``vault`` feed its outbox (once the vault syncs)."""
 
-    def observer(session: Session, rows: list[RowWrite]) -> None:
+    def observer(session: Session, rows: Sequence[RowWrite]) -> None:
         record_changes(vault, session, rows)
 
     def before_change(session: Session, table: str, row_ids: list[Any]) -> None:
