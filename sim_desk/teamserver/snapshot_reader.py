@@ -242,7 +242,7 @@ class ReadRow(Mapping[str, Any]):
     (a million are made in a lead's first sync, most read for four keys): JSON is decoded only
     for a row that takes the row-by-row path."""
 
-    __slots__ = ("_row", "_made", "_json")
+    __slots__ = ("_json", "_made", "_row")
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         # (table, row_id, person_id, deleted, payload, clocks, clinical, ready): see serve().
@@ -435,3 +435,4 @@ def pages_of(
         if process.poll() is None:
             process.kill()  # so that the thread is not left writing to it
         passer.join()
+        _person.cache_clear()  # nothing of the replica kept in the process once it is in
