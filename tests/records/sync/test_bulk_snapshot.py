@@ -224,6 +224,24 @@ def apply(
         return tuple(applied)
 
 
+def applied_both_ways(
+    team: Team, tmp_path: Path, monkeypatch, user: str, rows: list[dict[str, Any]]
+) -> list[tuple[Team, Any]]:
+    """``rows`` applied as one first pull to two copies of ``team``: in bulk where they can
+    go, then every row one by one. Each copy with what its pull applied."""
+    done = []
+    for way in ("bulk", "one-by-one"):
+        target = copy_of(team, tmp_path / way)
+        if way == "one-by-one":
+            monkeypatch.setattr(
+                bulk, "_prepare", lambda applier, table, rows, run: [None] * len(rows)
+            )
+        with target.unlock(user) as vault:
+            sync.begin(vault, DEVICE, "incarnation-1")
+            done.append((target, sync.apply_pull(vault, {"snapshots": rows, "cursor": 3}, now=AT)))
+    return done
+
+
 def test_rows_in_bulk_leave_the_replica_rows_one_by_one_leave(
     team: Team, tmp_path: Path, snapshot: list[dict[str, Any]], monkeypatch
 ):
@@ -295,19 +313,11 @@ def test_an_analysts_rows_in_bulk_get_the_blanks_one_by_one_gives_them(
         for r in snapshot
     ]
     states = []
-    for way in ("bulk", "one-by-one"):
-        target = copy_of(team, tmp_path / way)
-        if way == "one-by-one":
-            monkeypatch.setattr(
-                bulk, "_prepare", lambda applier, table, rows, run: [None] * len(rows)
+    for target, _applied in applied_both_ways(team, tmp_path, monkeypatch, "analyst", rows):
+        with target.unlock("analyst") as vault, vault.read() as session:
+            states.append(
+                [tuple(r) for r in session.execute(text("SELECT * FROM people ORDER BY id"))]
             )
-        with target.unlock("analyst") as vault:
-            sync.begin(vault, DEVICE, "incarnation-1")
-            sync.apply_pull(vault, {"snapshots": rows, "cursor": 3}, now=AT)
-            with vault.read() as session:
-                states.append(
-                    [tuple(r) for r in session.execute(text("SELECT * FROM people ORDER BY id"))]
-                )
     assert states[0] == states[1]
     assert any(row for row in states[0])
 
@@ -379,18 +389,10 @@ def test_a_whole_number_beyond_64_bits_is_held_not_a_stopped_pull(
     contact = next(r for r in rows if r["table"] == "contacts")
     contact["payload"]["duration_minutes"] = 1 << 70
     states = []
-    for way in ("bulk", "one-by-one"):
-        target = copy_of(team, tmp_path / way)
-        if way == "one-by-one":
-            monkeypatch.setattr(
-                bulk, "_prepare", lambda applier, table, rows, run: [None] * len(rows)
-            )
-        with target.unlock("clinician") as vault:
-            sync.begin(vault, DEVICE, "incarnation-1")
-            applied = sync.apply_pull(vault, {"snapshots": rows, "cursor": 3}, now=AT)
+    for target, applied in applied_both_ways(team, tmp_path, monkeypatch, "clinician", rows):
         state = replica(target)
         held = [r for r in state["sync_rows"] if r[0] == uuid.UUID(contact["row_id"]).hex]
-        assert held and not held[0][8], way  # held (not NULL)
+        assert held and not held[0][8], target  # held (not NULL)
         assert applied.rows >= len(rows) - 1
         states.append(state)
     assert states[0] == states[1]
