@@ -354,10 +354,46 @@ def snapshot_binary(
 
         def chunks() -> Iterator[bytes]:
             with conn.cursor().copy(query) as cp:
-                for data in cp:
-                    yield bytes(data)
+                yield from _copy_chunks(conn.pgconn, cp)
 
         yield head, chunks()
+
+
+#: Bytes of COPY rows handed on together.
+_COPY_CHUNK = 1 << 20
+
+
+def _copy_chunks(pgconn: psycopg.pq.abc.PGconn, cp: psycopg.Copy) -> Iterator[bytes]:
+    """The bytes of a COPY TO, about :data:`_COPY_CHUNK` at a time. The server sends each row
+    as a message of its own, and ``Copy.read`` takes one message per call through psycopg's
+    waiting machinery: a million calls holding the interpreter lock that the thread applying
+    the pages needs. Here the rows libpq has already received are taken straight from it, and
+    psycopg waits (and reports the end or an error) only when none is left."""
+    gathered = bytearray()
+    while True:
+        size, data = pgconn.get_copy_data(1)  # (1: never waits)
+        if size > 0:
+            gathered += data
+            if len(gathered) >= _COPY_CHUNK:
+                yield bytes(gathered)
+                gathered.clear()
+            continue
+        if size == 0:  # nothing received yet: psycopg waits for it
+            if not (waited := cp.read()):
+                break  # the end: psycopg has read the COPY's result
+            gathered += waited
+            continue
+        # The end had arrived with the rows: its result is read here, as psycopg would.
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        if not results:
+            raise psycopg.OperationalError("the COPY ended without its result")
+        if results[0].status != psycopg.pq.ExecStatus.COMMAND_OK:
+            raise psycopg.errors.error_from_result(results[0], encoding="utf-8")
+        break
+    if gathered:
+        yield bytes(gathered)
 
 
 @contextmanager

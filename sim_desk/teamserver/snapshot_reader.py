@@ -161,7 +161,7 @@ def _made_ready(row: tuple[Any, ...], dialect: Any) -> tuple[Any, ...] | None:
     ready = made_ready(table, entry, dialect)
     if ready is None:
         return None
-    return (tuple(ready.stored), tuple(ready.stored.values()), ready.clocks)
+    return tuple(ready)
 
 
 def serve(page_size: int, source: BinaryIO, sink: BinaryIO) -> int:
@@ -264,7 +264,7 @@ class ReadRow(Mapping[str, Any]):
             if row[7] is None:
                 return None
             if self._made is None:
-                self._made = _ready(*row[7])
+                self._made = Ready(*row[7])
             return self._made
         if key in _JSON_KEYS:
             if self._json is None:
@@ -275,6 +275,11 @@ class ReadRow(Mapping[str, Any]):
                 }
             return self._json[key]
         raise KeyError(key)
+
+    @property
+    def hex_ids(self) -> tuple[str, str | None]:
+        """The row's and its person's ids as 32 hex digits, as the vault stores them."""
+        return self._row[1], self._row[2]
 
     def __contains__(self, key: object) -> bool:
         return key in _KEYS or (key == READY and self._row[7] is not False)
@@ -297,10 +302,6 @@ _KEYS = frozenset({"table", "row_id", "person_id", "deleted"}) | _JSON_KEYS
 def _person(hex_digits: str) -> uuid.UUID:
     """A person's id (their rows come together: hundreds a person in a first sync)."""
     return uuid.UUID(hex=hex_digits)
-
-
-def _ready(columns: tuple[str, ...], values: tuple[Any, ...], clocks: str) -> Ready:
-    return Ready(dict(zip(columns, values, strict=True)), clocks)
 
 
 def _decoded(value: bytes | None) -> Any:

@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy import select
@@ -266,8 +267,10 @@ def test_a_read_row_reads_as_the_snapshot_row_it_stands_for() -> None:
     # Made ready by the reader; not made ready (cannot go in bulk); not looked at (tombstone).
     ready = (("given_name",), ("Zofia",), '[["0001-a", "given_name"]]')
     made = snapshot_reader.ReadRow((*sent, ready))
-    assert dict(made) == expected | {READY: Ready({"given_name": "Zofia"}, ready[2])}
+    assert dict(made) == expected | {READY: Ready(("given_name",), ("Zofia",), ready[2])}
     assert made[READY] is made[READY] and READY in made and len(made) == 8
+    assert made[READY].stored == {"given_name": "Zofia"}
+    assert made.hex_ids == (row_id.hex, person_id.hex)
     refused = snapshot_reader.ReadRow((*sent, None))
     assert dict(refused) == expected | {READY: None} and READY in refused
     untouched = snapshot_reader.ReadRow((*sent[:2], None, True, *sent[4:], False))
@@ -510,3 +513,34 @@ def test_a_laptop_killed_mid_first_sync_completes_it_at_the_next(
     machine.clock.at += timedelta(hours=1)  # after the killed run's own moments
     machine.sync()
     assert replica(machine) == replica(reference)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 100])
+def test_copy_bytes_taken_straight_from_libpq_are_psycopgs(
+    pg_cluster: Any, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The snapshot's COPY bytes are taken from libpq a buffer at a time (``_copy_chunks``),
+    not through ``Copy.read`` once a row: the same bytes in the same order, whether handed on
+    in one piece or in many; and an error the server raises half-way through is raised as
+    psycopg raises it, the connection left ready for the next statement."""
+    monkeypatch.setattr(protocol, "_COPY_CHUNK", chunk)
+    rows = sql.SQL(
+        "COPY (SELECT i, repeat('é', i % 50), i::float8 / 7 FROM generate_series(1, 20000) i)"
+        " TO STDOUT (FORMAT binary)"
+    )
+    with pg_cluster.admin_connect(autocommit=True) as conn:
+        with conn.cursor().copy(rows) as cp:
+            expected = b"".join(bytes(data) for data in cp)
+        with conn.cursor().copy(rows) as cp:
+            pieces = list(protocol._copy_chunks(conn.pgconn, cp))
+        assert b"".join(pieces) == expected and len(expected) > 500_000
+        # Each piece but the last is a chunk, and what a row more made it (rows of < 200 bytes).
+        assert all(chunk <= len(piece) < chunk + 200 for piece in pieces[:-1])
+        assert 0 < len(pieces[-1]) < chunk + 200
+        spoiled = sql.SQL(
+            "COPY (SELECT 1 / (i - 15000) FROM generate_series(1, 20000) i) TO STDOUT"
+        )
+        with pytest.raises(psycopg.errors.DivisionByZero), conn.cursor().copy(spoiled) as cp:
+            for _ in protocol._copy_chunks(conn.pgconn, cp):
+                pass
+        assert conn.execute("SELECT 42").fetchone() == (42,)

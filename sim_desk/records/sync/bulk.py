@@ -70,21 +70,41 @@ def _decoders_of(table: str) -> dict[str, Callable[[Any], Any]]:
     return found
 
 
-@dataclass
 class _New:
-    """A snapshot row on its way in bulk: its id, person, and values as the vault stores them
-    (``ready.stored``: a UUID as its 32 hex digits, so are the parents it names)."""
+    """A snapshot row on its way in bulk: its id and person's as the vault stores them (32 hex
+    digits), and its values as the vault stores them (``ready``: so are the parents it names).
+    Nothing else is made for it (a million go in during a lead's first sync)."""
 
-    row: Mapping[str, Any]
-    row_id: uuid.UUID
-    person_id: uuid.UUID | None
-    ready: Ready
+    __slots__ = ("_key", "person", "ready", "row", "row_id")
+
+    def __init__(self, row: Mapping[str, Any], row_id: str, person: str | None, ready: Ready):
+        self.row = row
+        self.row_id = row_id
+        self.person = person
+        self.ready = ready
+        self._key: uuid.UUID | None = None
+
+    def key(self) -> uuid.UUID:
+        """The row's id as a UUID (the write path's recorder notes the row and its
+        ``sync_rows`` entry by it): made once."""
+        if self._key is None:
+            self._key = uuid.UUID(int=int(self.row_id, 16))
+        return self._key
 
     def decoded(self, table: str) -> dict[str, Any]:
         """The values as Python objects (for an insert SQLAlchemy completes with defaults)."""
         decoders = _decoders_of(table)
         raw = snapshot_values(self.row)
         return {n: None if v is None else decoders[n](v) for n, v in raw.items()}
+
+
+def _hex_ids(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """A snapshot row's id and its person's as 32 hex digits (None: not an id)."""
+    hex_ids = getattr(row, "hex_ids", None)  # a bulk snapshot reader's row has them ready
+    if hex_ids is not None:
+        return hex_ids  # type: ignore[no-any-return]
+    row_id, person = uuid_of(row["row_id"]), uuid_of(row.get("person_id"))
+    return (None if row_id is None else row_id.hex, None if person is None else person.hex)
 
 
 #: Tables some replicated row points to (their ids are remembered while a snapshot goes in).
@@ -186,29 +206,45 @@ def _prepare(
 ) -> list[_New | None]:
     """Each row ready to go in bulk, or None where it takes the row-by-row path."""
     session = applier.session
-    spec_table = BY_NAME[table].table
-    ids = [uuid_of(row["row_id"]) for row in rows]
-    known: set[uuid.UUID | None] = set()
-    looked_for = [] if run.empty and table in run.empty else ids
-    for start in range(0, len(looked_for), _IN):
-        chunk = looked_for[start : start + _IN]
-        known.update(session.execute(select(SyncRow.id).where(SyncRow.id.in_(chunk))).scalars())
-        known.update(
-            session.execute(select(spec_table.c.id).where(spec_table.c.id.in_(chunk))).scalars()
-        )
+    ids = [_hex_ids(row) for row in rows]
+    known: set[str | None] = set()
+    if not (run.empty and table in run.empty):
+        looked_for = [row_id for row_id, _ in ids if row_id is not None]
+        for start in range(0, len(looked_for), _IN):
+            chunk = looked_for[start : start + _IN]
+            marks = ", ".join("?" * len(chunk))
+            for name in ("sync_rows", table):  # (names from this version's own schema)
+                known.update(
+                    found
+                    for (found,) in session.connection().exec_driver_sql(
+                        f'SELECT "id" FROM "{name}" WHERE "id" IN ({marks})', tuple(chunk)
+                    )
+                )
     dialect = session.get_bind().dialect
     prepared: list[_New | None] = []
-    for row, row_id in zip(rows, ids, strict=True):
+    for row, (row_id, person) in zip(rows, ids, strict=True):
         new = None
         if row_id is not None and row_id not in known and not row.get("deleted"):
             # Made ready by the reader of a bulk snapshot, or here.
             ready = row[READY] if READY in row else made_ready(table, row, dialect)
             if ready is not None:
-                new = _New(row, row_id, uuid_of(row.get("person_id")), ready)
+                new = _New(row, row_id, person, ready)
         known.add(row_id)  # the same row twice: the second time, one by one
         prepared.append(new)
     _without_missing_parents(applier, table, prepared, run)
     return prepared
+
+
+_positions: dict[tuple[tuple[str, ...], str], int] = {}
+
+
+def _value_in(ready: Ready, name: str) -> Any:
+    """The stored value of field ``name`` (None if the row does not give it)."""
+    key = (ready.columns, name)
+    at = _positions.get(key)
+    if at is None:
+        at = _positions[key] = ready.columns.index(name) if name in ready.columns else -1
+    return None if at < 0 else ready.values[at]
 
 
 def _without_missing_parents(
@@ -221,13 +257,13 @@ def _without_missing_parents(
         name = fk.parent.name
         target: Column[Any] = fk.column
         # Every key a replicated row points by is a UUID: compared here as stored (hex).
-        pointed = [new.ready.stored.get(name) if new else None for new in prepared]
+        pointed = [_value_in(new.ready, name) if new else None for new in prepared]
         wanted = {parent for parent in pointed if parent is not None}
         if not wanted:
             continue
         present: set[str] = set()
         if target.table is spec_table and target.name == "id":
-            present.update(new.row_id.hex for new in prepared if new)
+            present.update(new.row_id for new in prepared if new)
         if target.name == "id":
             earlier = run.inserted.get(str(target.table.name), set())
             present.update(parent for parent in wanted if int(parent, 16) in earlier)
@@ -257,12 +293,12 @@ def _insert(applier: Applier, table: str, pending: list[_New], run: SnapshotRun)
     session = applier.session
     recorder = recorder_of(session)
     mark = recorder.mark() if recorder is not None else 0
-    by_columns: dict[tuple[str, ...], list[tuple[_New, dict[str, Any]]]] = {}
+    by_columns: dict[tuple[str, ...], list[_New]] = {}
     for new in pending:
-        stored = new.ready.stored
         if applier.fill_blanks:  # as Applier._insert does for an analyst's replica
-            stored = {**blanks_for(table, set(stored)), **stored}
-        by_columns.setdefault(tuple(stored), []).append((new, stored))
+            stored = {**blanks_for(table, set(new.ready.columns)), **new.ready.stored}
+            new.ready = new.ready._replace(columns=tuple(stored), values=tuple(stored.values()))
+        by_columns.setdefault(new.ready.columns, []).append(new)
     spec_table = BY_NAME[table].table
     try:
         with session.begin_nested():
@@ -282,10 +318,11 @@ def _insert(applier: Applier, table: str, pending: list[_New], run: SnapshotRun)
         _insert(applier, table, pending[half:], run)
         return
     if table in _PARENTS:
-        run.inserted.setdefault(table, set()).update(new.row_id.int for new in pending)
+        run.inserted.setdefault(table, set()).update(int(new.row_id, 16) for new in pending)
     applied = applier.applied
     applied.rows += len(pending)
-    applied.touched_people.update(new.person_id for new in pending if new.person_id is not None)
+    people = {new.person for new in pending}
+    applied.touched_people.update(uuid.UUID(hex=person) for person in people if person)
 
 
 _SHADOW_SQL = (
@@ -299,20 +336,11 @@ def _insert_shadows(session: Session, table: str, pending: list[_New]) -> None:
     would store them (ids as 32 hex digits, JSON as ``json.dumps`` writes it), made here
     directly: a million of them in a lead's first sync. The values' fingerprints are made
     when a row is first changed here (``received``): until then they are the values."""
-    parameters = []
-    for new in pending:
-        parameters.append(
-            (
-                new.row_id.hex,
-                table,
-                None if new.person_id is None else new.person_id.hex,
-                new.ready.clocks,
-            )
-        )
+    parameters = [(new.row_id, table, new.person, new.ready.clocks) for new in pending]
     session.connection().exec_driver_sql(_SHADOW_SQL, parameters)
     recorder = recorder_of(session)
     if recorder is not None:
-        recorder.note_inserts("sync_rows", [new.row_id for new in pending])
+        recorder.note_inserts("sync_rows", [new.key() for new in pending])
 
 
 class _Statement:
@@ -336,12 +364,12 @@ class _Statement:
 _statements: dict[tuple[str, tuple[str, ...]], _Statement] = {}
 
 
-def _insert_many(session: Session, table: Table, rows: list[tuple[_New, dict[str, Any]]]) -> None:
-    """``rows`` (each a row and its stored values, all with the same fields) into ``table``,
-    noted by the write path's recorder as the Core insert would be."""
+def _insert_many(session: Session, table: Table, rows: list[_New]) -> None:
+    """``rows`` (all with the same fields) into ``table``, noted by the write path's recorder
+    as the Core insert would be."""
     if not rows:
         return
-    columns = tuple(rows[0][1])
+    columns = rows[0].ready.columns
     key = (str(table.name), columns)
     statement = _statements.get(key)
     if statement is None:
@@ -350,14 +378,14 @@ def _insert_many(session: Session, table: Table, rows: list[tuple[_New, dict[str
     if statement.defaults_missing:  # let SQLAlchemy fill the defaults in (blanks kept)
         session.execute(
             insert(table),
-            [{"id": new.row_id, **stored, **new.decoded(name)} for new, stored in rows],
+            [{"id": new.key(), **new.ready.stored, **new.decoded(name)} for new in rows],
         )
         return
-    parameters = [(new.row_id.hex, *stored.values()) for new, stored in rows]
+    parameters = [(new.row_id, *new.ready.values) for new in rows]
     session.connection().exec_driver_sql(statement.sql, parameters)
     recorder = recorder_of(session)
     if recorder is not None:
-        recorder.note_inserts(name, [new.row_id for new, _ in rows])
+        recorder.note_inserts(name, [new.key() for new in rows])
 
 
 def preload(applier: Applier, row_ids: Sequence[Any]) -> list[SyncRow]:

@@ -113,12 +113,19 @@ READY = "_ready"
 
 
 class Ready(NamedTuple):
-    """A snapshot row's values as the vault stores them, and its ``sync_rows`` entry's clocks
-    as JSON: all a row needs to go in bulk that the database does not decide. (A tuple: a
-    million are made in a lead's first sync.)"""
+    """A snapshot row's values as the vault stores them (``columns`` and ``values`` in the same
+    order), and its ``sync_rows`` entry's clocks as JSON: all a row needs to go in bulk that
+    the database does not decide. (Tuples: a million are made in a lead's first sync, and
+    the values go into an INSERT's parameters as they are.)"""
 
-    stored: dict[str, Any]
+    columns: tuple[str, ...]
+    values: tuple[Any, ...]
     clocks: str
+
+    @property
+    def stored(self) -> dict[str, Any]:
+        """The values by column."""
+        return dict(zip(self.columns, self.values, strict=True))
 
 
 def made_ready(table: str, row: Mapping[str, Any], dialect: Any) -> Ready | None:
@@ -130,10 +137,12 @@ def made_ready(table: str, row: Mapping[str, Any], dialect: Any) -> Ready | None
     if not raw or not all(name in storers for name in raw):
         return None
     try:
-        stored = {
-            name: None if value is None else storers[name](value) for name, value in raw.items()
-        }
+        values = tuple(
+            [None if value is None else storers[name](value) for name, value in raw.items()]
+        )
     except (TypeError, ValueError, OverflowError):
         return None
     clocks = row.get("clocks") or {}
-    return Ready(stored, _clocks_json({name: snapshot_clock(clocks, name) for name in raw}))
+    return Ready(
+        tuple(raw), values, _clocks_json({name: snapshot_clock(clocks, name) for name in raw})
+    )
