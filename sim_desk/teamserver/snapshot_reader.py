@@ -38,6 +38,11 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
+try:
+    import fcntl
+except ImportError:  # Windows: pipes keep their size
+    fcntl = None  # type: ignore[assignment]
+
 from sim_desk.records.sync.storage import READY, Ready, made_ready
 from sim_desk.records.sync.tables import BY_NAME
 from sim_desk.teamserver.errors import ServerError
@@ -49,6 +54,10 @@ _CHUNK = 1 << 20
 #: Pages the reader makes ahead of the app.
 _PAGES_AHEAD = 1
 _LENGTH = struct.Struct(">Q")
+#: The buffer asked for the reader's answers (Linux's limit for a user, unless raised).
+_PIPE_BYTES = 1 << 20
+#: The first page is this part of the others.
+_FIRST_PAGE_PART = 10
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _INT16 = struct.Struct(">h")
@@ -198,10 +207,12 @@ def serve(page_size: int, source: BinaryIO, sink: BinaryIO) -> int:
     gc.disable()
     try:
         page: list[tuple[Any, ...]] = []
+        # The first page small: the app starts applying while the reader makes the second.
+        size = max(1, page_size // _FIRST_PAGE_PART)
         for row in copy_rows(chunks()):
-            if len(page) >= page_size:
+            if len(page) >= size:
                 pages.put(marshal.dumps((page, True)))
-                page = []
+                page, size = [], page_size
             ready: Any = False
             if row[0] in BY_NAME and not row[5]:
                 ready = _made_ready(row, dialect)
@@ -344,9 +355,9 @@ def started(page_size: int) -> Iterator[subprocess.Popen[bytes] | None]:
                         pipe.close()
 
 
-def _page_from(out: IO[bytes]) -> Any:
-    """The reader's next answer, or None if it stopped before giving all of it (killed, out
-    of memory): a page cut short is never applied."""
+def _page_bytes(out: IO[bytes]) -> bytes | None:
+    """The bytes of the reader's next answer, or None if it stopped before giving all of it
+    (killed, out of memory): a page cut short is never applied."""
     head = out.read(_LENGTH.size)
     if len(head) != _LENGTH.size:
         return None
@@ -354,10 +365,33 @@ def _page_from(out: IO[bytes]) -> Any:
     body = out.read(size)
     if not body or len(body) != size:
         return None
+    return body
+
+
+def _page_in(body: bytes | None) -> Any:
+    """The answer these bytes hold, or None."""
+    if body is None:
+        return None
     try:
         return marshal.loads(body)
     except (EOFError, ValueError, TypeError):
         return None
+
+
+def _page_from(out: IO[bytes]) -> Any:
+    """The reader's next answer, or None if it stopped before giving all of it."""
+    return _page_in(_page_bytes(out))
+
+
+def _wider(pipe: IO[bytes]) -> None:
+    """The pipe's buffer as large as Linux allows a user (1 MiB unless set otherwise): the
+    snapshot's bytes go to the reader a MiB at a time, and a page of rows comes back as about
+    125 MiB; through 64 KiB, the two sides took turns thousands of times a page."""
+    size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if size is None:
+        return
+    with suppress(OSError):  # (refused: the default size serves, more slowly)
+        fcntl.fcntl(pipe.fileno(), size, _PIPE_BYTES)
 
 
 @contextmanager
@@ -402,9 +436,30 @@ def pages_of(
             with suppress(OSError):  # the reader had stopped
                 into.close()
 
+    # The next page's bytes (about 125 MiB) come through the pipe on a thread of their own,
+    # while this one's are applied: read here, they held the applying up for a second a page.
+    fetched: queue.Queue[bytes | None] = queue.Queue(1)
+
+    def fetch() -> None:
+        body: bytes | None = None
+        try:
+            while not stop.is_set():
+                body = _page_bytes(out)
+                while not stop.is_set():
+                    try:
+                        fetched.put(body, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if body is None:
+                    return
+        except (OSError, ValueError):  # the pipe closed under it: as the reader stopping
+            with suppress(queue.Full):
+                fetched.put_nowait(None)
+
     def taken() -> Iterator[tuple[list[ReadRow], bool]]:
         while True:
-            item = _page_from(out)
+            item = _page_in(fetched.get())
             if item is None:  # the reader stopped, maybe half-way through a page
                 passer.join()
                 if failed:
@@ -427,13 +482,18 @@ def pages_of(
             if not more:
                 return
 
+    _wider(into)
+    _wider(out)
     passer = threading.Thread(target=pass_on, name="snapshot-bytes", daemon=True)
+    fetcher = threading.Thread(target=fetch, name="snapshot-pages-in", daemon=True)
     passer.start()
+    fetcher.start()
     try:
         yield taken()
     finally:
         stop.set()
         if process.poll() is None:
-            process.kill()  # so that the thread is not left writing to it
+            process.kill()  # so that neither thread is left writing to it or reading from it
         passer.join()
+        fetcher.join()
         _person.cache_clear()  # nothing of the replica kept in the process once it is in
