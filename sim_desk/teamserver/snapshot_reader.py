@@ -11,7 +11,8 @@ Here a second process does it on another core, and the writer receives each page
 The sync's connection stays in the app: a thread there passes the server's binary COPY bytes
 on to the reader's standard input, unparsed. The reader answers on its standard output with
 pages of rows (``marshal``, plain values only), each written as its length (8 bytes) then its
-bytes; the app applies each page while the reader makes the next. Nothing is written to disk,
+bytes; the app applies each page while the reader makes the next, and a second thread there
+reads the next page's bytes meanwhile (a page is about 125 MiB). Nothing is written to disk,
 and the reader never sees a passphrase, a key or the vault: only what the server sent.
 
 If the reader cannot be started, the rows are read on a thread as before (:func:`started`
@@ -376,11 +377,6 @@ def _page_in(body: bytes | None) -> Any:
         return marshal.loads(body)
     except (EOFError, ValueError, TypeError):
         return None
-
-
-def _page_from(out: IO[bytes]) -> Any:
-    """The reader's next answer, or None if it stopped before giving all of it."""
-    return _page_in(_page_bytes(out))
 
 
 def _wider(pipe: IO[bytes]) -> None:
