@@ -49,6 +49,12 @@ def _bound(bound_to: uuid.UUID, epoch: int) -> bytes:
     return b"sim-desk-clinical|" + bound_to.bytes + b"|epoch" + struct.pack(">I", epoch)
 
 
+def history_bound_to(contact_id: uuid.UUID) -> uuid.UUID:
+    """What a contact's clinical history (records.note_history) is bound to: the contact, and
+    that it is the history, so that it can never be passed off as the note or the reverse."""
+    return uuid.uuid5(contact_id, "clinical_history")
+
+
 def frame_epoch(blob: bytes | None) -> int:
     """The epoch a note names, 0 for an unframed (vault key or epoch 1) note. The frame is
     public: the server files the ciphertext under this number."""

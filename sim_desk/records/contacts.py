@@ -13,7 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
+from sim_desk.records import note_history
 from sim_desk.records.codes import Attendance, ConsultationMechanism, Role, StaffPresent
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.model import Contact, ContactRevision, PlannedVisit, User
@@ -67,6 +69,8 @@ class ContactView:
     planned_visit_id: uuid.UUID | None
     revision: int
     logged_by: uuid.UUID | None
+    #: The clinician-only note was amended on its own (told to clinical key holders only).
+    note_amended: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ class RevisionView:
     fields: dict[str, object]
     had_clinical_note: bool
     reason: str | None
+    #: Set for a note that an amendment of the note alone replaced (clinical key holders
+    #: only): its number in the contact's clinical history. ``revision`` and ``fields`` are
+    #: then the contact's version at the time, which that amendment left as it was.
+    earlier_note: int | None = None
 
 
 def clean_contact(vault: UnlockedVault, details: ContactDetails) -> dict[str, object]:
@@ -205,21 +213,31 @@ def amend_contact(
         if contact is None:
             raise NotFound("That contact was not found.")
         load_person(vault, session, contact.person_id)
+        changed = [name for name, value in values.items() if getattr(contact, name) != value]
+        note = contact.clinical_note
+        same_words = (
+            note is not None
+            and clinical is not None
+            and clinical == vault.decrypt_clinical(note, contact.id)
+        )
+        if same_words:
+            clinical = None  # the same words again: the note is unchanged
+        note_changed = clinical is not None or (clear_clinical and note is not None)
+        if not changed and not note_changed:
+            return contact.revision  # nothing to save: no version is added for nothing
+        if not changed:
+            _amend_note_alone(vault, session, contact, clinical, why)
+            return contact.revision
         session.add(
             ContactRevision(
                 contact_id=contact.id,
                 revision=contact.revision,
-                fields={
-                    name: (value.isoformat() if isinstance(value, datetime) else value)
-                    for name in REVISED_FIELDS
-                    for value in [getattr(contact, name)]
-                },
+                fields={name: _jsonable(getattr(contact, name)) for name in REVISED_FIELDS},
                 clinical_note=contact.clinical_note,
                 reason=why,
                 created_by=vault.actor.user_id,
             )
         )
-        changed = [name for name, value in values.items() if getattr(contact, name) != value]
         for name in changed:
             setattr(contact, name, values[name])
         if clinical is not None:
@@ -235,7 +253,25 @@ def amend_contact(
         return contact.revision
 
 
-def _view(contact: Contact) -> ContactView:
+def _amend_note_alone(
+    vault: UnlockedVault,
+    session: Session,
+    contact: Contact,
+    clinical: str | None,
+    reason: str | None,
+) -> None:
+    """Replaces the clinician-only note and nothing else. The note it replaces goes into the
+    contact's clinical history, not into a contact revision: the contact's revision, its
+    ``updated_at`` and its revisions are what officers see, and none of them moves."""
+    contact.clinical_history = note_history.with_replaced_note(vault, contact, reason)
+    contact.clinical_note = (
+        None if clinical is None else vault.encrypt_clinical(clinical, contact.id)
+    )
+    flag_modified(contact, "updated_at")  # written as it was, so the ORM does not stamp it
+    vault.audit(session, Action.UPDATE, "clinical_note", contact.id)
+
+
+def _view(contact: Contact, *, clinical: bool = False) -> ContactView:
     return ContactView(
         id=contact.id,
         person_id=contact.person_id,
@@ -250,6 +286,7 @@ def _view(contact: Contact) -> ContactView:
         planned_visit_id=contact.planned_visit_id,
         revision=contact.revision,
         logged_by=contact.created_by,
+        note_amended=clinical and contact.clinical_history is not None,
     )
 
 
@@ -265,7 +302,8 @@ def list_contacts(
             .order_by(Contact.started_at.desc())
             .limit(limit)
         )
-        return [_view(c) for c in session.execute(query).scalars()]
+        clinical = vault.has_clinical_key
+        return [_view(c, clinical=clinical) for c in session.execute(query).scalars()]
 
 
 def read_clinical_note(vault: UnlockedVault, contact_id: uuid.UUID) -> str | None:
@@ -288,7 +326,8 @@ def read_clinical_note(vault: UnlockedVault, contact_id: uuid.UUID) -> str | Non
 
 
 def contact_history(vault: UnlockedVault, contact_id: uuid.UUID) -> list[RevisionView]:
-    """Earlier versions of a contact, oldest first (clinical text itself is not included)."""
+    """Earlier versions of a contact, oldest first (clinical text itself is not included).
+    Clinical key holders also see the notes that amendments of the note alone replaced."""
     with vault.read() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
@@ -301,7 +340,7 @@ def contact_history(vault: UnlockedVault, contact_id: uuid.UUID) -> list[Revisio
             # by when, not by number: two laptops amending offline can both take the same number
             .order_by(ContactRevision.created_at, ContactRevision.revision, ContactRevision.id)
         ).all()
-        return [
+        views = [
             RevisionView(
                 r.revision,
                 r.created_at,
@@ -312,6 +351,47 @@ def contact_history(vault: UnlockedVault, contact_id: uuid.UUID) -> list[Revisio
             )
             for r, name in revisions
         ]
+        if not vault.has_clinical_key or contact.clinical_history is None:
+            return views
+        fields_then = {view.revision: view.fields for view in views}
+        names = {id_: name for id_, name in session.execute(select(User.id, User.display_name))}
+        for earlier in note_history.earlier_notes(vault, contact):
+            views.append(
+                RevisionView(
+                    earlier.contact_revision,
+                    earlier.replaced_at,
+                    names.get(earlier.replaced_by, "recovery key")
+                    if earlier.replaced_by
+                    else "recovery key",
+                    fields_then.get(earlier.contact_revision)
+                    or {name: _jsonable(getattr(contact, name)) for name in REVISED_FIELDS},
+                    earlier.note is not None,
+                    earlier.reason,
+                    earlier_note=earlier.number,
+                )
+            )
+        return sorted(views, key=lambda view: view.saved_at)
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def read_earlier_note(vault: UnlockedVault, contact_id: uuid.UUID, number: int) -> str | None:
+    """A clinician-only note that an amendment of the note alone replaced (``number`` as in
+    :attr:`RevisionView.earlier_note`; clinical key holders only)."""
+    if not vault.has_clinical_key:
+        raise PermissionDenied("Only clinicians and clinical leads can read clinician-only notes.")
+    with vault.write() as session:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("That contact was not found.")
+        load_person(vault, session, contact.person_id)
+        earlier = note_history.earlier_note(vault, contact, number)
+        if earlier.note is None:
+            return None
+        vault.audit(session, Action.VIEW, "clinical_note", contact_id, earlier_note=number)
+        return earlier.note
 
 
 def read_revision_clinical_note(

@@ -1,11 +1,16 @@
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import select
 
 from sim_desk.records import contacts, people
 from sim_desk.records.contacts import ContactDetails
-from sim_desk.records.errors import PermissionDenied, ValidationError
+from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError, VaultDamaged
+from sim_desk.records.model import Contact, ContactRevision
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.sync.tables import CLINICAL_FIELDS
+from sim_desk.records.vault import rekey
 
 SEEN_AT = datetime(2026, 10, 30, 14, 0, tzinfo=UTC)
 
@@ -97,3 +102,111 @@ def test_a_contact_cannot_complete_a_visit_that_is_not_planned(officer, person_i
         )
     assert "already cancelled" in str(error.value)
     assert plan
+
+
+def _as_officers_see_it(vault, contact_id):
+    """The contact's row and revisions as an officer may see them (no clinical ciphertext)."""
+    with vault.read() as session:
+        row = session.get(Contact, contact_id)
+        shared = {
+            column.name: getattr(row, column.name)
+            for column in Contact.__table__.columns
+            if column.name not in CLINICAL_FIELDS["contacts"]
+        }
+        revisions = session.execute(
+            select(ContactRevision.id, ContactRevision.revision, ContactRevision.updated_at)
+        ).all()
+    return shared, revisions
+
+
+def test_an_amendment_of_the_note_alone_leaves_all_that_officers_see_as_it_was(
+    officer, clinician, person_id
+):
+    contact_id = contacts.log_contact(
+        clinician,
+        person_id,
+        ContactDetails(started_at=SEEN_AT, shared_note="Walked", clinical_note="First words"),
+    )
+    before = _as_officers_see_it(officer, contact_id)
+    details = contacts.contact_details(clinician, contact_id)
+    for words, reason in (("Second words", "spelling"), ("", "written on the wrong contact")):
+        same = contacts.amend_contact(
+            clinician, contact_id, replace(details, clinical_note=words), reason=reason
+        )
+        assert same == 1
+    # Not a revision, not a version number, not even updated_at: nothing an officer sees moved.
+    assert _as_officers_see_it(officer, contact_id) == before
+    assert contacts.contact_history(officer, contact_id) == []
+    [seen] = contacts.list_contacts(officer, person_id)
+    assert seen.revision == 1 and not seen.has_clinical_note
+    with pytest.raises(PermissionDenied):
+        contacts.read_earlier_note(officer, contact_id, 1)
+
+    # The clinician sees both replaced notes, who replaced them, when and why, and reads them.
+    first, second = contacts.contact_history(clinician, contact_id)
+    assert (first.earlier_note, second.earlier_note) == (1, 2)
+    assert (first.revision, first.reason, first.had_clinical_note) == (1, "spelling", True)
+    assert first.saved_by == second.saved_by != "recovery key"
+    assert first.fields["shared_note"] == "Walked" and first.saved_at <= second.saved_at
+    assert contacts.read_earlier_note(clinician, contact_id, 1) == "First words"
+    assert contacts.read_earlier_note(clinician, contact_id, 2) == "Second words"
+    assert contacts.read_clinical_note(clinician, contact_id) is None  # cleared
+    with pytest.raises(NotFound):
+        contacts.read_earlier_note(clinician, contact_id, 3)
+
+    # A later amendment of shared fields is a revision again, and the note's history stays.
+    contacts.amend_contact(
+        clinician, contact_id, replace(details, shared_note="Walked far", clinical_note="Third")
+    )
+    history = contacts.contact_history(clinician, contact_id)
+    assert [(h.revision, h.earlier_note) for h in history] == [(1, 1), (1, 2), (1, None)]
+    assert contacts.read_clinical_note(clinician, contact_id) == "Third"
+    assert [h.revision for h in contacts.contact_history(officer, contact_id)] == [1]
+
+
+def test_the_same_words_again_save_nothing(officer, clinician, person_id):
+    contact_id = contacts.log_contact(
+        clinician, person_id, ContactDetails(started_at=SEEN_AT, clinical_note="Words")
+    )
+    before = _as_officers_see_it(officer, contact_id)
+    details = replace(contacts.contact_details(clinician, contact_id), clinical_note="Words")
+    assert contacts.amend_contact(clinician, contact_id, details, reason="none") == 1
+    assert _as_officers_see_it(officer, contact_id) == before
+    assert contacts.contact_history(clinician, contact_id) == []
+
+
+def test_the_notes_an_amendment_replaced_are_sealed_again_when_keys_rotate(team):
+    with team.unlock("clinician") as clinician:
+        person = people.create_person(
+            clinician,
+            PersonDetails(
+                given_name="Aoife", family_name="Ní Bhriain", referred_on=date(2026, 1, 5)
+            ),
+        )
+        contact_id = contacts.log_contact(
+            clinician, person, ContactDetails(started_at=SEEN_AT, clinical_note="Before")
+        )
+        details = contacts.contact_details(clinician, contact_id)
+        contacts.amend_contact(clinician, contact_id, replace(details, clinical_note="After"))
+        with clinician.read() as session:
+            sealed = session.get(Contact, contact_id).clinical_history
+    with team.unlock("lead") as lead:
+        rekey.rotate_keys(lead, new_recovery=False)
+    with team.unlock("clinician") as clinician:
+        with clinician.read() as session:
+            assert session.get(Contact, contact_id).clinical_history != sealed
+        assert contacts.read_earlier_note(clinician, contact_id, 1) == "Before"
+        assert contacts.read_clinical_note(clinician, contact_id) == "After"
+
+
+def test_the_history_cannot_be_passed_off_as_the_note(officer, clinician, person_id):
+    contact_id = contacts.log_contact(
+        clinician, person_id, ContactDetails(started_at=SEEN_AT, clinical_note="Before")
+    )
+    details = contacts.contact_details(clinician, contact_id)
+    contacts.amend_contact(clinician, contact_id, replace(details, clinical_note="After"))
+    with clinician.write() as session:
+        row = session.get(Contact, contact_id)
+        row.clinical_note = row.clinical_history
+    with pytest.raises(VaultDamaged):
+        contacts.read_clinical_note(clinician, contact_id)

@@ -484,12 +484,26 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
             ),
         )
         steps.run(
+            clinician,
+            "amend a contact and its clinical note",
+            lambda: contacts.amend_contact(
+                clinician,
+                noted,
+                ContactDetails(started_at=AT, place="Home", clinical_note="Low mood, eating well"),
+            ),
+        )
+        steps.run(
             clinician, "read_clinical_note", lambda: contacts.read_clinical_note(clinician, noted)
         )
         steps.run(
             clinician,
             "read_revision_clinical_note",
             lambda: contacts.read_revision_clinical_note(clinician, noted, 1),
+        )
+        steps.run(
+            clinician,
+            "read_earlier_note",
+            lambda: contacts.read_earlier_note(clinician, noted, 1),
         )
         steps.run(
             clinician,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from sim_desk.records import contacts, people
+from sim_desk.records import clinical_epochs, contacts, people
 from sim_desk.records.errors import AuthenticationFailed
 from sim_desk.records.unit_of_work import UnlockedVault, open_clinical
 from sim_desk.records.vault.files import VaultPaths
@@ -46,8 +46,9 @@ class Seeded:
 
 
 def seed_contacts(clinician: UnlockedVault, pair_id: uuid.UUID, count: int = 6) -> Seeded:
-    """A person with ``count`` contacts, each with a clinician-only note; every other one amended
-    (so revisions carry encrypted notes too)."""
+    """A person with ``count`` contacts, each with a clinician-only note; every other one amended,
+    alternately the note alone (the earlier note goes into the contact's clinical history) and
+    the note with a shared field (it goes into a revision), so both carry encrypted notes too."""
     person = people.create_person(
         clinician,
         people.PersonDetails(
@@ -65,6 +66,8 @@ def seed_contacts(clinician: UnlockedVault, pair_id: uuid.UUID, count: int = 6) 
         seeded.notes[contact] = f"note {i}"
         if i % 2 == 0:
             details.clinical_note = f"note {i}, amended"
+            if i % 4 == 2:
+                details.shared_note = f"shared {i}"
             contacts.amend_contact(clinician, contact, details, reason="correction")
             seeded.first_notes[contact] = f"note {i}"
             seeded.notes[contact] = f"note {i}, amended"
@@ -183,14 +186,20 @@ class Workers:
 
 def clinical_notes(paths: VaultPaths, record_key: bytes, clinical_key: bytes) -> dict[str, str]:
     """Every clinician-only note in the vault, decrypted: "contact id" for a contact's current
-    note and "contact id@revision" for an earlier revision's."""
+    note and "contact id@revision" for the note of an earlier revision, or of the revision an
+    amendment of the note alone left the contact at (its clinical history)."""
     out = {}
     with raw_connection(paths.database, record_key) as conn:
-        for cid, blob in conn.execute("SELECT id, clinical_note FROM contacts"):
+        rows = conn.execute("SELECT id, clinical_note, clinical_history FROM contacts")
+        for cid, blob, history in rows:
             if blob is not None:
                 out[str(uuid.UUID(cid))] = open_clinical(
                     clinical_key, blob, uuid.UUID(cid)
                 ).decode()
+            if history is not None:
+                bound = clinical_epochs.history_bound_to(uuid.UUID(cid))
+                for entry in json.loads(open_clinical(clinical_key, history, bound)):
+                    out[f"{uuid.UUID(cid)}@{entry['contact_revision']}"] = entry["note"]
         for cid, revision, blob in conn.execute(
             "SELECT contact_id, revision, clinical_note FROM contact_revisions"
         ):

@@ -8,6 +8,7 @@ through the team's key epochs. The server's administrator (a superuser) is the a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import shutil
 import time
 import uuid
@@ -279,7 +280,20 @@ def test_a_key_the_administrator_wraps_is_not_taken(kw: KeyWorld) -> None:
 
 def test_the_administrator_can_read_no_note_and_no_key(kw: KeyWorld) -> None:
     """Every table of the schema, dumped as the administrator (a superuser), searched for the
-    canary note text and for every team key in any encoding."""
+    canary note text and for every team key in any encoding. One canary note was replaced by
+    an amendment of the note alone: its words are on the server only in the clinical history."""
+    _person, replaced = _note_on_pair_b(kw.laptops["lead"], kw.pair_b, CANARY + " replaced")
+    with kw.laptops["lead"].open() as lead:
+        details = contacts.contact_details(lead, replaced)
+        contacts.amend_contact(
+            lead, replaced, dataclasses.replace(details, clinical_note="Later words")
+        )
+    kw.laptops["lead"].sync()
+    with kw.db.admin_connect(autocommit=True) as admin:
+        fields = admin.execute(
+            "SELECT field FROM sim.clinical_fields WHERE row_id = %s ORDER BY field", (replaced,)
+        ).fetchall()
+    assert fields == [("clinical_history",), ("clinical_note",)]
     with kw.laptops["lead"].open() as lead:
         secrets_held = [
             *keyring.team_keys(lead, CLINICAL)[0].values(),

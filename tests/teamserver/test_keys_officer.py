@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from sim_desk.records import contacts
-from sim_desk.records.model import Contact, SyncRow
+from sim_desk.records.model import Contact, ContactRevision, SyncRow
 from sim_desk.records.sync.outbox import NEVER_RECEIVED, note_epoch
 from sim_desk.teamserver import protocol
 from tests.teamserver.conftest import ServerDatabase, World, build_world
@@ -326,3 +326,50 @@ def test_the_latest_note_still_wins_around_an_officers_edits(ow: OfficerWorld) -
     with officer.open() as vault, vault.read() as session:
         mine = session.get(Contact, ow.contact)
         assert mine is not None and mine.clinical_note is None and mine.place == "Home visit"
+
+
+def _officers_view(laptop: Laptop, contact: uuid.UUID) -> tuple[Any, ...]:
+    """A contact as an officer's laptop holds it: its row and its revisions, every column."""
+    with laptop.open() as vault, vault.read() as session:
+        row = session.execute(select(Contact.__table__).where(Contact.id == contact)).one()
+        revisions = session.execute(
+            select(ContactRevision.__table__).where(ContactRevision.contact_id == contact)
+        ).all()
+    return tuple(row), sorted(tuple(r) for r in revisions)
+
+
+def test_a_clinicians_amendment_of_the_note_alone_reaches_an_officer_as_nothing(
+    ow: OfficerWorld,
+) -> None:
+    """Made in the app (contacts.amend_contact), not put on the wire by hand: the contact's
+    revision, updated_at and revisions stay as they were, so the officer's pull does not name
+    the contact at all, while the lead's laptop gets the new note and the one it replaced."""
+    officer, clinician, lead = ow.laptops["officer"], ow.laptops["clinician"], ow.laptops["lead"]
+    for machine in (clinician, officer, lead):
+        machine.sync()
+    before = _officers_view(officer, ow.contact)
+    after = ow.world.pull("officer")["cursor"]
+    with clinician.open() as vault:
+        replaced = contacts.read_clinical_note(vault, ow.contact)
+        details = contacts.contact_details(vault, ow.contact)
+        contacts.amend_contact(
+            vault,
+            ow.contact,
+            dataclasses.replace(details, clinical_note="Replaced, by the note alone"),
+            reason="clearer words",
+        )
+    clinician.sync()
+
+    mine = ow.world.pull("officer", after)
+    assert mine["cursor"] > after, "the officer's cursor moves past the change"
+    assert [c for c in mine["changes"] if c["table"].startswith("contact")] == []
+    officer.sync()
+    assert _officers_view(officer, ow.contact) == before
+
+    lead.sync()
+    with lead.open() as vault:
+        assert contacts.read_clinical_note(vault, ow.contact) == "Replaced, by the note alone"
+        *_, earlier = [h for h in contacts.contact_history(vault, ow.contact) if h.earlier_note]
+        assert earlier.reason == "clearer words"
+        assert earlier.earlier_note is not None
+        assert contacts.read_earlier_note(vault, ow.contact, earlier.earlier_note) == replaced

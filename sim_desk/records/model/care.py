@@ -22,7 +22,11 @@ from sim_desk.records.model.base import Base, Tracked
 
 
 class Contact(Base, Tracked):
-    """A mentoring contact. ``clinical_note`` is AES-256-GCM ciphertext under the clinical key."""
+    """A mentoring contact. ``clinical_note`` is AES-256-GCM ciphertext under the clinical key.
+
+    ``clinical_history``, under the same key, holds the notes an amendment of the note alone
+    replaced (``records.contacts``): kept apart from the contact's revisions, which officers
+    see, so that such an amendment changes nothing an officer is sent."""
 
     __tablename__ = "contacts"
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id"))
@@ -34,6 +38,7 @@ class Contact(Base, Tracked):
     place: Mapped[str | None] = mapped_column(String(200))
     shared_note: Mapped[str | None] = mapped_column(Text)
     clinical_note: Mapped[bytes | None] = mapped_column(LargeBinary)
+    clinical_history: Mapped[bytes | None] = mapped_column(LargeBinary)
     planned_visit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("planned_visits.id"))
     revision: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -58,13 +58,16 @@ def team_users(vault: UnlockedVault) -> list[dict[str, Any]]:
 
 
 def holds_clinical_notes(vault: UnlockedVault) -> bool:
-    """Whether any contact (or earlier version of one) holds clinical-note ciphertext: only a
-    clinical lead's laptop may send those to the server, which refuses them from anyone else."""
+    """Whether any contact (or earlier version of one, or its clinical history) holds
+    clinical ciphertext: only a clinical lead's laptop may send those to the server, which
+    refuses them from anyone else."""
     with vault.read() as session:
-        for table in (Contact, ContactRevision):
-            found = session.execute(
-                select(table.id).where(table.clinical_note.is_not(None)).limit(1)
-            ).first()
+        for column in (
+            Contact.clinical_note,
+            Contact.clinical_history,
+            ContactRevision.clinical_note,
+        ):
+            found = session.execute(select(column).where(column.is_not(None)).limit(1)).first()
             if found is not None:
                 return True
     return False

@@ -79,8 +79,9 @@ REFUSAL_WORDS: dict[str, str] = {
     ),
     "invalid": (
         "The team server did not accept this change as it was sent: a value it does not take,"
-        " or a change too large for it. A very long note is too large for a team server that"
-        " has not been upgraded yet: ask the trust's IT team to run 'sim-desk server upgrade'."
+        " or a change too large for it. A very long note, or a clinician-only note amended on"
+        " its own, is refused by a team server that has not been upgraded yet: ask the trust's"
+        " IT team to run 'sim-desk server upgrade'."
         " This laptop keeps the change but does not send it again by itself: once the server"
         " is upgraded, choose Send again."
     ),

@@ -67,13 +67,15 @@ ORDER: dict[str, int] = {spec.name: index for index, spec in enumerate(REPLICATE
 
 #: Clinician-only ciphertext, by table.
 CLINICAL_FIELDS: dict[str, frozenset[str]] = {
-    "contacts": frozenset({"clinical_note"}),
+    "contacts": frozenset({"clinical_note", "clinical_history"}),
     "contact_revisions": frozenset({"clinical_note"}),
 }
 
 #: Fields that mean something only together: a change to any of them carries them all, so
 #: they share one clock and win or lose together.
 FIELD_GROUPS: dict[str, tuple[frozenset[str], ...]] = {
+    # A note and the notes it replaced: one clinician's amendment wins (or loses) whole.
+    "contacts": (frozenset({"clinical_note", "clinical_history"}),),
     "people": (frozenset({"status", "closed_on", "exit_reason", "enrolled_on"}),),
     "planned_visits": (frozenset({"status", "status_reason", "rescheduled_to_id"}),),
     "onward_referrals": (frozenset({"status"}),),

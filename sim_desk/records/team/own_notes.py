@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from sim_desk.records import clinical_epochs
 from sim_desk.records.errors import VaultDamaged
@@ -83,19 +84,24 @@ def reseal_own_notes(vault: UnlockedVault) -> int:
         # own transaction (records/sync/outbox.py), and the next sync looks again.
         meta.own_notes_resealed = True
         contacts = _unframed(session, Contact, Contact.clinical_note)
+        histories = _unframed(session, Contact, Contact.clinical_history)
         earlier = _unframed(session, ContactRevision, ContactRevision.clinical_note)
-        rows: list[tuple[Contact | ContactRevision, uuid.UUID]] = [
-            *((c, c.id) for c in contacts),
-            *((r, r.contact_id) for r in earlier),
+        rows: list[tuple[Contact | ContactRevision, str, uuid.UUID]] = [
+            *((c, "clinical_note", c.id) for c in contacts),
+            *((c, "clinical_history", clinical_epochs.history_bound_to(c.id)) for c in histories),
+            *((r, "clinical_note", r.contact_id) for r in earlier),
         ]
-        for row, bound_to in rows:
-            blob = row.clinical_note
+        for row, column, bound_to in rows:
+            blob = getattr(row, column)
             if blob is None or clinical_epochs.frame_epoch(blob):
                 continue
             plain = _open_own(own, blob, bound_to)
             if plain is None:
                 continue
-            row.clinical_note = clinical_epochs.seal_framed(key, epoch, plain, bound_to)
+            setattr(row, column, clinical_epochs.seal_framed(key, epoch, plain, bound_to))
+            # Written as it was: a note sealed again is no edit, and officers (who are sent
+            # updated_at, never the note) must not learn from it which contacts have one.
+            flag_modified(row, "updated_at")
             moved += 1
         if moved:
             vault.audit(session, NOTES_RESEALED, "clinical_note", None, count=moved, epoch=epoch)

@@ -36,7 +36,7 @@ MIGRATIONS = Path(__file__).parent.parent / "migrations"
 #: The newest migration's revision. Opening a vault that is already there (every unlock) then
 #: needs one query and no Alembic, whose import costs about half a second of every start;
 #: tests/records/vault/test_schema.py checks this against the migration scripts.
-SCHEMA_HEAD = "0016"
+SCHEMA_HEAD = "0017"
 
 #: Page cache per connection (decrypted pages kept between use cases).
 CACHE_KIB = 16000

@@ -149,28 +149,46 @@ def _reencrypt_notes(
     progress: Progress | None,
     ring: clinical_epochs.Keyring = clinical_epochs.EMPTY,
 ) -> int:
-    """Re-encrypts every clinical note (contacts and their revisions) in this transaction.
+    """Re-encrypts every clinical note (contacts, their revisions and the notes amendments of
+    the note alone replaced) in this transaction.
 
     ``updated_at`` is set to itself so that re-encryption does not look like an edit.
     """
     contacts: Table = Contact.__table__  # type: ignore[assignment]
     revisions: Table = ContactRevision.__table__  # type: ignore[assignment]
-    rows = [
-        (contacts, row.id, row.id, row.clinical_note)
-        for row in session.execute(
-            select(contacts.c.id, contacts.c.clinical_note).where(
-                contacts.c.clinical_note.is_not(None)
+    rows = (
+        [
+            (contacts, "clinical_note", row.id, row.id, row.clinical_note)
+            for row in session.execute(
+                select(contacts.c.id, contacts.c.clinical_note).where(
+                    contacts.c.clinical_note.is_not(None)
+                )
             )
-        )
-    ] + [
-        (revisions, row.id, row.contact_id, row.clinical_note)
-        for row in session.execute(
-            select(revisions.c.id, revisions.c.contact_id, revisions.c.clinical_note).where(
-                revisions.c.clinical_note.is_not(None)
+        ]
+        + [
+            (
+                contacts,
+                "clinical_history",
+                row.id,
+                clinical_epochs.history_bound_to(row.id),
+                row.clinical_history,
             )
-        )
-    ]
-    for done, (table, row_id, bound_to, blob) in enumerate(rows, 1):
+            for row in session.execute(
+                select(contacts.c.id, contacts.c.clinical_history).where(
+                    contacts.c.clinical_history.is_not(None)
+                )
+            )
+        ]
+        + [
+            (revisions, "clinical_note", row.id, row.contact_id, row.clinical_note)
+            for row in session.execute(
+                select(revisions.c.id, revisions.c.contact_id, revisions.c.clinical_note).where(
+                    revisions.c.clinical_note.is_not(None)
+                )
+            )
+        ]
+    )
+    for done, (table, column, row_id, bound_to, blob) in enumerate(rows, 1):
         epoch = clinical_epochs.frame_epoch(blob)
         if (
             epoch
@@ -191,7 +209,7 @@ def _reencrypt_notes(
         session.execute(
             update(table)
             .where(table.c.id == row_id)
-            .values(clinical_note=sealed, updated_at=table.c.updated_at)
+            .values({column: sealed, "updated_at": table.c.updated_at})
         )
         if done % 200 == 0:
             _tell(progress, 0.1 + 0.5 * done / len(rows), f"Re-encrypted {done} notes")
