@@ -298,6 +298,46 @@ def test_amend_keeps_history(qtbot, officer_session, person):
     assert rows[0][8] == "Phoned: the landlord visit went well."
 
 
+def test_a_clinician_amends_the_note_alone_and_only_clinicians_see_the_earlier_one(
+    qtbot, team, clinician_session, person
+):
+    contacts.log_contact(
+        clinician_session.vault,
+        person,
+        ContactDetails(started_at=at(2026, 10, 30), shared_note="Shared", clinical_note="Before"),
+    )
+    workspace = open_workspace(qtbot, clinician_session, person)
+    workspace.set_tab(CONTACTS)
+    table = find(workspace, QTableView, "Contacts, newest first")
+    table.selectRow(0)
+    assert not find(workspace, QPushButton, "Contact history").isEnabled()
+    click(qtbot, workspace, "Amend contact")
+    dialog = workspace.dialog
+    type_text(find(dialog, QPlainTextEdit, "Clinician-only note"), "After")
+    type_text(find(dialog, type(dialog.reason), "Reason for the change"), "Clearer")
+    save(qtbot, dialog)
+    assert cell_texts(table)[0][7] == "amended"
+    click(qtbot, workspace, "Contact history")
+    history = find(workspace.dialog, QTableView, "Earlier versions of the contact")
+    [row] = cell_texts(history)
+    assert row[0] == "1, clinician-only note replaced" and row[3] == "Clearer"
+    assert row[8] == "Shared"
+    click(qtbot, workspace.dialog, "Read this version's clinician-only note")
+    assert find(workspace.dialog, QLabel, "Earlier clinician-only note").text() == "Before"
+    workspace.dialog.reject()
+
+    officer_session = make_session(team, "officer")
+    try:
+        workspace = open_workspace(qtbot, officer_session, person)
+        workspace.set_tab(CONTACTS)
+        table = find(workspace, QTableView, "Contacts, newest first")
+        table.selectRow(0)
+        assert cell_texts(table)[0][7] == ""
+        assert not find(workspace, QPushButton, "Contact history").isEnabled()
+    finally:
+        officer_session.lock()
+
+
 def test_plan_fortnightly_visits_and_mark_one_done(qtbot, team, officer_session):
     person_id = add_person(officer_session.vault)
     workspace = open_workspace(qtbot, officer_session, person_id)

@@ -70,7 +70,11 @@ def contact_columns() -> list[Column[ContactView]]:
                 else None
             ),
         ),
-        Column("Version", lambda c: "amended" if c.revision > 1 else "", align_right=True),
+        Column(
+            "Version",
+            lambda c: "amended" if c.revision > 1 or c.note_amended else "",
+            align_right=True,
+        ),
     ]
 
 
@@ -151,7 +155,9 @@ class ContactsTab(QWidget):
         can_edit = self.context.can_edit
         self.log_button.setEnabled(can_edit)
         self.amend_button.setEnabled(can_edit and contact is not None)
-        self.history_button.setEnabled(contact is not None and contact.revision > 1)
+        self.history_button.setEnabled(
+            contact is not None and (contact.revision > 1 or contact.note_amended)
+        )
         has_key = self.context.session.vault.has_clinical_key
         has_note = contact is not None and contact.has_clinical_note
         self.read_button.setEnabled(has_key and has_note)
@@ -223,6 +229,13 @@ def _field_text(name: str, value: object) -> str:
     return str(value)
 
 
+def _version_text(revision: RevisionView) -> str:
+    if revision.earlier_note is None:
+        return str(revision.revision)
+    # Amended alone, the note left the contact at its version: only clinicians see this row.
+    return f"{revision.revision}, clinician-only note replaced"
+
+
 class HistoryDialog(QDialog):
     """Earlier versions of a contact: what each said, who replaced it, when and why."""
 
@@ -245,7 +258,7 @@ class HistoryDialog(QDialog):
 
         self.model: RowsModel[RevisionView] = RowsModel(
             [
-                Column("Version", lambda r: str(r.revision)),
+                Column("Version", _version_text),
                 Column("Replaced on", lambda r: widgets.format_datetime(r.saved_at)),
                 Column("Replaced by", lambda r: r.saved_by),
                 Column("Reason for the change", lambda r: r.reason or ""),
@@ -282,6 +295,12 @@ class HistoryDialog(QDialog):
             widgets.hint(
                 f"This contact is now at version {contact.revision}. Each row below is an earlier"
                 " version, kept when someone amended it."
+                + (
+                    " A clinician-only note replaced on its own is listed under the version it"
+                    " belonged to; only clinicians see those rows."
+                    if context.session.vault.has_clinical_key
+                    else ""
+                )
             )
         )
         column.addWidget(self.table, 1)
@@ -302,10 +321,13 @@ class HistoryDialog(QDialog):
         revision = selected_row(self.table)
         if revision is None:
             return
+        vault, number = self.context.session.vault, revision.earlier_note
         text = attempt(
             self,
-            lambda: contacts.read_revision_clinical_note(
-                self.context.session.vault, self.contact.id, revision.revision
+            lambda: (
+                contacts.read_revision_clinical_note(vault, self.contact.id, revision.revision)
+                if number is None
+                else contacts.read_earlier_note(vault, self.contact.id, number)
             ),
         )
         if text is REFUSED:
