@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -327,14 +326,12 @@ def test_rotation_after_a_leaver_starts_an_epoch_the_leaver_never_gets(kw: KeyWo
     leaver = kw.credential("clinician").device_id
     with protocol.device_connection(kw.credential("lead")) as conn:
         conn.execute("SELECT sim.revoke_device(%s)", (leaver,))
-    started = time.perf_counter()
     with lead.open() as vault:
         credential = device.device_credential(vault)
         assert credential is not None
         with protocol.device_connection(credential) as conn:
             epoch = keys.rotate_key(vault, conn)
-    took = time.perf_counter() - started
-    assert epoch == 2 and took < 10
+    assert epoch == 2
     _person, contact = _note_on_pair_b(lead, kw.pair_b, CANARY + " after")
     lead.sync()
     c2.sync()
