@@ -74,6 +74,8 @@ class ChangedElsewhereList(QWidget):
         # The selected row in full (a cell shows the start of a long value).
         self.detail = QLabel()
         self.detail.setWordWrap(True)
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # values are typed text, never markup
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail.setAccessibleName("Selected change")
         self.empty = QLabel("Nothing changed on another laptop is waiting to be looked at.")
         self.empty.setAccessibleName("No values changed on another laptop")
@@ -92,12 +94,22 @@ class ChangedElsewhereList(QWidget):
             "Puts back what this laptop had, as an edit of yours that goes to the team"
         )
         self.restore_button.clicked.connect(self.restore_mine)
+        # A clinician-only note is listed in words, never as its ciphertext: read on request.
+        self.read_note_button = QPushButton("Read this laptop's clinician-only note")
+        self.read_note_button.setAccessibleName("Read this laptop's clinician-only note")
+        self.read_note_button.clicked.connect(self.read_my_note)
+        self.read_note_button.setVisible(session.vault.has_clinical_key)
         self.open_button = QPushButton("Open person")
         self.open_button.setAccessibleName("Open person")
         self.open_button.clicked.connect(self.open_person)
         self.open_button.setVisible(person_id is None)
         buttons = QHBoxLayout()
-        for button in (self.restore_button, self.keep_button, self.open_button):
+        for button in (
+            self.restore_button,
+            self.keep_button,
+            self.read_note_button,
+            self.open_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         column = QVBoxLayout(self)
@@ -144,6 +156,9 @@ class ChangedElsewhereList(QWidget):
         self.keep_button.setEnabled(change is not None)
         self.restore_button.setEnabled(change is not None and change.restorable and self.can_edit)
         self.open_button.setEnabled(change is not None and change.person_id is not None)
+        self.read_note_button.setEnabled(
+            change is not None and any(v.clinical and v.mine != "(empty)" for v in change.values)
+        )
         if change is not None and change.kind != "changed":
             self.keep_button.setText("Mark as seen")
             self.keep_button.setAccessibleName("Mark as seen")
@@ -169,6 +184,22 @@ class ChangedElsewhereList(QWidget):
         if change is not None and change.kind == "changed" and not change.restorable:
             text += " This record keeps every version: to put the value back, correct it."
         self.detail.setText(shortened(text, 500))
+        self.detail.setAccessibleDescription(self.detail.text())
+        self.detail.show()
+
+    def read_my_note(self) -> None:
+        change = self.selected()
+        if change is None:
+            return
+        self.problem.hide()
+        text = attempt(
+            self,
+            lambda: review.read_overwritten_note(self.session.vault, change.id),
+            failure=shown_in(self.problem),
+        )
+        if text is REFUSED:
+            return
+        self.detail.setText(f"This laptop's clinician-only note, as it was: {text or '(empty)'}")
         self.detail.setAccessibleDescription(self.detail.text())
         self.detail.show()
 

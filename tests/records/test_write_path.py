@@ -29,10 +29,19 @@ from sim_desk.records import bulk, circle, contacts, drafts, incidents, people, 
 from sim_desk.records.codes import IncidentSource, IncidentType, Role
 from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.incidents import DisclosureDetails, IncidentDetails, S136Details
-from sim_desk.records.model import SYNC_TABLES, Base, Person, SyncOutboxEntry, SyncState
+from sim_desk.records.model import (
+    SYNC_TABLES,
+    Base,
+    Contact,
+    Person,
+    SyncChangedElsewhere,
+    SyncOutboxEntry,
+    SyncState,
+)
 from sim_desk.records.people import ConsentDetails, PersonDetails
 from sim_desk.records.read_models import export_data, outcome_data, report_data
-from sim_desk.records.sync import refused, standing
+from sim_desk.records.sync import refused, review, standing
+from sim_desk.records.sync.tables import BY_NAME, encode
 from sim_desk.records.team import device, linkage_holders, users
 from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.validation import nhs_number_check_digit
@@ -40,6 +49,8 @@ from sim_desk.records.vault import backup, rekey, unlock, verify
 from sim_desk.records.vault.files import VaultPaths
 from sim_desk.records.write_path import RowWrite, WriteOutsideThePath, WriteRecorder
 from tests.conftest import PASSPHRASES, fixed_clock
+
+CONTACT_NOTE = BY_NAME["contacts"].table.c.clinical_note
 
 Row = tuple[str, uuid.UUID]
 AT = datetime(2026, 10, 20, 14, 0, tzinfo=UTC)
@@ -504,6 +515,22 @@ def test_every_writing_use_case_passes_the_choke_point(team, witness, tmp_path):
             clinician,
             "read_earlier_note",
             lambda: contacts.read_earlier_note(clinician, noted, 1),
+        )
+        with clinician.write() as session:  # what a pull keeps when another laptop's note wins
+            note = session.execute(select(Contact.clinical_note).where(Contact.id == noted))
+            kept = SyncChangedElsewhere(
+                id=uuid.uuid4(),
+                table_name="contacts",
+                row_id=noted,
+                person_id=person,
+                kind="changed",
+                overwritten={"clinical_note": encode(CONTACT_NOTE, note.scalar_one())},
+            )
+            session.add(kept)
+        steps.run(
+            clinician,
+            "read_overwritten_note",
+            lambda: review.read_overwritten_note(clinician, kept.id),
         )
         steps.run(
             clinician,

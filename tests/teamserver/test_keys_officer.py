@@ -19,8 +19,12 @@ import pytest
 from sqlalchemy import select
 
 from sim_desk.records import contacts
-from sim_desk.records.model import Contact, ContactRevision, SyncRow
+from sim_desk.records.clinical_epochs import MAGIC
+from sim_desk.records.errors import PermissionDenied
+from sim_desk.records.model import AuditEvent, Contact, ContactRevision, SyncRow
+from sim_desk.records.sync import review
 from sim_desk.records.sync.outbox import NEVER_RECEIVED, note_epoch
+from sim_desk.records.vault.audit import Action
 from sim_desk.teamserver import protocol
 from tests.teamserver.conftest import ServerDatabase, World, build_world
 from tests.teamserver.laptops import Laptop, laptop
@@ -373,3 +377,67 @@ def test_a_clinicians_amendment_of_the_note_alone_reaches_an_officer_as_nothing(
         assert earlier.reason == "clearer words"
         assert earlier.earlier_note is not None
         assert contacts.read_earlier_note(vault, ow.contact, earlier.earlier_note) == replaced
+
+
+def test_two_clinicians_amending_the_note_alone_at_once_lose_no_words_and_show_no_ciphertext(
+    ow: OfficerWorld,
+) -> None:
+    """Two clinical laptops amend one contact's note offline. The later clock wins on every
+    laptop; the other laptop lists its own note as replaced, in words (never its ciphertext),
+    reads it (audited) and can put it back as an amendment of its own, which then wins."""
+    clinician, lead = ow.laptops["clinician"], ow.laptops["lead"]
+    for machine in (clinician, lead):
+        machine.sync()
+    for machine, words in ((lead, "The lead's words"), (clinician, "The clinician's words")):
+        with machine.open() as vault:
+            details = contacts.contact_details(vault, ow.contact)
+            contacts.amend_contact(
+                vault, ow.contact, dataclasses.replace(details, clinical_note=words)
+            )
+    for machine in (lead, clinician, lead):
+        machine.sync()
+    with clinician.open() as vault:
+        winner = contacts.read_clinical_note(vault, ow.contact)
+    loser = lead if winner == "The clinician's words" else clinician
+    lost = "The lead's words" if loser is lead else "The clinician's words"
+    with loser.open() as vault:
+        assert contacts.read_clinical_note(vault, ow.contact) == winner
+        changes = review.changes_from_elsewhere(vault)
+        [change] = [c for c in changes if any(v.clinical for v in c.values)]
+        [value] = change.values
+        assert (value.words, value.mine, value.now, value.clinical) == (
+            "clinician-only note",
+            "(a clinician-only note)",
+            "(a clinician-only note)",
+            True,
+        )
+        # a framed note's ciphertext starts b"SIMK\x01", "U0lNSwE" in base64
+        shown = repr(change)
+        assert MAGIC.decode()[:4] not in shown and base64.b64encode(MAGIC).decode()[:6] not in shown
+        assert review.read_overwritten_note(vault, change.id) == lost
+        with vault.read() as session:
+            entry = session.execute(
+                select(
+                    AuditEvent.action,
+                    AuditEvent.entity_type,
+                    AuditEvent.entity_id,
+                    AuditEvent.detail,
+                )
+                .order_by(AuditEvent.seq.desc())
+                .limit(1)
+            ).one()
+        # ids only, never the words
+        assert tuple(entry) == (
+            Action.VIEW,
+            "clinical_note",
+            ow.contact,
+            {"overwritten": str(change.id)},
+        )
+        assert review.restore_my_values(vault, change.id) == ["clinical_note"]
+        assert contacts.read_clinical_note(vault, ow.contact) == lost
+    for machine in (loser, clinician if loser is lead else lead):
+        machine.sync()
+        with machine.open() as vault:
+            assert contacts.read_clinical_note(vault, ow.contact) == lost
+    with ow.laptops["officer"].open() as vault, pytest.raises(PermissionDenied):
+        review.read_overwritten_note(vault, uuid.uuid4())

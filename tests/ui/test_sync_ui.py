@@ -541,3 +541,48 @@ def test_a_contact_note_put_back_keeps_the_other_laptops_text_in_its_history(qtb
     assert "Met at the café" in earlier  # amended as the form does: nothing is lost
     dialog.close()
     window.session.lock()
+
+
+def test_a_clinician_only_note_replaced_on_another_laptop_is_read_on_request_and_put_back(
+    qtbot, synced
+):
+    lead: Laptop = synced["lead"]  # type: ignore[assignment]
+    clinician: Laptop = synced["clinician"]  # type: ignore[assignment]
+    person: uuid.UUID = synced["person"]  # type: ignore[assignment]
+    contact = clinician.log_contact(person, "Met at the library", clinical="First words")
+    clinician.sync()
+    lead.sync()
+    clinician.clock.at += timedelta(minutes=5)  # the later edit
+    for machine, note in ((lead, "The lead's words"), (clinician, "The clinician's words")):
+        with machine.open() as vault:
+            details = contacts.contact_details(vault, contact)
+            contacts.amend_contact(vault, contact, replace(details, clinical_note=note))
+    clinician.sync()
+    window = open_app(qtbot, lead)
+    window.sync.show_details()
+    dialog = window.sync.dialog
+    assert dialog is not None
+    listed = dialog.changed
+    [row] = cell_texts(listed.table)  # the note's row speaks for the notes it replaced too
+    assert (row[CHANGED], row[MINE], row[NOW]) == (
+        "clinician-only note (contact)",
+        "(a clinician-only note)",
+        "(a clinician-only note)",
+    )
+    listed.table.selectRow(0)
+    assert "The lead's words" not in listed.detail.text()  # not read until asked
+    find(dialog, QPushButton, "Read this laptop's clinician-only note").click()
+    assert listed.detail.text().endswith("as it was: The lead's words")
+    listed.restore_button.click()
+    assert cell_texts(listed.table) == []
+    vault = window.session.vault
+    assert contacts.read_clinical_note(vault, contact) == "The lead's words"
+    sync_from_the_app(qtbot, window)
+    clinician.sync()
+    with clinician.open() as vault:
+        assert contacts.read_clinical_note(vault, contact) == "The lead's words"
+        earlier = [h.earlier_note for h in contacts.contact_history(vault, contact)]
+        texts = [contacts.read_earlier_note(vault, contact, n) for n in earlier if n]
+    assert texts[-1] == "The clinician's words"  # put back as an amendment: nothing is lost
+    dialog.close()
+    window.session.lock()

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sim_desk.records.codes import Role
-from sim_desk.records.errors import NotFound, ValidationError
+from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError
 from sim_desk.records.model import Person, SyncOutboxEntry, User
 from sim_desk.records.permissions import CASEWORKERS, load_person, visible_people_filter
 from sim_desk.records.read_models.caseload.search import display_name
@@ -28,6 +28,7 @@ from sim_desk.records.sync import (
 )
 from sim_desk.records.sync.tables import BOOKKEEPING, BY_NAME, CLINICAL_FIELDS, decode, encode
 from sim_desk.records.unit_of_work import UnlockedVault
+from sim_desk.records.vault.audit import Action
 
 #: Records whose edits keep the earlier version as a revision: putting a value back goes
 #: through their own correction (contacts), so that the newer value stays in the history.
@@ -171,6 +172,9 @@ class OverwrittenValue:
     words: str
     mine: str
     now: str
+    #: A clinician-only note: its words are never shown here (they are read, and audited,
+    #: with :func:`read_overwritten_note`).
+    clinical: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,40 +222,77 @@ def changes_from_elsewhere(
             person = names.get(change.person_id, "") if change.person_id else "(team record)"
             by = authors.get(change.author_id, "") if change.author_id else ""
             by = by or "someone on another laptop"
-            if change.kind == "held":
-                shown.append(
-                    ChangeElsewhere(
-                        change.id,
-                        change.person_id,
-                        person,
-                        what,
-                        "held",
-                        by,
-                        change.at,
-                        (),
-                        str(change.overwritten.get("why") or ""),
-                        change.table,
+            values: tuple[OverwrittenValue, ...] = ()
+            kind, why = "held", str(change.overwritten.get("why") or "")
+            if change.kind != "held":
+                current = _current_row(session, change.table, change.row_id)
+                clinical = CLINICAL_FIELDS.get(change.table, frozenset())
+                values = tuple(
+                    OverwrittenValue(
+                        name,
+                        "clinician-only note" if name in clinical else field_words(name),
+                        _words(old, name in clinical),
+                        "(deleted)"
+                        if current is None
+                        else _words(current.get(name), name in clinical),
+                        clinical=name in clinical,
                     )
+                    for name, old in sorted(change.overwritten.items())
+                    # the notes an amendment replaced win or lose with the note: one row for both
+                    if name not in BOOKKEEPING and name != "clinical_history"
                 )
-                continue
-            current = _current_row(session, change.table, change.row_id)
-            values = tuple(
-                OverwrittenValue(
-                    name,
-                    field_words(name),
-                    value_words(old),
-                    "(deleted)" if current is None else value_words(current.get(name)),
-                )
-                for name, old in sorted(change.overwritten.items())
-                if name not in BOOKKEEPING
-            )
-            kind = "deleted" if current is None or change.kind == "deleted" else change.kind
+                kind = "deleted" if current is None or change.kind == "deleted" else change.kind
+                why = ""
             shown.append(
                 ChangeElsewhere(
-                    change.id, change.person_id, person, what, kind, by, change.at, values
+                    change.id,
+                    change.person_id,
+                    person,
+                    what,
+                    kind,
+                    by,
+                    change.at,
+                    values,
+                    why,
+                    change.table,
                 )
             )
         return shown
+
+
+def _words(value: Any, clinical: bool) -> str:
+    if clinical and value not in (None, ""):
+        return "(a clinician-only note)"  # ciphertext: never shown as it is
+    return value_words(value)
+
+
+def read_overwritten_note(vault: UnlockedVault, change_id: uuid.UUID) -> str | None:
+    """This laptop's clinician-only note on a contact that a later edit on another laptop
+    replaced (clinical key holders only; audited as a reading of the note). None: it had none."""
+    if not vault.has_clinical_key:
+        raise PermissionDenied("Only clinicians and clinical leads can read clinician-only notes.")
+    change = next((c for c in changed_elsewhere(vault) if c.id == change_id), None)
+    if change is None:
+        raise NotFound("That change has been looked at already, or its record is gone.")
+    if change.table != "contacts" or "clinical_note" not in change.overwritten:
+        raise ValidationError("This change replaced no clinician-only note on this laptop.")
+    with vault.write() as session:
+        if change.person_id is not None:
+            load_person(vault, session, change.person_id)  # on this user's caseload
+        text = _overwritten_note(vault, change)
+        if text is not None:
+            vault.audit(
+                session, Action.VIEW, "clinical_note", change.row_id, overwritten=str(change.id)
+            )
+        return text
+
+
+def _overwritten_note(vault: UnlockedVault, change: ChangedElsewhere) -> str | None:
+    value = change.overwritten.get("clinical_note")
+    if value in (None, ""):
+        return None
+    blob = decode(BY_NAME["contacts"].table.c.clinical_note, value)
+    return vault.decrypt_clinical(blob, change.row_id)
 
 
 def _current_row(session: Session, table: str, row_id: uuid.UUID) -> dict[str, Any] | None:
@@ -297,6 +338,13 @@ def restore_my_values(vault: UnlockedVault, change_id: uuid.UUID) -> list[str]:
         and name not in BOOKKEEPING
         and name not in CLINICAL_FIELDS.get(change.table, frozenset())
     }
+    if (
+        change.table == "contacts"
+        and "clinical_note" in change.overwritten
+        and vault.has_clinical_key
+    ):
+        # this laptop's note, as an amendment of yours ("" clears one it did not have)
+        restored["clinical_note"] = _overwritten_note(vault, change) or ""
     if not restored:
         raise ValidationError("There is no value here that can be put back. Nothing was changed.")
     if change.table == "contacts":
@@ -383,6 +431,7 @@ __all__ = [
     "keep_new_values",
     "names_of",
     "people_changed_elsewhere",
+    "read_overwritten_note",
     "refused_changes",
     "restore_my_values",
 ]
