@@ -9,6 +9,7 @@ from sim_desk.records.contacts import ContactDetails
 from sim_desk.records.errors import NotFound, PermissionDenied, ValidationError, VaultDamaged
 from sim_desk.records.model import Contact, ContactRevision
 from sim_desk.records.people import PersonDetails
+from sim_desk.records.sync import publishing
 from sim_desk.records.sync.tables import CLINICAL_FIELDS
 from sim_desk.records.vault import rekey
 
@@ -210,3 +211,25 @@ def test_the_history_cannot_be_passed_off_as_the_note(officer, clinician, person
         row.clinical_note = row.clinical_history
     with pytest.raises(VaultDamaged):
         contacts.read_clinical_note(clinician, contact_id)
+
+
+def test_a_note_cleared_on_its_own_still_counts_as_clinical_ciphertext_to_publish(
+    officer, clinician, person_id
+):
+    """Publishing asks whether the vault holds any clinical ciphertext (only a clinical lead
+    may send it): a note cleared alone leaves none in the note, all of it in the history."""
+    assert {
+        "contacts": frozenset({"clinical_note", "clinical_history"}),
+        "contact_revisions": frozenset({"clinical_note"}),
+    } == CLINICAL_FIELDS
+    assert not publishing.holds_clinical_notes(clinician)
+    contact_id = contacts.log_contact(
+        clinician, person_id, ContactDetails(started_at=SEEN_AT, clinical_note="Words")
+    )
+    details = replace(contacts.contact_details(clinician, contact_id), clinical_note="")
+    contacts.amend_contact(clinician, contact_id, details, reason="written in error")
+    with clinician.read() as session:
+        row = session.get(Contact, contact_id)
+        assert row is not None and row.clinical_note is None and row.clinical_history
+        assert session.execute(select(ContactRevision)).first() is None
+    assert publishing.holds_clinical_notes(officer)

@@ -18,13 +18,12 @@ from sqlalchemy import func, select
 from sim_desk.records.codes import Role
 from sim_desk.records.model import (
     AuditEvent,
-    Contact,
-    ContactRevision,
     SyncRow,
     SyncState,
     User,
     VaultMeta,
 )
+from sim_desk.records.sealed_columns import SEALED_COLUMNS
 from sim_desk.records.sync.outbox import LEAD_ONLY
 from sim_desk.records.sync.tables import REPLICATED
 from sim_desk.records.unit_of_work import UnlockedVault
@@ -62,11 +61,8 @@ def holds_clinical_notes(vault: UnlockedVault) -> bool:
     clinical ciphertext: only a clinical lead's laptop may send those to the server, which
     refuses them from anyone else."""
     with vault.read() as session:
-        for column in (
-            Contact.clinical_note,
-            Contact.clinical_history,
-            ContactRevision.clinical_note,
-        ):
+        for sealed in SEALED_COLUMNS:
+            column = sealed.column
             found = session.execute(select(column).where(column.is_not(None)).limit(1)).first()
             if found is not None:
                 return True

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, Date, Integer, LargeBinary, String, Table, Uuid
 
 from sim_desk.records.model import Base, UTCDateTime
+from sim_desk.records.sealed_columns import SEALED_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ ORDER: dict[str, int] = {spec.name: index for index, spec in enumerate(REPLICATE
 
 #: Clinician-only ciphertext, by table.
 CLINICAL_FIELDS: dict[str, frozenset[str]] = {
-    "contacts": frozenset({"clinical_note", "clinical_history"}),
-    "contact_revisions": frozenset({"clinical_note"}),
+    table: frozenset(s.name for s in SEALED_COLUMNS if s.model.__tablename__ == table)
+    for table in dict.fromkeys(s.model.__tablename__ for s in SEALED_COLUMNS)
 }
 
 #: Fields that mean something only together: a change to any of them carries them all, so

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,10 +30,9 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from sim_desk.records import clinical_epochs
 from sim_desk.records.errors import VaultDamaged
-from sim_desk.records.model import Contact, ContactRevision, VaultMeta
+from sim_desk.records.model import Base, VaultMeta
+from sim_desk.records.sealed_columns import SEALED_COLUMNS, SealedColumn
 from sim_desk.records.unit_of_work import UnlockedVault, open_clinical
-
-_Row = TypeVar("_Row", Contact, ContactRevision)
 
 #: Audit action (a count and an epoch: never text).
 NOTES_RESEALED = "team_keys.notes_resealed"
@@ -47,8 +45,8 @@ def _open_own(own: bytes, blob: bytes, bound_to: uuid.UUID) -> bytes | None:
         return None  # epoch 1's (another laptop's vault key) or damaged: not ours to move
 
 
-def _unframed(session: Session, table: type[_Row], column: Any) -> Sequence[_Row]:
-    prefix = len(clinical_epochs.MAGIC)
+def _unframed(session: Session, sealed: SealedColumn) -> Sequence[Base]:
+    prefix, table, column = len(clinical_epochs.MAGIC), sealed.model, sealed.column
     return (
         session.execute(
             select(table).where(
@@ -83,15 +81,9 @@ def reseal_own_notes(vault: UnlockedVault) -> int:
         # Done once it commits: a note sealed under the own key later clears this mark in its
         # own transaction (records/sync/outbox.py), and the next sync looks again.
         meta.own_notes_resealed = True
-        contacts = _unframed(session, Contact, Contact.clinical_note)
-        histories = _unframed(session, Contact, Contact.clinical_history)
-        earlier = _unframed(session, ContactRevision, ContactRevision.clinical_note)
-        rows: list[tuple[Contact | ContactRevision, str, uuid.UUID]] = [
-            *((c, "clinical_note", c.id) for c in contacts),
-            *((c, "clinical_history", clinical_epochs.history_bound_to(c.id)) for c in histories),
-            *((r, "clinical_note", r.contact_id) for r in earlier),
-        ]
-        for row, column, bound_to in rows:
+        rows = [(row, sealed) for sealed in SEALED_COLUMNS for row in _unframed(session, sealed)]
+        for row, sealed in rows:
+            column, bound_to = sealed.name, sealed.bound_to(getattr(row, sealed.contact_column))
             blob = getattr(row, column)
             if blob is None or clinical_epochs.frame_epoch(blob):
                 continue

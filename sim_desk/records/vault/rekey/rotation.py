@@ -19,7 +19,8 @@ from sim_desk.records.errors import (
     VaultBusy,
     VaultDamaged,
 )
-from sim_desk.records.model import Contact, ContactRevision, TeamKey, User
+from sim_desk.records.model import TeamKey, User
+from sim_desk.records.sealed_columns import SEALED_COLUMNS
 from sim_desk.records.unit_of_work import Progress, UnlockedVault, open_clinical, seal_clinical
 from sim_desk.records.vault.audit import Action
 from sim_desk.records.vault.fileio import fsync_directory
@@ -154,41 +155,18 @@ def _reencrypt_notes(
 
     ``updated_at`` is set to itself so that re-encryption does not look like an edit.
     """
-    contacts: Table = Contact.__table__  # type: ignore[assignment]
-    revisions: Table = ContactRevision.__table__  # type: ignore[assignment]
-    rows = (
-        [
-            (contacts, "clinical_note", row.id, row.id, row.clinical_note)
-            for row in session.execute(
-                select(contacts.c.id, contacts.c.clinical_note).where(
-                    contacts.c.clinical_note.is_not(None)
-                )
-            )
-        ]
-        + [
-            (
-                contacts,
-                "clinical_history",
-                row.id,
-                clinical_epochs.history_bound_to(row.id),
-                row.clinical_history,
-            )
-            for row in session.execute(
-                select(contacts.c.id, contacts.c.clinical_history).where(
-                    contacts.c.clinical_history.is_not(None)
-                )
-            )
-        ]
-        + [
-            (revisions, "clinical_note", row.id, row.contact_id, row.clinical_note)
-            for row in session.execute(
-                select(revisions.c.id, revisions.c.contact_id, revisions.c.clinical_note).where(
-                    revisions.c.clinical_note.is_not(None)
-                )
-            )
-        ]
-    )
-    for done, (table, column, row_id, bound_to, blob) in enumerate(rows, 1):
+    rows = [
+        (sealed, row.id, sealed.bound_to(row.contact_id), row.blob)
+        for sealed in SEALED_COLUMNS
+        for row in session.execute(
+            select(
+                sealed.model.id,
+                sealed.contact_id.label("contact_id"),
+                sealed.column.label("blob"),
+            ).where(sealed.column.is_not(None))
+        )
+    ]
+    for done, (sealed_column, row_id, bound_to, blob) in enumerate(rows, 1):
         epoch = clinical_epochs.frame_epoch(blob)
         if (
             epoch
@@ -206,10 +184,11 @@ def _reencrypt_notes(
             if ring.current is not None
             else seal_clinical(new_key_, plain, bound_to)
         )
+        table: Table = sealed_column.model.__table__  # type: ignore[assignment]
         session.execute(
             update(table)
             .where(table.c.id == row_id)
-            .values({column: sealed, "updated_at": table.c.updated_at})
+            .values({sealed_column.name: sealed, "updated_at": table.c.updated_at})
         )
         if done % 200 == 0:
             _tell(progress, 0.1 + 0.5 * done / len(rows), f"Re-encrypted {done} notes")
