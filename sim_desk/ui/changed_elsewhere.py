@@ -157,7 +157,7 @@ class ChangedElsewhereList(QWidget):
         self.restore_button.setEnabled(change is not None and change.restorable and self.can_edit)
         self.open_button.setEnabled(change is not None and change.person_id is not None)
         self.read_note_button.setEnabled(
-            change is not None and any(v.clinical and v.mine != "(empty)" for v in change.values)
+            change is not None and any(v.note_to_read for v in change.values)
         )
         if change is not None and change.kind != "changed":
             self.keep_button.setText("Mark as seen")

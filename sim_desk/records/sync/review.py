@@ -172,9 +172,12 @@ class OverwrittenValue:
     words: str
     mine: str
     now: str
-    #: A clinician-only note: its words are never shown here (they are read, and audited,
-    #: with :func:`read_overwritten_note`).
+    #: A clinician-only note: never shown here; read (audited) with read_overwritten_note.
     clinical: bool = False
+
+    @property
+    def note_to_read(self) -> bool:
+        return self.clinical and self.mine != value_words(None)
 
 
 @dataclass(frozen=True)
