@@ -24,12 +24,21 @@ from sim_desk.records.errors import PermissionDenied
 from sim_desk.records.model import AuditEvent, Contact, ContactRevision, SyncRow
 from sim_desk.records.sync import review
 from sim_desk.records.sync.outbox import NEVER_RECEIVED, note_epoch
+from sim_desk.records.unit_of_work import UnlockedVault
 from sim_desk.records.vault.audit import Action
 from sim_desk.teamserver import protocol
 from tests.teamserver.conftest import ServerDatabase, World, build_world
 from tests.teamserver.laptops import Laptop, laptop
 
 CANARY = "Canary-officer-never-Marchpane-3390"
+
+
+def _amend(
+    vault: UnlockedVault, contact: uuid.UUID, reason: str | None = None, **changes: Any
+) -> None:
+    """The contact amended as its form does: its details as they are, with ``changes``."""
+    details = contacts.contact_details(vault, contact)
+    contacts.amend_contact(vault, contact, dataclasses.replace(details, **changes), reason=reason)
 
 
 @dataclass
@@ -161,10 +170,7 @@ def test_an_officers_change_without_the_note_leaves_it_unchanged(ow: OfficerWorl
         with vault.read() as session:
             mine = session.get(Contact, ow.contact)
             assert mine is not None and mine.clinical_note is None  # the officer has none
-        details = contacts.contact_details(vault, ow.contact)
-        contacts.amend_contact(
-            vault, ow.contact, dataclasses.replace(details, place="Station"), reason="place added"
-        )
+        _amend(vault, ow.contact, reason="place added", place="Station")
     officer.sync()
     after = on_server()
     assert after is not None and bytes(after[0]) == ow.ciphertext and after[1] == before[1]
@@ -223,10 +229,7 @@ def test_a_note_written_later_reaches_an_officer_as_nothing_at_all(ow: OfficerWo
     contact = clinician.log_contact(person, "later shared words", clinical="first words")
     clinician.sync()
     with clinician.open() as vault:
-        details = contacts.contact_details(vault, contact)
-        contacts.amend_contact(
-            vault, contact, dataclasses.replace(details, clinical_note="second words"), reason="r"
-        )
+        _amend(vault, contact, reason="r", clinical_note="second words")
     clinician.sync()
     with clinician.open() as vault, vault.read() as session:
         blob = session.execute(
@@ -272,12 +275,12 @@ def test_an_officer_cannot_measure_a_note_by_the_size_of_a_page(ow: OfficerWorld
     after = ow.world.pull("officer")["cursor"]
     clinician_after = ow.world.pull("clinician")["cursor"]
     with clinician.open() as vault:
-        details = contacts.contact_details(vault, ow.contact)
-        contacts.amend_contact(
+        _amend(
             vault,
             ow.contact,
-            dataclasses.replace(details, place="Clinic", clinical_note="amended words"),
             reason="place and note",
+            place="Clinic",
+            clinical_note="amended words",
         )
     clinician.sync()
     theirs = ow.world.pull("clinician", clinician_after)["changes"]
@@ -302,23 +305,11 @@ def test_the_latest_note_still_wins_around_an_officers_edits(ow: OfficerWorld) -
     for machine in (clinician, officer):
         machine.sync()
     with clinician.open() as vault:
-        details = contacts.contact_details(vault, ow.contact)
-        contacts.amend_contact(
-            vault, ow.contact, dataclasses.replace(details, clinical_note="older words"), reason="a"
-        )
+        _amend(vault, ow.contact, reason="a", clinical_note="older words")
     with officer.open() as vault:  # offline meanwhile: a shared edit, no note
-        details = contacts.contact_details(vault, ow.contact)
-        contacts.amend_contact(
-            vault, ow.contact, dataclasses.replace(details, place="Home visit"), reason="b"
-        )
+        _amend(vault, ow.contact, reason="b", place="Home visit")
     with clinician.open() as vault:
-        details = contacts.contact_details(vault, ow.contact)
-        contacts.amend_contact(
-            vault,
-            ow.contact,
-            dataclasses.replace(details, clinical_note="newest words"),
-            reason="c",
-        )
+        _amend(vault, ow.contact, reason="c", clinical_note="newest words")
     clinician.sync()
     officer.sync()
     clinician.sync()
@@ -355,12 +346,8 @@ def test_a_clinicians_amendment_of_the_note_alone_reaches_an_officer_as_nothing(
     after = ow.world.pull("officer")["cursor"]
     with clinician.open() as vault:
         replaced = contacts.read_clinical_note(vault, ow.contact)
-        details = contacts.contact_details(vault, ow.contact)
-        contacts.amend_contact(
-            vault,
-            ow.contact,
-            dataclasses.replace(details, clinical_note="Replaced, by the note alone"),
-            reason="clearer words",
+        _amend(
+            vault, ow.contact, reason="clearer words", clinical_note="Replaced, by the note alone"
         )
     clinician.sync()
 
@@ -390,10 +377,7 @@ def test_two_clinicians_amending_the_note_alone_at_once_lose_no_words_and_show_n
         machine.sync()
     for machine, words in ((lead, "The lead's words"), (clinician, "The clinician's words")):
         with machine.open() as vault:
-            details = contacts.contact_details(vault, ow.contact)
-            contacts.amend_contact(
-                vault, ow.contact, dataclasses.replace(details, clinical_note=words)
-            )
+            _amend(vault, ow.contact, clinical_note=words)
     for machine in (lead, clinician, lead):
         machine.sync()
     with clinician.open() as vault:

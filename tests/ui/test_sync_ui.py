@@ -171,6 +171,13 @@ def synced(fresh_world: World, laptops) -> dict[str, object]:
     return machines
 
 
+def amend_contact_on(machine: Laptop, contact: uuid.UUID, **changes: object) -> None:
+    """The contact amended on ``machine`` as its form does, with ``changes``."""
+    with machine.open() as vault:
+        details = contacts.contact_details(vault, contact)
+        contacts.amend_contact(vault, contact, replace(details, **changes))
+
+
 def open_app(qtbot, machine: Laptop, **runner_options: object) -> MainWindow:
     """The app on ``machine``'s vault, signed in as its user; the sync at unlock has finished."""
     session = UiSession(machine.paths, dirs=machine.dirs, settings=Settings(), clock=machine.clock)
@@ -517,9 +524,7 @@ def test_a_contact_note_put_back_keeps_the_other_laptops_text_in_its_history(qtb
     clinician.sync()
     clinician.clock.at += timedelta(minutes=5)  # the later edit
     for machine, note in ((officer, "Met at the library, 40 min"), (clinician, "Met at the café")):
-        with machine.open() as vault:
-            details = contacts.contact_details(vault, contact)
-            contacts.amend_contact(vault, contact, replace(details, shared_note=note))
+        amend_contact_on(machine, contact, shared_note=note)
     clinician.sync()
     window = open_app(qtbot, officer)
     window.sync.show_details()
@@ -554,9 +559,7 @@ def test_a_clinician_only_note_replaced_on_another_laptop_is_read_on_request_and
     lead.sync()
     clinician.clock.at += timedelta(minutes=5)  # the later edit
     for machine, note in ((lead, "The lead's words"), (clinician, "The clinician's words")):
-        with machine.open() as vault:
-            details = contacts.contact_details(vault, contact)
-            contacts.amend_contact(vault, contact, replace(details, clinical_note=note))
+        amend_contact_on(machine, contact, clinical_note=note)
     clinician.sync()
     window = open_app(qtbot, lead)
     window.sync.show_details()
